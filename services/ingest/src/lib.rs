@@ -1,0 +1,78 @@
+//! The `ingest` service: receives Stytch webhooks signed by Svix, verifies and validates them,
+//! publishes each to RabbitMQ with a publisher confirm, and only then answers 2xx (SPEC A1).
+//! It needs no database.
+
+pub mod dedupe;
+pub mod error;
+pub mod svix;
+pub mod webhook;
+
+use std::sync::Arc;
+
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use scimsync_platform::amqp::publisher::PublisherConfig;
+use scimsync_platform::amqp::topology::full_plan;
+use scimsync_platform::amqp::Publisher;
+use scimsync_platform::Settings;
+use serde_json::json;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::dedupe::RecentIds;
+use crate::webhook::AppState;
+
+fn unix_now() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+/// Serves until `shutdown`, then stops accepting, drains in-flight requests and closes the
+/// broker connection (SPEC A4).
+pub async fn run(settings: Settings, listener: TcpListener, shutdown: CancellationToken) -> anyhow::Result<()> {
+    let verifier = svix::Verifier::new(&settings.ingest.secrets(), settings.ingest.timestamp_tolerance_secs)?;
+    let publisher_shutdown = CancellationToken::new();
+    let publisher = Publisher::start(
+        PublisherConfig {
+            url: settings.amqp.url.clone(),
+            name: "ingest".into(),
+            channels: settings.amqp.publisher_channels,
+            confirm_timeout: settings.amqp.publish_timeout(),
+            plan: full_plan(settings.amqp.delivery_limit),
+        },
+        publisher_shutdown.clone(),
+    );
+    let state = Arc::new(AppState {
+        verifier,
+        publisher: publisher.clone(),
+        recent: RecentIds::new(settings.ingest.dedupe_capacity),
+        clock: unix_now,
+    });
+    let app = router(state, settings.ingest.max_body_bytes);
+    tracing::info!(addr = %listener.local_addr()?, "ingest listening");
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown.cancelled_owned())
+        .await?;
+    publisher.close().await;
+    publisher_shutdown.cancel();
+    tracing::info!("ingest stopped");
+    Ok(())
+}
+
+pub fn router(state: Arc<AppState>, max_body_bytes: usize) -> Router {
+    Router::new()
+        .route("/webhooks/stytch", post(webhook::receive))
+        .layer(DefaultBodyLimit::max(max_body_bytes))
+        .route("/healthz", get(|| async { Json(json!({ "status": "ok" })) }))
+        .route("/readyz", get(ready))
+        .with_state(state)
+}
+
+async fn ready(State(state): State<Arc<AppState>>) -> (StatusCode, Json<serde_json::Value>) {
+    if state.publisher.is_ready() {
+        (StatusCode::OK, Json(json!({ "status": "ready" })))
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "status": "broker_unavailable" })))
+    }
+}

@@ -1,0 +1,121 @@
+//! `POST /webhooks/stytch` (SPEC A1): verify, validate, publish with a confirm, then answer.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::IntoResponse;
+use axum::Json;
+use chrono::Utc;
+use lapin::types::FieldTable;
+use scimsync_platform::amqp::headers::set_str;
+use scimsync_platform::amqp::{Outgoing, Publisher};
+use scimsync_schema::topology::EVENTS_EXCHANGE;
+use scimsync_schema::{headers as h, Envelope, QueueMessage, StytchWebhook};
+use serde_json::json;
+use tracing::Instrument;
+
+use crate::dedupe::RecentIds;
+use crate::error::ApiError;
+use crate::svix::Verifier;
+
+pub struct AppState {
+    pub verifier: Verifier,
+    pub publisher: Publisher,
+    pub recent: RecentIds,
+    /// Unix seconds; a function so tests can pin the clock.
+    pub clock: fn() -> i64,
+}
+
+pub async fn receive(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<impl IntoResponse, ApiError> {
+    let body = body.map_err(|rejection| {
+        let status = rejection.status();
+        let code = if status == StatusCode::PAYLOAD_TOO_LARGE { "payload_too_large" } else { "bad_body" };
+        ApiError::new(status, code, rejection.body_text())
+    })?;
+    let verified = state
+        .verifier
+        .verify(&headers, &body, (state.clock)())
+        .map_err(|e| ApiError::new(StatusCode::UNAUTHORIZED, "invalid_signature", e.to_string()))?;
+    if state.recent.contains(&verified.message_id) {
+        return Ok((
+            StatusCode::OK,
+            Json(json!({ "status": "duplicate", "svix_id": verified.message_id })),
+        ));
+    }
+    let raw: serde_json::Value = serde_json::from_slice(&body).map_err(|e| {
+        ApiError::new(StatusCode::BAD_REQUEST, "malformed_json", format!("body is not valid JSON: {e}"))
+    })?;
+    let envelope = Envelope::from_value(raw.clone()).map_err(|e| {
+        ApiError::new(StatusCode::BAD_REQUEST, "schema_violation", e.to_string()).with_field(e.path())
+    })?;
+    // The member body is part of the contract: refuse a malformed one now, not in a worker.
+    let member = envelope.member().map_err(|e| {
+        ApiError::new(StatusCode::BAD_REQUEST, "schema_violation", e.to_string()).with_field(e.path())
+    })?;
+    let event_type = envelope.event_type();
+    if event_type.len() > 255 || !event_type.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b)) {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "schema_violation",
+            "source, object_type and action may hold only letters, digits, '_' and '-'",
+        ));
+    }
+    let organization_id = member.and_then(|m| m.organization_id).unwrap_or_default();
+    let span = tracing::info_span!(
+        "publish",
+        otel.kind = "producer",
+        otel.name = %format!("{EVENTS_EXCHANGE} publish"),
+        messaging.system = "rabbitmq",
+        messaging.operation.type = "publish",
+        messaging.destination.name = EVENTS_EXCHANGE,
+        messaging.rabbitmq.destination.routing_key = %event_type,
+        messaging.message.id = %verified.message_id,
+        event_id = %envelope.event_id,
+        organization_id = %organization_id,
+    );
+    let message = QueueMessage::StytchWebhookV1(StytchWebhook::new(
+        verified.message_id.clone(),
+        &envelope,
+        raw,
+        Utc::now(),
+    ));
+    let bytes = message.to_bytes();
+    let mut amqp_headers = FieldTable::default();
+    set_str(&mut amqp_headers, h::EVENT_ID, envelope.event_id.clone());
+    set_str(&mut amqp_headers, h::EVENT_TYPE, event_type.clone());
+    if !organization_id.is_empty() {
+        set_str(&mut amqp_headers, h::ORGANIZATION_ID, organization_id);
+    }
+    state
+        .publisher
+        .publish(Outgoing {
+            exchange: EVENTS_EXCHANGE,
+            routing_key: &event_type,
+            body: &bytes,
+            message_id: Some(&verified.message_id),
+            headers: amqp_headers,
+        })
+        .instrument(span)
+        .await
+        .map_err(|error| {
+            tracing::warn!(%error, svix_id = %verified.message_id, "publish failed; answering 503");
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "broker_unavailable",
+                format!("the event was not stored, retry later: {error}"),
+            )
+        })?;
+    state.recent.insert(&verified.message_id);
+    tracing::info!(svix_id = %verified.message_id, event_id = %envelope.event_id, %event_type, "event accepted");
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(json!({ "status": "accepted", "event_id": envelope.event_id, "event_type": event_type })),
+    ))
+}

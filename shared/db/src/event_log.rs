@@ -1,0 +1,43 @@
+//! Writing the SCIM event log (R16): one row per event per concern, written at most once.
+
+use chrono::{DateTime, Utc};
+use sea_orm::{ConnectionTrait, DbBackend, DbErr, Statement};
+use uuid::Uuid;
+
+/// One audit row.
+#[derive(Debug, Clone)]
+pub struct Entry<'a> {
+    pub company_id: Option<Uuid>,
+    pub received_at: DateTime<Utc>,
+    pub event_id: &'a str,
+    pub event_type: &'a str,
+    pub concern: &'a str,
+    pub user_id: Option<Uuid>,
+    pub stytch_member_id: Option<&'a str>,
+    pub outcome: &'a str,
+    pub detail: serde_json::Value,
+}
+
+/// Records the entry unless this concern already logged this event (redeliveries).
+pub async fn record(conn: &impl ConnectionTrait, entry: Entry<'_>) -> Result<(), DbErr> {
+    conn.execute(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "INSERT INTO scim_event_log
+             (company_id, received_at, event_id, event_type, concern, user_id, stytch_member_id, outcome, detail)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+         ON CONFLICT (event_id, concern) DO NOTHING",
+        [
+            entry.company_id.into(),
+            entry.received_at.into(),
+            entry.event_id.into(),
+            entry.event_type.into(),
+            entry.concern.into(),
+            entry.user_id.into(),
+            entry.stytch_member_id.map(str::to_owned).into(),
+            entry.outcome.into(),
+            entry.detail.into(),
+        ],
+    ))
+    .await?;
+    Ok(())
+}

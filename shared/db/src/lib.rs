@@ -1,0 +1,38 @@
+//! PostgreSQL schema for scimsync: sea-orm entities (one per table), versioned migrations and
+//! the connection pool set-up every service uses.
+
+pub mod entity;
+pub mod errors;
+pub mod event_log;
+pub mod migration;
+
+use std::time::Duration;
+
+use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr};
+use sea_orm_migration::MigratorTrait;
+use secrecy::ExposeSecret;
+
+pub use migration::Migrator;
+use scimsync_platform::settings::DatabaseSettings;
+
+/// Opens a pool sized from settings.
+pub async fn connect(settings: &DatabaseSettings) -> Result<DatabaseConnection, DbErr> {
+    connect_url(settings.url.expose_secret(), settings).await
+}
+
+/// Opens a pool to an explicit URL (tests use one database each).
+pub async fn connect_url(url: &str, settings: &DatabaseSettings) -> Result<DatabaseConnection, DbErr> {
+    let mut options = ConnectOptions::new(url.to_owned());
+    options
+        .max_connections(settings.max_connections)
+        .min_connections(settings.min_connections)
+        .connect_timeout(Duration::from_secs(settings.connect_timeout_secs))
+        .acquire_timeout(Duration::from_secs(settings.connect_timeout_secs))
+        .sqlx_logging(false);
+    Database::connect(options).await
+}
+
+/// Applies every pending migration.
+pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
+    Migrator::up(db, None).await
+}

@@ -1,0 +1,304 @@
+//! The consumer runtime (SPEC A3, A4). A handler looks at one message and returns an
+//! [`Outcome`]; the runtime turns that into broker operations, in this order: publish any
+//! retry or dead-letter copy, wait for its confirm, then ack the original. A crash between the
+//! two at worst duplicates a message, which handlers tolerate; nothing is ever lost.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use futures_lite::StreamExt;
+use lapin::message::Delivery;
+use lapin::options::{
+    BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions,
+};
+use lapin::types::FieldTable;
+use scimsync_schema::headers as h;
+use scimsync_schema::topology::{delay_for_attempt, WorkQueue, DEAD_LETTER_EXCHANGE};
+use secrecy::{ExposeSecret, SecretString};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::Instrument;
+
+use super::headers::{adopt_trace_context, get_str, get_u64, set_str, set_u64};
+use super::publisher::{Outgoing, Publisher};
+use super::topology::{declare, Plan};
+
+/// What the handler decided.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Effects are committed: acknowledge.
+    Ack,
+    /// Transient failure (database down, broker hiccup): try again after a growing delay.
+    Retry { reason: String },
+    /// Permanent failure: move to this queue's DLQ now, with the reason in headers.
+    DeadLetter { reason: String, detail: String },
+}
+
+/// One delivered message, as a handler sees it.
+#[derive(Debug, Clone)]
+pub struct Incoming {
+    pub body: Vec<u8>,
+    pub exchange: String,
+    pub routing_key: String,
+    pub headers: FieldTable,
+    pub message_id: Option<String>,
+    /// 1 on the first delivery, incremented on every retry through a delay queue.
+    pub attempts: u64,
+    pub redelivered: bool,
+}
+
+impl Incoming {
+    fn from_delivery(delivery: &Delivery) -> Self {
+        let headers = delivery.properties.headers().clone().unwrap_or_default();
+        let attempts = get_u64(&headers, h::ATTEMPTS).unwrap_or(0) + 1;
+        Self {
+            body: delivery.data.clone(),
+            exchange: get_str(&headers, h::DL_ORIGINAL_EXCHANGE)
+                .unwrap_or_else(|| delivery.exchange.as_str().to_owned()),
+            routing_key: get_str(&headers, h::DL_ORIGINAL_ROUTING_KEY)
+                .unwrap_or_else(|| delivery.routing_key.as_str().to_owned()),
+            message_id: delivery.properties.message_id().as_ref().map(|s| s.as_str().to_owned()),
+            headers,
+            attempts,
+            redelivered: delivery.redelivered,
+        }
+    }
+}
+
+/// A message handler. Implementations must be idempotent: delivery is at least once.
+pub trait Handler: Send + Sync + 'static {
+    fn handle(&self, message: &Incoming) -> impl Future<Output = Outcome> + Send;
+}
+
+#[derive(Clone)]
+pub struct ConsumerConfig {
+    pub url: SecretString,
+    pub name: String,
+    pub queue: WorkQueue,
+    pub prefetch: u16,
+    pub shutdown_grace: Duration,
+    pub retry_max_age: Duration,
+    pub plan: Plan,
+}
+
+/// Consumes until `shutdown`, reconnecting with backoff when the broker goes away. On shutdown
+/// it cancels the consumer, lets in-flight messages finish (up to the grace period) and returns.
+pub async fn run<H: Handler>(
+    config: ConsumerConfig,
+    handler: Arc<H>,
+    publisher: Publisher,
+    shutdown: CancellationToken,
+) {
+    let mut backoff = Duration::from_millis(200);
+    while !shutdown.is_cancelled() {
+        match consume(&config, &handler, &publisher, &shutdown).await {
+            Ok(()) => return,
+            Err(error) => {
+                tracing::warn!(%error, queue = config.queue.name, retry_in = ?backoff, "consumer lost its connection");
+                tokio::select! {
+                    _ = shutdown.cancelled() => return,
+                    _ = tokio::time::sleep(backoff) => {}
+                }
+                backoff = (backoff * 2).min(Duration::from_secs(5));
+            }
+        }
+    }
+}
+
+async fn consume<H: Handler>(
+    config: &ConsumerConfig,
+    handler: &Arc<H>,
+    publisher: &Publisher,
+    shutdown: &CancellationToken,
+) -> Result<(), lapin::Error> {
+    let connection = super::connect(config.url.expose_secret(), &config.name).await?;
+    let channel = connection.create_channel().await?;
+    declare(&channel, &config.plan).await?;
+    // Prefetch bounds how many unacknowledged messages this process holds: its concurrency.
+    channel.basic_qos(config.prefetch, BasicQosOptions::default()).await?;
+    let tag = format!("{}-{}", config.name, uuid_like());
+    let mut consumer = channel
+        .basic_consume(
+            config.queue.name,
+            &tag,
+            // Manual acks (no_ack = false): a message is removed only after its effects commit.
+            BasicConsumeOptions::default(),
+            FieldTable::default(),
+        )
+        .await?;
+    tracing::info!(queue = config.queue.name, prefetch = config.prefetch, "consuming");
+    let tracker = TaskTracker::new();
+    let result = loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => {
+                // Stop taking messages; unstarted prefetched ones return to the queue.
+                let _ = channel.basic_cancel(&tag, BasicCancelOptions::default()).await;
+                break Ok(());
+            }
+            next = consumer.next() => match next {
+                None => break Err(lapin::Error::InvalidChannelState(lapin::ChannelState::Closed)),
+                Some(Err(error)) => break Err(error),
+                Some(Ok(delivery)) => {
+                    let handler = handler.clone();
+                    let publisher = publisher.clone();
+                    let config = config.clone();
+                    tracker.spawn(async move {
+                        process(&config, handler, &publisher, delivery).await;
+                    });
+                }
+            }
+        }
+    };
+    tracker.close();
+    if tokio::time::timeout(config.shutdown_grace, tracker.wait()).await.is_err() {
+        tracing::warn!(
+            in_flight = tracker.len(),
+            "grace period over; unfinished messages will be redelivered"
+        );
+    }
+    let _ = channel.close(200, "bye").await;
+    let _ = connection.close(200, "bye").await;
+    result
+}
+
+fn uuid_like() -> String {
+    format!("{:x}", Utc::now().timestamp_nanos_opt().unwrap_or_default())
+}
+
+async fn process<H: Handler>(
+    config: &ConsumerConfig,
+    handler: Arc<H>,
+    publisher: &Publisher,
+    delivery: Delivery,
+) {
+    let incoming = Arc::new(Incoming::from_delivery(&delivery));
+    let span = tracing::info_span!(
+        "process",
+        otel.kind = "consumer",
+        otel.name = %format!("{} process", config.queue.name),
+        messaging.system = "rabbitmq",
+        messaging.operation.type = "process",
+        messaging.destination.name = config.queue.name,
+        messaging.rabbitmq.destination.routing_key = %incoming.routing_key,
+        messaging.message.id = incoming.message_id.as_deref().unwrap_or(""),
+        event_id = get_str(&incoming.headers, h::EVENT_ID).unwrap_or_default(),
+        organization_id = get_str(&incoming.headers, h::ORGANIZATION_ID).unwrap_or_default(),
+        attempt = incoming.attempts,
+    );
+    adopt_trace_context(&incoming.headers, &span);
+    let outcome = {
+        let incoming = incoming.clone();
+        // Run in its own task so a panicking handler is caught here, not fatal to the consumer.
+        tokio::spawn(async move { handler.handle(&incoming).await }.instrument(span.clone())).await
+    };
+    let settle = async {
+        match outcome {
+            Ok(Outcome::Ack) => ack(&delivery).await,
+            Ok(Outcome::Retry { reason }) => retry(config, publisher, &delivery, &incoming, reason).await,
+            Ok(Outcome::DeadLetter { reason, detail }) => {
+                dead_letter(config, publisher, &delivery, &incoming, &reason, &detail).await
+            }
+            Err(panic) => {
+                tracing::error!(error = %panic, "handler panicked; returning the message to the queue");
+                // The quorum queue's delivery limit bounds how often this can repeat.
+                requeue(&delivery).await;
+            }
+        }
+    };
+    settle.instrument(span).await;
+}
+
+async fn ack(delivery: &Delivery) {
+    if let Err(error) = delivery.ack(BasicAckOptions::default()).await {
+        tracing::warn!(%error, "ack failed; the message will be redelivered");
+    }
+}
+
+async fn requeue(delivery: &Delivery) {
+    // requeue = true: only for failures that may pass (the publish of a retry copy failed).
+    let options = BasicNackOptions { requeue: true, ..Default::default() };
+    if let Err(error) = delivery.nack(options).await {
+        tracing::warn!(%error, "nack failed; the message will be redelivered");
+    }
+}
+
+fn first_failed_at(incoming: &Incoming) -> DateTime<Utc> {
+    get_str(&incoming.headers, h::FIRST_FAILED_AT)
+        .and_then(|s| DateTime::parse_from_rfc3339(&s).ok())
+        .map(|d| d.with_timezone(&Utc))
+        .unwrap_or_else(Utc::now)
+}
+
+async fn retry(
+    config: &ConsumerConfig,
+    publisher: &Publisher,
+    delivery: &Delivery,
+    incoming: &Incoming,
+    reason: String,
+) {
+    let first = first_failed_at(incoming);
+    let age = (Utc::now() - first).to_std().unwrap_or_default();
+    if age > config.retry_max_age {
+        let detail = format!("still failing after {age:?}: {reason}");
+        return dead_letter(config, publisher, delivery, incoming, "retries_exhausted", &detail).await;
+    }
+    let delay = delay_for_attempt(u32::try_from(incoming.attempts).unwrap_or(u32::MAX));
+    let queue = config.queue.delay_queue(delay);
+    let mut headers = incoming.headers.clone();
+    set_u64(&mut headers, h::ATTEMPTS, incoming.attempts);
+    set_str(&mut headers, h::FIRST_FAILED_AT, first.to_rfc3339());
+    set_str(&mut headers, h::DL_ORIGINAL_EXCHANGE, incoming.exchange.clone());
+    set_str(&mut headers, h::DL_ORIGINAL_ROUTING_KEY, incoming.routing_key.clone());
+    let outgoing = Outgoing {
+        exchange: "",
+        routing_key: &queue,
+        body: &incoming.body,
+        message_id: incoming.message_id.as_deref(),
+        headers,
+    };
+    tracing::info!(%reason, attempt = incoming.attempts, ?delay, "transient failure; retrying later");
+    match publisher.publish(outgoing).await {
+        Ok(()) => ack(delivery).await,
+        Err(error) => {
+            tracing::warn!(%error, "could not schedule the retry; returning the message to the queue");
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            requeue(delivery).await;
+        }
+    }
+}
+
+async fn dead_letter(
+    config: &ConsumerConfig,
+    publisher: &Publisher,
+    delivery: &Delivery,
+    incoming: &Incoming,
+    reason: &str,
+    detail: &str,
+) {
+    let mut headers = incoming.headers.clone();
+    set_str(&mut headers, h::DL_REASON, reason);
+    set_str(&mut headers, h::DL_DETAIL, detail);
+    set_str(&mut headers, h::DL_FAILED_AT, Utc::now().to_rfc3339());
+    set_str(&mut headers, h::DL_ORIGINAL_EXCHANGE, incoming.exchange.clone());
+    set_str(&mut headers, h::DL_ORIGINAL_ROUTING_KEY, incoming.routing_key.clone());
+    set_str(&mut headers, h::DL_QUEUE, config.queue.name);
+    set_u64(&mut headers, h::ATTEMPTS, incoming.attempts);
+    let outgoing = Outgoing {
+        exchange: DEAD_LETTER_EXCHANGE,
+        routing_key: config.queue.name,
+        body: &incoming.body,
+        message_id: incoming.message_id.as_deref(),
+        headers,
+    };
+    tracing::warn!(reason, detail, "dead-lettering message");
+    match publisher.publish(outgoing).await {
+        Ok(()) => ack(delivery).await,
+        Err(error) => {
+            tracing::warn!(%error, "could not dead-letter; returning the message to the queue");
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            requeue(delivery).await;
+        }
+    }
+}

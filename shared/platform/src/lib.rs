@@ -1,0 +1,9 @@
+//! Runtime pieces every scimsync service shares: layered settings, telemetry set-up, the typed
+//! AMQP wrapper (publisher with confirms, consumer runtime, topology) and graceful shutdown.
+
+pub mod amqp;
+pub mod settings;
+pub mod shutdown;
+pub mod telemetry;
+
+pub use settings::Settings;

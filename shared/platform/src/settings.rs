@@ -1,0 +1,228 @@
+//! Layered settings: embedded defaults, then an optional file (`SCIMSYNC_CONFIG`), then
+//! `SCIMSYNC__SECTION__KEY` environment variables. Validated once at start-up with messages
+//! that name the setting.
+
+use std::time::Duration;
+
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+
+/// The embedded defaults: every setting that exists has a default here.
+pub const DEFAULTS: &str = include_str!("defaults.toml");
+
+/// Every environment variable a service reads (`SCIMSYNC__SECTION__KEY`), from the defaults.
+/// Manifests are checked against this list, so a typo in a deployment cannot go unnoticed.
+pub fn known_env_vars() -> Vec<String> {
+    let parsed = config::Config::builder()
+        .add_source(config::File::from_str(DEFAULTS, config::FileFormat::Toml))
+        .build()
+        .and_then(|c| c.try_deserialize::<std::collections::HashMap<String, std::collections::HashMap<String, config::Value>>>());
+    let mut names: Vec<String> = parsed
+        .unwrap_or_default()
+        .into_iter()
+        .flat_map(|(section, keys)| {
+            keys.into_keys()
+                .map(move |key| format!("SCIMSYNC__{}__{}", section.to_uppercase(), key.to_uppercase()))
+        })
+        .collect();
+    names.sort();
+    names
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Settings {
+    pub amqp: AmqpSettings,
+    pub database: DatabaseSettings,
+    pub ingest: IngestSettings,
+    pub admin: AdminSettings,
+    pub worker: WorkerSettings,
+    pub telemetry: TelemetrySettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct AmqpSettings {
+    pub url: SecretString,
+    pub prefetch: u16,
+    pub publish_timeout_ms: u64,
+    pub publisher_channels: usize,
+    pub delivery_limit: u32,
+}
+
+impl AmqpSettings {
+    pub fn publish_timeout(&self) -> Duration {
+        Duration::from_millis(self.publish_timeout_ms)
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct DatabaseSettings {
+    pub url: SecretString,
+    pub max_connections: u32,
+    pub min_connections: u32,
+    pub connect_timeout_secs: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct IngestSettings {
+    pub listen: String,
+    /// Comma-separated `whsec_...` secrets; see [`IngestSettings::secrets`].
+    pub webhook_secrets: SecretString,
+    pub timestamp_tolerance_secs: i64,
+    pub max_body_bytes: usize,
+    pub dedupe_capacity: usize,
+}
+
+impl IngestSettings {
+    /// The configured Svix secrets, one per rotation slot.
+    pub fn secrets(&self) -> Vec<SecretString> {
+        self.webhook_secrets
+            .expose_secret()
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(|s| SecretString::from(s.to_owned()))
+            .collect()
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct AdminSettings {
+    pub listen: String,
+    pub token: SecretString,
+}
+
+impl AdminSettings {
+    pub fn token(&self) -> Option<&str> {
+        Some(self.token.expose_secret()).filter(|t| !t.is_empty())
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct WorkerSettings {
+    pub listen: String,
+    pub shutdown_grace_secs: u64,
+    pub retry_max_age_secs: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct TelemetrySettings {
+    pub log_format: String,
+    pub log_level: String,
+    pub otlp_endpoint: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    #[error("could not read settings: {0}")]
+    Load(#[from] config::ConfigError),
+    #[error("setting `{key}` {problem}")]
+    Invalid { key: &'static str, problem: String },
+}
+
+impl Settings {
+    /// Defaults, then `SCIMSYNC_CONFIG` (if set), then the environment.
+    pub fn load() -> Result<Self, SettingsError> {
+        Self::load_from(std::env::vars())
+    }
+
+    /// Same as [`Settings::load`] but with an explicit environment, for tests.
+    pub fn load_from(vars: impl IntoIterator<Item = (String, String)>) -> Result<Self, SettingsError> {
+        let vars: std::collections::HashMap<String, String> = vars.into_iter().collect();
+        let mut builder = config::Config::builder()
+            .add_source(config::File::from_str(DEFAULTS, config::FileFormat::Toml));
+        if let Some(path) = vars.get("SCIMSYNC_CONFIG").filter(|p| !p.is_empty()) {
+            builder = builder.add_source(config::File::with_name(path).required(true));
+        }
+        let env = config::Environment::with_prefix("SCIMSYNC")
+            .prefix_separator("__")
+            .separator("__")
+            .try_parsing(true)
+            .source(Some(vars.into_iter().collect()));
+        let settings: Settings = builder.add_source(env).build()?.try_deserialize()?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    fn validate(&self) -> Result<(), SettingsError> {
+        let invalid = |key, problem: &str| SettingsError::Invalid {
+            key,
+            problem: problem.to_owned(),
+        };
+        if self.ingest.secrets().is_empty() {
+            return Err(invalid("ingest.webhook_secrets", "needs at least one whsec_ secret"));
+        }
+        if let Some(bad) = self
+            .ingest
+            .secrets()
+            .iter()
+            .find(|s| !s.expose_secret().starts_with("whsec_"))
+        {
+            let shown: String = bad.expose_secret().chars().take(3).collect();
+            return Err(SettingsError::Invalid {
+                key: "ingest.webhook_secrets",
+                problem: format!("has a secret starting {shown:?}...; every secret must start with whsec_"),
+            });
+        }
+        if self.amqp.prefetch == 0 {
+            return Err(invalid("amqp.prefetch", "must be at least 1"));
+        }
+        if self.amqp.publisher_channels == 0 {
+            return Err(invalid("amqp.publisher_channels", "must be at least 1"));
+        }
+        if self.database.max_connections == 0 {
+            return Err(invalid("database.max_connections", "must be at least 1"));
+        }
+        if !matches!(self.telemetry.log_format.as_str(), "json" | "pretty") {
+            return Err(invalid("telemetry.log_format", "must be \"json\" or \"pretty\""));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn runs_with_no_file_and_no_environment() {
+        let s = Settings::load_from(Vec::new()).expect("defaults are valid");
+        assert_eq!(s.ingest.listen, "127.0.0.1:8080");
+        assert_eq!(s.ingest.secrets().len(), 1);
+        assert_eq!(s.admin.token(), None);
+    }
+
+    #[test]
+    fn environment_overrides_nested_keys() {
+        let s = Settings::load_from(env(&[
+            ("SCIMSYNC__INGEST__WEBHOOK_SECRETS", "whsec_AAAA, whsec_BBBB"),
+            ("SCIMSYNC__AMQP__PREFETCH", "7"),
+            ("SCIMSYNC__ADMIN__TOKEN", "s3cret"),
+        ]))
+        .expect("valid");
+        assert_eq!(s.ingest.secrets().len(), 2);
+        assert_eq!(s.amqp.prefetch, 7);
+        assert_eq!(s.admin.token(), Some("s3cret"));
+    }
+
+    #[test]
+    fn known_env_vars_cover_the_defaults() {
+        let names = known_env_vars();
+        assert!(names.contains(&"SCIMSYNC__INGEST__WEBHOOK_SECRETS".to_owned()), "{names:?}");
+        assert!(names.contains(&"SCIMSYNC__DATABASE__URL".to_owned()));
+        assert!(!names.iter().any(|n| n.contains("__AMQP__NOPE")));
+    }
+
+    #[test]
+    fn invalid_values_name_the_setting() {
+        let err = Settings::load_from(env(&[("SCIMSYNC__INGEST__WEBHOOK_SECRETS", "nope")]))
+            .expect_err("not a whsec secret");
+        assert!(err.to_string().contains("ingest.webhook_secrets"), "{err}");
+        let err = Settings::load_from(env(&[("SCIMSYNC__TELEMETRY__LOG_FORMAT", "xml")]))
+            .expect_err("bad format");
+        assert!(err.to_string().contains("telemetry.log_format"), "{err}");
+    }
+}

@@ -1,0 +1,15 @@
+//! Wire and queue types shared by every scimsync service.
+//!
+//! This crate owns the shapes that cross a process boundary: the Stytch webhook envelope and
+//! member payload (SPEC §5), the versioned messages we put on RabbitMQ, the names of the
+//! broker topology, and the AMQP header names. It has no I/O, so every service and tool can
+//! depend on it cheaply.
+
+pub mod headers;
+pub mod lenient;
+pub mod message;
+pub mod stytch;
+pub mod topology;
+
+pub use message::{QueueMessage, StytchWebhook};
+pub use stytch::{Envelope, Member, SchemaError};

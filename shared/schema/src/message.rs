@@ -1,0 +1,100 @@
+//! Messages on the queue: a versioned, internally tagged enum. New shapes are new variants;
+//! an old variant never changes meaning, so a dead letter from last month still replays.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::stytch::{Envelope, SchemaError};
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "kind")]
+pub enum QueueMessage {
+    /// A verified Stytch webhook, exactly as received (the envelope is kept whole).
+    #[serde(rename = "stytch_webhook.v1")]
+    StytchWebhookV1(StytchWebhook),
+}
+
+impl QueueMessage {
+    /// The idempotency key every handler dedupes on.
+    pub fn event_id(&self) -> &str {
+        match self {
+            Self::StytchWebhookV1(w) => &w.event_id,
+        }
+    }
+
+    pub fn timestamp(&self) -> DateTime<Utc> {
+        match self {
+            Self::StytchWebhookV1(w) => w.timestamp,
+        }
+    }
+
+    pub fn to_bytes(&self) -> Vec<u8> {
+        // Serialising these plain data types cannot fail (no maps with non-string keys).
+        serde_json::to_vec(self).unwrap_or_default()
+    }
+
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, serde_json::Error> {
+        serde_json::from_slice(bytes)
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct StytchWebhook {
+    /// Svix message id (stable across Svix retries).
+    pub svix_id: String,
+    /// Stytch event id.
+    pub event_id: String,
+    /// `scim.member.create` and friends; also the routing key.
+    pub event_type: String,
+    /// When Stytch emitted the event: the ordering key for R17.
+    pub timestamp: DateTime<Utc>,
+    /// When ingest accepted it.
+    pub received_at: DateTime<Utc>,
+    /// The envelope as received, unknown fields included.
+    pub envelope: Value,
+}
+
+impl StytchWebhook {
+    pub fn new(svix_id: String, envelope: &Envelope, raw: Value, received_at: DateTime<Utc>) -> Self {
+        Self {
+            svix_id,
+            event_id: envelope.event_id.clone(),
+            event_type: envelope.event_type(),
+            timestamp: envelope.timestamp,
+            received_at,
+            envelope: raw,
+        }
+    }
+
+    /// The typed envelope (validated again: the queue is a trust boundary too).
+    pub fn envelope(&self) -> Result<Envelope, SchemaError> {
+        Envelope::from_value(self.envelope.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_with_a_version_tag() {
+        let env = Envelope::parse(
+            br#"{"action":"DELETE","event_id":"e1","id":"m1","object_type":"member","source":"SCIM","timestamp":"2025-01-01T00:00:00.000000Z"}"#,
+        )
+        .expect("valid");
+        let raw = serde_json::to_value(&env).expect("value");
+        let msg = QueueMessage::StytchWebhookV1(StytchWebhook::new("msg_1".into(), &env, raw, Utc::now()));
+        let bytes = msg.to_bytes();
+        let text = String::from_utf8(bytes.clone()).expect("utf8");
+        assert!(text.contains(r#""kind":"stytch_webhook.v1""#), "{text}");
+        let back = QueueMessage::from_bytes(&bytes).expect("decode");
+        assert_eq!(back, msg);
+        assert_eq!(back.event_id(), "e1");
+    }
+
+    #[test]
+    fn unknown_versions_are_refused() {
+        assert!(QueueMessage::from_bytes(br#"{"kind":"stytch_webhook.v99"}"#).is_err());
+    }
+}

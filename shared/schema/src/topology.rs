@@ -1,0 +1,88 @@
+//! Names of the broker topology (SPEC A2). Declaration lives in `scimsync-platform`; the names
+//! live here so tools (scimctl, tests) agree with the services without linking lapin.
+
+use std::time::Duration;
+
+/// Topic exchange every event is published to; the routing key is the event type.
+pub const EVENTS_EXCHANGE: &str = "scimsync.events";
+/// Direct exchange dead letters go to; the routing key is the work queue's name.
+pub const DEAD_LETTER_EXCHANGE: &str = "scimsync.dlx";
+
+/// A worker's queue and the routing keys it cares about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WorkQueue {
+    pub name: &'static str,
+    pub bindings: &'static [&'static str],
+}
+
+impl WorkQueue {
+    pub fn dead_letter_queue(&self) -> String {
+        format!("{}.dlq", self.name)
+    }
+
+    /// The TTL queue for a delay tier; it dead-letters back into this work queue only, so a
+    /// retry never reaches the other workers bound to the same routing key.
+    pub fn delay_queue(&self, tier: Duration) -> String {
+        format!("{}.delay.{}", self.name, tier_label(tier))
+    }
+}
+
+/// Every member event drives user records; non-SCIM sources are logged, not applied.
+pub const USER_UPSERT: WorkQueue = WorkQueue {
+    name: "scimsync.user-upsert",
+    bindings: &["*.member.*"],
+};
+
+/// Every work queue, for tools that operate on all of them.
+pub const WORK_QUEUES: &[WorkQueue] = &[USER_UPSERT];
+
+/// Delay tiers for transient retries: quick at first, then patient.
+pub const DELAY_TIERS: &[Duration] = &[
+    Duration::from_secs(1),
+    Duration::from_secs(5),
+    Duration::from_secs(30),
+    Duration::from_secs(120),
+    Duration::from_secs(600),
+    Duration::from_secs(3600),
+];
+
+/// The tier to use for the n-th retry (1-based); the last tier repeats.
+pub fn delay_for_attempt(attempt: u32) -> Duration {
+    let index = (attempt.max(1) as usize - 1).min(DELAY_TIERS.len() - 1);
+    DELAY_TIERS[index]
+}
+
+/// `1s`, `5s`, `2m`, `1h`: short labels for queue names.
+pub fn tier_label(tier: Duration) -> String {
+    let secs = tier.as_secs();
+    if secs >= 3600 && secs % 3600 == 0 {
+        format!("{}h", secs / 3600)
+    } else if secs >= 60 && secs % 60 == 0 {
+        format!("{}m", secs / 60)
+    } else {
+        format!("{secs}s")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn delay_tiers_grow_then_repeat() {
+        assert_eq!(delay_for_attempt(0), Duration::from_secs(1));
+        assert_eq!(delay_for_attempt(1), Duration::from_secs(1));
+        assert_eq!(delay_for_attempt(3), Duration::from_secs(30));
+        assert_eq!(delay_for_attempt(60), Duration::from_secs(3600));
+    }
+
+    #[test]
+    fn queue_names_are_readable() {
+        assert_eq!(USER_UPSERT.dead_letter_queue(), "scimsync.user-upsert.dlq");
+        assert_eq!(
+            USER_UPSERT.delay_queue(Duration::from_secs(120)),
+            "scimsync.user-upsert.delay.2m"
+        );
+        assert_eq!(tier_label(Duration::from_secs(3600)), "1h");
+    }
+}
