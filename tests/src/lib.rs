@@ -1,1 +1,16 @@
+//! Black-box test harness: real services started in-process against real RabbitMQ and
+//! PostgreSQL, each test isolated in its own database and virtual host.
+//!
+//! Servers come from `make test` (see `deploy/local/infra.sh`); the locations can be changed
+//! with `SCIMSYNC_TEST_DATABASE_URL`, `SCIMSYNC_TEST_AMQP_URL` and `SCIMSYNC_TEST_RABBIT_API`.
 
+pub mod app;
+pub mod broker;
+pub mod env;
+pub mod events;
+pub mod proxy;
+pub mod wait;
+
+pub use app::TestApp;
+pub use env::TestEnv;
+pub use wait::wait_until;

@@ -1,1 +1,68 @@
+//! The admin API: companies, users, the SCIM event log and sync status, as JSON, documented in
+//! an OpenAPI document at `/openapi.json`. Reads PostgreSQL; never talks to the broker.
 
+pub mod auth;
+pub mod companies;
+pub mod events;
+pub mod openapi;
+pub mod pagination;
+pub mod status;
+pub mod users;
+
+use std::sync::Arc;
+
+use axum::routing::get;
+use axum::{middleware, Json, Router};
+use scimsync_platform::settings::GroupSettings;
+use scimsync_platform::Settings;
+use sea_orm::DatabaseConnection;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+pub struct AppState {
+    pub db: DatabaseConnection,
+    pub groups: GroupSettings,
+}
+
+pub type SharedState = Arc<AppState>;
+
+/// Serves until `shutdown`, then drains in-flight requests.
+pub async fn run(
+    settings: Settings,
+    listener: TcpListener,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let db = scimsync_db::connect(&settings.database).await?;
+    let state = Arc::new(AppState {
+        db: db.clone(),
+        groups: settings.groups.clone(),
+    });
+    let app = router(state, settings.admin.token().map(str::to_owned));
+    tracing::info!(addr = %listener.local_addr()?, "admin-api listening");
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown.cancelled_owned())
+        .await?;
+    db.close().await?;
+    Ok(())
+}
+
+pub fn router(state: SharedState, token: Option<String>) -> Router {
+    let api = Router::new()
+        .route("/companies", get(companies::list).post(companies::create))
+        .route("/companies/{company_id}/users", get(users::list))
+        .route(
+            "/companies/{company_id}/users/{user_id}",
+            get(users::get).patch(users::patch),
+        )
+        .route("/companies/{company_id}/events", get(events::list))
+        .route("/companies/{company_id}/scim/status", get(status::get))
+        .layer(middleware::from_fn_with_state(
+            Arc::new(token),
+            auth::require_token,
+        ));
+    Router::new()
+        .nest("/api/v1", api)
+        .route("/healthz", get(scimsync_platform::http::healthz))
+        .route("/openapi.json", get(|| async { Json(openapi::document()) }))
+        .with_state(state)
+}

@@ -24,7 +24,9 @@ impl RecentIds {
 
     /// Records an id, forgetting the oldest once full.
     pub fn insert(&self, id: &str) {
-        let Ok(mut guard) = self.inner.lock() else { return };
+        let Ok(mut guard) = self.inner.lock() else {
+            return;
+        };
         let (set, order) = &mut *guard;
         if !set.insert(id.to_owned()) {
             return;

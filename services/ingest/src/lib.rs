@@ -3,7 +3,6 @@
 //! It needs no database.
 
 pub mod dedupe;
-pub mod error;
 pub mod svix;
 pub mod webhook;
 
@@ -30,8 +29,15 @@ fn unix_now() -> i64 {
 
 /// Serves until `shutdown`, then stops accepting, drains in-flight requests and closes the
 /// broker connection (SPEC A4).
-pub async fn run(settings: Settings, listener: TcpListener, shutdown: CancellationToken) -> anyhow::Result<()> {
-    let verifier = svix::Verifier::new(&settings.ingest.secrets(), settings.ingest.timestamp_tolerance_secs)?;
+pub async fn run(
+    settings: Settings,
+    listener: TcpListener,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let verifier = svix::Verifier::new(
+        &settings.ingest.secrets(),
+        settings.ingest.timestamp_tolerance_secs,
+    )?;
     let publisher_shutdown = CancellationToken::new();
     let publisher = Publisher::start(
         PublisherConfig {
@@ -64,7 +70,7 @@ pub fn router(state: Arc<AppState>, max_body_bytes: usize) -> Router {
     Router::new()
         .route("/webhooks/stytch", post(webhook::receive))
         .layer(DefaultBodyLimit::max(max_body_bytes))
-        .route("/healthz", get(|| async { Json(json!({ "status": "ok" })) }))
+        .route("/healthz", get(scimsync_platform::http::healthz))
         .route("/readyz", get(ready))
         .with_state(state)
 }
@@ -73,6 +79,9 @@ async fn ready(State(state): State<Arc<AppState>>) -> (StatusCode, Json<serde_js
     if state.publisher.is_ready() {
         (StatusCode::OK, Json(json!({ "status": "ready" })))
     } else {
-        (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "status": "broker_unavailable" })))
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({ "status": "broker_unavailable" })),
+        )
     }
 }

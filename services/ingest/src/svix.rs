@@ -52,18 +52,31 @@ impl Verifier {
             .map(|(index, secret)| {
                 let raw = secret.expose_secret();
                 let encoded = raw.strip_prefix("whsec_").unwrap_or(raw);
-                STANDARD.decode(encoded).map_err(|_| BadSecret { index: index + 1 })
+                STANDARD
+                    .decode(encoded)
+                    .map_err(|_| BadSecret { index: index + 1 })
             })
             .collect::<Result<Vec<_>, _>>()?;
-        Ok(Self { keys, tolerance_secs })
+        Ok(Self {
+            keys,
+            tolerance_secs,
+        })
     }
 
     /// Checks the headers and body; `now` is Unix seconds (injected for tests).
-    pub fn verify(&self, headers: &HeaderMap, body: &[u8], now: i64) -> Result<Verified, VerifyError> {
+    pub fn verify(
+        &self,
+        headers: &HeaderMap,
+        body: &[u8],
+        now: i64,
+    ) -> Result<Verified, VerifyError> {
         let id = header(headers, "svix-id", "webhook-id")?;
         let timestamp = header(headers, "svix-timestamp", "webhook-timestamp")?;
         let signatures = header(headers, "svix-signature", "webhook-signature")?;
-        let ts: i64 = timestamp.trim().parse().map_err(|_| VerifyError::BadTimestamp)?;
+        let ts: i64 = timestamp
+            .trim()
+            .parse()
+            .map_err(|_| VerifyError::BadTimestamp)?;
         if (now - ts).abs() > self.tolerance_secs {
             return Err(VerifyError::StaleTimestamp(self.tolerance_secs));
         }
@@ -83,7 +96,10 @@ impl Verifier {
                 mac.update(b".");
                 mac.update(body);
                 if mac.verify_slice(candidate).is_ok() {
-                    return Ok(Verified { message_id: id.to_owned(), timestamp: ts });
+                    return Ok(Verified {
+                        message_id: id.to_owned(),
+                        timestamp: ts,
+                    });
                 }
             }
         }
@@ -91,7 +107,11 @@ impl Verifier {
     }
 }
 
-fn header<'a>(headers: &'a HeaderMap, name: &'static str, alias: &'static str) -> Result<&'a str, VerifyError> {
+fn header<'a>(
+    headers: &'a HeaderMap,
+    name: &'static str,
+    alias: &'static str,
+) -> Result<&'a str, VerifyError> {
     headers
         .get(name)
         .or_else(|| headers.get(alias))
@@ -102,11 +122,16 @@ fn header<'a>(headers: &'a HeaderMap, name: &'static str, alias: &'static str) -
 
 /// Signs the way Svix does; used by tests, the simulator and `scimctl`.
 pub fn sign(secret: &str, id: &str, timestamp: i64, body: &[u8]) -> Option<String> {
-    let key = STANDARD.decode(secret.strip_prefix("whsec_").unwrap_or(secret)).ok()?;
+    let key = STANDARD
+        .decode(secret.strip_prefix("whsec_").unwrap_or(secret))
+        .ok()?;
     let mut mac = HmacSha256::new_from_slice(&key).ok()?;
     mac.update(format!("{id}.{timestamp}.").as_bytes());
     mac.update(body);
-    Some(format!("v1,{}", STANDARD.encode(mac.finalize().into_bytes())))
+    Some(format!(
+        "v1,{}",
+        STANDARD.encode(mac.finalize().into_bytes())
+    ))
 }
 
 #[cfg(test)]
@@ -128,15 +153,23 @@ mod tests {
     }
 
     fn verifier(secrets: &[&str]) -> Verifier {
-        let secrets: Vec<SecretString> = secrets.iter().map(|s| SecretString::from(s.to_string())).collect();
+        let secrets: Vec<SecretString> = secrets
+            .iter()
+            .map(|s| SecretString::from(s.to_string()))
+            .collect();
         Verifier::new(&secrets, 300).expect("valid secrets")
     }
 
     #[test]
     fn spec_test_vector_signs_and_verifies() {
-        assert_eq!(sign(SECRET, ID, TS, BODY.as_bytes()).as_deref(), Some(EXPECTED));
+        assert_eq!(
+            sign(SECRET, ID, TS, BODY.as_bytes()).as_deref(),
+            Some(EXPECTED)
+        );
         let v = verifier(&[SECRET]);
-        let ok = v.verify(&headers(EXPECTED), BODY.as_bytes(), TS + 10).expect("valid");
+        let ok = v
+            .verify(&headers(EXPECTED), BODY.as_bytes(), TS + 10)
+            .expect("valid");
         assert_eq!(ok.message_id, ID);
     }
 
@@ -151,15 +184,23 @@ mod tests {
     fn tampered_body_or_wrong_secret_is_refused() {
         let v = verifier(&[SECRET]);
         let tampered = BODY.replace("DELETE", "CREATE");
-        assert_eq!(v.verify(&headers(EXPECTED), tampered.as_bytes(), TS), Err(VerifyError::NoMatch));
+        assert_eq!(
+            v.verify(&headers(EXPECTED), tampered.as_bytes(), TS),
+            Err(VerifyError::NoMatch)
+        );
         let other = verifier(&["whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"]);
-        assert_eq!(other.verify(&headers(EXPECTED), BODY.as_bytes(), TS), Err(VerifyError::NoMatch));
+        assert_eq!(
+            other.verify(&headers(EXPECTED), BODY.as_bytes(), TS),
+            Err(VerifyError::NoMatch)
+        );
     }
 
     #[test]
     fn timestamps_outside_five_minutes_are_refused() {
         let v = verifier(&[SECRET]);
-        assert!(v.verify(&headers(EXPECTED), BODY.as_bytes(), TS + 300).is_ok());
+        assert!(v
+            .verify(&headers(EXPECTED), BODY.as_bytes(), TS + 300)
+            .is_ok());
         assert_eq!(
             v.verify(&headers(EXPECTED), BODY.as_bytes(), TS + 301),
             Err(VerifyError::StaleTimestamp(300))
@@ -179,6 +220,9 @@ mod tests {
         h.insert("webhook-signature", EXPECTED.parse().expect("header"));
         assert!(v.verify(&h, BODY.as_bytes(), TS).is_ok());
         h.remove("webhook-signature");
-        assert_eq!(v.verify(&h, BODY.as_bytes(), TS), Err(VerifyError::MissingHeader("svix-signature")));
+        assert_eq!(
+            v.verify(&h, BODY.as_bytes(), TS),
+            Err(VerifyError::MissingHeader("svix-signature"))
+        );
     }
 }

@@ -18,8 +18,8 @@ use serde_json::json;
 use tracing::Instrument;
 
 use crate::dedupe::RecentIds;
-use crate::error::ApiError;
 use crate::svix::Verifier;
+use scimsync_platform::http::ApiError;
 
 pub struct AppState {
     pub verifier: Verifier,
@@ -36,7 +36,11 @@ pub async fn receive(
 ) -> Result<impl IntoResponse, ApiError> {
     let body = body.map_err(|rejection| {
         let status = rejection.status();
-        let code = if status == StatusCode::PAYLOAD_TOO_LARGE { "payload_too_large" } else { "bad_body" };
+        let code = if status == StatusCode::PAYLOAD_TOO_LARGE {
+            "payload_too_large"
+        } else {
+            "bad_body"
+        };
         ApiError::new(status, code, rejection.body_text())
     })?;
     let verified = state
@@ -50,17 +54,27 @@ pub async fn receive(
         ));
     }
     let raw: serde_json::Value = serde_json::from_slice(&body).map_err(|e| {
-        ApiError::new(StatusCode::BAD_REQUEST, "malformed_json", format!("body is not valid JSON: {e}"))
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "malformed_json",
+            format!("body is not valid JSON: {e}"),
+        )
     })?;
     let envelope = Envelope::from_value(raw.clone()).map_err(|e| {
-        ApiError::new(StatusCode::BAD_REQUEST, "schema_violation", e.to_string()).with_field(e.path())
+        ApiError::new(StatusCode::BAD_REQUEST, "schema_violation", e.to_string())
+            .with_field(e.path())
     })?;
     // The member body is part of the contract: refuse a malformed one now, not in a worker.
     let member = envelope.member().map_err(|e| {
-        ApiError::new(StatusCode::BAD_REQUEST, "schema_violation", e.to_string()).with_field(e.path())
+        ApiError::new(StatusCode::BAD_REQUEST, "schema_violation", e.to_string())
+            .with_field(e.path())
     })?;
     let event_type = envelope.event_type();
-    if event_type.len() > 255 || !event_type.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b)) {
+    if event_type.len() > 255
+        || !event_type
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+    {
         return Err(ApiError::new(
             StatusCode::BAD_REQUEST,
             "schema_violation",
@@ -116,6 +130,8 @@ pub async fn receive(
     tracing::info!(svix_id = %verified.message_id, event_id = %envelope.event_id, %event_type, "event accepted");
     Ok((
         StatusCode::ACCEPTED,
-        Json(json!({ "status": "accepted", "event_id": envelope.event_id, "event_type": event_type })),
+        Json(
+            json!({ "status": "accepted", "event_id": envelope.event_id, "event_type": event_type }),
+        ),
     ))
 }

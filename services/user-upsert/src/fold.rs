@@ -58,7 +58,11 @@ fn overlay(slot: &mut Option<String>, value: Option<&str>) {
 
 /// Folds events oldest first; ties broken by event id so the result never depends on arrival.
 pub fn fold(mut events: Vec<MemberEvent>) -> MemberState {
-    events.sort_by(|a, b| a.timestamp.cmp(&b.timestamp).then_with(|| a.event_id.cmp(&b.event_id)));
+    events.sort_by(|a, b| {
+        a.timestamp
+            .cmp(&b.timestamp)
+            .then_with(|| a.event_id.cmp(&b.event_id))
+    });
     let mut state = MemberState::default();
     for event in &events {
         state.newest = Some(event.timestamp);
@@ -83,7 +87,10 @@ fn apply(state: &mut MemberState, member: &Member, action: &Action, at: DateTime
     state.has_body = true;
     state.first_seen.get_or_insert(at);
     let scim = member.scim();
-    overlay(&mut state.organization_id, member.organization_id.as_deref());
+    overlay(
+        &mut state.organization_id,
+        member.organization_id.as_deref(),
+    );
     let scim_email = scim.and_then(|s| {
         s.emails
             .iter()
@@ -91,9 +98,19 @@ fn apply(state: &mut MemberState, member: &Member, action: &Action, at: DateTime
             .or_else(|| s.emails.first())
             .and_then(|e| e.value.as_deref())
     });
-    overlay(&mut state.email, member.email_address.as_deref().or(scim_email));
-    overlay(&mut state.display_name, scim.and_then(|s| s.display_name.as_deref()).or(member.name.as_deref()));
-    overlay(&mut state.external_id, scim.and_then(|s| s.external_id.as_deref()));
+    overlay(
+        &mut state.email,
+        member.email_address.as_deref().or(scim_email),
+    );
+    overlay(
+        &mut state.display_name,
+        scim.and_then(|s| s.display_name.as_deref())
+            .or(member.name.as_deref()),
+    );
+    overlay(
+        &mut state.external_id,
+        scim.and_then(|s| s.external_id.as_deref()),
+    );
     overlay(&mut state.external_id, member.external_id.as_deref());
     if let Some(s) = scim {
         overlay(&mut state.scim_id, s.id.as_deref());
@@ -143,7 +160,11 @@ impl MemberState {
         if let Some(given) = &self.given_name {
             return given.clone();
         }
-        if let Some(first) = self.display_name.as_deref().and_then(|d| d.split_whitespace().next()) {
+        if let Some(first) = self
+            .display_name
+            .as_deref()
+            .and_then(|d| d.split_whitespace().next())
+        {
             return first.to_owned();
         }
         email_segments(self.email.as_deref())
@@ -184,7 +205,10 @@ fn email_segments(email: Option<&str>) -> Option<Vec<String>> {
 fn capitalise(word: &str) -> String {
     let mut chars = word.chars();
     match chars.next() {
-        Some(first) => first.to_uppercase().chain(chars.flat_map(char::to_lowercase)).collect(),
+        Some(first) => first
+            .to_uppercase()
+            .chain(chars.flat_map(char::to_lowercase))
+            .collect(),
         None => String::new(),
     }
 }

@@ -25,7 +25,10 @@ impl Handler for UserUpsert {
         let envelope = match webhook.envelope() {
             Ok(envelope) => envelope,
             Err(error) => {
-                return Outcome::DeadLetter { reason: "schema_violation".into(), detail: error.to_string() }
+                return Outcome::DeadLetter {
+                    reason: "schema_violation".into(),
+                    detail: error.to_string(),
+                }
             }
         };
         if !envelope.is_member() {
@@ -56,10 +59,15 @@ impl Handler for UserUpsert {
                 reason: "unknown_organization".into(),
                 detail: error.to_string(),
             },
-            Err(ProcessError::Invalid(detail)) => Outcome::DeadLetter { reason: "invalid_event".into(), detail },
+            Err(ProcessError::Invalid(detail)) => Outcome::DeadLetter {
+                reason: "invalid_event".into(),
+                detail,
+            },
             Err(ProcessError::Database(error)) => {
                 tracing::warn!(error = ?error, event_id = %webhook.event_id, "database error; will retry");
-                Outcome::Retry { reason: format!("database: {error}") }
+                Outcome::Retry {
+                    reason: format!("database: {error}"),
+                }
             }
         }
     }

@@ -4,7 +4,6 @@
 
 pub mod fold;
 pub mod handler;
-pub mod health;
 pub mod org;
 pub mod store;
 
@@ -34,7 +33,8 @@ pub async fn run(settings: Settings, shutdown: CancellationToken) -> anyhow::Res
         },
         publisher_shutdown.clone(),
     );
-    let health = health::serve(&settings.worker.listen, shutdown.clone()).await?;
+    let health =
+        scimsync_platform::http::serve_health(&settings.worker.listen, shutdown.clone()).await?;
     let config = ConsumerConfig {
         url: settings.amqp.url.clone(),
         name: "user-upsert".into(),
@@ -44,7 +44,13 @@ pub async fn run(settings: Settings, shutdown: CancellationToken) -> anyhow::Res
         retry_max_age: Duration::from_secs(settings.worker.retry_max_age_secs),
         plan,
     };
-    consumer::run(config, Arc::new(handler::UserUpsert { db: db.clone() }), publisher.clone(), shutdown).await;
+    consumer::run(
+        config,
+        Arc::new(handler::UserUpsert { db: db.clone() }),
+        publisher.clone(),
+        shutdown,
+    )
+    .await;
     publisher.close().await;
     publisher_shutdown.cancel();
     if let Some(health) = health {

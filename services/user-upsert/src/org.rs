@@ -10,7 +10,12 @@ use uuid::Uuid;
 use crate::fold::MemberState;
 
 /// Attaches every org value the member has; returns how many attachments changed.
-pub async fn attach(txn: &DatabaseTransaction, company_id: Uuid, user_id: Uuid, state: &MemberState) -> Result<u64, DbErr> {
+pub async fn attach(
+    txn: &DatabaseTransaction,
+    company_id: Uuid,
+    user_id: Uuid,
+    state: &MemberState,
+) -> Result<u64, DbErr> {
     let values = [
         ("job_title", &state.job_title),
         ("country", &state.country),
@@ -25,7 +30,12 @@ pub async fn attach(txn: &DatabaseTransaction, company_id: Uuid, user_id: Uuid, 
             DbBackend::Postgres,
             "INSERT INTO org_schema_entries (id, company_id, kind, value) VALUES ($1, $2, $3, $4)
              ON CONFLICT (company_id, kind, value) DO NOTHING",
-            [Uuid::now_v7().into(), company_id.into(), kind.into(), value.clone().into()],
+            [
+                Uuid::now_v7().into(),
+                company_id.into(),
+                kind.into(),
+                value.clone().into(),
+            ],
         ))
         .await?;
         let result = txn

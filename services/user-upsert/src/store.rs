@@ -14,8 +14,9 @@ use scimsync_schema::stytch::{Action, Member};
 use scimsync_schema::{Envelope, StytchWebhook};
 use sea_orm::sea_query::{Expr, Func};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr,
-    EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set, Statement, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction,
+    DbBackend, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set, Statement,
+    TransactionTrait,
 };
 use serde_json::json;
 use uuid::Uuid;
@@ -67,7 +68,13 @@ struct Context<'a> {
 }
 
 impl Context<'_> {
-    fn entry(&self, company_id: Option<Uuid>, user_id: Option<Uuid>, outcome: &'static str, detail: serde_json::Value) -> Entry<'_> {
+    fn entry(
+        &self,
+        company_id: Option<Uuid>,
+        user_id: Option<Uuid>,
+        outcome: &'static str,
+        detail: serde_json::Value,
+    ) -> Entry<'_> {
         Entry {
             company_id,
             received_at: self.webhook.received_at,
@@ -82,7 +89,10 @@ impl Context<'_> {
     }
 }
 
-pub async fn find_company(conn: &impl ConnectionTrait, organization_id: &str) -> Result<Option<company::Model>, DbErr> {
+pub async fn find_company(
+    conn: &impl ConnectionTrait,
+    organization_id: &str,
+) -> Result<Option<company::Model>, DbErr> {
     company::Entity::find()
         .filter(company::Column::StytchOrganizationId.eq(organization_id))
         .one(conn)
@@ -90,24 +100,53 @@ pub async fn find_company(conn: &impl ConnectionTrait, organization_id: &str) ->
 }
 
 /// Non-SCIM member events are logged, not applied (SPEC §5).
-pub async fn log_ignored(db: &DatabaseConnection, webhook: &StytchWebhook, envelope: &Envelope, member: Option<&Member>) -> Result<Applied, ProcessError> {
+pub async fn log_ignored(
+    db: &DatabaseConnection,
+    webhook: &StytchWebhook,
+    envelope: &Envelope,
+    member: Option<&Member>,
+) -> Result<Applied, ProcessError> {
     let company = match member.and_then(|m| m.organization_id.as_deref()) {
         Some(org) => find_company(db, org).await?,
         None => None,
     };
     let member_id = envelope.member_id().unwrap_or_default();
-    let ctx = Context { webhook, member_id: &member_id };
+    let ctx = Context {
+        webhook,
+        member_id: &member_id,
+    };
     let detail = json!({ "source": envelope.source });
-    event_log::record(db, ctx.entry(company.map(|c| c.id), None, "ignored_non_scim_source", detail)).await?;
-    Ok(Applied { outcome: "ignored_non_scim_source", user_id: None })
+    event_log::record(
+        db,
+        ctx.entry(
+            company.map(|c| c.id),
+            None,
+            "ignored_non_scim_source",
+            detail,
+        ),
+    )
+    .await?;
+    Ok(Applied {
+        outcome: "ignored_non_scim_source",
+        user_id: None,
+    })
 }
 
-pub async fn apply(db: &DatabaseConnection, webhook: &StytchWebhook, envelope: &Envelope) -> Result<Applied, ProcessError> {
-    let member_id = envelope
-        .member_id()
-        .ok_or_else(|| ProcessError::Invalid("the event names no member (no `id`, no `member.member_id`)".into()))?;
-    let member = envelope.member().map_err(|e| ProcessError::Invalid(e.to_string()))?;
-    let ctx = Context { webhook, member_id: &member_id };
+pub async fn apply(
+    db: &DatabaseConnection,
+    webhook: &StytchWebhook,
+    envelope: &Envelope,
+) -> Result<Applied, ProcessError> {
+    let member_id = envelope.member_id().ok_or_else(|| {
+        ProcessError::Invalid("the event names no member (no `id`, no `member.member_id`)".into())
+    })?;
+    let member = envelope
+        .member()
+        .map_err(|e| ProcessError::Invalid(e.to_string()))?;
+    let ctx = Context {
+        webhook,
+        member_id: &member_id,
+    };
     let txn = db.begin().await?;
     match apply_in(&txn, &ctx, envelope, member).await? {
         Step::Commit(applied) => {
@@ -116,9 +155,17 @@ pub async fn apply(db: &DatabaseConnection, webhook: &StytchWebhook, envelope: &
         }
         Step::Duplicate => {
             txn.rollback().await?;
-            Ok(Applied { outcome: "duplicate", user_id: None })
+            Ok(Applied {
+                outcome: "duplicate",
+                user_id: None,
+            })
         }
-        Step::Reject { company_id, user_id, outcome, detail } => {
+        Step::Reject {
+            company_id,
+            user_id,
+            outcome,
+            detail,
+        } => {
             txn.rollback().await?;
             event_log::record(db, ctx.entry(Some(company_id), user_id, outcome, detail)).await?;
             Ok(Applied { outcome, user_id })
@@ -133,11 +180,21 @@ pub async fn apply(db: &DatabaseConnection, webhook: &StytchWebhook, envelope: &
 enum Step {
     Commit(Applied),
     Duplicate,
-    Reject { company_id: Uuid, user_id: Option<Uuid>, outcome: &'static str, detail: serde_json::Value },
+    Reject {
+        company_id: Uuid,
+        user_id: Option<Uuid>,
+        outcome: &'static str,
+        detail: serde_json::Value,
+    },
     UnknownOrganization(String),
 }
 
-async fn apply_in(txn: &DatabaseTransaction, ctx: &Context<'_>, envelope: &Envelope, member: Option<Member>) -> Result<Step, DbErr> {
+async fn apply_in(
+    txn: &DatabaseTransaction,
+    ctx: &Context<'_>,
+    envelope: &Envelope,
+    member: Option<Member>,
+) -> Result<Step, DbErr> {
     // Serialise work on one member across every worker replica; released at commit.
     txn.execute(Statement::from_sql_and_values(
         DbBackend::Postgres,
@@ -174,8 +231,15 @@ async fn apply_in(txn: &DatabaseTransaction, ctx: &Context<'_>, envelope: &Envel
     let Some(org) = state.organization_id.clone() else {
         // Only deletes so far: nothing to deactivate yet. The event stays stored, so a create
         // arriving later (older timestamp) still ends deactivated, as in timestamp order.
-        event_log::record(txn, ctx.entry(None, None, "member_not_found", json!({ "deferred": true }))).await?;
-        return Ok(Step::Commit(Applied { outcome: "member_not_found", user_id: None }));
+        event_log::record(
+            txn,
+            ctx.entry(None, None, "member_not_found", json!({ "deferred": true })),
+        )
+        .await?;
+        return Ok(Step::Commit(Applied {
+            outcome: "member_not_found",
+            user_id: None,
+        }));
     };
     let Some(company) = find_company(txn, &org).await? else {
         return Ok(Step::UnknownOrganization(org));
@@ -187,18 +251,36 @@ async fn apply_in(txn: &DatabaseTransaction, ctx: &Context<'_>, envelope: &Envel
         (None, Some(user)) => user.email.clone(),
         (None, None) => {
             let detail = json!({ "reason": "no email address in any event of this member yet" });
-            event_log::record(txn, ctx.entry(Some(company.id), None, "missing_email", detail)).await?;
-            return Ok(Step::Commit(Applied { outcome: "missing_email", user_id: None }));
+            event_log::record(
+                txn,
+                ctx.entry(Some(company.id), None, "missing_email", detail),
+            )
+            .await?;
+            return Ok(Step::Commit(Applied {
+                outcome: "missing_email",
+                user_id: None,
+            }));
         }
     };
     let existing_id = existing.as_ref().map(|u| u.id);
-    if !domain_allowed(&email, &company.allowed_email_domains) {
-        let detail = json!({ "email": email, "allowed_email_domains": company.allowed_email_domains });
-        return Ok(Step::Reject { company_id: company.id, user_id: existing_id, outcome: "rejected_email_domain", detail });
+    if !scimsync_schema::email::domain_allowed(&email, &company.allowed_email_domains) {
+        let detail =
+            json!({ "email": email, "allowed_email_domains": company.allowed_email_domains });
+        return Ok(Step::Reject {
+            company_id: company.id,
+            user_id: existing_id,
+            outcome: "rejected_email_domain",
+            detail,
+        });
     }
     if let Some(other) = email_owner(txn, &email, existing_id).await? {
         let detail = json!({ "email": email, "conflicting_user_id": other });
-        return Ok(Step::Reject { company_id: company.id, user_id: existing_id, outcome: "rejected_duplicate_email", detail });
+        return Ok(Step::Reject {
+            company_id: company.id,
+            user_id: existing_id,
+            outcome: "rejected_duplicate_email",
+            detail,
+        });
     }
 
     let written = match existing {
@@ -231,7 +313,12 @@ async fn apply_in(txn: &DatabaseTransaction, ctx: &Context<'_>, envelope: &Envel
         Ok(written) => written,
         Err(constraint) => {
             let detail = json!({ "email": email, "constraint": constraint });
-            return Ok(Step::Reject { company_id: company.id, user_id: existing_id, outcome: "rejected_duplicate_email", detail });
+            return Ok(Step::Reject {
+                company_id: company.id,
+                user_id: existing_id,
+                outcome: "rejected_duplicate_email",
+                detail,
+            });
         }
     };
     let org_changes = org::attach(txn, company.id, user_id, &state).await?;
@@ -252,8 +339,15 @@ async fn apply_in(txn: &DatabaseTransaction, ctx: &Context<'_>, envelope: &Envel
         "changed_fields": changed,
         "out_of_order": !is_newest,
     });
-    event_log::record(txn, ctx.entry(Some(company.id), Some(user_id), outcome, detail)).await?;
-    Ok(Step::Commit(Applied { outcome, user_id: Some(user_id) }))
+    event_log::record(
+        txn,
+        ctx.entry(Some(company.id), Some(user_id), outcome, detail),
+    )
+    .await?;
+    Ok(Step::Commit(Applied {
+        outcome,
+        user_id: Some(user_id),
+    }))
 }
 
 fn to_fold_event(row: member_event::Model) -> MemberEvent {
@@ -311,17 +405,12 @@ async fn match_user(
     Ok((None, None))
 }
 
-/// R4: no restriction, or the email's domain is one of the allowed ones (case-insensitive).
-fn domain_allowed(email: &str, allowed: &[String]) -> bool {
-    if allowed.is_empty() {
-        return true;
-    }
-    let domain = email.rsplit_once('@').map(|(_, d)| d.to_ascii_lowercase()).unwrap_or_default();
-    allowed.iter().any(|a| a.trim().trim_start_matches('@').eq_ignore_ascii_case(&domain))
-}
-
 /// R3: another user (any company) holding this email, case-insensitively.
-async fn email_owner(txn: &DatabaseTransaction, email: &str, except: Option<Uuid>) -> Result<Option<Uuid>, DbErr> {
+async fn email_owner(
+    txn: &DatabaseTransaction,
+    email: &str,
+    except: Option<Uuid>,
+) -> Result<Option<Uuid>, DbErr> {
     let mut query = user::Entity::find().filter(lower_email_eq(email));
     if let Some(id) = except {
         query = query.filter(user::Column::Id.ne(id));
@@ -427,10 +516,16 @@ async fn update_user(
         put!(stytch_member_id, Some(member_id.to_owned()));
     }
     if current.stytch_organization_id.is_none() {
-        put!(stytch_organization_id, Some(company.stytch_organization_id.clone()));
+        put!(
+            stytch_organization_id,
+            Some(company.stytch_organization_id.clone())
+        );
     }
     put!(scim_provisioned, true);
-    if let Some(first) = state.first_seen.filter(|f| *f < current.date_added && current.scim_provisioned) {
+    if let Some(first) = state
+        .first_seen
+        .filter(|f| *f < current.date_added && current.scim_provisioned)
+    {
         put!(date_added, first);
     }
     let newest: Option<DateTime<Utc>> = state.newest.max(current.scim_version);

@@ -21,7 +21,10 @@ pub async fn connect(settings: &DatabaseSettings) -> Result<DatabaseConnection, 
 }
 
 /// Opens a pool to an explicit URL (tests use one database each).
-pub async fn connect_url(url: &str, settings: &DatabaseSettings) -> Result<DatabaseConnection, DbErr> {
+pub async fn connect_url(
+    url: &str,
+    settings: &DatabaseSettings,
+) -> Result<DatabaseConnection, DbErr> {
     let mut options = ConnectOptions::new(url.to_owned());
     options
         .max_connections(settings.max_connections)

@@ -2,6 +2,7 @@
 //! AMQP wrapper (publisher with confirms, consumer runtime, topology) and graceful shutdown.
 
 pub mod amqp;
+pub mod http;
 pub mod settings;
 pub mod shutdown;
 pub mod telemetry;

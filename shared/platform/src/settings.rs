@@ -21,8 +21,13 @@ pub fn known_env_vars() -> Vec<String> {
         .unwrap_or_default()
         .into_iter()
         .flat_map(|(section, keys)| {
-            keys.into_keys()
-                .map(move |key| format!("SCIMSYNC__{}__{}", section.to_uppercase(), key.to_uppercase()))
+            keys.into_keys().map(move |key| {
+                format!(
+                    "SCIMSYNC__{}__{}",
+                    section.to_uppercase(),
+                    key.to_uppercase()
+                )
+            })
         })
         .collect();
     names.sort();
@@ -37,6 +42,7 @@ pub struct Settings {
     pub admin: AdminSettings,
     pub worker: WorkerSettings,
     pub telemetry: TelemetrySettings,
+    pub groups: GroupSettings,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -105,6 +111,12 @@ pub struct WorkerSettings {
 }
 
 #[derive(Debug, Clone, Deserialize)]
+pub struct GroupSettings {
+    pub admin_group: String,
+    pub full_access_group: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
 pub struct TelemetrySettings {
     pub log_format: String,
     pub log_level: String,
@@ -126,7 +138,9 @@ impl Settings {
     }
 
     /// Same as [`Settings::load`] but with an explicit environment, for tests.
-    pub fn load_from(vars: impl IntoIterator<Item = (String, String)>) -> Result<Self, SettingsError> {
+    pub fn load_from(
+        vars: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, SettingsError> {
         let vars: std::collections::HashMap<String, String> = vars.into_iter().collect();
         let mut builder = config::Config::builder()
             .add_source(config::File::from_str(DEFAULTS, config::FileFormat::Toml));
@@ -149,7 +163,10 @@ impl Settings {
             problem: problem.to_owned(),
         };
         if self.ingest.secrets().is_empty() {
-            return Err(invalid("ingest.webhook_secrets", "needs at least one whsec_ secret"));
+            return Err(invalid(
+                "ingest.webhook_secrets",
+                "needs at least one whsec_ secret",
+            ));
         }
         if let Some(bad) = self
             .ingest
@@ -160,7 +177,9 @@ impl Settings {
             let shown: String = bad.expose_secret().chars().take(3).collect();
             return Err(SettingsError::Invalid {
                 key: "ingest.webhook_secrets",
-                problem: format!("has a secret starting {shown:?}...; every secret must start with whsec_"),
+                problem: format!(
+                    "has a secret starting {shown:?}...; every secret must start with whsec_"
+                ),
             });
         }
         if self.amqp.prefetch == 0 {
@@ -173,7 +192,10 @@ impl Settings {
             return Err(invalid("database.max_connections", "must be at least 1"));
         }
         if !matches!(self.telemetry.log_format.as_str(), "json" | "pretty") {
-            return Err(invalid("telemetry.log_format", "must be \"json\" or \"pretty\""));
+            return Err(invalid(
+                "telemetry.log_format",
+                "must be \"json\" or \"pretty\"",
+            ));
         }
         Ok(())
     }
@@ -184,7 +206,10 @@ mod tests {
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
@@ -198,7 +223,10 @@ mod tests {
     #[test]
     fn environment_overrides_nested_keys() {
         let s = Settings::load_from(env(&[
-            ("SCIMSYNC__INGEST__WEBHOOK_SECRETS", "whsec_AAAA, whsec_BBBB"),
+            (
+                "SCIMSYNC__INGEST__WEBHOOK_SECRETS",
+                "whsec_AAAA, whsec_BBBB",
+            ),
             ("SCIMSYNC__AMQP__PREFETCH", "7"),
             ("SCIMSYNC__ADMIN__TOKEN", "s3cret"),
         ]))
@@ -211,7 +239,10 @@ mod tests {
     #[test]
     fn known_env_vars_cover_the_defaults() {
         let names = known_env_vars();
-        assert!(names.contains(&"SCIMSYNC__INGEST__WEBHOOK_SECRETS".to_owned()), "{names:?}");
+        assert!(
+            names.contains(&"SCIMSYNC__INGEST__WEBHOOK_SECRETS".to_owned()),
+            "{names:?}"
+        );
         assert!(names.contains(&"SCIMSYNC__DATABASE__URL".to_owned()));
         assert!(!names.iter().any(|n| n.contains("__AMQP__NOPE")));
     }

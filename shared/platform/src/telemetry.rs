@@ -34,7 +34,10 @@ pub fn init(service: &'static str, settings: &TelemetrySettings) -> anyhow::Resu
         use opentelemetry_otlp::WithExportConfig;
         let exporter = opentelemetry_otlp::SpanExporter::builder()
             .with_http()
-            .with_endpoint(format!("{}/v1/traces", settings.otlp_endpoint.trim_end_matches('/')))
+            .with_endpoint(format!(
+                "{}/v1/traces",
+                settings.otlp_endpoint.trim_end_matches('/')
+            ))
             .build()?;
         builder = builder.with_batch_exporter(exporter);
     }
@@ -42,8 +45,8 @@ pub fn init(service: &'static str, settings: &TelemetrySettings) -> anyhow::Resu
     opentelemetry::global::set_tracer_provider(provider.clone());
     let otel = tracing_opentelemetry::layer().with_tracer(provider.tracer(service));
 
-    let filter = EnvFilter::try_from_default_env()
-        .or_else(|_| EnvFilter::try_new(&settings.log_level))?;
+    let filter =
+        EnvFilter::try_from_default_env().or_else(|_| EnvFilter::try_new(&settings.log_level))?;
     let fmt = match settings.log_format.as_str() {
         "json" => tracing_subscriber::fmt::layer()
             .json()

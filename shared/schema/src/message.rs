@@ -56,7 +56,12 @@ pub struct StytchWebhook {
 }
 
 impl StytchWebhook {
-    pub fn new(svix_id: String, envelope: &Envelope, raw: Value, received_at: DateTime<Utc>) -> Self {
+    pub fn new(
+        svix_id: String,
+        envelope: &Envelope,
+        raw: Value,
+        received_at: DateTime<Utc>,
+    ) -> Self {
         Self {
             svix_id,
             event_id: envelope.event_id.clone(),
@@ -84,7 +89,12 @@ mod tests {
         )
         .expect("valid");
         let raw = serde_json::to_value(&env).expect("value");
-        let msg = QueueMessage::StytchWebhookV1(StytchWebhook::new("msg_1".into(), &env, raw, Utc::now()));
+        let msg = QueueMessage::StytchWebhookV1(StytchWebhook::new(
+            "msg_1".into(),
+            &env,
+            raw,
+            Utc::now(),
+        ));
         let bytes = msg.to_bytes();
         let text = String::from_utf8(bytes.clone()).expect("utf8");
         assert!(text.contains(r#""kind":"stytch_webhook.v1""#), "{text}");

@@ -3,7 +3,9 @@ use chrono::TimeZone;
 use serde_json::json;
 
 fn at(secs: i64) -> DateTime<Utc> {
-    Utc.timestamp_opt(1_735_689_600 + secs, 0).single().expect("valid time")
+    Utc.timestamp_opt(1_735_689_600 + secs, 0)
+        .single()
+        .expect("valid time")
 }
 
 fn member(value: serde_json::Value) -> Member {
@@ -11,7 +13,12 @@ fn member(value: serde_json::Value) -> Member {
 }
 
 fn event(id: &str, secs: i64, action: Action, body: Option<serde_json::Value>) -> MemberEvent {
-    MemberEvent { event_id: id.into(), timestamp: at(secs), action, member: body.map(member) }
+    MemberEvent {
+        event_id: id.into(),
+        timestamp: at(secs),
+        action,
+        member: body.map(member),
+    }
 }
 
 fn full(email: &str, title: &str, active: bool) -> serde_json::Value {
@@ -30,17 +37,29 @@ fn full(email: &str, title: &str, active: bool) -> serde_json::Value {
 
 #[test]
 fn maps_every_direct_field_from_the_first_address_and_typed_phones() {
-    let s = fold(vec![event("e1", 0, Action::Create, Some(full("ada@x.io", "Engineer", true)))]);
+    let s = fold(vec![event(
+        "e1",
+        0,
+        Action::Create,
+        Some(full("ada@x.io", "Engineer", true)),
+    )]);
     assert!(s.has_body && s.active);
     assert_eq!(s.email.as_deref(), Some("ada@x.io"));
-    assert_eq!((s.first_name().as_str(), s.last_name().as_str()), ("Ada", "Lovelace"));
+    assert_eq!(
+        (s.first_name().as_str(), s.last_name().as_str()),
+        ("Ada", "Lovelace")
+    );
     assert_eq!(s.street_address.as_deref(), Some("1 Main St"));
     assert_eq!(s.city.as_deref(), Some("London"));
     assert_eq!(s.country.as_deref(), Some("UK"));
     assert_eq!(s.region.as_deref(), Some("LDN"));
     assert_eq!(s.postal_code.as_deref(), Some("N1"));
     assert_eq!(
-        (s.business_phone.as_deref(), s.mobile_phone.as_deref(), s.fax_phone.as_deref()),
+        (
+            s.business_phone.as_deref(),
+            s.mobile_phone.as_deref(),
+            s.fax_phone.as_deref()
+        ),
         (Some("111"), Some("222"), Some("333"))
     );
     assert_eq!(s.employee_number.as_deref(), Some("E1"));
@@ -54,8 +73,13 @@ fn maps_every_direct_field_from_the_first_address_and_typed_phones() {
 #[test]
 fn name_fallbacks_follow_r5() {
     let with = |v: serde_json::Value| fold(vec![event("e", 0, Action::Create, Some(v))]);
-    let s = with(json!({"email_address": "a@x.io", "scim_registration": {"scim_attributes": {"display_name": "Grace Brewster Hopper"}}}));
-    assert_eq!((s.first_name().as_str(), s.last_name().as_str()), ("Grace", "Brewster Hopper"));
+    let s = with(
+        json!({"email_address": "a@x.io", "scim_registration": {"scim_attributes": {"display_name": "Grace Brewster Hopper"}}}),
+    );
+    assert_eq!(
+        (s.first_name().as_str(), s.last_name().as_str()),
+        ("Grace", "Brewster Hopper")
+    );
     let s = with(json!({"email_address": "grace.b_hopper@x.io"}));
     assert_eq!(s.last_name(), "Hopper");
     assert_eq!(s.first_name(), "Grace");
@@ -64,14 +88,29 @@ fn name_fallbacks_follow_r5() {
     let s = with(json!({"email_address": "ghopper@x.io"}));
     assert_eq!(s.last_name(), "Missing");
     let s = with(json!({"email_address": "ghopper@x.io", "name": "Prince"}));
-    assert_eq!((s.first_name().as_str(), s.last_name().as_str()), ("Prince", "Missing"));
+    assert_eq!(
+        (s.first_name().as_str(), s.last_name().as_str()),
+        ("Prince", "Missing")
+    );
 }
 
 #[test]
 fn absent_and_empty_fields_never_clear_values() {
     let s = fold(vec![
-        event("e1", 0, Action::Create, Some(full("ada@x.io", "Engineer", true))),
-        event("e2", 1, Action::Update, Some(json!({"email_address": "", "scim_registration": {"scim_attributes": {"title": ""}}}))),
+        event(
+            "e1",
+            0,
+            Action::Create,
+            Some(full("ada@x.io", "Engineer", true)),
+        ),
+        event(
+            "e2",
+            1,
+            Action::Update,
+            Some(
+                json!({"email_address": "", "scim_registration": {"scim_attributes": {"title": ""}}}),
+            ),
+        ),
     ]);
     assert_eq!(s.email.as_deref(), Some("ada@x.io"));
     assert_eq!(s.job_title.as_deref(), Some("Engineer"));
@@ -81,10 +120,25 @@ fn absent_and_empty_fields_never_clear_values() {
 #[test]
 fn any_arrival_order_gives_the_in_order_state() {
     let events = vec![
-        event("e1", 0, Action::Create, Some(full("ada@x.io", "Engineer", true))),
-        event("e2", 1, Action::Update, Some(full("ada@y.io", "Lead", true))),
+        event(
+            "e1",
+            0,
+            Action::Create,
+            Some(full("ada@x.io", "Engineer", true)),
+        ),
+        event(
+            "e2",
+            1,
+            Action::Update,
+            Some(full("ada@y.io", "Lead", true)),
+        ),
         event("e3", 2, Action::Delete, None),
-        event("e4", 3, Action::Update, Some(json!({"scim_registration": {"scim_attributes": {"title": "Principal"}}}))),
+        event(
+            "e4",
+            3,
+            Action::Update,
+            Some(json!({"scim_registration": {"scim_attributes": {"title": "Principal"}}})),
+        ),
     ];
     let in_order = fold(events.clone());
     assert!(!in_order.active);
@@ -103,14 +157,29 @@ fn any_arrival_order_gives_the_in_order_state() {
 fn stale_create_never_resurrects_a_later_delete_but_reprovisioning_does() {
     let deleted = fold(vec![
         event("d", 5, Action::Delete, None),
-        event("c", 1, Action::Create, Some(full("ada@x.io", "Engineer", true))),
+        event(
+            "c",
+            1,
+            Action::Create,
+            Some(full("ada@x.io", "Engineer", true)),
+        ),
     ]);
     assert!(!deleted.active);
     assert_eq!(deleted.deactivated_at, Some(at(5)));
     let back = fold(vec![
         event("d", 5, Action::Delete, None),
-        event("c", 1, Action::Create, Some(full("ada@x.io", "Engineer", true))),
-        event("u", 9, Action::Update, Some(full("ada@x.io", "Engineer", true))),
+        event(
+            "c",
+            1,
+            Action::Create,
+            Some(full("ada@x.io", "Engineer", true)),
+        ),
+        event(
+            "u",
+            9,
+            Action::Update,
+            Some(full("ada@x.io", "Engineer", true)),
+        ),
     ]);
     assert!(back.active);
     assert_eq!(back.deactivated_at, None);

@@ -1,14 +1,14 @@
 //! One sea-orm entity per table.
 
+pub mod career_automation;
 pub mod company;
-pub mod scim_token;
-pub mod user;
+pub mod manager_link;
 pub mod member_event;
 pub mod org_schema_entry;
-pub mod user_org_attribute;
+pub mod processed_event;
+pub mod scim_event_log;
 pub mod scim_group;
 pub mod scim_group_membership;
-pub mod career_automation;
-pub mod manager_link;
-pub mod scim_event_log;
-pub mod processed_event;
+pub mod scim_token;
+pub mod user;
+pub mod user_org_attribute;

@@ -59,7 +59,11 @@ impl Incoming {
                 .unwrap_or_else(|| delivery.exchange.as_str().to_owned()),
             routing_key: get_str(&headers, h::DL_ORIGINAL_ROUTING_KEY)
                 .unwrap_or_else(|| delivery.routing_key.as_str().to_owned()),
-            message_id: delivery.properties.message_id().as_ref().map(|s| s.as_str().to_owned()),
+            message_id: delivery
+                .properties
+                .message_id()
+                .as_ref()
+                .map(|s| s.as_str().to_owned()),
             headers,
             attempts,
             redelivered: delivery.redelivered,
@@ -117,7 +121,9 @@ async fn consume<H: Handler>(
     let channel = connection.create_channel().await?;
     declare(&channel, &config.plan).await?;
     // Prefetch bounds how many unacknowledged messages this process holds: its concurrency.
-    channel.basic_qos(config.prefetch, BasicQosOptions::default()).await?;
+    channel
+        .basic_qos(config.prefetch, BasicQosOptions::default())
+        .await?;
     let tag = format!("{}-{}", config.name, uuid_like());
     let mut consumer = channel
         .basic_consume(
@@ -128,7 +134,11 @@ async fn consume<H: Handler>(
             FieldTable::default(),
         )
         .await?;
-    tracing::info!(queue = config.queue.name, prefetch = config.prefetch, "consuming");
+    tracing::info!(
+        queue = config.queue.name,
+        prefetch = config.prefetch,
+        "consuming"
+    );
     let tracker = TaskTracker::new();
     let result = loop {
         tokio::select! {
@@ -152,7 +162,10 @@ async fn consume<H: Handler>(
         }
     };
     tracker.close();
-    if tokio::time::timeout(config.shutdown_grace, tracker.wait()).await.is_err() {
+    if tokio::time::timeout(config.shutdown_grace, tracker.wait())
+        .await
+        .is_err()
+    {
         tracing::warn!(
             in_flight = tracker.len(),
             "grace period over; unfinished messages will be redelivered"
@@ -196,7 +209,9 @@ async fn process<H: Handler>(
     let settle = async {
         match outcome {
             Ok(Outcome::Ack) => ack(&delivery).await,
-            Ok(Outcome::Retry { reason }) => retry(config, publisher, &delivery, &incoming, reason).await,
+            Ok(Outcome::Retry { reason }) => {
+                retry(config, publisher, &delivery, &incoming, reason).await
+            }
             Ok(Outcome::DeadLetter { reason, detail }) => {
                 dead_letter(config, publisher, &delivery, &incoming, &reason, &detail).await
             }
@@ -218,7 +233,10 @@ async fn ack(delivery: &Delivery) {
 
 async fn requeue(delivery: &Delivery) {
     // requeue = true: only for failures that may pass (the publish of a retry copy failed).
-    let options = BasicNackOptions { requeue: true, ..Default::default() };
+    let options = BasicNackOptions {
+        requeue: true,
+        ..Default::default()
+    };
     if let Err(error) = delivery.nack(options).await {
         tracing::warn!(%error, "nack failed; the message will be redelivered");
     }
@@ -242,15 +260,31 @@ async fn retry(
     let age = (Utc::now() - first).to_std().unwrap_or_default();
     if age > config.retry_max_age {
         let detail = format!("still failing after {age:?}: {reason}");
-        return dead_letter(config, publisher, delivery, incoming, "retries_exhausted", &detail).await;
+        return dead_letter(
+            config,
+            publisher,
+            delivery,
+            incoming,
+            "retries_exhausted",
+            &detail,
+        )
+        .await;
     }
     let delay = delay_for_attempt(u32::try_from(incoming.attempts).unwrap_or(u32::MAX));
     let queue = config.queue.delay_queue(delay);
     let mut headers = incoming.headers.clone();
     set_u64(&mut headers, h::ATTEMPTS, incoming.attempts);
     set_str(&mut headers, h::FIRST_FAILED_AT, first.to_rfc3339());
-    set_str(&mut headers, h::DL_ORIGINAL_EXCHANGE, incoming.exchange.clone());
-    set_str(&mut headers, h::DL_ORIGINAL_ROUTING_KEY, incoming.routing_key.clone());
+    set_str(
+        &mut headers,
+        h::DL_ORIGINAL_EXCHANGE,
+        incoming.exchange.clone(),
+    );
+    set_str(
+        &mut headers,
+        h::DL_ORIGINAL_ROUTING_KEY,
+        incoming.routing_key.clone(),
+    );
     let outgoing = Outgoing {
         exchange: "",
         routing_key: &queue,
@@ -281,8 +315,16 @@ async fn dead_letter(
     set_str(&mut headers, h::DL_REASON, reason);
     set_str(&mut headers, h::DL_DETAIL, detail);
     set_str(&mut headers, h::DL_FAILED_AT, Utc::now().to_rfc3339());
-    set_str(&mut headers, h::DL_ORIGINAL_EXCHANGE, incoming.exchange.clone());
-    set_str(&mut headers, h::DL_ORIGINAL_ROUTING_KEY, incoming.routing_key.clone());
+    set_str(
+        &mut headers,
+        h::DL_ORIGINAL_EXCHANGE,
+        incoming.exchange.clone(),
+    );
+    set_str(
+        &mut headers,
+        h::DL_ORIGINAL_ROUTING_KEY,
+        incoming.routing_key.clone(),
+    );
     set_str(&mut headers, h::DL_QUEUE, config.queue.name);
     set_u64(&mut headers, h::ATTEMPTS, incoming.attempts);
     let outgoing = Outgoing {

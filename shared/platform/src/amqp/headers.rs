@@ -37,7 +37,10 @@ pub fn set_str(table: &mut FieldTable, key: &str, value: impl Into<String>) {
 
 pub fn set_u64(table: &mut FieldTable, key: &str, value: u64) {
     let value = i64::try_from(value).unwrap_or(i64::MAX);
-    table.insert(ShortString::from(key.to_owned()), AMQPValue::LongLongInt(value));
+    table.insert(
+        ShortString::from(key.to_owned()),
+        AMQPValue::LongLongInt(value),
+    );
 }
 
 struct HeaderInjector<'a>(&'a mut FieldTable);

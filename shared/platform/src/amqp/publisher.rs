@@ -30,7 +30,10 @@ pub enum PublishError {
     #[error("the broker refused the message (nack)")]
     Nacked,
     #[error("no queue is bound for exchange {exchange:?} and routing key {routing_key:?}")]
-    Unroutable { exchange: String, routing_key: String },
+    Unroutable {
+        exchange: String,
+        routing_key: String,
+    },
     #[error("broker error")]
     Broker(#[source] lapin::Error),
 }
@@ -118,7 +121,12 @@ impl Publisher {
             // 2 = persistent: written to disk before the broker confirms.
             .with_delivery_mode(2)
             .with_content_type("application/json".into())
-            .with_timestamp(chrono::Utc::now().timestamp().try_into().unwrap_or_default())
+            .with_timestamp(
+                chrono::Utc::now()
+                    .timestamp()
+                    .try_into()
+                    .unwrap_or_default(),
+            )
             .with_headers(headers);
         if let Some(id) = message.message_id {
             props = props.with_message_id(id.into());
@@ -129,7 +137,10 @@ impl Publisher {
                     message.exchange,
                     message.routing_key,
                     // mandatory: an unroutable message comes back to us instead of vanishing.
-                    BasicPublishOptions { mandatory: true, ..Default::default() },
+                    BasicPublishOptions {
+                        mandatory: true,
+                        ..Default::default()
+                    },
                     message.body,
                     props,
                 )
@@ -169,13 +180,18 @@ async fn open(config: &PublisherConfig) -> Result<Live, lapin::Error> {
     for _ in 0..config.channels.max(1) {
         let channel = connection.create_channel().await?;
         // Confirm mode: the broker acks each message once it is safely stored.
-        channel.confirm_select(ConfirmSelectOptions::default()).await?;
+        channel
+            .confirm_select(ConfirmSelectOptions::default())
+            .await?;
         channels.push(channel);
     }
     if let Some(first) = channels.first() {
         declare(first, &config.plan).await?;
     }
-    Ok(Live { connection, channels })
+    Ok(Live {
+        connection,
+        channels,
+    })
 }
 
 async fn supervise(inner: Arc<Inner>, config: PublisherConfig, shutdown: CancellationToken) {

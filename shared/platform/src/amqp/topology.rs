@@ -43,7 +43,10 @@ pub struct Plan {
 }
 
 fn args(pairs: &[(&str, Value)]) -> Map<String, Value> {
-    pairs.iter().map(|(k, v)| ((*k).to_owned(), v.clone())).collect()
+    pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), v.clone()))
+        .collect()
 }
 
 /// The whole topology for the given work queues.
@@ -155,7 +158,10 @@ pub async fn declare(channel: &Channel, plan: &Plan) -> Result<(), lapin::Error>
                 &exchange.name,
                 kind,
                 // Durable: the topology survives a broker restart.
-                ExchangeDeclareOptions { durable: true, ..Default::default() },
+                ExchangeDeclareOptions {
+                    durable: true,
+                    ..Default::default()
+                },
                 field_table(&exchange.arguments),
             )
             .await?;
@@ -165,7 +171,10 @@ pub async fn declare(channel: &Channel, plan: &Plan) -> Result<(), lapin::Error>
             .queue_declare(
                 &queue.name,
                 // Durable and shared by every replica of a worker (not exclusive).
-                QueueDeclareOptions { durable: true, ..Default::default() },
+                QueueDeclareOptions {
+                    durable: true,
+                    ..Default::default()
+                },
                 field_table(&queue.arguments),
             )
             .await?;
@@ -212,13 +221,24 @@ mod tests {
         let plan = plan(&[USER_UPSERT], 20);
         let dlq = USER_UPSERT.dead_letter_queue();
         assert!(plan.queues.iter().any(|q| q.name == dlq));
-        let delays: Vec<_> = plan.queues.iter().filter(|q| q.name.contains(".delay.")).collect();
+        let delays: Vec<_> = plan
+            .queues
+            .iter()
+            .filter(|q| q.name.contains(".delay."))
+            .collect();
         assert_eq!(delays.len(), DELAY_TIERS.len());
         for d in delays {
-            assert_eq!(d.arguments["x-dead-letter-routing-key"], json!(USER_UPSERT.name));
+            assert_eq!(
+                d.arguments["x-dead-letter-routing-key"],
+                json!(USER_UPSERT.name)
+            );
             assert!(d.arguments["x-message-ttl"].as_u64().unwrap_or(0) >= 1000);
         }
-        let work = plan.queues.iter().find(|q| q.name == USER_UPSERT.name).map(|q| &q.arguments);
+        let work = plan
+            .queues
+            .iter()
+            .find(|q| q.name == USER_UPSERT.name)
+            .map(|q| &q.arguments);
         assert_eq!(work.map(|a| &a["x-delivery-limit"]), Some(&json!(20)));
     }
 

@@ -44,7 +44,10 @@ fn parses_a_member_create_and_keeps_unknown_fields() {
     assert_eq!(scim.phone("WORK"), Some("+1 555"));
     assert_eq!(scim.phone("fax"), None);
     assert_eq!(scim.manager_value(), Some("member-0"));
-    let dept = scim.enterprise_extension.as_ref().and_then(|e| e.department.clone());
+    let dept = scim
+        .enterprise_extension
+        .as_ref()
+        .and_then(|e| e.department.clone());
     assert_eq!(dept, None);
     // Round trip keeps unknown fields.
     let back = serde_json::to_value(&member).expect("serialize");
@@ -91,6 +94,9 @@ fn delete_needs_no_body_but_needs_an_id() {
 
 #[test]
 fn non_objects_are_refused() {
-    assert!(matches!(Envelope::parse(b"[1,2]"), Err(SchemaError::NotAnObject)));
+    assert!(matches!(
+        Envelope::parse(b"[1,2]"),
+        Err(SchemaError::NotAnObject)
+    ));
     assert!(matches!(Envelope::parse(b"{"), Err(SchemaError::Json(_))));
 }

@@ -1,0 +1,142 @@
+//! Companies (tenants): registered by an operator with their Stytch organization id.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use chrono::{DateTime, Utc};
+use scimsync_db::entity::company;
+use scimsync_db::errors::unique_violation;
+use scimsync_platform::http::ApiError;
+use sea_orm::{ActiveModelTrait, EntityTrait, QueryOrder, Set};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::SharedState;
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewCompany {
+    pub name: String,
+    pub stytch_organization_id: String,
+    /// Only members whose email is in one of these domains are provisioned (R4).
+    #[serde(default)]
+    pub allowed_email_domains: Vec<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CompanyView {
+    pub id: Uuid,
+    pub name: String,
+    pub stytch_organization_id: String,
+    pub allowed_email_domains: Vec<String>,
+    pub last_scim_sync_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<company::Model> for CompanyView {
+    fn from(c: company::Model) -> Self {
+        Self {
+            id: c.id,
+            name: c.name,
+            stytch_organization_id: c.stytch_organization_id,
+            allowed_email_domains: c.allowed_email_domains,
+            last_scim_sync_at: c.last_scim_sync_at,
+            created_at: c.created_at,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CompanyList {
+    pub companies: Vec<CompanyView>,
+}
+
+/// Validates and normalises a registration; errors name the field.
+pub fn validate(input: NewCompany) -> Result<NewCompany, ApiError> {
+    let name = input.name.trim().to_owned();
+    if name.is_empty() {
+        return Err(
+            ApiError::bad_request("invalid_field", "name must not be empty")
+                .with_field(Some("name")),
+        );
+    }
+    let org = input.stytch_organization_id.trim().to_owned();
+    if org.is_empty() || org.chars().any(char::is_whitespace) {
+        return Err(ApiError::bad_request(
+            "invalid_field",
+            "stytch_organization_id must be a non-empty id without spaces",
+        )
+        .with_field(Some("stytch_organization_id")));
+    }
+    let mut domains = Vec::new();
+    for raw in input.allowed_email_domains {
+        let Some(domain) = scimsync_schema::email::normalise_domain(&raw) else {
+            return Err(ApiError::bad_request(
+                "invalid_field",
+                format!("{raw:?} is not an email domain such as example.com"),
+            )
+            .with_field(Some("allowed_email_domains")));
+        };
+        if !domains.contains(&domain) {
+            domains.push(domain);
+        }
+    }
+    Ok(NewCompany {
+        name,
+        stytch_organization_id: org,
+        allowed_email_domains: domains,
+    })
+}
+
+/// Registers a company.
+#[utoipa::path(post, path = "/api/v1/companies", tag = "companies", request_body = NewCompany,
+    responses((status = 201, body = CompanyView), (status = 400, description = "invalid field"),
+              (status = 409, description = "organization already registered")))]
+pub async fn create(
+    State(state): State<SharedState>,
+    Json(input): Json<NewCompany>,
+) -> Result<(StatusCode, Json<CompanyView>), ApiError> {
+    let input = validate(input)?;
+    let row = company::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        name: Set(input.name),
+        stytch_organization_id: Set(input.stytch_organization_id.clone()),
+        allowed_email_domains: Set(input.allowed_email_domains),
+        last_scim_sync_at: Set(None),
+        created_at: Set(Utc::now()),
+    };
+    match row.insert(&state.db).await {
+        Ok(created) => Ok((StatusCode::CREATED, Json(created.into()))),
+        Err(error) if unique_violation(&error).is_some() => Err(ApiError::conflict(
+            "organization_exists",
+            format!(
+                "a company with Stytch organization id {:?} is already registered",
+                input.stytch_organization_id
+            ),
+        )),
+        Err(error) => Err(ApiError::internal(&error)),
+    }
+}
+
+/// Lists companies, oldest first.
+#[utoipa::path(get, path = "/api/v1/companies", tag = "companies", responses((status = 200, body = CompanyList)))]
+pub async fn list(State(state): State<SharedState>) -> Result<Json<CompanyList>, ApiError> {
+    let rows = company::Entity::find()
+        .order_by_asc(company::Column::CreatedAt)
+        .all(&state.db)
+        .await
+        .map_err(|e| ApiError::internal(&e))?;
+    Ok(Json(CompanyList {
+        companies: rows.into_iter().map(Into::into).collect(),
+    }))
+}
+
+/// Loads a company or answers 404.
+pub async fn find(state: &SharedState, id: Uuid) -> Result<company::Model, ApiError> {
+    company::Entity::find_by_id(id)
+        .one(&state.db)
+        .await
+        .map_err(|e| ApiError::internal(&e))?
+        .ok_or_else(|| ApiError::not_found("company"))
+}

@@ -1,0 +1,267 @@
+//! Users of a company: list with filters, one user, and edits of product-owned fields.
+
+use axum::extract::{Path, Query, State};
+use axum::Json;
+use chrono::{DateTime, Utc};
+use scimsync_db::entity::user;
+use scimsync_db::errors::unique_violation;
+use scimsync_platform::http::ApiError;
+use sea_orm::{ActiveModelTrait, DbBackend, EntityTrait, FromQueryResult, Set, Statement, Value};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use crate::{companies, pagination, SharedState};
+
+/// A user as the admin sees it.
+#[derive(Debug, Serialize, FromQueryResult, ToSchema)]
+pub struct UserView {
+    pub id: Uuid,
+    pub email: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub active: bool,
+    pub deactivated_at: Option<DateTime<Utc>>,
+    /// `admin`, `full_access`, `manager` or `basic`.
+    pub permission_level: String,
+    pub manager_id: Option<Uuid>,
+    pub job_title: Option<String>,
+    pub department: Option<String>,
+    pub division: Option<String>,
+    pub country: Option<String>,
+    pub city: Option<String>,
+    pub street_address: Option<String>,
+    pub region: Option<String>,
+    pub postal_code: Option<String>,
+    pub business_phone: Option<String>,
+    pub mobile_phone: Option<String>,
+    pub fax_phone: Option<String>,
+    pub employee_number: Option<String>,
+    pub stytch_member_id: Option<String>,
+    pub stytch_organization_id: Option<String>,
+    pub external_id: Option<String>,
+    pub scim_provisioned: bool,
+    pub date_added: DateTime<Utc>,
+    /// SCIM groups the user is a member of: `{idp_group_id, name, kind}`.
+    #[schema(value_type = Vec<Object>)]
+    pub groups: serde_json::Value,
+}
+
+const SELECT_USERS: &str = "
+SELECT u.id, u.email, u.first_name, u.last_name, u.active, u.deactivated_at, u.permission_level,
+       u.manager_id, u.street_address, u.region, u.postal_code, u.business_phone, u.mobile_phone,
+       u.fax_phone, u.employee_number, u.stytch_member_id, u.stytch_organization_id, u.external_id,
+       u.scim_provisioned, u.date_added,
+       org.job_title, org.department, org.division, org.country, org.city,
+       COALESCE(grp.groups, '[]'::json) AS groups
+FROM users u
+LEFT JOIN LATERAL (
+    SELECT max(e.value) FILTER (WHERE a.kind = 'job_title') AS job_title,
+           max(e.value) FILTER (WHERE a.kind = 'department') AS department,
+           max(e.value) FILTER (WHERE a.kind = 'division') AS division,
+           max(e.value) FILTER (WHERE a.kind = 'country') AS country,
+           max(e.value) FILTER (WHERE a.kind = 'city') AS city
+    FROM user_org_attributes a JOIN org_schema_entries e ON e.id = a.entry_id
+    WHERE a.user_id = u.id
+) org ON true
+LEFT JOIN LATERAL (
+    SELECT json_agg(json_build_object('idp_group_id', m.idp_group_id, 'name', g.display_name,
+                                      'kind', COALESCE(g.kind, 'custom')) ORDER BY m.idp_group_id) AS groups
+    FROM scim_group_memberships m
+    LEFT JOIN scim_groups g ON g.company_id = m.company_id AND g.idp_group_id = m.idp_group_id
+    WHERE m.company_id = u.company_id AND m.stytch_member_id = u.stytch_member_id
+      AND m.present AND NOT COALESCE(g.deleted, false)
+) grp ON true
+WHERE u.company_id = $1";
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct UserFilter {
+    /// Exact email, case-insensitive.
+    pub email: Option<String>,
+    pub active: Option<bool>,
+    pub scim_provisioned: Option<bool>,
+    pub limit: Option<u64>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UserPage {
+    pub users: Vec<UserView>,
+    pub next_cursor: Option<String>,
+}
+
+/// Lists a company's users in a stable order, filtered and paginated.
+#[utoipa::path(get, path = "/api/v1/companies/{company_id}/users", tag = "users",
+    params(("company_id" = Uuid, Path), UserFilter),
+    responses((status = 200, body = UserPage), (status = 404, description = "no such company")))]
+pub async fn list(
+    State(state): State<SharedState>,
+    Path(company_id): Path<Uuid>,
+    Query(filter): Query<UserFilter>,
+) -> Result<Json<UserPage>, ApiError> {
+    companies::find(&state, company_id).await?;
+    let limit = pagination::limit(filter.limit)?;
+    let after: Option<Uuid> = pagination::cursor(filter.cursor.as_deref())?;
+    let mut sql = SELECT_USERS.to_owned();
+    let mut values: Vec<Value> = vec![company_id.into()];
+    let mut push = |clause: &str, value: Value| {
+        values.push(value);
+        sql.push_str(&clause.replace('?', &format!("${}", values.len())));
+    };
+    if let Some(email) = filter.email.filter(|e| !e.is_empty()) {
+        push(" AND lower(u.email) = lower(?)", email.into());
+    }
+    if let Some(active) = filter.active {
+        push(" AND u.active = ?", active.into());
+    }
+    if let Some(scim) = filter.scim_provisioned {
+        push(" AND u.scim_provisioned = ?", scim.into());
+    }
+    if let Some(after) = after {
+        push(" AND u.id > ?", after.into());
+    }
+    push(" ORDER BY u.id LIMIT ?", (limit as i64 + 1).into());
+    let mut users = UserView::find_by_statement(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        sql,
+        values,
+    ))
+    .all(&state.db)
+    .await
+    .map_err(|e| ApiError::internal(&e))?;
+    let next_cursor = if users.len() as u64 > limit {
+        users.truncate(limit as usize);
+        users.last().map(|u| u.id.to_string())
+    } else {
+        None
+    };
+    Ok(Json(UserPage { users, next_cursor }))
+}
+
+pub async fn load(
+    state: &SharedState,
+    company_id: Uuid,
+    user_id: Uuid,
+) -> Result<UserView, ApiError> {
+    let sql = format!("{SELECT_USERS} AND u.id = $2");
+    UserView::find_by_statement(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        sql,
+        [company_id.into(), user_id.into()],
+    ))
+    .one(&state.db)
+    .await
+    .map_err(|e| ApiError::internal(&e))?
+    .ok_or_else(|| ApiError::not_found("user"))
+}
+
+/// One user.
+#[utoipa::path(get, path = "/api/v1/companies/{company_id}/users/{user_id}", tag = "users",
+    params(("company_id" = Uuid, Path), ("user_id" = Uuid, Path)),
+    responses((status = 200, body = UserView), (status = 404, description = "no such company or user")))]
+pub async fn get(
+    State(state): State<SharedState>,
+    Path((company_id, user_id)): Path<(Uuid, Uuid)>,
+) -> Result<Json<UserView>, ApiError> {
+    Ok(Json(load(&state, company_id, user_id).await?))
+}
+
+/// Product-owned fields an admin may edit. For SCIM-provisioned users, activation belongs to
+/// the identity provider (R11), and a later SCIM event that carries a field overrides an edit.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UserPatch {
+    pub email: Option<String>,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub active: Option<bool>,
+    pub street_address: Option<String>,
+    pub region: Option<String>,
+    pub postal_code: Option<String>,
+    pub business_phone: Option<String>,
+    pub mobile_phone: Option<String>,
+    pub fax_phone: Option<String>,
+    pub employee_number: Option<String>,
+}
+
+/// Edits product-owned fields.
+#[utoipa::path(patch, path = "/api/v1/companies/{company_id}/users/{user_id}", tag = "users",
+    params(("company_id" = Uuid, Path), ("user_id" = Uuid, Path)), request_body = UserPatch,
+    responses((status = 200, body = UserView), (status = 400, description = "invalid field"),
+              (status = 404, description = "no such user"),
+              (status = 409, description = "activation of a SCIM user, or email taken")))]
+pub async fn patch(
+    State(state): State<SharedState>,
+    Path((company_id, user_id)): Path<(Uuid, Uuid)>,
+    Json(patch): Json<UserPatch>,
+) -> Result<Json<UserView>, ApiError> {
+    let current = user::Entity::find_by_id(user_id)
+        .one(&state.db)
+        .await
+        .map_err(|e| ApiError::internal(&e))?
+        .filter(|u| u.company_id == company_id)
+        .ok_or_else(|| ApiError::not_found("user"))?;
+    let mut row: user::ActiveModel = current.clone().into();
+    if let Some(active) = patch.active.filter(|a| *a != current.active) {
+        if current.scim_provisioned {
+            return Err(ApiError::conflict(
+                "scim_managed_activation",
+                "this user is provisioned by SCIM: activate or deactivate them in the identity provider",
+            )
+            .with_field(Some("active")));
+        }
+        row.active = Set(active);
+        row.deactivated_at = Set((!active).then(Utc::now));
+    }
+    if let Some(email) = patch.email {
+        let email = email.trim().to_owned();
+        if !email.contains('@') || email.contains(char::is_whitespace) {
+            return Err(
+                ApiError::bad_request("invalid_field", "email must be an email address")
+                    .with_field(Some("email")),
+            );
+        }
+        if current.scim_provisioned && email != current.email {
+            return Err(ApiError::conflict(
+                "scim_managed_field",
+                "the email of a SCIM user is set by the identity provider",
+            )
+            .with_field(Some("email")));
+        }
+        row.email = Set(email);
+    }
+    let text = |v: Option<String>| v.map(|s| s.trim().to_owned());
+    if let Some(v) = text(patch.first_name) {
+        row.first_name = Set(v);
+    }
+    if let Some(v) = text(patch.last_name) {
+        row.last_name = Set(v);
+    }
+    macro_rules! optional {
+        ($($field:ident),*) => {$(
+            if let Some(v) = text(patch.$field) {
+                row.$field = Set(Some(v).filter(|s| !s.is_empty()));
+            }
+        )*};
+    }
+    optional!(
+        street_address,
+        region,
+        postal_code,
+        business_phone,
+        mobile_phone,
+        fax_phone,
+        employee_number
+    );
+    row.updated_at = Set(Utc::now());
+    match row.update(&state.db).await {
+        Ok(_) => Ok(Json(load(&state, company_id, user_id).await?)),
+        Err(error) if unique_violation(&error).is_some() => Err(ApiError::conflict(
+            "email_taken",
+            "another user already has this email",
+        )
+        .with_field(Some("email"))),
+        Err(error) => Err(ApiError::internal(&error)),
+    }
+}

@@ -1,0 +1,326 @@
+//! The running system for one test: ingest, user-upsert and admin-api in-process.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use scimsync_platform::Settings;
+use serde_json::{json, Value};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use crate::env::TestEnv;
+use crate::wait::wait_until;
+
+/// The development secret the default settings accept.
+pub const SECRET: &str = "whsec_AAECAwQFBgcICQoLDA0ODxAREhMUFRYX";
+pub const DEADLINE: Duration = Duration::from_secs(30);
+
+pub struct TestApp {
+    pub env: TestEnv,
+    pub ingest_url: String,
+    pub admin_url: String,
+    pub http: reqwest::Client,
+    shutdown: CancellationToken,
+    tasks: Vec<(&'static str, JoinHandle<anyhow::Result<()>>)>,
+}
+
+/// Which services to start.
+#[derive(Clone, Copy)]
+pub struct Services {
+    pub ingest: bool,
+    pub user_upsert: bool,
+    /// Route ingest's broker connection through this local port (a [`crate::proxy::Proxy`]).
+    pub ingest_broker_port: Option<u16>,
+}
+
+impl Default for Services {
+    fn default() -> Self {
+        Self {
+            ingest: true,
+            user_upsert: true,
+            ingest_broker_port: None,
+        }
+    }
+}
+
+impl TestApp {
+    pub async fn spawn() -> Self {
+        Self::spawn_with(Services::default(), |_| {}).await
+    }
+
+    /// Starts the chosen services; `tweak` adjusts the settings first (e.g. ingest's AMQP URL).
+    pub async fn spawn_with(services: Services, tweak: impl FnOnce(&mut Settings)) -> Self {
+        let env = TestEnv::new().await;
+        let mut settings = env.settings.clone();
+        tweak(&mut settings);
+        let shutdown = CancellationToken::new();
+        let mut tasks = Vec::new();
+
+        let admin = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind admin");
+        let admin_url = format!("http://{}", admin.local_addr().expect("addr"));
+        tasks.push((
+            "admin-api",
+            tokio::spawn(scimsync_admin_api::run(
+                settings.clone(),
+                admin,
+                shutdown.clone(),
+            )),
+        ));
+
+        let ingest = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind ingest");
+        let ingest_url = format!("http://{}", ingest.local_addr().expect("addr"));
+        if services.ingest {
+            let mut ingest_settings = settings.clone();
+            if let Some(port) = services.ingest_broker_port {
+                let url = format!("amqp://guest:guest@127.0.0.1:{port}/{}", env.name);
+                ingest_settings.amqp.url = secrecy::SecretString::from(url);
+            }
+            tasks.push((
+                "ingest",
+                tokio::spawn(scimsync_ingest::run(
+                    ingest_settings,
+                    ingest,
+                    shutdown.clone(),
+                )),
+            ));
+        }
+        if services.user_upsert {
+            tasks.push((
+                "user-upsert",
+                tokio::spawn(scimsync_user_upsert::run(
+                    settings.clone(),
+                    shutdown.clone(),
+                )),
+            ));
+        }
+        let app = Self {
+            env,
+            ingest_url,
+            admin_url,
+            http: reqwest::Client::new(),
+            shutdown,
+            tasks,
+        };
+        if services.ingest {
+            app.wait_ready().await;
+        }
+        if services.user_upsert {
+            // The worker declares its queue when it connects; wait until it consumes.
+            let queue = scimsync_schema::topology::USER_UPSERT.name;
+            wait_until("user-upsert to consume", DEADLINE, || async {
+                app.env.queue_depth(queue).await.map(|_| ())
+            })
+            .await;
+        }
+        app
+    }
+
+    pub async fn wait_ready(&self) {
+        wait_until("ingest to be ready", DEADLINE, || async {
+            let r = self
+                .http
+                .get(format!("{}/readyz", self.ingest_url))
+                .send()
+                .await
+                .ok()?;
+            r.status().is_success().then_some(())
+        })
+        .await;
+    }
+
+    /// Stops every service (as SIGTERM would), checks they exit cleanly, drops the test's
+    /// database and virtual host.
+    pub async fn stop(self) {
+        self.shutdown.cancel();
+        for (name, task) in self.tasks {
+            match tokio::time::timeout(DEADLINE, task).await {
+                Ok(Ok(Ok(()))) => {}
+                Ok(Ok(Err(error))) => panic!("{name} failed: {error:?}"),
+                Ok(Err(panic)) => panic!("{name} panicked: {panic}"),
+                Err(_) => panic!("{name} did not stop within {DEADLINE:?}"),
+            }
+        }
+        self.env.cleanup().await;
+    }
+
+    pub async fn register_company(&self, org: &str, domains: &[&str]) -> Uuid {
+        let response = self
+            .http
+            .post(format!("{}/api/v1/companies", self.admin_url))
+            .json(&json!({ "name": format!("Company {org}"), "stytch_organization_id": org, "allowed_email_domains": domains }))
+            .send()
+            .await
+            .expect("register company");
+        assert_eq!(
+            response.status(),
+            201,
+            "register company: {}",
+            response.text().await.unwrap_or_default()
+        );
+        let body: Value = response.json().await.expect("json");
+        body["id"]
+            .as_str()
+            .and_then(|s| s.parse().ok())
+            .expect("company id")
+    }
+
+    /// Signs `body` the Svix way with a fresh message id and posts it to ingest.
+    pub async fn send(&self, body: &Value) -> reqwest::Response {
+        let id = format!("msg_{}", Uuid::new_v4().simple());
+        self.send_as(&id, body).await
+    }
+
+    /// Signs and posts with a chosen Svix message id (to exercise retries).
+    pub async fn send_as(&self, svix_id: &str, body: &Value) -> reqwest::Response {
+        let bytes = serde_json::to_vec(body).expect("serialize");
+        self.send_raw(svix_id, Utc::now().timestamp(), &bytes, SECRET)
+            .await
+    }
+
+    pub async fn send_raw(
+        &self,
+        svix_id: &str,
+        timestamp: i64,
+        bytes: &[u8],
+        secret: &str,
+    ) -> reqwest::Response {
+        signed_request(
+            &self.http,
+            &self.ingest_url,
+            svix_id,
+            timestamp,
+            bytes,
+            secret,
+        )
+        .send()
+        .await
+        .expect("post webhook")
+    }
+
+    /// Sends and asserts the event was accepted.
+    pub async fn accept(&self, body: &Value) {
+        let response = self.send(body).await;
+        let status = response.status();
+        assert!(
+            status.is_success(),
+            "webhook refused with {status}: {}",
+            response.text().await.unwrap_or_default()
+        );
+    }
+
+    pub async fn get(&self, path: &str) -> Value {
+        let response = self
+            .http
+            .get(format!("{}{path}", self.admin_url))
+            .send()
+            .await
+            .expect("get");
+        let status = response.status();
+        let body: Value = response.json().await.unwrap_or(Value::Null);
+        assert!(status.is_success(), "GET {path}: {status} {body}");
+        body
+    }
+
+    /// Users of a company, all pages.
+    pub async fn users(&self, company: Uuid) -> Vec<Value> {
+        let mut all = Vec::new();
+        let mut cursor = String::new();
+        loop {
+            let page = self
+                .get(&format!(
+                    "/api/v1/companies/{company}/users?limit=500&cursor={cursor}"
+                ))
+                .await;
+            all.extend(page["users"].as_array().cloned().unwrap_or_default());
+            match page["next_cursor"].as_str() {
+                Some(next) => cursor = next.to_owned(),
+                None => return all,
+            }
+        }
+    }
+
+    pub async fn user_by_email(&self, company: Uuid, email: &str) -> Option<Value> {
+        let page = self
+            .get(&format!("/api/v1/companies/{company}/users?email={email}"))
+            .await;
+        page["users"].as_array().and_then(|u| u.first().cloned())
+    }
+
+    /// Waits until the event log holds an entry for `event_id` and returns it.
+    pub async fn logged(&self, company: Uuid, event_id: &str) -> Value {
+        wait_until(
+            &format!("event {event_id} in the event log"),
+            DEADLINE,
+            || async {
+                let page = self
+                    .get(&format!("/api/v1/companies/{company}/events?limit=500"))
+                    .await;
+                page["events"]
+                    .as_array()?
+                    .iter()
+                    .find(|e| e["event_id"] == event_id)
+                    .cloned()
+            },
+        )
+        .await
+    }
+
+    /// Waits until `n` distinct events were logged by user-upsert in this database.
+    pub async fn wait_logged_count(&self, n: i64) {
+        wait_until(&format!("{n} events logged"), Duration::from_secs(60), || async {
+            let logged = self
+                .env
+                .count("SELECT count(DISTINCT event_id) AS n FROM scim_event_log WHERE concern = 'user-upsert'")
+                .await;
+            (logged >= n).then_some(())
+        })
+        .await;
+    }
+}
+
+/// Microsecond ISO-8601, as Stytch writes timestamps.
+pub fn stytch_time(at: DateTime<Utc>) -> String {
+    at.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
+}
+
+fn signed_request(
+    http: &reqwest::Client,
+    ingest_url: &str,
+    svix_id: &str,
+    timestamp: i64,
+    bytes: &[u8],
+    secret: &str,
+) -> reqwest::RequestBuilder {
+    let signature = scimsync_ingest::svix::sign(secret, svix_id, timestamp, bytes).expect("sign");
+    http.post(format!("{ingest_url}/webhooks/stytch"))
+        .header("svix-id", svix_id)
+        .header("svix-timestamp", timestamp.to_string())
+        .header("svix-signature", signature)
+        .header("content-type", "application/json")
+        .body(bytes.to_vec())
+}
+
+/// Signs and posts from a spawned task; returns the status (0 if the request itself failed).
+pub async fn post_signed(http: &reqwest::Client, ingest_url: &str, body: &Value) -> u16 {
+    let bytes = serde_json::to_vec(body).expect("serialize");
+    let id = format!("msg_{}", Uuid::new_v4().simple());
+    match signed_request(
+        http,
+        ingest_url,
+        &id,
+        Utc::now().timestamp(),
+        &bytes,
+        SECRET,
+    )
+    .send()
+    .await
+    {
+        Ok(response) => response.status().as_u16(),
+        Err(_) => 0,
+    }
+}

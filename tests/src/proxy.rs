@@ -1,0 +1,69 @@
+//! A TCP proxy in front of RabbitMQ that a test can cut and restore, to play a broker outage
+//! for one service without disturbing the shared server or other tests.
+
+use std::sync::Arc;
+
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+pub struct Proxy {
+    pub port: u16,
+    up: Arc<watch::Sender<bool>>,
+    stop: CancellationToken,
+}
+
+impl Proxy {
+    /// Forwards 127.0.0.1:<port> to `target` (host:port).
+    pub async fn start(target: String) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind proxy");
+        let port = listener.local_addr().expect("addr").port();
+        let (up, _) = watch::channel(true);
+        let up = Arc::new(up);
+        let stop = CancellationToken::new();
+        let (up2, stop2) = (up.clone(), stop.clone());
+        tokio::spawn(async move {
+            loop {
+                let accepted = tokio::select! {
+                    _ = stop2.cancelled() => return,
+                    accepted = listener.accept() => accepted,
+                };
+                let Ok((mut inbound, _)) = accepted else {
+                    continue;
+                };
+                if !*up2.borrow() {
+                    drop(inbound);
+                    continue;
+                }
+                let mut down = up2.subscribe();
+                let target = target.clone();
+                tokio::spawn(async move {
+                    let Ok(mut outbound) = TcpStream::connect(&target).await else {
+                        return;
+                    };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+                        _ = down.wait_for(|up| !*up) => {}
+                    }
+                });
+            }
+        });
+        Self { port, up, stop }
+    }
+
+    /// Drops every connection and refuses new ones.
+    pub fn cut(&self) {
+        self.up.send_replace(false);
+    }
+
+    pub fn restore(&self) {
+        self.up.send_replace(true);
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        self.stop.cancel();
+        self.up.send_replace(false);
+    }
+}
