@@ -3,6 +3,7 @@
 
 use scimsync_tests::events::{create, delete, event_id, set, set_scim, t, update};
 use scimsync_tests::TestApp;
+use sea_orm::ConnectionTrait;
 use serde_json::json;
 
 #[tokio::test]
@@ -26,5 +27,529 @@ async fn signed_create_becomes_a_user_visible_through_the_admin_api() {
     assert_eq!(user["stytch_organization_id"], "org-a");
     assert_eq!(user["permission_level"], "basic");
     assert_eq!(log["user_id"], user["id"]);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn r1_members_match_by_member_id_then_external_id_then_email_adoption() {
+    let app = TestApp::spawn().await;
+    let company = app.register_company("org-r1", &[]).await;
+    // A product user created by hand (not SCIM) and a record known only by external id.
+    app.env
+        .db
+        .execute_unprepared(&format!(
+            "INSERT INTO users (id, company_id, email, first_name, last_name, date_added)
+             VALUES (gen_random_uuid(), '{company}', 'Grace@Example.com', 'G', 'H', '2020-01-01T00:00:00Z');
+             INSERT INTO users (id, company_id, email, external_id, scim_provisioned, date_added)
+             VALUES (gen_random_uuid(), '{company}', 'old.ext@example.com', 'ext-7', true, '2020-01-01T00:00:00Z')"
+        ))
+        .await
+        .expect("seed users");
+
+    let adopt = create("org-r1", "m-grace", "grace@example.com", t(0));
+    app.accept(&adopt).await;
+    assert_eq!(
+        app.logged(company, &event_id(&adopt)).await["outcome"],
+        "adopted"
+    );
+    let grace = app
+        .user_by_email(company, "grace@example.com")
+        .await
+        .expect("grace");
+    assert_eq!(grace["scim_provisioned"], true);
+    assert_eq!(grace["stytch_member_id"], "m-grace");
+    assert_eq!(
+        grace["date_added"], "2020-01-01T00:00:00Z",
+        "adoption keeps the record's history"
+    );
+
+    let mut by_ext = create("org-r1", "m-ext", "new.ext@example.com", t(1));
+    set_scim(&mut by_ext, "external_id", json!("ext-7"));
+    app.accept(&by_ext).await;
+    app.logged(company, &event_id(&by_ext)).await;
+    let ext = app
+        .user_by_email(company, "new.ext@example.com")
+        .await
+        .expect("matched by external id");
+    assert_eq!(ext["external_id"], "ext-7");
+    assert_eq!(ext["stytch_member_id"], "m-ext");
+
+    let again = update("org-r1", "m-grace", "grace@example.com", t(2));
+    app.accept(&again).await;
+    app.logged(company, &event_id(&again)).await;
+    assert_eq!(
+        app.users(company).await.len(),
+        2,
+        "no new records: every event matched"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn r2_unknown_organization_is_dead_lettered_with_its_reason() {
+    let app = TestApp::spawn().await;
+    app.register_company("org-known", &[]).await;
+    let event = create("org-unknown", "m-1", "a@example.com", t(0));
+    app.accept(&event).await;
+    let broker = scimsync_tests::broker::Broker::connect(&app.env.amqp_url).await;
+    let dead =
+        scimsync_tests::wait_until("a dead letter", scimsync_tests::app::DEADLINE, || async {
+            broker.take("scimsync.user-upsert.dlq").await
+        })
+        .await;
+    assert_eq!(
+        dead.header("x-dead-letter-reason").as_deref(),
+        Some("unknown_organization")
+    );
+    assert!(dead
+        .header("x-dead-letter-detail")
+        .unwrap_or_default()
+        .contains("org-unknown"));
+    assert_eq!(
+        dead.header("x-original-exchange").as_deref(),
+        Some("scimsync.events")
+    );
+    assert_eq!(
+        dead.header("x-original-routing-key").as_deref(),
+        Some("scim.member.create")
+    );
+    assert!(dead.header("x-dead-letter-failed-at").is_some());
+    assert_eq!(dead.header("x-event-id"), Some(event_id(&event)));
+    assert_eq!(app.env.count("SELECT count(*) AS n FROM users").await, 0);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn r3_an_email_owned_by_another_user_is_rejected_without_any_write() {
+    let app = TestApp::spawn().await;
+    let a = app.register_company("org-a", &[]).await;
+    let b = app.register_company("org-b", &[]).await;
+    let first = create("org-a", "m-a", "Shared@Example.com", t(0));
+    app.accept(&first).await;
+    app.logged(a, &event_id(&first)).await;
+
+    let other_company = create("org-b", "m-b", "shared@example.com", t(1));
+    app.accept(&other_company).await;
+    let log = app.logged(b, &event_id(&other_company)).await;
+    assert_eq!(log["outcome"], "rejected_duplicate_email");
+    assert!(app.users(b).await.is_empty());
+
+    let same_company = create("org-a", "m-a2", "SHARED@example.com", t(2));
+    app.accept(&same_company).await;
+    assert_eq!(
+        app.logged(a, &event_id(&same_company)).await["outcome"],
+        "rejected_duplicate_email"
+    );
+    assert_eq!(app.users(a).await.len(), 1);
+    assert_eq!(
+        app.env.queue_depth("scimsync.user-upsert.dlq").await,
+        Some(0),
+        "acknowledged, not dead-lettered"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn r4_members_outside_the_allowed_domains_are_rejected() {
+    let app = TestApp::spawn().await;
+    let company = app.register_company("org-d", &["example.com"]).await;
+    let outside = create("org-d", "m-1", "someone@elsewhere.org", t(0));
+    let inside = create("org-d", "m-2", "someone@EXAMPLE.com", t(1));
+    app.accept(&outside).await;
+    app.accept(&inside).await;
+    assert_eq!(
+        app.logged(company, &event_id(&outside)).await["outcome"],
+        "rejected_email_domain"
+    );
+    assert_eq!(
+        app.logged(company, &event_id(&inside)).await["outcome"],
+        "created"
+    );
+    let users = app.users(company).await;
+    assert_eq!(users.len(), 1);
+    assert_eq!(users[0]["email"], "someone@EXAMPLE.com");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn r5_r6_attributes_map_to_fields_and_org_schema_entries() {
+    let app = TestApp::spawn().await;
+    let company = app.register_company("org-m", &[]).await;
+    let mut event = create("org-m", "m-1", "grace.b_hopper@example.com", t(0));
+    set_scim(&mut event, "name", json!({}));
+    set_scim(&mut event, "display_name", json!("Grace Brewster Hopper"));
+    set_scim(&mut event, "title", json!("Rear Admiral"));
+    set_scim(
+        &mut event,
+        "addresses",
+        json!([
+            {"street_address": "1 Navy Way", "locality": "Arlington", "region": "VA", "postal_code": "22202", "country": "US"},
+            {"street_address": "ignored", "locality": "Ignored City"}
+        ]),
+    );
+    set_scim(
+        &mut event,
+        "phone_numbers",
+        json!([
+            {"value": "+1 111", "type": "work"}, {"value": "+1 222", "type": "mobile"},
+            {"value": "+1 333", "type": "fax"}, {"value": "+1 444", "type": "work"}
+        ]),
+    );
+    set_scim(
+        &mut event,
+        "enterprise_extension",
+        json!({"employee_number": "E-42", "department": "Computing", "division": "Navy"}),
+    );
+    app.accept(&event).await;
+    app.logged(company, &event_id(&event)).await;
+    let u = app
+        .user_by_email(company, "grace.b_hopper@example.com")
+        .await
+        .expect("user");
+    let expect = [
+        ("first_name", "Grace"),
+        ("last_name", "Brewster Hopper"),
+        ("job_title", "Rear Admiral"),
+        ("street_address", "1 Navy Way"),
+        ("city", "Arlington"),
+        ("region", "VA"),
+        ("postal_code", "22202"),
+        ("country", "US"),
+        ("business_phone", "+1 111"),
+        ("mobile_phone", "+1 222"),
+        ("fax_phone", "+1 333"),
+        ("employee_number", "E-42"),
+        ("department", "Computing"),
+        ("division", "Navy"),
+    ];
+    for (field, value) in expect {
+        assert_eq!(u[field], value, "{field}");
+    }
+
+    // Empty strings and absent fields never clear stored values.
+    let mut sparse = update("org-m", "m-1", "grace.b_hopper@example.com", t(1));
+    set_scim(
+        &mut sparse,
+        "name",
+        json!({"given_name": "", "family_name": ""}),
+    );
+    set_scim(&mut sparse, "title", json!(""));
+    app.accept(&sparse).await;
+    app.logged(company, &event_id(&sparse)).await;
+    let u = app
+        .user_by_email(company, "grace.b_hopper@example.com")
+        .await
+        .expect("user");
+    assert_eq!(u["job_title"], "Rear Admiral");
+    assert_eq!(u["last_name"], "Brewster Hopper");
+    assert_eq!(u["mobile_phone"], "+1 222");
+
+    // Last-name fallbacks: email segments, then the literal Missing.
+    let mut derived = create("org-m", "m-2", "john_smith@example.com", t(2));
+    set_scim(&mut derived, "name", json!({"given_name": "John"}));
+    let mut missing = create("org-m", "m-3", "prince@example.com", t(3));
+    set_scim(&mut missing, "name", json!({"given_name": "Prince"}));
+    app.accept(&derived).await;
+    app.accept(&missing).await;
+    app.logged(company, &event_id(&derived)).await;
+    app.logged(company, &event_id(&missing)).await;
+    assert_eq!(
+        app.user_by_email(company, "john_smith@example.com")
+            .await
+            .expect("u")["last_name"],
+        "Smith"
+    );
+    assert_eq!(
+        app.user_by_email(company, "prince@example.com")
+            .await
+            .expect("u")["last_name"],
+        "Missing"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn r6_concurrent_members_create_each_org_entry_once() {
+    let app = TestApp::spawn().await;
+    let company = app.register_company("org-c", &[]).await;
+    let mut ids = Vec::new();
+    for i in 0..40 {
+        let mut e = create(
+            "org-c",
+            &format!("m-{i}"),
+            &format!("u{i}@example.com"),
+            t(i),
+        );
+        set_scim(
+            &mut e,
+            "enterprise_extension",
+            json!({"department": "Platform", "division": format!("D{}", i % 3)}),
+        );
+        set_scim(&mut e, "title", json!("Engineer"));
+        ids.push(event_id(&e));
+        app.accept(&e).await;
+    }
+    app.wait_logged_count(40).await;
+    let entries =
+        |kind: &str| format!("SELECT count(*) AS n FROM org_schema_entries WHERE kind = '{kind}'");
+    assert_eq!(app.env.count(&entries("department")).await, 1);
+    assert_eq!(app.env.count(&entries("division")).await, 3);
+    assert_eq!(app.env.count(&entries("job_title")).await, 1);
+    assert_eq!(
+        app.env
+            .count("SELECT count(*) AS n FROM user_org_attributes WHERE kind = 'department'")
+            .await,
+        40
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn r7_identity_is_tracked_and_date_added_is_the_creating_events_time() {
+    let app = TestApp::spawn().await;
+    let company = app.register_company("org-i", &[]).await;
+    let e = create("org-i", "m-9", "ident@example.com", t(-86_400));
+    app.accept(&e).await;
+    app.logged(company, &event_id(&e)).await;
+    let u = app
+        .user_by_email(company, "ident@example.com")
+        .await
+        .expect("user");
+    assert_eq!(u["date_added"], "2025-12-31T00:00:00Z");
+    assert_eq!(u["stytch_member_id"], "m-9");
+    assert_eq!(u["stytch_organization_id"], "org-i");
+    assert_eq!(u["scim_provisioned"], true);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn r8_internal_email_change_updates_the_record_and_guest_readd_creates_a_new_one() {
+    let app = TestApp::spawn().await;
+    let company = app.register_company("org-e", &[]).await;
+    let c = create("org-e", "m-int", "before@example.com", t(0));
+    let u = update("org-e", "m-int", "after@example.com", t(1));
+    app.accept(&c).await;
+    app.accept(&u).await;
+    app.logged(company, &event_id(&u)).await;
+    let users = app.users(company).await;
+    assert_eq!(users.len(), 1);
+    assert_eq!(users[0]["email"], "after@example.com");
+
+    let guest = create("org-e", "m-guest-1", "guest@partner.io", t(2));
+    app.accept(&guest).await;
+    app.logged(company, &event_id(&guest)).await;
+    let old = app
+        .user_by_email(company, "guest@partner.io")
+        .await
+        .expect("guest");
+    let removed = delete("m-guest-1", t(3));
+    let readded = create("org-e", "m-guest-2", "guest.renamed@partner.io", t(3));
+    app.accept(&removed).await;
+    app.accept(&readded).await;
+    app.logged(company, &event_id(&readded)).await;
+    app.logged(company, &event_id(&removed)).await;
+    let old_now = app
+        .user_by_email(company, "guest@partner.io")
+        .await
+        .expect("old guest kept");
+    let new = app
+        .user_by_email(company, "guest.renamed@partner.io")
+        .await
+        .expect("new guest");
+    assert_eq!(old_now["id"], old["id"]);
+    assert_eq!(old_now["active"], false);
+    assert_ne!(new["id"], old["id"]);
+    assert_eq!(new["active"], true);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn r9_r10_deactivation_is_soft_and_reprovisioning_reactivates_the_same_record() {
+    let app = TestApp::spawn().await;
+    let company = app.register_company("org-l", &[]).await;
+    let c = create("org-l", "m-1", "life@example.com", t(0));
+    app.accept(&c).await;
+    app.logged(company, &event_id(&c)).await;
+    let id = app
+        .user_by_email(company, "life@example.com")
+        .await
+        .expect("user")["id"]
+        .clone();
+
+    let d = delete("m-1", t(10));
+    app.accept(&d).await;
+    assert_eq!(
+        app.logged(company, &event_id(&d)).await["outcome"],
+        "deactivated"
+    );
+    let u = app
+        .user_by_email(company, "life@example.com")
+        .await
+        .expect("kept");
+    assert_eq!(u["active"], false);
+    assert_eq!(u["deactivated_at"], "2026-01-01T00:00:10Z");
+    assert_eq!(u["first_name"], "Ada", "data kept");
+
+    let back = update("org-l", "m-1", "life@example.com", t(20));
+    app.accept(&back).await;
+    assert_eq!(
+        app.logged(company, &event_id(&back)).await["outcome"],
+        "reactivated"
+    );
+    let u = app
+        .user_by_email(company, "life@example.com")
+        .await
+        .expect("user");
+    assert_eq!(u["id"], id);
+    assert_eq!(u["active"], true);
+    assert_eq!(u["deactivated_at"], serde_json::Value::Null);
+
+    let mut off = update("org-l", "m-1", "life@example.com", t(30));
+    set_scim(&mut off, "active", json!(false));
+    app.accept(&off).await;
+    assert_eq!(
+        app.logged(company, &event_id(&off)).await["outcome"],
+        "deactivated"
+    );
+    assert_eq!(app.users(company).await.len(), 1);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn r11_admins_cannot_change_activation_of_scim_users() {
+    let app = TestApp::spawn().await;
+    let company = app.register_company("org-p", &[]).await;
+    let c = create("org-p", "m-1", "scim@example.com", t(0));
+    app.accept(&c).await;
+    app.logged(company, &event_id(&c)).await;
+    let id = app
+        .user_by_email(company, "scim@example.com")
+        .await
+        .expect("user")["id"]
+        .as_str()
+        .map(str::to_owned);
+    let url = format!(
+        "{}/api/v1/companies/{company}/users/{}",
+        app.admin_url,
+        id.unwrap_or_default()
+    );
+    let refused = app
+        .http
+        .patch(&url)
+        .json(&json!({"active": false}))
+        .send()
+        .await
+        .expect("patch");
+    assert_eq!(refused.status(), 409);
+    let body: serde_json::Value = refused.json().await.expect("json");
+    assert_eq!(body["error"], "scim_managed_activation");
+    assert!(body["message"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("identity provider"));
+    let allowed = app
+        .http
+        .patch(&url)
+        .json(&json!({"mobile_phone": "+44 1"}))
+        .send()
+        .await
+        .expect("patch");
+    assert_eq!(allowed.status(), 200);
+    let u = app
+        .user_by_email(company, "scim@example.com")
+        .await
+        .expect("user");
+    assert_eq!(
+        (u["active"].as_bool(), u["mobile_phone"].as_str()),
+        (Some(true), Some("+44 1"))
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn r17_stale_events_never_overwrite_newer_state_nor_resurrect_a_deleted_user() {
+    let app = TestApp::spawn().await;
+    let company = app.register_company("org-s", &[]).await;
+    let mut newer = update("org-s", "m-1", "stale@example.com", t(10));
+    set_scim(&mut newer, "title", json!("Director"));
+    let mut older = create("org-s", "m-1", "stale@example.com", t(5));
+    set_scim(&mut older, "title", json!("Intern"));
+    app.accept(&newer).await;
+    app.logged(company, &event_id(&newer)).await;
+    app.accept(&older).await;
+    let log = app.logged(company, &event_id(&older)).await;
+    assert_eq!(log["detail"]["out_of_order"], true);
+    assert_eq!(
+        log["detail"]["changed_fields"],
+        json!(["date_added"]),
+        "only the creation time moves: {log}"
+    );
+    let mut also_older = update("org-s", "m-1", "stale@example.com", t(7));
+    set_scim(&mut also_older, "title", json!("Manager"));
+    app.accept(&also_older).await;
+    assert_eq!(
+        app.logged(company, &event_id(&also_older)).await["outcome"],
+        "stale_ignored"
+    );
+    let u = app
+        .user_by_email(company, "stale@example.com")
+        .await
+        .expect("user");
+    assert_eq!(u["job_title"], "Director");
+    assert_eq!(
+        u["date_added"], "2026-01-01T00:00:05Z",
+        "the creating event's time, even when it came late"
+    );
+
+    let gone = delete("m-2", t(50));
+    let late_create = create("org-s", "m-2", "gone@example.com", t(40));
+    app.accept(&gone).await;
+    app.wait_logged_count(4).await;
+    app.accept(&late_create).await;
+    app.logged(company, &event_id(&late_create)).await;
+    let early_delete = app.logged(company, &event_id(&gone)).await;
+    assert_eq!(
+        early_delete["outcome"], "member_not_found",
+        "the early delete is attributed once the company is known"
+    );
+    let u = app
+        .user_by_email(company, "gone@example.com")
+        .await
+        .expect("recorded");
+    assert_eq!(
+        u["active"], false,
+        "a create older than the delete does not resurrect"
+    );
+    assert_eq!(u["deactivated_at"], "2026-01-01T00:00:50Z");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn duplicates_are_no_ops_and_non_scim_sources_are_only_logged() {
+    let app = TestApp::spawn().await;
+    let company = app.register_company("org-n", &[]).await;
+    let c = create("org-n", "m-1", "dup@example.com", t(0));
+    for _ in 0..3 {
+        app.accept(&c).await;
+    }
+    let mut dashboard = update("org-n", "m-1", "changed@example.com", t(5));
+    dashboard["source"] = json!("DASHBOARD");
+    app.accept(&dashboard).await;
+    assert_eq!(
+        app.logged(company, &event_id(&dashboard)).await["outcome"],
+        "ignored_non_scim_source"
+    );
+    app.wait_logged_count(2).await;
+    let log = app
+        .get(&format!("/api/v1/companies/{company}/events"))
+        .await;
+    assert_eq!(
+        log["events"].as_array().map(Vec::len),
+        Some(2),
+        "one row per event: {log}"
+    );
+    let users = app.users(company).await;
+    assert_eq!(users.len(), 1);
+    assert_eq!(users[0]["email"], "dup@example.com");
     app.stop().await;
 }

@@ -245,6 +245,13 @@ async fn apply_in(
         return Ok(Step::UnknownOrganization(org));
     };
 
+    // Earlier events of this member logged before its company was known now get one.
+    txn.execute(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "UPDATE scim_event_log SET company_id = $1 WHERE company_id IS NULL AND stytch_member_id = $2",
+        [company.id.into(), ctx.member_id.into()],
+    ))
+    .await?;
     let (existing, matched_by) = match_user(txn, company.id, ctx.member_id, &state).await?;
     let email = match (&state.email, &existing) {
         (Some(email), _) => email.clone(),

@@ -158,6 +158,8 @@ CREATE TABLE scim_event_log (
 CREATE INDEX scim_event_log_company ON scim_event_log (company_id, id DESC);
 CREATE INDEX scim_event_log_company_outcome ON scim_event_log (company_id, outcome, id DESC);
 CREATE INDEX scim_event_log_company_user ON scim_event_log (company_id, user_id, id DESC);
+-- Rows logged before their company was known (a delete for a member never seen yet).
+CREATE INDEX scim_event_log_orphans ON scim_event_log (stytch_member_id) WHERE company_id IS NULL;
 
 -- Idempotency keys: an event id a concern has fully applied.
 CREATE TABLE processed_events (

@@ -1,0 +1,75 @@
+# scimsync developer entry points. `make` alone lists the targets.
+# Local infrastructure (PostgreSQL, RabbitMQ) runs as plain processes on 127.0.0.1, with data
+# under .local/: see deploy/local/infra.sh. No docker needed.
+
+SHELL := bash
+.SHELLFLAGS := -euo pipefail -c
+.ONESHELL:
+.DEFAULT_GOAL := help
+MAKEFLAGS += --no-print-directory
+
+INFRA := deploy/local/infra.sh
+SERVICES := deploy/local/services.sh
+SCIMCTL := target/debug/scimctl
+# Exports the database and AMQP URLs for the services and the tests (SCIMSYNC_TEST_*).
+LOCAL_ENV := eval "$$($(INFRA) env)"
+
+.PHONY: help up down infra test lint fmt migrate logs status
+
+help: ## List the targets
+	@echo "Usage: make <target>"
+	@awk 'BEGIN { FS = ":.*## " } /^[a-zA-Z0-9_-]+:.*## / { printf "  %-8s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
+
+up: ## Install and start PostgreSQL + RabbitMQ, build, migrate, start the services
+	@$(INFRA) install
+	$(INFRA) start
+	cargo build --bins
+	$(LOCAL_ENV)
+	echo "+ $(SCIMCTL) migrate"
+	$(SCIMCTL) migrate
+	$(SERVICES) start
+	echo
+	echo "scimsync is up:"
+	echo "  ingest (webhooks)    http://127.0.0.1:8080"
+	echo "  admin API            http://127.0.0.1:8081"
+	echo "  RabbitMQ management  http://127.0.0.1:55673  (guest / guest)"
+	echo "  PostgreSQL           $$SCIMSYNC__DATABASE__URL"
+	echo "Logs: make logs    Stop everything: make down"
+
+down: ## Stop the services, then PostgreSQL and RabbitMQ (data stays in .local/)
+	$(SERVICES) stop
+	$(INFRA) stop
+
+infra: ## Install and start PostgreSQL + RabbitMQ only
+	$(INFRA) install
+	$(INFRA) start
+
+status: ## Show whether the infrastructure and the services are up
+	$(INFRA) status || true
+	$(SERVICES) status || true
+
+test: ## Run every test (starts the local infrastructure first)
+	$(INFRA) install
+	$(INFRA) start
+	$(LOCAL_ENV)
+	if cargo nextest --version >/dev/null 2>&1; then
+		cargo nextest run --workspace --no-fail-fast
+	else
+		echo "cargo-nextest not found; falling back to cargo test" >&2
+		cargo test --workspace --no-fail-fast
+	fi
+
+lint: ## Check formatting and run clippy with warnings as errors
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets -- -D warnings
+
+fmt: ## Format the code
+	cargo fmt --all
+
+migrate: ## Apply the database migrations to the local database
+	$(LOCAL_ENV)
+	cargo build --bin scimctl
+	$(SCIMCTL) migrate
+
+logs: ## Follow the service logs
+	$(SERVICES) logs
