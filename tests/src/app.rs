@@ -296,7 +296,7 @@ fn signed_request(
     bytes: &[u8],
     secret: &str,
 ) -> reqwest::RequestBuilder {
-    let signature = scimsync_ingest::svix::sign(secret, svix_id, timestamp, bytes).expect("sign");
+    let signature = scimsync_platform::svix::sign(secret, svix_id, timestamp, bytes).expect("sign");
     http.post(format!("{ingest_url}/webhooks/stytch"))
         .header("svix-id", svix_id)
         .header("svix-timestamp", timestamp.to_string())

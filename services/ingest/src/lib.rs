@@ -3,7 +3,6 @@
 //! It needs no database.
 
 pub mod dedupe;
-pub mod svix;
 pub mod webhook;
 
 use std::sync::Arc;
@@ -34,7 +33,7 @@ pub async fn run(
     listener: TcpListener,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
-    let verifier = svix::Verifier::new(
+    let verifier = scimsync_platform::svix::Verifier::new(
         &settings.ingest.secrets(),
         settings.ingest.timestamp_tolerance_secs,
     )?;

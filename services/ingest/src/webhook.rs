@@ -18,8 +18,8 @@ use serde_json::json;
 use tracing::Instrument;
 
 use crate::dedupe::RecentIds;
-use crate::svix::Verifier;
 use scimsync_platform::http::ApiError;
+use scimsync_platform::svix::Verifier;
 
 pub struct AppState {
     pub verifier: Verifier,

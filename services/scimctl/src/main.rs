@@ -1,6 +1,7 @@
 //! `scimctl`: the operator CLI. Migrations, company registration and the broker topology.
 
 mod companies;
+mod webhook;
 
 use clap::{Parser, Subcommand};
 use scimsync_platform::amqp::topology::{definitions, full_plan};
@@ -20,9 +21,18 @@ enum Command {
     /// Register and list companies (tenants).
     #[command(subcommand)]
     Companies(companies::Command),
+    /// Send signed webhooks to ingest.
+    #[command(subcommand)]
+    Webhook(WebhookCommand),
     /// The RabbitMQ topology.
     #[command(subcommand)]
     Topology(TopologyCommand),
+}
+
+#[derive(Subcommand)]
+enum WebhookCommand {
+    /// Sign a JSON file the way Svix does and POST it to ingest.
+    Send(webhook::Send),
 }
 
 #[derive(Subcommand)]
@@ -46,6 +56,7 @@ async fn main() -> anyhow::Result<()> {
             println!("migrations applied");
         }
         Command::Companies(command) => companies::run(&settings, command).await?,
+        Command::Webhook(WebhookCommand::Send(args)) => webhook::send(&settings, args).await?,
         Command::Topology(TopologyCommand::Export { vhost }) => {
             let plan = full_plan(settings.amqp.delivery_limit);
             println!(

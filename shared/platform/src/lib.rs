@@ -5,6 +5,7 @@ pub mod amqp;
 pub mod http;
 pub mod settings;
 pub mod shutdown;
+pub mod svix;
 pub mod telemetry;
 
 pub use settings::Settings;

@@ -120,7 +120,7 @@ fn header<'a>(
         .ok_or(VerifyError::MissingHeader(name))
 }
 
-/// Signs the way Svix does; used by tests, the simulator and `scimctl`.
+/// Signs the way Svix does; used by `scimctl webhook send`, the simulator and the tests.
 pub fn sign(secret: &str, id: &str, timestamp: i64, body: &[u8]) -> Option<String> {
     let key = STANDARD
         .decode(secret.strip_prefix("whsec_").unwrap_or(secret))
