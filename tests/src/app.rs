@@ -135,9 +135,16 @@ impl TestApp {
 
     /// Stops every service (as SIGTERM would), checks they exit cleanly, drops the test's
     /// database and virtual host.
-    pub async fn stop(self) {
+    pub async fn stop(mut self) {
+        self.stop_services().await;
+        self.env.cleanup().await;
+    }
+
+    /// Stops every service (as SIGTERM would) and checks each exits cleanly within the deadline;
+    /// the database and virtual host stay for inspection.
+    pub async fn stop_services(&mut self) {
         self.shutdown.cancel();
-        for (name, task) in self.tasks {
+        for (name, task) in self.tasks.drain(..) {
             match tokio::time::timeout(DEADLINE, task).await {
                 Ok(Ok(Ok(()))) => {}
                 Ok(Ok(Err(error))) => panic!("{name} failed: {error:?}"),
@@ -145,7 +152,6 @@ impl TestApp {
                 Err(_) => panic!("{name} did not stop within {DEADLINE:?}"),
             }
         }
-        self.env.cleanup().await;
     }
 
     pub async fn register_company(&self, org: &str, domains: &[&str]) -> Uuid {

@@ -6,7 +6,7 @@ use axum::Json;
 use chrono::{DateTime, Utc};
 use scimsync_db::entity::company;
 use scimsync_db::errors::unique_violation;
-use scimsync_platform::http::ApiError;
+use scimsync_platform::http::{ApiError, JsonBody};
 use sea_orm::{ActiveModelTrait, EntityTrait, QueryOrder, Set};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -95,7 +95,7 @@ pub fn validate(input: NewCompany) -> Result<NewCompany, ApiError> {
               (status = 409, description = "organization already registered")))]
 pub async fn create(
     State(state): State<SharedState>,
-    Json(input): Json<NewCompany>,
+    JsonBody(input): JsonBody<NewCompany>,
 ) -> Result<(StatusCode, Json<CompanyView>), ApiError> {
     let input = validate(input)?;
     let row = company::ActiveModel {

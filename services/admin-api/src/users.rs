@@ -5,7 +5,7 @@ use axum::Json;
 use chrono::{DateTime, Utc};
 use scimsync_db::entity::user;
 use scimsync_db::errors::unique_violation;
-use scimsync_platform::http::ApiError;
+use scimsync_platform::http::{ApiError, JsonBody};
 use sea_orm::{ActiveModelTrait, DbBackend, EntityTrait, FromQueryResult, Set, Statement, Value};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -194,7 +194,7 @@ pub struct UserPatch {
 pub async fn patch(
     State(state): State<SharedState>,
     Path((company_id, user_id)): Path<(Uuid, Uuid)>,
-    Json(patch): Json<UserPatch>,
+    JsonBody(patch): JsonBody<UserPatch>,
 ) -> Result<Json<UserView>, ApiError> {
     let current = user::Entity::find_by_id(user_id)
         .one(&state.db)

@@ -1,0 +1,246 @@
+//! The admin API: companies, pagination, event log filters, status, authentication, OpenAPI.
+
+use scimsync_tests::app::Services;
+use scimsync_tests::events::{create, event_id, t};
+use scimsync_tests::TestApp;
+use serde_json::{json, Value};
+
+async fn post(app: &TestApp, body: Value) -> (u16, Value) {
+    let r = app
+        .http
+        .post(format!("{}/api/v1/companies", app.admin_url))
+        .json(&body)
+        .send()
+        .await
+        .expect("post");
+    (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn company_registration_validates_fields_and_refuses_duplicates() {
+    let app = TestApp::spawn_with(
+        Services {
+            ingest: false,
+            user_upsert: false,
+            ingest_broker_port: None,
+        },
+        |_| {},
+    )
+    .await;
+    let (status, body) = post(&app, json!({"name": "", "stytch_organization_id": "org"})).await;
+    assert_eq!((status, body["field"].as_str()), (400, Some("name")));
+    let (status, body) = post(&app, json!({"name": "A", "stytch_organization_id": "org", "allowed_email_domains": ["not a domain"]})).await;
+    assert_eq!(
+        (status, body["field"].as_str()),
+        (400, Some("allowed_email_domains"))
+    );
+    let (status, body) = post(
+        &app,
+        json!({"name": "A", "stytch_organization_id": "org", "surprise": 1}),
+    )
+    .await;
+    assert_eq!(status, 422, "unknown fields are refused");
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("surprise"),
+        "{body}"
+    );
+    let (status, body) = post(&app, json!({"name": "A", "stytch_organization_id": "org", "allowed_email_domains": ["@Example.COM"]})).await;
+    assert_eq!(status, 201);
+    assert_eq!(body["allowed_email_domains"], json!(["example.com"]));
+    let (status, body) = post(&app, json!({"name": "B", "stytch_organization_id": "org"})).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (409, Some("organization_exists"))
+    );
+    let list = app.get("/api/v1/companies").await;
+    assert_eq!(list["companies"].as_array().map(Vec::len), Some(1));
+    let missing = app
+        .http
+        .get(format!(
+            "{}/api/v1/companies/{}/users",
+            app.admin_url,
+            uuid::Uuid::new_v4()
+        ))
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(missing.status(), 404);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn users_and_events_paginate_and_filter() {
+    let app = TestApp::spawn().await;
+    let company = app.register_company("org-p", &["example.com"]).await;
+    let mut last = String::new();
+    for i in 0..5 {
+        let e = create(
+            "org-p",
+            &format!("m-{i}"),
+            &format!("p{i}@example.com"),
+            t(i),
+        );
+        last = event_id(&e);
+        app.accept(&e).await;
+    }
+    let rejected = create("org-p", "m-x", "x@elsewhere.org", t(9));
+    app.accept(&rejected).await;
+    app.logged(company, &event_id(&rejected)).await;
+    app.logged(company, &last).await;
+
+    let first = app
+        .get(&format!("/api/v1/companies/{company}/users?limit=2"))
+        .await;
+    assert_eq!(first["users"].as_array().map(Vec::len), Some(2));
+    let cursor = first["next_cursor"]
+        .as_str()
+        .expect("more pages")
+        .to_owned();
+    let second = app
+        .get(&format!(
+            "/api/v1/companies/{company}/users?limit=2&cursor={cursor}"
+        ))
+        .await;
+    assert_ne!(first["users"][0]["id"], second["users"][0]["id"]);
+    assert_eq!(app.users(company).await.len(), 5);
+    let bad = app
+        .http
+        .get(format!(
+            "{}/api/v1/companies/{company}/users?cursor=garbage",
+            app.admin_url
+        ))
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(bad.status(), 400);
+    let bad = app
+        .http
+        .get(format!(
+            "{}/api/v1/companies/{company}/users?limit=0",
+            app.admin_url
+        ))
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(bad.status(), 400);
+
+    let events = app
+        .get(&format!("/api/v1/companies/{company}/events"))
+        .await;
+    let ids: Vec<i64> = events["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter_map(|e| e["id"].as_i64())
+        .collect();
+    assert_eq!(ids.len(), 6);
+    assert!(ids.windows(2).all(|w| w[0] > w[1]), "newest first: {ids:?}");
+    let only_rejected = app
+        .get(&format!(
+            "/api/v1/companies/{company}/events?outcome=rejected_email_domain"
+        ))
+        .await;
+    assert_eq!(only_rejected["events"].as_array().map(Vec::len), Some(1));
+    assert_eq!(only_rejected["events"][0]["event_id"], event_id(&rejected));
+    let user = app
+        .user_by_email(company, "p0@example.com")
+        .await
+        .expect("user");
+    let by_user = app
+        .get(&format!(
+            "/api/v1/companies/{company}/events?user_id={}",
+            user["id"].as_str().unwrap_or_default()
+        ))
+        .await;
+    assert_eq!(by_user["events"].as_array().map(Vec::len), Some(1));
+    let paged = app
+        .get(&format!(
+            "/api/v1/companies/{company}/events?limit=4&event_type=scim.member.create"
+        ))
+        .await;
+    let next = paged["next_cursor"]
+        .as_str()
+        .expect("second page")
+        .to_owned();
+    let rest = app.get(&format!("/api/v1/companies/{company}/events?limit=4&event_type=scim.member.create&cursor={next}")).await;
+    assert_eq!(rest["events"].as_array().map(Vec::len), Some(2));
+    let future = app
+        .get(&format!(
+            "/api/v1/companies/{company}/events?since=2999-01-01T00:00:00Z"
+        ))
+        .await;
+    assert_eq!(future["events"].as_array().map(Vec::len), Some(0));
+
+    let status = app
+        .get(&format!("/api/v1/companies/{company}/scim/status"))
+        .await;
+    assert!(status["last_sync_at"].is_string(), "{status}");
+    let names: Vec<&str> = status["groups"]
+        .as_array()
+        .expect("groups")
+        .iter()
+        .filter_map(|g| g["name"].as_str())
+        .collect();
+    assert_eq!(names, ["SkillsdbGlobalAdmins", "SkillsdbFullAccess"]);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_configured_token_is_required_and_openapi_documents_every_endpoint() {
+    let app = TestApp::spawn_with(
+        Services {
+            ingest: false,
+            user_upsert: false,
+            ingest_broker_port: None,
+        },
+        |s| {
+            s.admin.token = "s3cret-token".to_owned().into();
+        },
+    )
+    .await;
+    let url = format!("{}/api/v1/companies", app.admin_url);
+    assert_eq!(app.http.get(&url).send().await.expect("get").status(), 401);
+    assert_eq!(
+        app.http
+            .get(&url)
+            .bearer_auth("wrong")
+            .send()
+            .await
+            .expect("get")
+            .status(),
+        401
+    );
+    assert_eq!(
+        app.http
+            .get(&url)
+            .bearer_auth("s3cret-token")
+            .send()
+            .await
+            .expect("get")
+            .status(),
+        200
+    );
+    assert_eq!(
+        app.http
+            .get(format!("{}/healthz", app.admin_url))
+            .send()
+            .await
+            .expect("get")
+            .status(),
+        200
+    );
+    let doc = app.get("/openapi.json").await;
+    for path in [
+        "/api/v1/companies",
+        "/api/v1/companies/{company_id}/users",
+        "/api/v1/companies/{company_id}/users/{user_id}",
+        "/api/v1/companies/{company_id}/events",
+        "/api/v1/companies/{company_id}/scim/status",
+    ] {
+        assert!(doc["paths"][path].is_object(), "{path} is documented");
+    }
+    app.stop().await;
+}

@@ -1,0 +1,121 @@
+//! The consumer runtime against a real broker (SPEC A3, A4): poison messages, transient
+//! failures and shutdown.
+
+use std::time::Duration;
+
+use scimsync_tests::broker::Broker;
+use scimsync_tests::events::{create, event_id, t};
+use scimsync_tests::proxy::Proxy;
+use scimsync_tests::{wait_until, TestApp};
+
+const QUEUE: &str = "scimsync.user-upsert";
+const DLQ: &str = "scimsync.user-upsert.dlq";
+
+#[tokio::test]
+async fn malformed_messages_are_dead_lettered_with_a_reason_while_others_keep_flowing() {
+    let app = TestApp::spawn().await;
+    let company = app.register_company("org-q", &[]).await;
+    let broker = Broker::connect(&app.env.amqp_url).await;
+    broker.put(QUEUE, b"\x00 definitely not json").await;
+    broker
+        .put(QUEUE, br#"{"kind":"stytch_webhook.v1","svix_id":"x"}"#)
+        .await;
+    let good = create("org-q", "m-1", "flows@example.com", t(0));
+    app.accept(&good).await;
+    assert_eq!(
+        app.logged(company, &event_id(&good)).await["outcome"],
+        "created"
+    );
+
+    let mut reasons = Vec::new();
+    for _ in 0..2 {
+        let dead = wait_until("a dead letter", Duration::from_secs(30), || async {
+            broker.take(DLQ).await
+        })
+        .await;
+        assert!(dead
+            .header("x-dead-letter-detail")
+            .is_some_and(|d| !d.is_empty()));
+        assert_eq!(dead.header("x-dead-letter-queue").as_deref(), Some(QUEUE));
+        reasons.push(dead.header("x-dead-letter-reason").unwrap_or_default());
+    }
+    reasons.sort();
+    assert_eq!(reasons, ["undecodable", "undecodable"]);
+    assert_eq!(app.env.queue_depth(QUEUE).await, Some(0));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_database_outage_is_retried_through_delay_queues_not_dead_lettered() {
+    let proxy = Proxy::start("127.0.0.1:55432".into()).await;
+    let port = proxy.port;
+    let app = TestApp::spawn_with(Default::default(), |s| {
+        let direct = secrecy::ExposeSecret::expose_secret(&s.database.url).to_owned();
+        let proxied = direct.replacen("127.0.0.1:55432", &format!("127.0.0.1:{port}"), 1);
+        s.database.url = proxied.into();
+        s.database.connect_timeout_secs = 1;
+    })
+    .await;
+    let company = app.register_company("org-t", &[]).await;
+    proxy.cut();
+    let event = create("org-t", "m-1", "patient@example.com", t(0));
+    app.accept(&event).await;
+    wait_until(
+        "the message to wait in a delay queue",
+        Duration::from_secs(30),
+        || async {
+            for tier in ["1s", "5s"] {
+                if app
+                    .env
+                    .queue_depth(&format!("{QUEUE}.delay.{tier}"))
+                    .await
+                    .unwrap_or(0)
+                    > 0
+                {
+                    return Some(());
+                }
+            }
+            None
+        },
+    )
+    .await;
+    proxy.restore();
+    assert_eq!(
+        app.logged(company, &event_id(&event)).await["outcome"],
+        "created"
+    );
+    assert_eq!(app.env.queue_depth(DLQ).await, Some(0));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn shutdown_finishes_in_flight_messages_and_loses_none() {
+    let mut app = TestApp::spawn().await;
+    app.register_company("org-s", &[]).await;
+    for i in 0..150 {
+        app.accept(&create(
+            "org-s",
+            &format!("m-{i}"),
+            &format!("s{i}@example.com"),
+            t(i),
+        ))
+        .await;
+    }
+    wait_until("processing to start", Duration::from_secs(30), || async {
+        (app.env
+            .count("SELECT count(*) AS n FROM scim_event_log")
+            .await
+            > 0)
+        .then_some(())
+    })
+    .await;
+    app.stop_services().await;
+    let applied = app.env.count("SELECT count(*) AS n FROM users").await as u64;
+    let waiting = app.env.queue_depth(QUEUE).await.unwrap_or(0);
+    assert_eq!(
+        applied + waiting,
+        150,
+        "applied {applied} + still queued {waiting}"
+    );
+    app.env.cleanup().await;
+}
