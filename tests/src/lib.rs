@@ -4,6 +4,9 @@
 //! Servers come from `make test` (see `deploy/local/infra.sh`); the locations can be changed
 //! with `SCIMSYNC_TEST_DATABASE_URL`, `SCIMSYNC_TEST_AMQP_URL` and `SCIMSYNC_TEST_RABBIT_API`.
 
+// Test support: a failed expectation is the test failing, so unwrap/expect/panic are the point.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 pub mod app;
 pub mod broker;
 pub mod env;

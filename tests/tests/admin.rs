@@ -1,5 +1,8 @@
 //! The admin API: companies, pagination, event log filters, status, authentication, OpenAPI.
 
+// Test support: a failed expectation is the test failing, so unwrap/expect/panic are the point.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use scimsync_tests::app::Services;
 use scimsync_tests::events::{create, event_id, t};
 use scimsync_tests::TestApp;

@@ -1,5 +1,8 @@
 //! The webhook endpoint: SPEC A1 and R18, against a real broker.
 
+// Test support: a failed expectation is the test failing, so unwrap/expect/panic are the point.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::time::Duration;
 
 use scimsync_tests::app::{Services, SECRET};

@@ -1,7 +1,10 @@
 //! User records from member events: SPEC R1-R11 and R17, end to end through ingest, RabbitMQ,
 //! user-upsert and PostgreSQL, observed through the admin API.
 
-use scimsync_tests::events::{create, delete, event_id, set, set_scim, t, update};
+// Test support: a failed expectation is the test failing, so unwrap/expect/panic are the point.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use scimsync_tests::events::{create, delete, event_id, set_scim, t, update};
 use scimsync_tests::TestApp;
 use sea_orm::ConnectionTrait;
 use serde_json::json;
@@ -271,8 +274,7 @@ async fn r5_r6_attributes_map_to_fields_and_org_schema_entries() {
 #[tokio::test]
 async fn r6_concurrent_members_create_each_org_entry_once() {
     let app = TestApp::spawn().await;
-    let company = app.register_company("org-c", &[]).await;
-    let mut ids = Vec::new();
+    app.register_company("org-c", &[]).await;
     for i in 0..40 {
         let mut e = create(
             "org-c",
@@ -286,7 +288,6 @@ async fn r6_concurrent_members_create_each_org_entry_once() {
             json!({"department": "Platform", "division": format!("D{}", i % 3)}),
         );
         set_scim(&mut e, "title", json!("Engineer"));
-        ids.push(event_id(&e));
         app.accept(&e).await;
     }
     app.wait_logged_count(40).await;

@@ -76,8 +76,8 @@ pub async fn run(settings: &Settings, command: Command) -> anyhow::Result<()> {
                 println!("{}", serde_json::to_string_pretty(&rows)?);
             } else {
                 println!(
-                    "{:<38} {:<32} {:<24} {}",
-                    "ID", "STYTCH ORGANIZATION", "NAME", "LAST SCIM SYNC"
+                    "{:<38} {:<32} {:<24} LAST SCIM SYNC",
+                    "ID", "STYTCH ORGANIZATION", "NAME"
                 );
                 for c in rows {
                     let sync = c
