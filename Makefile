@@ -14,7 +14,7 @@ SCIMCTL := target/debug/scimctl
 # Exports the database and AMQP URLs for the services and the tests (SCIMSYNC_TEST_*).
 LOCAL_ENV := eval "$$($(INFRA) env)"
 
-.PHONY: help up down infra test lint fmt migrate logs status
+.PHONY: help up down infra test lint fmt migrate logs status deploy-check
 
 help: ## List the targets
 	@echo "Usage: make <target>"
@@ -48,7 +48,10 @@ status: ## Show whether the infrastructure and the services are up
 	$(INFRA) status || true
 	$(SERVICES) status || true
 
-test: ## Run every test (starts the local infrastructure first)
+deploy-check: ## Render, validate and scan k8s/, the Dockerfile and compose (offline)
+	deploy/checks/run.sh
+
+test: deploy-check ## Run every test (starts the local infrastructure first)
 	$(INFRA) install
 	$(INFRA) start
 	$(LOCAL_ENV)
