@@ -12,7 +12,7 @@ set -euo pipefail
 
 # The services, in start order. A new worker is one more word here: it gets its health
 # endpoint on the next free port from WORKER_BASE_PORT (user-upsert 8091, then 8092, ...).
-SERVICES="ingest user-upsert admin-api"
+SERVICES="ingest user-upsert group-resolver manager-linker admin-api"
 
 INGEST_READY_URL="http://127.0.0.1:8080/readyz"
 ADMIN_READY_URL="http://127.0.0.1:8081/healthz"

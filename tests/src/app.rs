@@ -1,5 +1,7 @@
 //! The running system for one test: ingest, user-upsert and admin-api in-process.
 
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -18,6 +20,8 @@ pub const DEADLINE: Duration = Duration::from_secs(30);
 
 pub struct TestApp {
     pub env: TestEnv,
+    /// Seconds added to the manager-linker's clock, to play the passage of days.
+    pub clock_offset_secs: Arc<AtomicI64>,
     pub ingest_url: String,
     pub admin_url: String,
     pub http: reqwest::Client,
@@ -30,6 +34,8 @@ pub struct TestApp {
 pub struct Services {
     pub ingest: bool,
     pub user_upsert: bool,
+    pub group_resolver: bool,
+    pub manager_linker: bool,
     /// Route ingest's broker connection through this local port (a [`crate::proxy::Proxy`]).
     pub ingest_broker_port: Option<u16>,
 }
@@ -39,9 +45,27 @@ impl Default for Services {
         Self {
             ingest: true,
             user_upsert: true,
+            group_resolver: true,
+            manager_linker: true,
             ingest_broker_port: None,
         }
     }
+}
+
+impl Services {
+    /// Only the admin API (always started).
+    pub const ADMIN_ONLY: Self = Self {
+        ingest: false,
+        user_upsert: false,
+        group_resolver: false,
+        manager_linker: false,
+        ingest_broker_port: None,
+    };
+    /// Ingest (and the admin API), no workers: published messages stay queued.
+    pub const INGEST_ONLY: Self = Self {
+        ingest: true,
+        ..Self::ADMIN_ONLY
+    };
 }
 
 impl TestApp {
@@ -98,7 +122,32 @@ impl TestApp {
                 )),
             ));
         }
+        if services.group_resolver {
+            tasks.push((
+                "group-resolver",
+                tokio::spawn(scimsync_group_resolver::run(
+                    settings.clone(),
+                    shutdown.clone(),
+                )),
+            ));
+        }
+        let clock_offset_secs = Arc::new(AtomicI64::new(0));
+        if services.manager_linker {
+            let offset = clock_offset_secs.clone();
+            let clock: scimsync_manager_linker::Clock = Arc::new(move || {
+                Utc::now() + chrono::Duration::seconds(offset.load(Ordering::Relaxed))
+            });
+            tasks.push((
+                "manager-linker",
+                tokio::spawn(scimsync_manager_linker::run_with_clock(
+                    settings.clone(),
+                    clock,
+                    shutdown.clone(),
+                )),
+            ));
+        }
         let app = Self {
+            clock_offset_secs,
             env,
             ingest_url,
             admin_url,
@@ -108,6 +157,20 @@ impl TestApp {
         };
         if services.ingest {
             app.wait_ready().await;
+        }
+        if services.manager_linker {
+            wait_until("manager-linker to consume", DEADLINE, || async {
+                let queue = scimsync_schema::topology::MANAGER_LINKER.name;
+                app.env.queue_depth(queue).await.map(|_| ())
+            })
+            .await;
+        }
+        if services.group_resolver {
+            wait_until("group-resolver to consume", DEADLINE, || async {
+                let queue = scimsync_schema::topology::GROUP_RESOLVER.name;
+                app.env.queue_depth(queue).await.map(|_| ())
+            })
+            .await;
         }
         if services.user_upsert {
             // The worker declares its queue when it connects; wait until it consumes.
@@ -270,6 +333,25 @@ impl TestApp {
                     .as_array()?
                     .iter()
                     .find(|e| e["event_id"] == event_id)
+                    .cloned()
+            },
+        )
+        .await
+    }
+
+    /// Waits until this concern logged the event in this company and returns the entry.
+    pub async fn logged_by(&self, company: Uuid, event_id: &str, concern: &str) -> Value {
+        wait_until(
+            &format!("{concern} to log event {event_id}"),
+            DEADLINE,
+            || async {
+                let page = self
+                    .get(&format!("/api/v1/companies/{company}/events?limit=500"))
+                    .await;
+                page["events"]
+                    .as_array()?
+                    .iter()
+                    .find(|e| e["event_id"] == event_id && e["concern"] == concern)
                     .cloned()
             },
         )

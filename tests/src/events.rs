@@ -36,8 +36,7 @@ pub fn member(action: &str, org: &str, member_id: &str, email: &str, at: DateTim
                 "scim_attributes": {
                     "user_name": email,
                     "active": true,
-                    "name": {"given_name": "Ada", "family_name": "Lovelace"},
-                    "groups": []
+                    "name": {"given_name": "Ada", "family_name": "Lovelace"}
                 }
             }
         }
@@ -91,4 +90,49 @@ pub fn set_scim(body: &mut Value, attribute: &str, value: Value) {
 
 pub fn event_id(body: &Value) -> String {
     body["event_id"].as_str().unwrap_or_default().to_owned()
+}
+
+/// A `scim.idp_group.*` event in the shape we expect from Stytch.
+pub fn group(
+    action: &str,
+    org: &str,
+    group_id: &str,
+    name: &str,
+    member_id: Option<&str>,
+    at: DateTime<Utc>,
+) -> Value {
+    let mut body = json!({"group_id": group_id, "group_name": name, "organization_id": org, "connection_id": "scim-connection-test"});
+    if let Some(member_id) = member_id {
+        body["member_id"] = json!(member_id);
+    }
+    json!({
+        "project_id": "project-test",
+        "event_id": format!("event-{}", Uuid::new_v4()),
+        "action": action,
+        "object_type": "idp_group",
+        "source": "SCIM",
+        "id": group_id,
+        "timestamp": stytch_time(at),
+        "idp_group": body
+    })
+}
+
+/// A member create with its full-state group list.
+pub fn with_groups(mut event: Value, groups: &[(&str, &str)]) -> Value {
+    let list: Vec<Value> = groups
+        .iter()
+        .map(|(id, name)| json!({"value": id, "display": name}))
+        .collect();
+    set_scim(&mut event, "groups", Value::Array(list));
+    event
+}
+
+/// Sets the manager value (`enterprise_extension.manager.value`).
+pub fn with_manager(mut event: Value, manager: &str) -> Value {
+    set_scim(
+        &mut event,
+        "enterprise_extension",
+        json!({"manager": {"value": manager}}),
+    );
+    event
 }

@@ -11,6 +11,7 @@ pub mod app;
 pub mod broker;
 pub mod env;
 pub mod events;
+pub mod observe;
 pub mod proxy;
 pub mod wait;
 

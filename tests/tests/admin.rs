@@ -21,15 +21,7 @@ async fn post(app: &TestApp, body: Value) -> (u16, Value) {
 
 #[tokio::test]
 async fn company_registration_validates_fields_and_refuses_duplicates() {
-    let app = TestApp::spawn_with(
-        Services {
-            ingest: false,
-            user_upsert: false,
-            ingest_broker_port: None,
-        },
-        |_| {},
-    )
-    .await;
+    let app = TestApp::spawn_with(Services::ADMIN_ONLY, |_| {}).await;
     let (status, body) = post(&app, json!({"name": "", "stytch_organization_id": "org"})).await;
     assert_eq!((status, body["field"].as_str()), (400, Some("name")));
     let (status, body) = post(&app, json!({"name": "A", "stytch_organization_id": "org", "allowed_email_domains": ["not a domain"]})).await;
@@ -193,16 +185,9 @@ async fn users_and_events_paginate_and_filter() {
 
 #[tokio::test]
 async fn a_configured_token_is_required_and_openapi_documents_every_endpoint() {
-    let app = TestApp::spawn_with(
-        Services {
-            ingest: false,
-            user_upsert: false,
-            ingest_broker_port: None,
-        },
-        |s| {
-            s.admin.token = "s3cret-token".to_owned().into();
-        },
-    )
+    let app = TestApp::spawn_with(Services::ADMIN_ONLY, |s| {
+        s.admin.token = "s3cret-token".to_owned().into();
+    })
     .await;
     let url = format!("{}/api/v1/companies", app.admin_url);
     assert_eq!(app.http.get(&url).send().await.expect("get").status(), 401);

@@ -11,11 +11,6 @@ use scimsync_tests::proxy::Proxy;
 use scimsync_tests::{wait_until, TestApp};
 use serde_json::{json, Value};
 
-const INGEST_ONLY: Services = Services {
-    ingest: true,
-    user_upsert: false,
-    ingest_broker_port: None,
-};
 const OTHER_SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 
 async fn json_of(response: reqwest::Response) -> (u16, Value) {
@@ -25,7 +20,7 @@ async fn json_of(response: reqwest::Response) -> (u16, Value) {
 
 #[tokio::test]
 async fn bad_signatures_and_stale_timestamps_are_refused_with_401() {
-    let app = TestApp::spawn_with(INGEST_ONLY, |_| {}).await;
+    let app = TestApp::spawn_with(Services::INGEST_ONLY, |_| {}).await;
     let body = serde_json::to_vec(&create("org", "m-1", "a@x.io", t(0))).expect("json");
     let now = chrono::Utc::now().timestamp();
 
@@ -62,7 +57,7 @@ async fn bad_signatures_and_stale_timestamps_are_refused_with_401() {
 
 #[tokio::test]
 async fn rotated_secrets_are_all_accepted() {
-    let app = TestApp::spawn_with(INGEST_ONLY, |s| {
+    let app = TestApp::spawn_with(Services::INGEST_ONLY, |s| {
         s.ingest.webhook_secrets = format!("{OTHER_SECRET},{SECRET}").into();
     })
     .await;
@@ -83,7 +78,7 @@ async fn rotated_secrets_are_all_accepted() {
 
 #[tokio::test]
 async fn malformed_bodies_get_400_naming_the_problem() {
-    let app = TestApp::spawn_with(INGEST_ONLY, |_| {}).await;
+    let app = TestApp::spawn_with(Services::INGEST_ONLY, |_| {}).await;
     let now = chrono::Utc::now().timestamp();
     let (status, error) = json_of(app.send_raw("msg_1", now, b"{not json", SECRET).await).await;
     assert_eq!(
@@ -117,7 +112,7 @@ async fn malformed_bodies_get_400_naming_the_problem() {
 
 #[tokio::test]
 async fn bodies_over_one_mebibyte_get_413() {
-    let app = TestApp::spawn_with(INGEST_ONLY, |_| {}).await;
+    let app = TestApp::spawn_with(Services::INGEST_ONLY, |_| {}).await;
     let mut event = create("org", "m-1", "a@x.io", t(0));
     event["padding"] = json!("x".repeat(1024 * 1024));
     let (status, error) = json_of(app.send(&event).await).await;
@@ -128,7 +123,7 @@ async fn bodies_over_one_mebibyte_get_413() {
 
 #[tokio::test]
 async fn a_svix_retry_of_an_accepted_event_is_not_published_twice() {
-    let app = TestApp::spawn_with(INGEST_ONLY, |_| {}).await;
+    let app = TestApp::spawn_with(Services::INGEST_ONLY, |_| {}).await;
     let event = create("org", "m-1", "a@x.io", t(0));
     assert_eq!(app.send_as("msg_same", &event).await.status(), 202);
     let (status, body) = json_of(app.send_as("msg_same", &event).await).await;
@@ -142,7 +137,7 @@ async fn a_svix_retry_of_an_accepted_event_is_not_published_twice() {
 
 #[tokio::test]
 async fn events_nobody_consumes_are_still_accepted_and_kept() {
-    let app = TestApp::spawn_with(INGEST_ONLY, |_| {}).await;
+    let app = TestApp::spawn_with(Services::INGEST_ONLY, |_| {}).await;
     let mut event = create("org", "m-1", "a@x.io", t(0));
     event["object_type"] = json!("organization");
     event["source"] = json!("DASHBOARD");

@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod companies;
 pub mod events;
+pub mod groups;
 pub mod openapi;
 pub mod pagination;
 pub mod status;
@@ -54,15 +55,39 @@ pub fn router(state: SharedState, token: Option<String>) -> Router {
             "/companies/{company_id}/users/{user_id}",
             get(users::get).patch(users::patch),
         )
+        .route(
+            "/companies/{company_id}/users/{user_id}/manager",
+            axum::routing::delete(users::clear_manager),
+        )
+        .route(
+            "/companies/{company_id}/users/{user_id}/reports",
+            get(users::reports),
+        )
         .route("/companies/{company_id}/events", get(events::list))
         .route("/companies/{company_id}/scim/status", get(status::get))
+        .route("/companies/{company_id}/groups", get(groups::list))
+        .route(
+            "/companies/{company_id}/groups/{group_id}",
+            axum::routing::put(groups::set_level),
+        )
+        .route(
+            "/companies/{company_id}/groups/{group_id}/career-automations",
+            get(groups::list_automations).post(groups::add_automation),
+        )
+        .route(
+            "/companies/{company_id}/groups/{group_id}/career-automations/{automation_id}",
+            axum::routing::delete(groups::delete_automation),
+        )
         .layer(middleware::from_fn_with_state(
             Arc::new(token),
             auth::require_token,
-        ));
+        ))
+        // Outside the auth check, so refused requests are traced and counted too.
+        .route_layer(middleware::from_fn(scimsync_platform::observe::observe));
     Router::new()
         .nest("/api/v1", api)
         .route("/healthz", get(scimsync_platform::http::healthz))
+        .route("/metrics", get(scimsync_platform::http::metrics))
         .route("/openapi.json", get(|| async { Json(openapi::document()) }))
         .with_state(state)
 }

@@ -4,16 +4,18 @@
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::{companies, events, status, users};
+use crate::{companies, events, groups, status, users};
 
 #[derive(OpenApi)]
 #[openapi(
     info(title = "scimsync admin API", description = "Users, SCIM event log and sync status per company."),
-    paths(companies::create, companies::list, users::list, users::get, users::patch, events::list, status::get),
+    paths(companies::create, companies::list, users::list, users::get, users::patch, users::clear_manager, users::reports, events::list, status::get,
+        groups::list, groups::set_level, groups::list_automations, groups::add_automation, groups::delete_automation),
     components(schemas(
         companies::NewCompany, companies::CompanyView, companies::CompanyList,
-        users::UserView, users::UserPage, users::UserPatch,
+        users::UserView, users::UserPage, users::UserPatch, users::ReportList,
         events::EventView, events::EventPage, status::ScimStatus, status::GroupStatus,
+        groups::GroupView, groups::GroupList, groups::GroupLevel, groups::AutomationView, groups::AutomationList, groups::NewAutomation,
     )),
     modifiers(&BearerAuth),
     security(("bearer" = [])),

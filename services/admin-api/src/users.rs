@@ -265,3 +265,63 @@ pub async fn patch(
         Err(error) => Err(ApiError::internal(&error)),
     }
 }
+
+async fn find_user(
+    state: &SharedState,
+    company_id: Uuid,
+    user_id: Uuid,
+) -> Result<user::Model, ApiError> {
+    user::Entity::find_by_id(user_id)
+        .one(&state.db)
+        .await
+        .map_err(|e| ApiError::internal(&e))?
+        .filter(|u| u.company_id == company_id)
+        .ok_or_else(|| ApiError::not_found("user"))
+}
+
+/// Clears the user's manager in the product (R15). The clear sticks: a later SCIM event that
+/// still carries the same manager value does not restore it; a different value does apply.
+#[utoipa::path(delete, path = "/api/v1/companies/{company_id}/users/{user_id}/manager", tag = "users",
+    params(("company_id" = Uuid, Path), ("user_id" = Uuid, Path)),
+    responses((status = 200, body = UserView), (status = 404, description = "no such user")))]
+pub async fn clear_manager(
+    State(state): State<SharedState>,
+    Path((company_id, user_id)): Path<(Uuid, Uuid)>,
+) -> Result<Json<UserView>, ApiError> {
+    let current = find_user(&state, company_id, user_id).await?;
+    scimsync_db::hierarchy::clear_locally(
+        &state.db,
+        company_id,
+        user_id,
+        current.stytch_member_id.as_deref(),
+    )
+    .await
+    .map_err(|e| ApiError::internal(&e))?;
+    Ok(Json(load(&state, company_id, user_id).await?))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReportList {
+    pub users: Vec<UserView>,
+}
+
+/// The user's direct reports.
+#[utoipa::path(get, path = "/api/v1/companies/{company_id}/users/{user_id}/reports", tag = "users",
+    params(("company_id" = Uuid, Path), ("user_id" = Uuid, Path)),
+    responses((status = 200, body = ReportList), (status = 404, description = "no such user")))]
+pub async fn reports(
+    State(state): State<SharedState>,
+    Path((company_id, user_id)): Path<(Uuid, Uuid)>,
+) -> Result<Json<ReportList>, ApiError> {
+    find_user(&state, company_id, user_id).await?;
+    let sql = format!("{SELECT_USERS} AND u.manager_id = $2 ORDER BY u.id");
+    let users = UserView::find_by_statement(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        sql,
+        [company_id.into(), user_id.into()],
+    ))
+    .all(&state.db)
+    .await
+    .map_err(|e| ApiError::internal(&e))?;
+    Ok(Json(ReportList { users }))
+}

@@ -10,10 +10,11 @@ use std::sync::Arc;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::{middleware, Json, Router};
 use scimsync_platform::amqp::publisher::PublisherConfig;
 use scimsync_platform::amqp::topology::full_plan;
 use scimsync_platform::amqp::Publisher;
+use scimsync_platform::observe::observe;
 use scimsync_platform::Settings;
 use serde_json::json;
 use tokio::net::TcpListener;
@@ -69,6 +70,9 @@ pub fn router(state: Arc<AppState>, max_body_bytes: usize) -> Router {
     Router::new()
         .route("/webhooks/stytch", post(webhook::receive))
         .layer(DefaultBodyLimit::max(max_body_bytes))
+        // Traced and counted: the webhook only, not probes and scrapes (noise in both).
+        .route_layer(middleware::from_fn(observe))
+        .route("/metrics", get(scimsync_platform::http::metrics))
         .route("/healthz", get(scimsync_platform::http::healthz))
         .route("/readyz", get(ready))
         .with_state(state)

@@ -82,12 +82,19 @@ pub async fn receive(
         ));
     }
     let organization_id = member.and_then(|m| m.organization_id).unwrap_or_default();
+    // The request span (see `scimsync_platform::observe`) declares these, so the request's log
+    // lines carry them too.
+    let request_span = tracing::Span::current();
+    request_span.record("event_id", envelope.event_id.as_str());
+    request_span.record("organization_id", organization_id.as_str());
     let span = tracing::info_span!(
         "publish",
         otel.kind = "producer",
-        otel.name = %format!("{EVENTS_EXCHANGE} publish"),
+        // OpenTelemetry messaging conventions: "{operation} {destination}".
+        otel.name = %format!("publish {EVENTS_EXCHANGE}"),
         messaging.system = "rabbitmq",
-        messaging.operation.type = "publish",
+        messaging.operation.type = "send",
+        messaging.operation.name = "publish",
         messaging.destination.name = EVENTS_EXCHANGE,
         messaging.rabbitmq.destination.routing_key = %event_type,
         messaging.message.id = %verified.message_id,

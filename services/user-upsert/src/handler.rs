@@ -1,6 +1,13 @@
 //! Turns a queue message into an [`Outcome`]: decode, apply, classify failures.
 
-use scimsync_platform::amqp::{Handler, Incoming, Outcome};
+use lapin::types::FieldTable;
+use scimsync_platform::amqp::headers::set_str;
+use scimsync_platform::amqp::{Handler, Incoming, Outcome, Outgoing, Publisher};
+use scimsync_platform::metrics::metrics;
+use scimsync_schema::headers as h;
+use scimsync_schema::message::{UserProvisioned, USER_PROVISIONED_ROUTING_KEY};
+use scimsync_schema::topology::EVENTS_EXCHANGE;
+use scimsync_schema::topology::USER_UPSERT;
 use scimsync_schema::QueueMessage;
 use sea_orm::DatabaseConnection;
 
@@ -8,6 +15,29 @@ use crate::store::{self, ProcessError};
 
 pub struct UserUpsert {
     pub db: DatabaseConnection,
+    /// For the follow-up that wakes manager links waiting for a new user.
+    pub publisher: Publisher,
+}
+
+impl UserUpsert {
+    async fn announce(
+        &self,
+        provisioned: UserProvisioned,
+    ) -> Result<(), scimsync_platform::amqp::PublishError> {
+        let event_id = provisioned.event_id.clone();
+        let body = QueueMessage::UserProvisionedV1(provisioned).to_bytes();
+        let mut headers = FieldTable::default();
+        set_str(&mut headers, h::EVENT_ID, event_id.clone());
+        self.publisher
+            .publish(Outgoing {
+                exchange: EVENTS_EXCHANGE,
+                routing_key: USER_PROVISIONED_ROUTING_KEY,
+                body: &body,
+                message_id: Some(&event_id),
+                headers,
+            })
+            .await
+    }
 }
 
 impl Handler for UserUpsert {
@@ -21,7 +51,15 @@ impl Handler for UserUpsert {
                 }
             }
         };
-        let QueueMessage::StytchWebhookV1(webhook) = decoded;
+        let webhook = match decoded {
+            QueueMessage::StytchWebhookV1(webhook) => webhook,
+            other => {
+                return Outcome::DeadLetter {
+                    reason: "unexpected_message".into(),
+                    detail: format!("user-upsert does not handle {}", other.event_id()),
+                }
+            }
+        };
         let envelope = match webhook.envelope() {
             Ok(envelope) => envelope,
             Err(error) => {
@@ -46,6 +84,15 @@ impl Handler for UserUpsert {
         };
         match result {
             Ok(applied) => {
+                // Effects are committed; the follow-up must be confirmed before the ack (A3).
+                if let Some(provisioned) = applied.provisioned.clone() {
+                    if let Err(error) = self.announce(provisioned).await {
+                        return Outcome::Retry {
+                            reason: format!("follow-up not confirmed: {error}"),
+                        };
+                    }
+                }
+                metrics().event_result(USER_UPSERT.name, &webhook.event_type, applied.outcome);
                 tracing::info!(
                     event_id = %webhook.event_id,
                     event_type = %webhook.event_type,

@@ -7,9 +7,11 @@
 //! own, so a rejected event writes nothing.
 
 use chrono::{DateTime, Utc};
+use scimsync_db::access;
 use scimsync_db::entity::{company, member_event, user};
 use scimsync_db::errors::unique_violation;
 use scimsync_db::event_log::{self, Entry};
+use scimsync_schema::message::UserProvisioned;
 use scimsync_schema::stytch::{Action, Member};
 use scimsync_schema::{Envelope, StytchWebhook};
 use sea_orm::sea_query::{Expr, Func};
@@ -40,10 +42,35 @@ pub enum ProcessError {
 }
 
 /// What happened, for logs and tests.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Applied {
     pub outcome: &'static str,
     pub user_id: Option<Uuid>,
+    /// Set when a user record now exists for the member (created, adopted, or a redelivery of
+    /// such an event): announced so waiting manager links resolve at once.
+    pub provisioned: Option<UserProvisioned>,
+}
+
+impl Applied {
+    fn just(outcome: &'static str, user_id: Option<Uuid>) -> Self {
+        Self {
+            outcome,
+            user_id,
+            provisioned: None,
+        }
+    }
+}
+
+fn announcement(webhook: &StytchWebhook, user: &user::Model) -> Option<UserProvisioned> {
+    Some(UserProvisioned {
+        event_id: format!("{}:user_provisioned", webhook.event_id),
+        timestamp: webhook.timestamp,
+        company_id: user.company_id.to_string(),
+        user_id: user.id.to_string(),
+        stytch_member_id: user.stytch_member_id.clone()?,
+        scim_id: user.scim_id.clone(),
+        external_id: user.external_id.clone(),
+    })
 }
 
 enum MatchedBy {
@@ -89,16 +116,6 @@ impl Context<'_> {
     }
 }
 
-pub async fn find_company(
-    conn: &impl ConnectionTrait,
-    organization_id: &str,
-) -> Result<Option<company::Model>, DbErr> {
-    company::Entity::find()
-        .filter(company::Column::StytchOrganizationId.eq(organization_id))
-        .one(conn)
-        .await
-}
-
 /// Non-SCIM member events are logged, not applied (SPEC §5).
 pub async fn log_ignored(
     db: &DatabaseConnection,
@@ -107,7 +124,7 @@ pub async fn log_ignored(
     member: Option<&Member>,
 ) -> Result<Applied, ProcessError> {
     let company = match member.and_then(|m| m.organization_id.as_deref()) {
-        Some(org) => find_company(db, org).await?,
+        Some(org) => scimsync_db::companies::find_by_organization(db, org).await?,
         None => None,
     };
     let member_id = envelope.member_id().unwrap_or_default();
@@ -126,10 +143,7 @@ pub async fn log_ignored(
         ),
     )
     .await?;
-    Ok(Applied {
-        outcome: "ignored_non_scim_source",
-        user_id: None,
-    })
+    Ok(Applied::just("ignored_non_scim_source", None))
 }
 
 pub async fn apply(
@@ -155,9 +169,17 @@ pub async fn apply(
         }
         Step::Duplicate => {
             txn.rollback().await?;
+            // The first delivery may have stopped before its announcement was confirmed:
+            // announce again (waking a link twice is harmless).
+            let user = user::Entity::find()
+                .filter(user::Column::StytchMemberId.eq(member_id.as_str()))
+                .one(db)
+                .await?;
+            let provisioned = user.as_ref().and_then(|u| announcement(webhook, u));
             Ok(Applied {
                 outcome: "duplicate",
-                user_id: None,
+                user_id: user.map(|u| u.id),
+                provisioned,
             })
         }
         Step::Reject {
@@ -168,7 +190,7 @@ pub async fn apply(
         } => {
             txn.rollback().await?;
             event_log::record(db, ctx.entry(Some(company_id), user_id, outcome, detail)).await?;
-            Ok(Applied { outcome, user_id })
+            Ok(Applied::just(outcome, user_id))
         }
         Step::UnknownOrganization(org) => {
             txn.rollback().await?;
@@ -196,12 +218,7 @@ async fn apply_in(
     member: Option<Member>,
 ) -> Result<Step, DbErr> {
     // Serialise work on one member across every worker replica; released at commit.
-    txn.execute(Statement::from_sql_and_values(
-        DbBackend::Postgres,
-        "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
-        [ctx.member_id.into()],
-    ))
-    .await?;
+    access::lock_members(txn, &[ctx.member_id.to_owned()]).await?;
     let inserted = txn
         .execute(Statement::from_sql_and_values(
             DbBackend::Postgres,
@@ -236,12 +253,9 @@ async fn apply_in(
             ctx.entry(None, None, "member_not_found", json!({ "deferred": true })),
         )
         .await?;
-        return Ok(Step::Commit(Applied {
-            outcome: "member_not_found",
-            user_id: None,
-        }));
+        return Ok(Step::Commit(Applied::just("member_not_found", None)));
     };
-    let Some(company) = find_company(txn, &org).await? else {
+    let Some(company) = scimsync_db::companies::find_by_organization(txn, &org).await? else {
         return Ok(Step::UnknownOrganization(org));
     };
 
@@ -263,10 +277,7 @@ async fn apply_in(
                 ctx.entry(Some(company.id), None, "missing_email", detail),
             )
             .await?;
-            return Ok(Step::Commit(Applied {
-                outcome: "missing_email",
-                user_id: None,
-            }));
+            return Ok(Step::Commit(Applied::just("missing_email", None)));
         }
     };
     let existing_id = existing.as_ref().map(|u| u.id);
@@ -293,30 +304,16 @@ async fn apply_in(
     let written = match existing {
         None => insert_user(txn, &company, ctx.member_id, &email, &state)
             .await?
-            .map(|id| (id, "created", Vec::new())),
+            .map(|id| (id, true, Vec::new())),
         Some(user) => {
             let adopted = matches!(matched_by, Some(MatchedBy::Email)) && !user.scim_provisioned;
-            let before_active = user.active;
             let id = user.id;
             update_user(txn, user, &company, ctx.member_id, &email, &state)
                 .await?
-                .map(|changed| {
-                    let outcome = if adopted {
-                        "adopted"
-                    } else if before_active && !state.active {
-                        "deactivated"
-                    } else if !before_active && state.active {
-                        "reactivated"
-                    } else if !changed.is_empty() {
-                        "updated"
-                    } else {
-                        "unchanged"
-                    };
-                    (id, outcome, changed)
-                })
+                .map(|changed| (id, adopted, changed))
         }
     };
-    let (user_id, mut outcome, changed) = match written {
+    let (user_id, created_or_adopted, changed) = match written {
         Ok(written) => written,
         Err(constraint) => {
             let detail = json!({ "email": email, "constraint": constraint });
@@ -327,6 +324,17 @@ async fn apply_in(
                 detail,
             });
         }
+    };
+    // Effective activity and permission level (memberships may have arrived first).
+    let access_changes = access::refresh(txn, &[user_id]).await?;
+    let own = access_changes.iter().find(|c| c.user_id == user_id);
+    let mut outcome = match (existing_id, created_or_adopted, own) {
+        (None, _, _) => "created",
+        (Some(_), true, _) => "adopted",
+        (Some(_), false, Some(c)) if c.deactivated() => "deactivated",
+        (Some(_), false, Some(c)) if c.reactivated() => "reactivated",
+        (Some(_), false, _) if !changed.is_empty() => "updated",
+        _ => "unchanged",
     };
     let org_changes = org::attach(txn, company.id, user_id, &state).await?;
     if outcome == "unchanged" && org_changes > 0 {
@@ -345,15 +353,23 @@ async fn apply_in(
         "matched_by": matched_by.as_ref().map(MatchedBy::as_str),
         "changed_fields": changed,
         "out_of_order": !is_newest,
+        "access_changes": access_changes,
     });
     event_log::record(
         txn,
         ctx.entry(Some(company.id), Some(user_id), outcome, detail),
     )
     .await?;
+    let provisioned = if matches!(outcome, "created" | "adopted") {
+        let user = user::Entity::find_by_id(user_id).one(txn).await?;
+        user.as_ref().and_then(|u| announcement(ctx.webhook, u))
+    } else {
+        None
+    };
     Ok(Step::Commit(Applied {
         outcome,
         user_id: Some(user_id),
+        provisioned,
     }))
 }
 
@@ -460,6 +476,9 @@ async fn insert_user(
         scim_version: Set(state.newest),
         created_at: Set(now),
         updated_at: Set(now),
+        scim_active: Set(state.active),
+        scim_deactivated_at: Set(state.deactivated_at),
+        groups_lost_at: Set(None),
     };
     // A savepoint, so a uniqueness race leaves the outer transaction usable for the rejection.
     let savepoint = txn.begin().await?;
@@ -508,8 +527,10 @@ async fn update_user(
     put!(email, email.to_owned());
     put!(first_name, state.first_name());
     put!(last_name, state.last_name());
-    put!(active, state.active);
-    put!(deactivated_at, state.deactivated_at);
+    // The member's own view of its activity; the effective `active` also depends on its
+    // group memberships and is recomputed by `access::refresh`.
+    put!(scim_active, state.active);
+    put!(scim_deactivated_at, state.deactivated_at);
     put_some!(street_address, state.street_address);
     put_some!(region, state.region);
     put_some!(postal_code, state.postal_code);

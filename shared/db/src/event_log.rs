@@ -20,12 +20,31 @@ pub struct Entry<'a> {
 
 /// Records the entry unless this concern already logged this event (redeliveries).
 pub async fn record(conn: &impl ConnectionTrait, entry: Entry<'_>) -> Result<(), DbErr> {
+    write(conn, entry, "ON CONFLICT (event_id, concern) DO NOTHING").await
+}
+
+/// Records the entry, replacing this concern's earlier row for the event: for outcomes that
+/// move on after the first attempt (a pending manager link that later resolves).
+pub async fn record_latest(conn: &impl ConnectionTrait, entry: Entry<'_>) -> Result<(), DbErr> {
+    let on_conflict = "ON CONFLICT (event_id, concern) DO UPDATE
+         SET outcome = EXCLUDED.outcome, detail = EXCLUDED.detail,
+             user_id = COALESCE(EXCLUDED.user_id, scim_event_log.user_id),
+             company_id = COALESCE(EXCLUDED.company_id, scim_event_log.company_id)";
+    write(conn, entry, on_conflict).await
+}
+
+async fn write(
+    conn: &impl ConnectionTrait,
+    entry: Entry<'_>,
+    on_conflict: &str,
+) -> Result<(), DbErr> {
     conn.execute(Statement::from_sql_and_values(
         DbBackend::Postgres,
-        "INSERT INTO scim_event_log
-             (company_id, received_at, event_id, event_type, concern, user_id, stytch_member_id, outcome, detail)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-         ON CONFLICT (event_id, concern) DO NOTHING",
+        format!(
+            "INSERT INTO scim_event_log
+                 (company_id, received_at, event_id, event_type, concern, user_id, stytch_member_id, outcome, detail)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) {on_conflict}"
+        ),
         [
             entry.company_id.into(),
             entry.received_at.into(),

@@ -1,9 +1,12 @@
 //! PostgreSQL schema for scimsync: sea-orm entities (one per table), versioned migrations and
 //! the connection pool set-up every service uses.
 
+pub mod access;
+pub mod companies;
 pub mod entity;
 pub mod errors;
 pub mod event_log;
+pub mod hierarchy;
 pub mod migration;
 
 use std::time::Duration;

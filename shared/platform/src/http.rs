@@ -1,4 +1,4 @@
-//! HTTP pieces shared by the services: the JSON error type and the health endpoint.
+//! HTTP pieces shared by the services: the JSON error type, the health and metrics endpoints.
 //!
 //! Every refusal is JSON naming the problem. Three families: bad input (400/401/413: the
 //! sender must change something), try again later (503: Svix retries) and bugs (500).
@@ -84,8 +84,8 @@ impl ApiError {
     }
 }
 
-/// Serves `GET /healthz` on `listen` until shutdown (workers' liveness probe); an empty address
-/// disables it.
+/// Serves `GET /healthz` (workers' liveness probe) and `GET /metrics` on `listen` until
+/// shutdown; an empty address disables both.
 pub async fn serve_health(
     listen: &str,
     shutdown: tokio_util::sync::CancellationToken,
@@ -95,7 +95,9 @@ pub async fn serve_health(
     }
     let listener = tokio::net::TcpListener::bind(listen).await?;
     tracing::info!(addr = %listener.local_addr()?, "health endpoint listening");
-    let app = axum::Router::new().route("/healthz", axum::routing::get(healthz));
+    let app = axum::Router::new()
+        .route("/healthz", axum::routing::get(healthz))
+        .route("/metrics", axum::routing::get(metrics));
     Ok(Some(tokio::spawn(async move {
         if let Err(error) = axum::serve(listener, app)
             .with_graceful_shutdown(shutdown.cancelled_owned())
@@ -135,4 +137,12 @@ where
             )),
         }
     }
+}
+
+/// Prometheus scrape endpoint: every metric of this process.
+pub async fn metrics() -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)],
+        crate::metrics::render(),
+    )
 }

@@ -3,6 +3,8 @@
 
 pub mod amqp;
 pub mod http;
+pub mod metrics;
+pub mod observe;
 pub mod settings;
 pub mod shutdown;
 pub mod svix;

@@ -43,6 +43,7 @@ pub struct Settings {
     pub worker: WorkerSettings,
     pub telemetry: TelemetrySettings,
     pub groups: GroupSettings,
+    pub manager: ManagerSettings,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -108,6 +109,11 @@ pub struct WorkerSettings {
     pub listen: String,
     pub shutdown_grace_secs: u64,
     pub retry_max_age_secs: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ManagerSettings {
+    pub max_pending_age_secs: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -15,3 +15,5 @@ pub const DL_FAILED_AT: &str = "x-dead-letter-failed-at";
 pub const DL_ORIGINAL_EXCHANGE: &str = "x-original-exchange";
 pub const DL_ORIGINAL_ROUTING_KEY: &str = "x-original-routing-key";
 pub const DL_QUEUE: &str = "x-dead-letter-queue";
+/// Set by `scimctl dlq replay` on the copy it puts back to work (RFC 3339).
+pub const REPLAYED_AT: &str = "x-replayed-at";

@@ -7,6 +7,7 @@
 
 pub mod email;
 pub mod headers;
+pub mod idp_group;
 pub mod lenient;
 pub mod message;
 pub mod stytch;

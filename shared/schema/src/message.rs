@@ -13,6 +13,9 @@ pub enum QueueMessage {
     /// A verified Stytch webhook, exactly as received (the envelope is kept whole).
     #[serde(rename = "stytch_webhook.v1")]
     StytchWebhookV1(StytchWebhook),
+    /// A user record now exists (created or adopted): wakes manager links waiting for it.
+    #[serde(rename = "user_provisioned.v1")]
+    UserProvisionedV1(UserProvisioned),
 }
 
 impl QueueMessage {
@@ -20,12 +23,14 @@ impl QueueMessage {
     pub fn event_id(&self) -> &str {
         match self {
             Self::StytchWebhookV1(w) => &w.event_id,
+            Self::UserProvisionedV1(u) => &u.event_id,
         }
     }
 
     pub fn timestamp(&self) -> DateTime<Utc> {
         match self {
             Self::StytchWebhookV1(w) => w.timestamp,
+            Self::UserProvisionedV1(u) => u.timestamp,
         }
     }
 
@@ -76,6 +81,23 @@ impl StytchWebhook {
     pub fn envelope(&self) -> Result<Envelope, SchemaError> {
         Envelope::from_value(self.envelope.clone())
     }
+}
+
+/// Routing key of [`UserProvisioned`] on the events exchange.
+pub const USER_PROVISIONED_ROUTING_KEY: &str = "internal.user.provisioned";
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct UserProvisioned {
+    /// `<origin event id>:user_provisioned`: unique per cause, so redeliveries dedupe.
+    pub event_id: String,
+    /// The origin event's timestamp.
+    pub timestamp: DateTime<Utc>,
+    /// Ids as text, so this crate needs no uuid dependency.
+    pub company_id: String,
+    pub user_id: String,
+    pub stytch_member_id: String,
+    pub scim_id: Option<String>,
+    pub external_id: Option<String>,
 }
 
 #[cfg(test)]

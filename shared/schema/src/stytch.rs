@@ -311,12 +311,9 @@ pub struct ScimAttributes {
         skip_serializing_if = "Option::is_none"
     )]
     pub active: Option<bool>,
-    #[serde(
-        default,
-        deserialize_with = "null_as_default",
-        skip_serializing_if = "Vec::is_empty"
-    )]
-    pub groups: Vec<GroupRef>,
+    /// Full state: `Some([])` means "in no group"; `None` (absent or null) means not sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub groups: Option<Vec<GroupRef>>,
     #[serde(
         default,
         deserialize_with = "non_empty",

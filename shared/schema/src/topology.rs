@@ -33,8 +33,28 @@ pub const USER_UPSERT: WorkQueue = WorkQueue {
     bindings: &["*.member.*"],
 };
 
+/// Group events, plus member events for their full-state group lists (deletes carry no list).
+pub const GROUP_RESOLVER: WorkQueue = WorkQueue {
+    name: "scimsync.group-resolver",
+    bindings: &[
+        "scim.idp_group.*",
+        "scim.member.create",
+        "scim.member.update",
+    ],
+};
+
+/// Member events for their manager values, and user creations that may complete a link.
+pub const MANAGER_LINKER: WorkQueue = WorkQueue {
+    name: "scimsync.manager-linker",
+    bindings: &[
+        "scim.member.create",
+        "scim.member.update",
+        "internal.user.provisioned",
+    ],
+};
+
 /// Every work queue, for tools that operate on all of them.
-pub const WORK_QUEUES: &[WorkQueue] = &[USER_UPSERT];
+pub const WORK_QUEUES: &[WorkQueue] = &[USER_UPSERT, GROUP_RESOLVER, MANAGER_LINKER];
 
 /// Delay tiers for transient retries: quick at first, then patient.
 pub const DELAY_TIERS: &[Duration] = &[

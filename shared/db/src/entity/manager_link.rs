@@ -1,4 +1,4 @@
-//! `manager_links`: The manager value last seen from SCIM for a user, and its state.
+//! `manager_links`: the manager value last seen from SCIM for a member, and where it stands.
 
 use sea_orm::entity::prelude::*;
 use serde::Serialize;
@@ -7,10 +7,14 @@ use serde::Serialize;
 #[sea_orm(table_name = "manager_links")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
-    pub user_id: Uuid,
     pub company_id: Uuid,
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub stytch_member_id: String,
     pub manager_value: String,
     pub event_timestamp: DateTimeUtc,
+    pub event_id: String,
+    pub event_type: String,
+    pub received_at: DateTimeUtc,
     pub status: String,
     pub first_seen_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,

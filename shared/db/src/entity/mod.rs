@@ -4,6 +4,7 @@ pub mod career_automation;
 pub mod company;
 pub mod manager_link;
 pub mod member_event;
+pub mod member_group_list;
 pub mod org_schema_entry;
 pub mod processed_event;
 pub mod scim_event_log;

@@ -32,6 +32,9 @@ pub struct Model {
     pub scim_version: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+    pub scim_active: bool,
+    pub scim_deactivated_at: Option<DateTimeUtc>,
+    pub groups_lost_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

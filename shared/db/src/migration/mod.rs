@@ -11,7 +11,7 @@ pub struct Migrator;
 #[sea_orm_migration::async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(Initial)]
+        vec![Box::new(Initial), Box::new(Groups)]
     }
 }
 
@@ -29,6 +29,25 @@ impl MigrationTrait for Initial {
         manager
             .get_connection()
             .execute_unprepared(include_str!("m20261122_000001_initial.sql"))
+            .await?;
+        Ok(())
+    }
+}
+
+struct Groups;
+
+impl MigrationName for Groups {
+    fn name(&self) -> &str {
+        "m20261122_000002_groups"
+    }
+}
+
+#[sea_orm_migration::async_trait::async_trait]
+impl MigrationTrait for Groups {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .get_connection()
+            .execute_unprepared(include_str!("m20261122_000002_groups.sql"))
             .await?;
         Ok(())
     }

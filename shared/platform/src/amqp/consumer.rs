@@ -5,7 +5,7 @@
 
 use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use futures_lite::StreamExt;
@@ -24,6 +24,8 @@ use tracing::Instrument;
 use super::headers::{adopt_trace_context, get_str, get_u64, set_str, set_u64};
 use super::publisher::{Outgoing, Publisher};
 use super::topology::{declare, Plan};
+use crate::metrics::metrics;
+use crate::telemetry::record_trace_id;
 
 /// What the handler decided.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -117,9 +119,18 @@ async fn consume<H: Handler>(
     publisher: &Publisher,
     shutdown: &CancellationToken,
 ) -> Result<(), lapin::Error> {
-    let connection = super::connect(config.url.expose_secret(), &config.name).await?;
+    let connection = Arc::new(super::connect(config.url.expose_secret(), &config.name).await?);
     let channel = connection.create_channel().await?;
     declare(&channel, &config.plan).await?;
+    // Sampling stops with this connection: the guard cancels it on every return path.
+    let sampling = CancellationToken::new();
+    let _stop_sampling = sampling.clone().drop_guard();
+    tokio::spawn(super::depth::watch(
+        connection.clone(),
+        super::depth::watched_queues(&config.queue),
+        super::depth::SAMPLE_EVERY,
+        sampling,
+    ));
     // Prefetch bounds how many unacknowledged messages this process holds: its concurrency.
     channel
         .basic_qos(config.prefetch, BasicQosOptions::default())
@@ -187,25 +198,44 @@ async fn process<H: Handler>(
     delivery: Delivery,
 ) {
     let incoming = Arc::new(Incoming::from_delivery(&delivery));
+    let _in_flight = metrics().in_flight(config.queue.name);
+    // The event type labels metrics; older messages without the header fall back to the
+    // routing key, which ingest sets to the event type.
+    let event_type =
+        get_str(&incoming.headers, h::EVENT_TYPE).unwrap_or_else(|| incoming.routing_key.clone());
     let span = tracing::info_span!(
         "process",
         otel.kind = "consumer",
-        otel.name = %format!("{} process", config.queue.name),
+        // OpenTelemetry messaging conventions: "{operation} {destination}".
+        otel.name = %format!("process {}", config.queue.name),
         messaging.system = "rabbitmq",
         messaging.operation.type = "process",
+        messaging.operation.name = "process",
         messaging.destination.name = config.queue.name,
         messaging.rabbitmq.destination.routing_key = %incoming.routing_key,
         messaging.message.id = incoming.message_id.as_deref().unwrap_or(""),
+        messaging.rabbitmq.message.delivery_tag = delivery.delivery_tag,
         event_id = get_str(&incoming.headers, h::EVENT_ID).unwrap_or_default(),
+        event_type = %event_type,
         organization_id = get_str(&incoming.headers, h::ORGANIZATION_ID).unwrap_or_default(),
         attempt = incoming.attempts,
+        trace_id = tracing::field::Empty,
     );
     adopt_trace_context(&incoming.headers, &span);
+    record_trace_id(&span);
+    let started = Instant::now();
     let outcome = {
         let incoming = incoming.clone();
         // Run in its own task so a panicking handler is caught here, not fatal to the consumer.
         tokio::spawn(async move { handler.handle(&incoming).await }.instrument(span.clone())).await
     };
+    let label = match &outcome {
+        Ok(Outcome::Ack) => "ack",
+        Ok(Outcome::Retry { .. }) => "retry",
+        Ok(Outcome::DeadLetter { .. }) => "dead_letter",
+        Err(_) => "panic",
+    };
+    metrics().event_handled(config.queue.name, &event_type, label, started.elapsed());
     let settle = async {
         match outcome {
             Ok(Outcome::Ack) => ack(&delivery).await,
@@ -294,7 +324,10 @@ async fn retry(
     };
     tracing::info!(%reason, attempt = incoming.attempts, ?delay, "transient failure; retrying later");
     match publisher.publish(outgoing).await {
-        Ok(()) => ack(delivery).await,
+        Ok(()) => {
+            metrics().retried(config.queue.name);
+            ack(delivery).await
+        }
         Err(error) => {
             tracing::warn!(%error, "could not schedule the retry; returning the message to the queue");
             tokio::time::sleep(Duration::from_millis(500)).await;
@@ -336,7 +369,10 @@ async fn dead_letter(
     };
     tracing::warn!(reason, detail, "dead-lettering message");
     match publisher.publish(outgoing).await {
-        Ok(()) => ack(delivery).await,
+        Ok(()) => {
+            metrics().dead_lettered(config.queue.name, reason);
+            ack(delivery).await
+        }
         Err(error) => {
             tracing::warn!(%error, "could not dead-letter; returning the message to the queue");
             tokio::time::sleep(Duration::from_millis(500)).await;

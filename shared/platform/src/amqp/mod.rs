@@ -3,9 +3,11 @@
 //! acking, retrying and dead-lettering.
 
 pub mod consumer;
+pub mod depth;
 pub mod headers;
 pub mod publisher;
 pub mod topology;
+pub mod worker;
 
 use lapin::{Connection, ConnectionProperties};
 

@@ -131,6 +131,7 @@ impl Publisher {
         if let Some(id) = message.message_id {
             props = props.with_message_id(id.into());
         }
+        let started = std::time::Instant::now();
         let publish = async {
             let confirm = channel
                 .basic_publish(
@@ -147,7 +148,16 @@ impl Publisher {
                 .await?;
             confirm.await
         };
-        match tokio::time::timeout(self.inner.confirm_timeout, publish).await {
+        let result = tokio::time::timeout(self.inner.confirm_timeout, publish).await;
+        let outcome = match &result {
+            Err(_) => "timeout",
+            Ok(Err(_)) => "error",
+            Ok(Ok(Confirmation::Ack(None))) => "confirmed",
+            Ok(Ok(Confirmation::Ack(Some(_)))) => "unroutable",
+            Ok(Ok(Confirmation::Nack(_) | Confirmation::NotRequested)) => "nacked",
+        };
+        crate::metrics::metrics().publish_confirmed(outcome, started.elapsed());
+        match result {
             Err(_) => Err(PublishError::Timeout(self.inner.confirm_timeout)),
             Ok(Err(error)) => {
                 self.inner.broken.notify_one();

@@ -1,0 +1,250 @@
+//! SCIM groups of a company: kinds, levels, active members; custom group levels (R12) and
+//! career automations.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+use chrono::{DateTime, Utc};
+use scimsync_db::access;
+use scimsync_db::entity::{career_automation, scim_group};
+use scimsync_platform::http::{ApiError, JsonBody};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, DbBackend, EntityTrait, FromQueryResult, QueryFilter,
+    QueryOrder, Set, Statement, TransactionTrait,
+};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::{companies, SharedState};
+
+#[derive(Debug, Serialize, FromQueryResult, ToSchema)]
+pub struct GroupView {
+    pub id: Uuid,
+    pub idp_group_id: String,
+    pub name: Option<String>,
+    /// `default_admin`, `default_full_access` or `custom`.
+    pub kind: String,
+    /// The level a custom group grants (set by an admin); default groups grant admin/full_access.
+    pub permission_level: Option<String>,
+    pub deleted: bool,
+    pub active_members: i64,
+    pub career_automations: i64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct GroupList {
+    pub groups: Vec<GroupView>,
+}
+
+const SELECT_GROUPS: &str = "
+SELECT g.id, g.idp_group_id, g.display_name AS name, g.kind, g.permission_level, g.deleted,
+       (SELECT count(DISTINCT u.id) FROM scim_group_memberships m
+        JOIN users u ON u.company_id = m.company_id AND u.stytch_member_id = m.stytch_member_id AND u.active
+        WHERE m.company_id = g.company_id AND m.idp_group_id = g.idp_group_id AND m.present) AS active_members,
+       (SELECT count(*) FROM career_automations c WHERE c.group_id = g.id) AS career_automations
+FROM scim_groups g
+WHERE g.company_id = $1";
+
+async fn load(
+    state: &SharedState,
+    company_id: Uuid,
+    group_id: Uuid,
+) -> Result<GroupView, ApiError> {
+    GroupView::find_by_statement(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        format!("{SELECT_GROUPS} AND g.id = $2"),
+        [company_id.into(), group_id.into()],
+    ))
+    .one(&state.db)
+    .await
+    .map_err(|e| ApiError::internal(&e))?
+    .ok_or_else(|| ApiError::not_found("group"))
+}
+
+/// Groups of a company, defaults first.
+#[utoipa::path(get, path = "/api/v1/companies/{company_id}/groups", tag = "groups",
+    params(("company_id" = Uuid, Path)), responses((status = 200, body = GroupList), (status = 404)))]
+pub async fn list(
+    State(state): State<SharedState>,
+    Path(company_id): Path<Uuid>,
+) -> Result<Json<GroupList>, ApiError> {
+    companies::find(&state, company_id).await?;
+    let groups = GroupView::find_by_statement(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        format!("{SELECT_GROUPS} ORDER BY g.kind = 'custom', g.display_name, g.idp_group_id"),
+        [company_id.into()],
+    ))
+    .all(&state.db)
+    .await
+    .map_err(|e| ApiError::internal(&e))?;
+    Ok(Json(GroupList { groups }))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GroupLevel {
+    /// `admin`, `full_access`, `manager`, `basic`, or null to grant nothing.
+    pub permission_level: Option<String>,
+}
+
+/// Sets the level a custom group grants; its members' levels are recomputed at once.
+#[utoipa::path(put, path = "/api/v1/companies/{company_id}/groups/{group_id}", tag = "groups",
+    params(("company_id" = Uuid, Path), ("group_id" = Uuid, Path)), request_body = GroupLevel,
+    responses((status = 200, body = GroupView), (status = 400), (status = 404),
+              (status = 409, description = "default groups have a fixed level")))]
+pub async fn set_level(
+    State(state): State<SharedState>,
+    Path((company_id, group_id)): Path<(Uuid, Uuid)>,
+    JsonBody(body): JsonBody<GroupLevel>,
+) -> Result<Json<GroupView>, ApiError> {
+    let level = body.permission_level.map(|l| l.trim().to_ascii_lowercase());
+    if let Some(level) = &level {
+        if !["admin", "full_access", "manager", "basic"].contains(&level.as_str()) {
+            return Err(ApiError::bad_request(
+                "invalid_field",
+                "permission_level must be admin, full_access, manager, basic or null",
+            )
+            .with_field(Some("permission_level")));
+        }
+    }
+    let group = find_group(&state, company_id, group_id).await?;
+    if group.kind != "custom" {
+        return Err(ApiError::conflict(
+            "default_group",
+            "the default groups' levels are fixed (admin, full access)",
+        ));
+    }
+    let idp_group_id = group.idp_group_id.clone();
+    let txn = state.db.begin().await.map_err(|e| ApiError::internal(&e))?;
+    access::lock_group(&txn, company_id, &idp_group_id)
+        .await
+        .map_err(|e| ApiError::internal(&e))?;
+    let mut row: scim_group::ActiveModel = group.into();
+    row.permission_level = Set(level);
+    row.update(&txn).await.map_err(|e| ApiError::internal(&e))?;
+    txn.commit().await.map_err(|e| ApiError::internal(&e))?;
+    access::refresh_group_members(&state.db, company_id, &idp_group_id)
+        .await
+        .map_err(|e| ApiError::internal(&e))?;
+    Ok(Json(load(&state, company_id, group_id).await?))
+}
+
+async fn find_group(
+    state: &SharedState,
+    company_id: Uuid,
+    group_id: Uuid,
+) -> Result<scim_group::Model, ApiError> {
+    scim_group::Entity::find_by_id(group_id)
+        .one(&state.db)
+        .await
+        .map_err(|e| ApiError::internal(&e))?
+        .filter(|g| g.company_id == company_id)
+        .ok_or_else(|| ApiError::not_found("group"))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AutomationView {
+    pub id: Uuid,
+    pub group_id: Uuid,
+    pub name: String,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<career_automation::Model> for AutomationView {
+    fn from(a: career_automation::Model) -> Self {
+        Self {
+            id: a.id,
+            group_id: a.group_id,
+            name: a.name,
+            created_at: a.created_at,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AutomationList {
+    pub career_automations: Vec<AutomationView>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewAutomation {
+    pub name: String,
+}
+
+/// Career automations attached to a custom group.
+#[utoipa::path(get, path = "/api/v1/companies/{company_id}/groups/{group_id}/career-automations", tag = "groups",
+    params(("company_id" = Uuid, Path), ("group_id" = Uuid, Path)), responses((status = 200, body = AutomationList), (status = 404)))]
+pub async fn list_automations(
+    State(state): State<SharedState>,
+    Path((company_id, group_id)): Path<(Uuid, Uuid)>,
+) -> Result<Json<AutomationList>, ApiError> {
+    find_group(&state, company_id, group_id).await?;
+    let rows = career_automation::Entity::find()
+        .filter(career_automation::Column::GroupId.eq(group_id))
+        .order_by_asc(career_automation::Column::CreatedAt)
+        .all(&state.db)
+        .await
+        .map_err(|e| ApiError::internal(&e))?;
+    Ok(Json(AutomationList {
+        career_automations: rows.into_iter().map(Into::into).collect(),
+    }))
+}
+
+/// Attaches a career automation to a custom group (removed if the IdP deletes the group).
+#[utoipa::path(post, path = "/api/v1/companies/{company_id}/groups/{group_id}/career-automations", tag = "groups",
+    params(("company_id" = Uuid, Path), ("group_id" = Uuid, Path)), request_body = NewAutomation,
+    responses((status = 201, body = AutomationView), (status = 400), (status = 404), (status = 409)))]
+pub async fn add_automation(
+    State(state): State<SharedState>,
+    Path((company_id, group_id)): Path<(Uuid, Uuid)>,
+    JsonBody(body): JsonBody<NewAutomation>,
+) -> Result<(StatusCode, Json<AutomationView>), ApiError> {
+    let name = body.name.trim().to_owned();
+    if name.is_empty() {
+        return Err(
+            ApiError::bad_request("invalid_field", "name must not be empty")
+                .with_field(Some("name")),
+        );
+    }
+    let group = find_group(&state, company_id, group_id).await?;
+    if group.kind != "custom" || group.deleted {
+        return Err(ApiError::conflict(
+            "not_a_live_custom_group",
+            "career automations attach to custom groups that exist in the IdP",
+        ));
+    }
+    let row = career_automation::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        company_id: Set(company_id),
+        group_id: Set(group_id),
+        name: Set(name),
+        created_at: Set(Utc::now()),
+    }
+    .insert(&state.db)
+    .await
+    .map_err(|e| ApiError::internal(&e))?;
+    Ok((StatusCode::CREATED, Json(row.into())))
+}
+
+/// Detaches a career automation.
+#[utoipa::path(delete, path = "/api/v1/companies/{company_id}/groups/{group_id}/career-automations/{automation_id}", tag = "groups",
+    params(("company_id" = Uuid, Path), ("group_id" = Uuid, Path), ("automation_id" = Uuid, Path)),
+    responses((status = 204), (status = 404)))]
+pub async fn delete_automation(
+    State(state): State<SharedState>,
+    Path((company_id, group_id, automation_id)): Path<(Uuid, Uuid, Uuid)>,
+) -> Result<StatusCode, ApiError> {
+    let deleted = career_automation::Entity::delete_many()
+        .filter(career_automation::Column::Id.eq(automation_id))
+        .filter(career_automation::Column::GroupId.eq(group_id))
+        .filter(career_automation::Column::CompanyId.eq(company_id))
+        .exec(&state.db)
+        .await
+        .map_err(|e| ApiError::internal(&e))?;
+    if deleted.rows_affected == 0 {
+        return Err(ApiError::not_found("career automation"));
+    }
+    Ok(StatusCode::NO_CONTENT)
+}

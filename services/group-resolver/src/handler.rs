@@ -1,0 +1,361 @@
+//! Routes each event to what it changes, writes the event log, classifies failures.
+
+use scimsync_db::access::{self, Change};
+use scimsync_db::event_log::{self, Entry};
+use scimsync_platform::amqp::{Handler, Incoming, Outcome};
+use scimsync_schema::idp_group::{GroupAction, GroupEvent};
+use scimsync_schema::stytch::Action;
+use scimsync_schema::{Envelope, QueueMessage, StytchWebhook};
+use sea_orm::{DatabaseConnection, DbErr, TransactionTrait};
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::groups::{self, GroupChange};
+use crate::kind::DefaultGroups;
+use crate::{memberships, CONCERN};
+
+pub struct GroupResolver {
+    pub db: DatabaseConnection,
+    pub names: DefaultGroups,
+}
+
+#[derive(Debug, thiserror::Error)]
+enum Failure {
+    #[error("no company has Stytch organization id {0:?}")]
+    UnknownOrganization(String),
+    #[error("database error")]
+    Database(#[from] DbErr),
+}
+
+impl Handler for GroupResolver {
+    async fn handle(&self, message: &Incoming) -> Outcome {
+        let webhook = match QueueMessage::from_bytes(&message.body) {
+            Ok(QueueMessage::StytchWebhookV1(webhook)) => webhook,
+            Ok(other) => {
+                return Outcome::DeadLetter {
+                    reason: "unexpected_message".into(),
+                    detail: format!("group-resolver does not handle {}", other.event_id()),
+                }
+            }
+            Err(error) => {
+                return Outcome::DeadLetter {
+                    reason: "undecodable".into(),
+                    detail: format!("not a scimsync queue message: {error}"),
+                }
+            }
+        };
+        let envelope = match webhook.envelope() {
+            Ok(envelope) => envelope,
+            Err(error) => {
+                return Outcome::DeadLetter {
+                    reason: "schema_violation".into(),
+                    detail: error.to_string(),
+                }
+            }
+        };
+        let result = if envelope.is_member() {
+            self.member_list(&webhook, &envelope).await
+        } else if envelope.is_idp_group() {
+            self.group_event(&webhook, &envelope).await
+        } else {
+            return Outcome::DeadLetter {
+                reason: "unexpected_event_type".into(),
+                detail: format!("group-resolver does not handle {}", webhook.event_type),
+            };
+        };
+        match result {
+            Ok(outcome) => {
+                tracing::info!(event_id = %webhook.event_id, event_type = %webhook.event_type, outcome, "group event processed");
+                Outcome::Ack
+            }
+            Err(error @ Failure::UnknownOrganization(_)) => Outcome::DeadLetter {
+                reason: "unknown_organization".into(),
+                detail: error.to_string(),
+            },
+            Err(Failure::Database(error)) => {
+                tracing::warn!(error = ?error, event_id = %webhook.event_id, "database error; will retry");
+                Outcome::Retry {
+                    reason: format!("database: {error}"),
+                }
+            }
+        }
+    }
+}
+
+fn entry<'a>(
+    webhook: &'a StytchWebhook,
+    company_id: Option<Uuid>,
+    member_id: Option<&'a str>,
+    outcome: &'a str,
+    detail: serde_json::Value,
+) -> Entry<'a> {
+    Entry {
+        company_id,
+        received_at: webhook.received_at,
+        event_id: &webhook.event_id,
+        event_type: &webhook.event_type,
+        concern: CONCERN,
+        user_id: None,
+        stytch_member_id: member_id,
+        outcome,
+        detail,
+    }
+}
+
+/// The outcome a membership change is logged with: what it did to people, most serious first.
+fn outcome_of(changes: &[Change], default: &'static str) -> &'static str {
+    if changes.iter().any(Change::deactivated) {
+        "deactivated"
+    } else if changes.iter().any(Change::reactivated) {
+        "reactivated"
+    } else if changes.iter().any(Change::level_changed) {
+        "level_changed"
+    } else {
+        default
+    }
+}
+
+fn describe(changes: &[Change]) -> serde_json::Value {
+    json!({
+        "level_changes": changes.iter().filter(|c| c.level_changed())
+            .map(|c| json!({"user_id": c.user_id, "from": c.level_before, "to": c.level_after})).collect::<Vec<_>>(),
+        "deactivated": changes.iter().filter(|c| c.deactivated()).map(|c| c.user_id).collect::<Vec<_>>(),
+        "reactivated": changes.iter().filter(|c| c.reactivated()).map(|c| c.user_id).collect::<Vec<_>>(),
+    })
+}
+
+impl GroupResolver {
+    async fn company(&self, organization_id: &str) -> Result<Uuid, Failure> {
+        scimsync_db::companies::find_by_organization(&self.db, organization_id)
+            .await?
+            .map(|c| c.id)
+            .ok_or_else(|| Failure::UnknownOrganization(organization_id.to_owned()))
+    }
+
+    /// Member create/update: its `groups` list is the full state of its memberships.
+    async fn member_list(
+        &self,
+        webhook: &StytchWebhook,
+        envelope: &Envelope,
+    ) -> Result<&'static str, Failure> {
+        if !envelope.is_scim() || !matches!(envelope.action(), Action::Create | Action::Update) {
+            return Ok("ignored");
+        }
+        let Some(member) = envelope.member().ok().flatten() else {
+            return Ok("ignored");
+        };
+        let Some(groups) = member.scim().and_then(|s| s.groups.clone()) else {
+            return Ok("no_group_list");
+        };
+        let (Some(org), Some(member_id)) = (member.organization_id.clone(), envelope.member_id())
+        else {
+            return Ok("ignored");
+        };
+        let company_id = self.company(&org).await?;
+        let named: Vec<(String, Option<String>)> = groups
+            .iter()
+            .filter_map(|g| g.value.clone().map(|id| (id, g.display.clone())))
+            .collect();
+        let ids: Vec<String> = named.iter().map(|(id, _)| id.clone()).collect();
+
+        let txn = self.db.begin().await?;
+        access::lock_members(&txn, &[member_id.clone()]).await?;
+        // Groups the list names, plus groups the member is leaving.
+        let mut touched = ids.clone();
+        touched.extend(memberships::current_groups(&txn, company_id, &member_id).await?);
+        access::lock_groups_shared(&txn, company_id, &touched).await?;
+        let renamed = groups::ensure(&txn, company_id, &named, &self.names).await?;
+        let applied =
+            memberships::sync_list(&txn, company_id, &member_id, &ids, envelope.timestamp).await?;
+        let users = access::users_of_members(&txn, company_id, &[member_id.clone()]).await?;
+        let changes = access::refresh(&txn, &users).await?;
+        let outcome = if applied {
+            outcome_of(&changes, "memberships_synced")
+        } else {
+            "stale_ignored"
+        };
+        let mut detail = describe(&changes);
+        detail["groups"] = json!(ids);
+        event_log::record(
+            &txn,
+            entry(webhook, Some(company_id), Some(&member_id), outcome, detail),
+        )
+        .await?;
+        txn.commit().await?;
+        self.refresh_groups(company_id, &renamed).await?;
+        Ok(outcome)
+    }
+
+    async fn group_event(
+        &self,
+        webhook: &StytchWebhook,
+        envelope: &Envelope,
+    ) -> Result<&'static str, Failure> {
+        let event = match envelope.group_event() {
+            Ok(event) => event,
+            Err(problem) => {
+                // Stytch does not publish this body: keep it whole for whoever investigates.
+                let org = envelope
+                    .rest
+                    .get("idp_group")
+                    .and_then(|g| g["organization_id"].as_str())
+                    .map(str::to_owned);
+                let company_id = match org {
+                    Some(org) => scimsync_db::companies::find_by_organization(&self.db, &org)
+                        .await?
+                        .map(|c| c.id),
+                    None => None,
+                };
+                let detail = json!({ "problem": problem, "raw": webhook.envelope });
+                event_log::record(
+                    &self.db,
+                    entry(webhook, company_id, None, "unparseable_group_event", detail),
+                )
+                .await?;
+                return Ok("unparseable_group_event");
+            }
+        };
+        let company_id = self.company(&event.organization_id).await?;
+        match event.action {
+            GroupAction::MemberAdd | GroupAction::MemberRemove => {
+                self.membership(webhook, envelope, company_id, &event).await
+            }
+            GroupAction::Upsert | GroupAction::Delete => {
+                self.group_change(webhook, envelope, company_id, &event)
+                    .await
+            }
+        }
+    }
+
+    async fn membership(
+        &self,
+        webhook: &StytchWebhook,
+        envelope: &Envelope,
+        company_id: Uuid,
+        event: &GroupEvent,
+    ) -> Result<&'static str, Failure> {
+        let member_id = event.member_id.clone().unwrap_or_default();
+        let present = event.action == GroupAction::MemberAdd;
+        let txn = self.db.begin().await?;
+        access::lock_members(&txn, &[member_id.clone()]).await?;
+        access::lock_groups_shared(&txn, company_id, std::slice::from_ref(&event.group_id)).await?;
+        let renamed = groups::ensure(
+            &txn,
+            company_id,
+            &[(event.group_id.clone(), event.group_name.clone())],
+            &self.names,
+        )
+        .await?;
+        let applied = memberships::set(
+            &txn,
+            company_id,
+            &event.group_id,
+            &member_id,
+            present,
+            envelope.timestamp,
+        )
+        .await?;
+        let users = access::users_of_members(&txn, company_id, &[member_id.clone()]).await?;
+        let changes = access::refresh(&txn, &users).await?;
+        let base = if present {
+            "membership_added"
+        } else {
+            "membership_removed"
+        };
+        let outcome = if applied {
+            outcome_of(&changes, base)
+        } else {
+            "stale_ignored"
+        };
+        let mut detail = describe(&changes);
+        detail["group_id"] = json!(event.group_id);
+        if users.is_empty() {
+            detail["user_pending"] = json!(true);
+        }
+        event_log::record(
+            &txn,
+            entry(webhook, Some(company_id), Some(&member_id), outcome, detail),
+        )
+        .await?;
+        txn.commit().await?;
+        self.refresh_groups(company_id, &renamed).await?;
+        Ok(outcome)
+    }
+
+    async fn group_change(
+        &self,
+        webhook: &StytchWebhook,
+        envelope: &Envelope,
+        company_id: Uuid,
+        event: &GroupEvent,
+    ) -> Result<&'static str, Failure> {
+        let txn = self.db.begin().await?;
+        access::lock_group(&txn, company_id, &event.group_id).await?;
+        let name = event.group_name.as_deref();
+        let change = if event.action == GroupAction::Delete {
+            groups::delete(
+                &txn,
+                company_id,
+                &event.group_id,
+                name,
+                envelope.timestamp,
+                &self.names,
+            )
+            .await?
+        } else {
+            groups::upsert(
+                &txn,
+                company_id,
+                &event.group_id,
+                name,
+                envelope.timestamp,
+                &self.names,
+            )
+            .await?
+        };
+        txn.commit().await?;
+        // A group's first event may name it (and so make it a default group) for members whose
+        // memberships arrived before it.
+        let refresh = matches!(
+            change,
+            GroupChange::Created
+                | GroupChange::Deleted { .. }
+                | GroupChange::Updated {
+                    members_need_refresh: true
+                }
+        );
+        let changes = if refresh {
+            access::refresh_group_members(&self.db, company_id, &event.group_id).await?
+        } else {
+            Vec::new()
+        };
+        let mut detail = describe(&changes);
+        detail["group_id"] = json!(event.group_id);
+        let outcome = match change {
+            GroupChange::Created => "group_created",
+            GroupChange::Updated { .. } => "group_updated",
+            GroupChange::Deleted {
+                automations_removed,
+            } => {
+                detail["career_automations_removed"] = json!(automations_removed);
+                "group_deleted"
+            }
+            GroupChange::IgnoredDefaultDelete => "ignored_default_group_delete",
+            GroupChange::Stale => "stale_ignored",
+        };
+        event_log::record(
+            &self.db,
+            entry(webhook, Some(company_id), None, outcome, detail),
+        )
+        .await?;
+        Ok(outcome)
+    }
+
+    /// Members of groups whose kind just changed get their levels recomputed.
+    async fn refresh_groups(&self, company_id: Uuid, group_ids: &[String]) -> Result<(), DbErr> {
+        for group_id in group_ids {
+            access::refresh_group_members(&self.db, company_id, group_id).await?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,31 @@
+//! The `group-resolver` worker: owns SCIM groups, memberships and what they decide, namely
+//! permission levels and group-driven deactivation (SPEC R9 c/d, R12, R16, R17).
+//!
+//! Memberships come from two sources that converge: full-state group lists in member events
+//! and `scim.idp_group.*` events. Each membership is last-writer-wins by event timestamp, with
+//! tombstones, and a member's newest full-state list stops older membership events from
+//! re-adding a group it no longer names.
+
+pub mod groups;
+pub mod handler;
+pub mod kind;
+pub mod memberships;
+
+use scimsync_platform::amqp::worker;
+use scimsync_platform::Settings;
+use scimsync_schema::topology::GROUP_RESOLVER;
+use tokio_util::sync::CancellationToken;
+
+pub const CONCERN: &str = "group-resolver";
+
+/// Runs until `shutdown`, then drains in-flight messages (SPEC A4).
+pub async fn run(settings: Settings, shutdown: CancellationToken) -> anyhow::Result<()> {
+    let db = scimsync_db::connect(&settings.database).await?;
+    let handler = handler::GroupResolver {
+        db: db.clone(),
+        names: kind::DefaultGroups::from(&settings.groups),
+    };
+    worker::run(&settings, CONCERN, GROUP_RESOLVER, |_| handler, shutdown).await?;
+    db.close().await?;
+    Ok(())
+}

@@ -1,0 +1,46 @@
+//! The `manager-linker` worker: links users to their managers (SPEC R13-R15, and the Manager
+//! level of R12).
+//!
+//! Identity providers send reports before their managers, so a manager value that resolves to
+//! nobody yet stays pending: the message climbs the delay tiers, and, faster, every new user
+//! record announces itself (`internal.user.provisioned`) and wakes the links waiting for it.
+//! Cycles never form: hierarchy changes are serialised per company and checked inside the same
+//! transaction.
+
+pub mod handler;
+pub mod links;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use scimsync_platform::amqp::worker;
+use scimsync_platform::Settings;
+use scimsync_schema::topology::MANAGER_LINKER;
+use tokio_util::sync::CancellationToken;
+
+pub const CONCERN: &str = "manager-linker";
+
+/// Where "now" comes from: the wall clock in production, a controllable one in tests.
+pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
+
+/// Runs until `shutdown`, then drains in-flight messages (SPEC A4).
+pub async fn run(settings: Settings, shutdown: CancellationToken) -> anyhow::Result<()> {
+    run_with_clock(settings, Arc::new(Utc::now), shutdown).await
+}
+
+pub async fn run_with_clock(
+    settings: Settings,
+    clock: Clock,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let db = scimsync_db::connect(&settings.database).await?;
+    let handler = handler::ManagerLinker {
+        db: db.clone(),
+        clock,
+        max_pending_age: Duration::from_secs(settings.manager.max_pending_age_secs),
+    };
+    worker::run(&settings, CONCERN, MANAGER_LINKER, |_| handler, shutdown).await?;
+    db.close().await?;
+    Ok(())
+}

@@ -1,0 +1,355 @@
+//! Manager links: the value last seen from SCIM per member, resolved to a user when possible.
+//!
+//! R15 falls out of keeping that value: an event applies only if its value differs from the
+//! last one seen, or the link is still unresolved. A stale value re-sent after an admin cleared
+//! the manager locally changes nothing; a different value is a reassignment and applies.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use scimsync_db::access;
+use scimsync_db::entity::manager_link;
+use scimsync_db::event_log::{self, Entry};
+use scimsync_schema::message::UserProvisioned;
+use scimsync_schema::StytchWebhook;
+use sea_orm::{
+    ActiveModelTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr,
+    EntityTrait, QuerySelect, Set, Statement, TransactionTrait,
+};
+use serde_json::json;
+use uuid::Uuid;
+
+use scimsync_db::hierarchy;
+
+use crate::CONCERN;
+
+/// Where a link stands after an attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Attempt {
+    Linked {
+        user: Uuid,
+        manager: Uuid,
+        changed: bool,
+    },
+    Pending {
+        reason: &'static str,
+        user: Option<Uuid>,
+    },
+    SkippedCircular {
+        user: Uuid,
+        manager: Uuid,
+    },
+    GaveUp {
+        user: Option<Uuid>,
+    },
+    Unchanged {
+        user: Option<Uuid>,
+    },
+    Stale,
+}
+
+impl Attempt {
+    pub fn outcome(&self) -> &'static str {
+        match self {
+            Self::Linked { changed: true, .. } => "manager_linked",
+            Self::Linked { changed: false, .. } | Self::Unchanged { .. } => "manager_unchanged",
+            Self::Pending { .. } => "manager_pending",
+            Self::SkippedCircular { .. } => "skipped_circular_manager",
+            Self::GaveUp { .. } => "manager_not_found",
+            Self::Stale => "stale_ignored",
+        }
+    }
+
+    fn status(&self) -> Option<&'static str> {
+        match self {
+            Self::Linked { .. } => Some("linked"),
+            Self::Pending { .. } => Some("pending"),
+            Self::SkippedCircular { .. } => Some("skipped_circular"),
+            Self::GaveUp { .. } => Some("not_found"),
+            Self::Unchanged { .. } | Self::Stale => None,
+        }
+    }
+
+    fn user(&self) -> Option<Uuid> {
+        match self {
+            Self::Linked { user, .. } | Self::SkippedCircular { user, .. } => Some(*user),
+            Self::Pending { user, .. } | Self::GaveUp { user } | Self::Unchanged { user } => *user,
+            Self::Stale => None,
+        }
+    }
+}
+
+/// Context shared by every attempt.
+pub struct Linker<'a> {
+    pub db: &'a DatabaseConnection,
+    pub now: DateTime<Utc>,
+    pub max_pending_age: Duration,
+}
+
+/// One member event's manager value.
+pub struct Observed<'a> {
+    pub webhook: &'a StytchWebhook,
+    pub company_id: Uuid,
+    pub member_id: &'a str,
+    pub value: &'a str,
+}
+
+impl Linker<'_> {
+    /// Records the value and tries to resolve it.
+    pub async fn observe(&self, seen: &Observed<'_>) -> Result<Attempt, DbErr> {
+        let txn = self.db.begin().await?;
+        access::lock_members(&txn, &[seen.member_id.to_owned()]).await?;
+        let current =
+            manager_link::Entity::find_by_id((seen.company_id, seen.member_id.to_owned()))
+                .lock_exclusive()
+                .one(&txn)
+                .await?;
+        let at = seen.webhook.timestamp;
+        let link = match current {
+            Some(link) if at < link.event_timestamp => {
+                let entry = self.entry(
+                    seen.webhook,
+                    seen.company_id,
+                    None,
+                    "stale_ignored",
+                    json!({ "manager_value": seen.value }),
+                );
+                event_log::record(&txn, entry).await?;
+                txn.commit().await?;
+                return Ok(Attempt::Stale);
+            }
+            Some(link) => {
+                let same = link.manager_value == seen.value;
+                let restart = !same || link.status == "not_found";
+                let mut row: manager_link::ActiveModel = link.clone().into();
+                row.event_timestamp = Set(at);
+                row.event_id = Set(seen.webhook.event_id.clone());
+                row.event_type = Set(seen.webhook.event_type.clone());
+                row.received_at = Set(seen.webhook.received_at);
+                if restart {
+                    row.manager_value = Set(seen.value.to_owned());
+                    row.status = Set("pending".into());
+                    row.first_seen_at = Set(self.now);
+                }
+                row.updated_at = Set(Utc::now());
+                row.update(&txn).await?
+            }
+            None => {
+                manager_link::ActiveModel {
+                    company_id: Set(seen.company_id),
+                    stytch_member_id: Set(seen.member_id.to_owned()),
+                    manager_value: Set(seen.value.to_owned()),
+                    event_timestamp: Set(at),
+                    event_id: Set(seen.webhook.event_id.clone()),
+                    event_type: Set(seen.webhook.event_type.clone()),
+                    received_at: Set(seen.webhook.received_at),
+                    status: Set("pending".into()),
+                    first_seen_at: Set(self.now),
+                    updated_at: Set(Utc::now()),
+                }
+                .insert(&txn)
+                .await?
+            }
+        };
+        let attempt = self.settle(&txn, link, None).await?;
+        txn.commit().await?;
+        Ok(attempt)
+    }
+
+    /// A user record now exists: resolve every pending link it completes (as the report, or
+    /// as the awaited manager).
+    pub async fn wake(&self, provisioned: &UserProvisioned) -> Result<usize, DbErr> {
+        let Ok(company_id) = provisioned.company_id.parse::<Uuid>() else {
+            return Ok(0);
+        };
+        let mut values = vec![provisioned.stytch_member_id.clone()];
+        values.extend(provisioned.scim_id.clone());
+        values.extend(provisioned.external_id.clone());
+        let waiting = self
+            .db
+            .query_all(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                "SELECT stytch_member_id FROM manager_links
+                 WHERE company_id = $1 AND status = 'pending'
+                   AND (stytch_member_id = $2 OR manager_value = ANY($3))
+                 ORDER BY stytch_member_id",
+                [
+                    company_id.into(),
+                    provisioned.stytch_member_id.clone().into(),
+                    values.into(),
+                ],
+            ))
+            .await?;
+        let mut resolved = 0;
+        for row in waiting {
+            let member_id: String = row.try_get("", "stytch_member_id")?;
+            let txn = self.db.begin().await?;
+            access::lock_members(&txn, std::slice::from_ref(&member_id)).await?;
+            let link = manager_link::Entity::find_by_id((company_id, member_id))
+                .lock_exclusive()
+                .one(&txn)
+                .await?
+                .filter(|l| l.status == "pending");
+            if let Some(link) = link {
+                let attempt = self.settle(&txn, link, Some(&provisioned.event_id)).await?;
+                if !matches!(attempt, Attempt::Pending { .. }) {
+                    resolved += 1;
+                }
+            }
+            txn.commit().await?;
+        }
+        Ok(resolved)
+    }
+
+    /// Tries a link that needs it, stores where it stands and logs it against the event that
+    /// brought its value (replacing that event's earlier outcome).
+    async fn settle(
+        &self,
+        txn: &DatabaseTransaction,
+        link: manager_link::Model,
+        woken_by: Option<&str>,
+    ) -> Result<Attempt, DbErr> {
+        let attempt = if matches!(link.status.as_str(), "pending" | "skipped_circular") {
+            match resolve(txn, &link).await? {
+                Attempt::Pending { user, .. } if self.expired(&link) => Attempt::GaveUp { user },
+                other => other,
+            }
+        } else {
+            let user = report(txn, link.company_id, &link.stytch_member_id).await?;
+            Attempt::Unchanged { user }
+        };
+        if let Some(status) = attempt.status().filter(|s| *s != link.status) {
+            let mut row: manager_link::ActiveModel = link.clone().into();
+            row.status = Set(status.into());
+            row.updated_at = Set(Utc::now());
+            row.update(txn).await?;
+        }
+        let mut detail = json!({ "manager_value": link.manager_value });
+        match &attempt {
+            Attempt::Linked { manager, .. } => detail["manager_id"] = json!(manager),
+            Attempt::SkippedCircular { manager, .. } => {
+                detail["manager_id"] = json!(manager);
+                detail["reason"] = json!("the assignment would make the user their own (indirect) manager; previous manager kept");
+            }
+            Attempt::Pending { reason, .. } => detail["waiting_for"] = json!(reason),
+            Attempt::GaveUp { .. } => {
+                detail["reason"] = json!(format!(
+                    "no user matched the manager value within {:?}",
+                    self.max_pending_age
+                ));
+            }
+            _ => {}
+        }
+        if let Some(cause) = woken_by {
+            detail["woken_by"] = json!(cause);
+        }
+        let entry = Entry {
+            company_id: Some(link.company_id),
+            received_at: link.received_at,
+            event_id: &link.event_id,
+            event_type: &link.event_type,
+            concern: CONCERN,
+            user_id: attempt.user(),
+            stytch_member_id: Some(&link.stytch_member_id),
+            outcome: attempt.outcome(),
+            detail,
+        };
+        event_log::record_latest(txn, entry).await?;
+        Ok(attempt)
+    }
+
+    fn expired(&self, link: &manager_link::Model) -> bool {
+        (self.now - link.first_seen_at)
+            .to_std()
+            .is_ok_and(|age| age > self.max_pending_age)
+    }
+
+    fn entry<'a>(
+        &self,
+        webhook: &'a StytchWebhook,
+        company_id: Uuid,
+        user_id: Option<Uuid>,
+        outcome: &'a str,
+        detail: serde_json::Value,
+    ) -> Entry<'a> {
+        Entry {
+            company_id: Some(company_id),
+            received_at: webhook.received_at,
+            event_id: &webhook.event_id,
+            event_type: &webhook.event_type,
+            concern: CONCERN,
+            user_id,
+            stytch_member_id: None,
+            outcome,
+            detail,
+        }
+    }
+}
+
+async fn report(
+    conn: &impl ConnectionTrait,
+    company_id: Uuid,
+    member_id: &str,
+) -> Result<Option<Uuid>, DbErr> {
+    Ok(
+        access::users_of_members(conn, company_id, &[member_id.to_owned()])
+            .await?
+            .into_iter()
+            .next(),
+    )
+}
+
+/// R13: the manager is found within the company by Stytch member id, then SCIM id, then
+/// external id.
+async fn find_manager(
+    conn: &impl ConnectionTrait,
+    company_id: Uuid,
+    value: &str,
+) -> Result<Option<Uuid>, DbErr> {
+    let row = conn
+        .query_one(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT id FROM users
+             WHERE company_id = $1 AND (stytch_member_id = $2 OR scim_id = $2 OR external_id = $2)
+             ORDER BY CASE WHEN stytch_member_id = $2 THEN 0 WHEN scim_id = $2 THEN 1 ELSE 2 END, id
+             LIMIT 1",
+            [company_id.into(), value.into()],
+        ))
+        .await?;
+    row.map(|r| r.try_get::<Uuid>("", "id")).transpose()
+}
+
+async fn resolve(txn: &DatabaseTransaction, link: &manager_link::Model) -> Result<Attempt, DbErr> {
+    let Some(user) = report(txn, link.company_id, &link.stytch_member_id).await? else {
+        return Ok(Attempt::Pending {
+            reason: "report_not_provisioned",
+            user: None,
+        });
+    };
+    let Some(manager) = find_manager(txn, link.company_id, &link.manager_value).await? else {
+        return Ok(Attempt::Pending {
+            reason: "manager_not_provisioned",
+            user: Some(user),
+        });
+    };
+    hierarchy::lock(txn, link.company_id).await?;
+    if hierarchy::would_cycle(txn, user, manager).await? {
+        return Ok(Attempt::SkippedCircular { user, manager });
+    }
+    let previous = hierarchy::set_manager(txn, user, Some(manager)).await?;
+    if previous == Some(manager) {
+        return Ok(Attempt::Linked {
+            user,
+            manager,
+            changed: false,
+        });
+    }
+    // The new manager may become a Manager; the previous one may stop being one.
+    let affected: Vec<Uuid> = previous.into_iter().chain([manager]).collect();
+    access::refresh(txn, &affected).await?;
+    Ok(Attempt::Linked {
+        user,
+        manager,
+        changed: true,
+    })
+}

@@ -1,0 +1,220 @@
+//! `scimctl dlq`: list, inspect, replay and purge dead letters (SPEC A6). How a queue is read
+//! without losing or looping is explained in [`reader`].
+
+pub mod filter;
+pub mod letter;
+pub mod list;
+pub mod purge;
+pub mod reader;
+pub mod replay;
+pub mod show;
+
+use std::io::IsTerminal;
+
+use clap::{Args, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+use scimsync_platform::Settings;
+use scimsync_schema::topology::WORK_QUEUES;
+use secrecy::ExposeSecret;
+
+use self::filter::Filter;
+use self::replay::ReplayOptions;
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Every dead-letter queue with its count, by reason and event type.
+    List {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Dead letters with their headers and body (nothing is removed).
+    Show {
+        #[command(flatten)]
+        queue: QueueArg,
+        #[command(flatten)]
+        filter: Filter,
+        /// Show at most this many.
+        #[arg(long, default_value_t = 20)]
+        limit: u64,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Put dead letters back to work on the queue they failed on.
+    Replay(ReplayArgs),
+    /// Delete dead letters for good.
+    Purge {
+        #[command(flatten)]
+        queue: QueueArg,
+        #[command(flatten)]
+        filter: Filter,
+        /// Confirm: purged dead letters cannot be recovered.
+        #[arg(long)]
+        yes: bool,
+    },
+}
+
+#[derive(Args)]
+pub struct QueueArg {
+    /// A dead-letter queue (scimsync.user-upsert.dlq) or its work queue (scimsync.user-upsert).
+    #[arg(long)]
+    pub queue: String,
+}
+
+#[derive(Args)]
+pub struct ReplayArgs {
+    #[command(flatten)]
+    pub queue: QueueArg,
+    #[command(flatten)]
+    pub filter: Filter,
+    /// Replay at most this many.
+    #[arg(long)]
+    pub limit: Option<u64>,
+    /// At most this many messages per second.
+    #[arg(long)]
+    pub rate: Option<f64>,
+    /// Only report what would be replayed.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Exit like a crash right after the first republish is confirmed (tests of A6).
+    #[arg(long, hide = true)]
+    pub crash_after_publish: bool,
+}
+
+/// A dead-letter queue and the work queue its messages go back to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeadLetterQueue {
+    pub name: String,
+    pub work_queue: String,
+}
+
+/// Every dead-letter queue of the topology.
+pub fn all_queues() -> Vec<DeadLetterQueue> {
+    WORK_QUEUES
+        .iter()
+        .map(|q| DeadLetterQueue {
+            name: q.dead_letter_queue(),
+            work_queue: q.name.to_owned(),
+        })
+        .collect()
+}
+
+/// The dead-letter queue an operator named, by its own name or its work queue's.
+pub fn resolve(name: &str) -> anyhow::Result<DeadLetterQueue> {
+    let queues = all_queues();
+    let name = name.trim();
+    queues
+        .iter()
+        .find(|q| q.name == name || q.work_queue == name)
+        .cloned()
+        .ok_or_else(|| {
+            let known: Vec<_> = queues.iter().map(|q| q.name.as_str()).collect();
+            anyhow::anyhow!(
+                "unknown queue {name:?}; the dead-letter queues are: {}",
+                known.join(", ")
+            )
+        })
+}
+
+fn progress_bar() -> ProgressBar {
+    // Only for a person watching: scripts and logs get the summary line alone.
+    if !std::io::stdout().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(0);
+    if let Ok(style) =
+        ProgressStyle::with_template("{bar:40} {pos}/{len} dead letters  {msg}  ({eta})")
+    {
+        bar.set_style(style);
+    }
+    bar
+}
+
+pub async fn run(settings: &Settings, command: Command) -> anyhow::Result<()> {
+    let url = settings.amqp.url.expose_secret();
+    match command {
+        Command::List { json } => {
+            let counts = list::list(url, &all_queues()).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&counts)?);
+            } else {
+                list::print(&counts);
+            }
+        }
+        Command::Show {
+            queue,
+            filter,
+            limit,
+            json,
+        } => {
+            let queue = resolve(&queue.queue)?;
+            let letters = show::show(url, &queue, &filter, limit).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&letters)?);
+            } else if letters.is_empty() {
+                println!("no matching dead letters in {}", queue.name);
+            } else {
+                for (i, letter) in letters.iter().enumerate() {
+                    show::print(i, letters.len(), letter);
+                }
+            }
+        }
+        Command::Replay(args) => {
+            let queue = resolve(&args.queue.queue)?;
+            let options = ReplayOptions {
+                filter: args.filter,
+                limit: args.limit,
+                rate: args.rate,
+                dry_run: args.dry_run,
+                crash_after_publish: args.crash_after_publish,
+            };
+            let summary = replay::replay(url, &queue, &options, &progress_bar()).await?;
+            if summary.dry_run {
+                println!(
+                    "dry run on {}: would replay {}, skipped by filter {}; nothing changed",
+                    summary.queue, summary.matched, summary.skipped
+                );
+            } else {
+                println!(
+                    "{}: replayed {}, skipped by filter {}, failed {}",
+                    summary.queue, summary.replayed, summary.skipped, summary.failed
+                );
+            }
+            anyhow::ensure!(
+                summary.failed == 0,
+                "{} dead letter(s) could not be replayed and are still in {}",
+                summary.failed,
+                summary.queue
+            );
+        }
+        Command::Purge { queue, filter, yes } => {
+            let queue = resolve(&queue.queue)?;
+            anyhow::ensure!(
+                yes,
+                "purge deletes dead letters from {} for good; add --yes to confirm",
+                queue.name
+            );
+            let purged = purge::purge(url, &queue, &filter).await?;
+            println!("{}: purged {purged}", queue.name);
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn queues_are_named_by_either_name_and_typos_list_the_real_ones() {
+        let dlq = resolve("scimsync.user-upsert.dlq").expect("dlq name");
+        assert_eq!(dlq.work_queue, "scimsync.user-upsert");
+        assert_eq!(
+            resolve("scimsync.user-upsert").expect("work queue name"),
+            dlq
+        );
+        let error = resolve("user-upsert.dlq").expect_err("unknown").to_string();
+        assert!(error.contains("scimsync.user-upsert.dlq"), "{error}");
+    }
+}

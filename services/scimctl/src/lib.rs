@@ -1,0 +1,73 @@
+//! `scimctl`: the operator CLI. Migrations, company registration, signed test webhooks, the
+//! broker topology and dead-letter queues. A library with a thin `main`, so tests drive the
+//! same code in-process.
+
+pub mod companies;
+pub mod dlq;
+pub mod webhook;
+
+use clap::{Parser, Subcommand};
+use scimsync_platform::amqp::topology::{definitions, full_plan};
+use scimsync_platform::Settings;
+
+#[derive(Parser)]
+#[command(name = "scimctl", version, about = "Operate a scimsync deployment")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Apply pending database migrations.
+    Migrate,
+    /// Register and list companies (tenants).
+    #[command(subcommand)]
+    Companies(companies::Command),
+    /// Send signed webhooks to ingest.
+    #[command(subcommand)]
+    Webhook(WebhookCommand),
+    /// The RabbitMQ topology.
+    #[command(subcommand)]
+    Topology(TopologyCommand),
+    /// Dead-letter queues: list, show, replay, purge.
+    #[command(subcommand)]
+    Dlq(dlq::Command),
+}
+
+#[derive(Subcommand)]
+pub enum WebhookCommand {
+    /// Sign a JSON file the way Svix does and POST it to ingest.
+    Send(webhook::Send),
+}
+
+#[derive(Subcommand)]
+pub enum TopologyCommand {
+    /// Print the topology as a RabbitMQ definitions file (exchanges, queues, bindings).
+    Export {
+        /// Virtual host to write into the definitions.
+        #[arg(long, default_value = "/")]
+        vhost: String,
+    },
+}
+
+pub async fn run(settings: &Settings, command: Command) -> anyhow::Result<()> {
+    match command {
+        Command::Migrate => {
+            let db = scimsync_db::connect(&settings.database).await?;
+            scimsync_db::migrate(&db).await?;
+            println!("migrations applied");
+        }
+        Command::Companies(command) => companies::run(settings, command).await?,
+        Command::Webhook(WebhookCommand::Send(args)) => webhook::send(settings, args).await?,
+        Command::Topology(TopologyCommand::Export { vhost }) => {
+            let plan = full_plan(settings.amqp.delivery_limit);
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&definitions(&plan, &vhost))?
+            );
+        }
+        Command::Dlq(command) => dlq::run(settings, command).await?,
+    }
+    Ok(())
+}

@@ -1,0 +1,274 @@
+//! Who may do what: a user's activity and permission level, derived from every input that
+//! feeds them (R9, R12). Any worker that changes an input calls [`refresh`] for the users it
+//! touched, inside its transaction and holding the member locks ([`lock_members`]), so the
+//! result never depends on which worker ran first.
+//!
+//! - active = the member's own events say active (`scim_active`, R9 a/b, R10) and the member has
+//!   not lost every group membership it had (`groups_lost_at`, R9 c/d). A member that never had
+//!   a group stays active.
+//! - level = the highest of: Admin (default admin group), Full Access (default full-access
+//!   group), each custom group's level, Manager (at least one active direct report), Basic.
+
+use std::collections::BTreeSet;
+
+use sea_orm::{ConnectionTrait, DbBackend, DbErr, FromQueryResult, Statement};
+use uuid::Uuid;
+
+/// Serialises work on these members across every worker replica until the transaction ends.
+/// Locks are taken in sorted order so two transactions never deadlock on them.
+pub async fn lock_members(conn: &impl ConnectionTrait, member_ids: &[String]) -> Result<(), DbErr> {
+    let sorted: BTreeSet<&String> = member_ids.iter().collect();
+    for member_id in sorted {
+        conn.execute(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
+            [member_id.clone().into()],
+        ))
+        .await?;
+    }
+    Ok(())
+}
+
+fn group_key(company_id: Uuid, group_id: &str) -> String {
+    format!("group:{company_id}:{group_id}")
+}
+
+/// Taken (shared) by every transaction that writes memberships of these groups, before it
+/// touches their rows; a group-level change (rename, deletion, new custom level) takes the same
+/// lock exclusively ([`lock_group`]). So a membership written while a group changes is either
+/// committed before the change (and then seen by its member refresh) or computed after it.
+pub async fn lock_groups_shared(
+    conn: &impl ConnectionTrait,
+    company_id: Uuid,
+    group_ids: &[String],
+) -> Result<(), DbErr> {
+    let sorted: BTreeSet<String> = group_ids.iter().map(|g| group_key(company_id, g)).collect();
+    for key in sorted {
+        conn.execute(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT pg_advisory_xact_lock_shared(hashtextextended($1, 0))",
+            [key.into()],
+        ))
+        .await?;
+    }
+    Ok(())
+}
+
+/// The exclusive side of [`lock_groups_shared`], for group-level changes.
+pub async fn lock_group(
+    conn: &impl ConnectionTrait,
+    company_id: Uuid,
+    group_id: &str,
+) -> Result<(), DbErr> {
+    conn.execute(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
+        [group_key(company_id, group_id).into()],
+    ))
+    .await?;
+    Ok(())
+}
+
+/// What changed for one user.
+#[derive(Debug, Clone, PartialEq, Eq, FromQueryResult, serde::Serialize)]
+pub struct Change {
+    pub user_id: Uuid,
+    pub active_before: bool,
+    pub active_after: bool,
+    pub level_before: String,
+    pub level_after: String,
+}
+
+impl Change {
+    pub fn deactivated(&self) -> bool {
+        self.active_before && !self.active_after
+    }
+
+    pub fn reactivated(&self) -> bool {
+        !self.active_before && self.active_after
+    }
+
+    pub fn level_changed(&self) -> bool {
+        self.level_before != self.level_after
+    }
+}
+
+const ACTIVITY: &str = "
+WITH target AS (
+    SELECT u.id, u.active AS active_before, u.permission_level AS level_before, u.scim_active,
+           u.scim_deactivated_at,
+           CASE WHEN g.had_any AND g.effective = 0 THEN g.last_change END AS lost_at
+    FROM users u
+    CROSS JOIN LATERAL (
+        SELECT count(*) > 0 AS had_any,
+               count(*) FILTER (WHERE m.present AND NOT COALESCE(sg.deleted, false)) AS effective,
+               GREATEST(max(m.version), max(sg.deleted_at)) AS last_change
+        FROM scim_group_memberships m
+        LEFT JOIN scim_groups sg ON sg.company_id = m.company_id AND sg.idp_group_id = m.idp_group_id
+        WHERE m.company_id = u.company_id AND m.stytch_member_id = u.stytch_member_id
+    ) g
+    WHERE u.id = ANY($1)
+)
+UPDATE users u SET
+    groups_lost_at = t.lost_at,
+    active = t.scim_active AND t.lost_at IS NULL,
+    deactivated_at = CASE
+        WHEN t.scim_active AND t.lost_at IS NULL THEN NULL
+        ELSE LEAST(CASE WHEN NOT t.scim_active THEN t.scim_deactivated_at END, t.lost_at)
+    END
+FROM target t
+WHERE u.id = t.id
+RETURNING u.id AS user_id, t.active_before, u.active AS active_after,
+          t.level_before, u.permission_level AS level_after";
+
+const LEVELS: &str = "
+WITH target AS (
+    SELECT u.id, u.permission_level AS level_before,
+           CASE GREATEST(
+               COALESCE((
+                   SELECT max(CASE
+                       WHEN g.kind = 'default_admin' THEN 4
+                       WHEN g.kind = 'default_full_access' THEN 3
+                       WHEN g.permission_level = 'admin' THEN 4
+                       WHEN g.permission_level = 'full_access' THEN 3
+                       WHEN g.permission_level = 'manager' THEN 2
+                       ELSE 1 END)
+                   FROM scim_group_memberships m
+                   JOIN scim_groups g ON g.company_id = m.company_id AND g.idp_group_id = m.idp_group_id
+                   WHERE m.company_id = u.company_id AND m.stytch_member_id = u.stytch_member_id
+                     AND m.present AND NOT g.deleted), 1),
+               CASE WHEN EXISTS (SELECT 1 FROM users r WHERE r.manager_id = u.id AND r.active) THEN 2 ELSE 1 END)
+           WHEN 4 THEN 'admin' WHEN 3 THEN 'full_access' WHEN 2 THEN 'manager' ELSE 'basic' END AS level_after
+    FROM users u
+    WHERE u.id = ANY($1)
+)
+UPDATE users u SET permission_level = t.level_after, updated_at = now()
+FROM target t
+WHERE u.id = t.id AND u.permission_level <> t.level_after
+RETURNING u.id AS user_id, t.level_before, t.level_after";
+
+#[derive(Debug, FromQueryResult)]
+struct LevelRow {
+    user_id: Uuid,
+    level_before: String,
+    level_after: String,
+}
+
+#[derive(Debug, FromQueryResult)]
+struct IdRow {
+    id: Uuid,
+}
+
+/// Recomputes activity and level for `user_ids`, then the level of the managers of anyone whose
+/// activity changed (they may gain or lose their last active report). Returns what changed.
+pub async fn refresh(conn: &impl ConnectionTrait, user_ids: &[Uuid]) -> Result<Vec<Change>, DbErr> {
+    if user_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut changes = Change::find_by_statement(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        ACTIVITY,
+        [user_ids.to_vec().into()],
+    ))
+    .all(conn)
+    .await?;
+    let flipped: Vec<Uuid> = changes
+        .iter()
+        .filter(|c| c.active_before != c.active_after)
+        .map(|c| c.user_id)
+        .collect();
+    let mut targets: Vec<Uuid> = user_ids.to_vec();
+    if !flipped.is_empty() {
+        let managers = IdRow::find_by_statement(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT DISTINCT manager_id AS id FROM users WHERE id = ANY($1) AND manager_id IS NOT NULL",
+            [flipped.into()],
+        ))
+        .all(conn)
+        .await?;
+        targets.extend(managers.into_iter().map(|r| r.id));
+    }
+    let levels = refresh_levels(conn, &targets).await?;
+    for row in levels {
+        match changes.iter_mut().find(|c| c.user_id == row.user_id) {
+            Some(change) => change.level_after = row.level_after,
+            None => changes.push(Change {
+                user_id: row.user_id,
+                active_before: true,
+                active_after: true,
+                level_before: row.level_before,
+                level_after: row.level_after,
+            }),
+        }
+    }
+    changes.retain(|c| c.active_before != c.active_after || c.level_changed());
+    Ok(changes)
+}
+
+/// Recomputes permission levels only (a custom group's level changed, a report moved).
+async fn refresh_levels(
+    conn: &impl ConnectionTrait,
+    user_ids: &[Uuid],
+) -> Result<Vec<LevelRow>, DbErr> {
+    LevelRow::find_by_statement(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        LEVELS,
+        [user_ids.to_vec().into()],
+    ))
+    .all(conn)
+    .await
+}
+
+/// The users of a company behind these Stytch member ids.
+pub async fn users_of_members(
+    conn: &impl ConnectionTrait,
+    company_id: Uuid,
+    member_ids: &[String],
+) -> Result<Vec<Uuid>, DbErr> {
+    let rows = IdRow::find_by_statement(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "SELECT id FROM users WHERE company_id = $1 AND stytch_member_id = ANY($2)",
+        [company_id.into(), member_ids.to_vec().into()],
+    ))
+    .all(conn)
+    .await?;
+    Ok(rows.into_iter().map(|r| r.id).collect())
+}
+
+#[derive(Debug, FromQueryResult)]
+struct MemberRow {
+    stytch_member_id: String,
+}
+
+/// Refreshes every user with a membership row in the group, in chunks, each chunk in its own
+/// short transaction holding those members' locks. Call it after the group-level change (a
+/// deletion, a rename, a new custom level) has committed: any member transaction that read the
+/// old group state finishes before its member is refreshed here, so nothing stays stale, and
+/// no transaction ever holds a group row while waiting for member locks (no deadlock).
+pub async fn refresh_group_members(
+    db: &sea_orm::DatabaseConnection,
+    company_id: Uuid,
+    idp_group_id: &str,
+) -> Result<Vec<Change>, DbErr> {
+    use sea_orm::TransactionTrait;
+    let members: Vec<String> = MemberRow::find_by_statement(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "SELECT DISTINCT stytch_member_id FROM scim_group_memberships
+         WHERE company_id = $1 AND idp_group_id = $2 ORDER BY 1",
+        [company_id.into(), idp_group_id.into()],
+    ))
+    .all(db)
+    .await?
+    .into_iter()
+    .map(|r| r.stytch_member_id)
+    .collect();
+    let mut changes = Vec::new();
+    for chunk in members.chunks(500) {
+        let txn = db.begin().await?;
+        lock_members(&txn, chunk).await?;
+        let users = users_of_members(&txn, company_id, chunk).await?;
+        changes.extend(refresh(&txn, &users).await?);
+        txn.commit().await?;
+    }
+    Ok(changes)
+}

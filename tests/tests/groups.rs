@@ -1,0 +1,415 @@
+//! Groups and permission levels: SPEC R9 c/d, R12, R16, R17, through the group-resolver.
+
+// Test support: a failed expectation is the test failing, so unwrap/expect/panic are the point.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+use scimsync_tests::events::{create, event_id, group, t, update, with_groups};
+use scimsync_tests::TestApp;
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+const ADMINS: (&str, &str) = ("g-admins", "SkillsdbGlobalAdmins");
+const FULL: (&str, &str) = ("g-full", "SkillsdbFullAccess");
+
+async fn send_and_wait(app: &TestApp, company: Uuid, event: &Value, concern: &str) -> Value {
+    app.accept(event).await;
+    app.logged_by(company, &event_id(event), concern).await
+}
+
+async fn user(app: &TestApp, company: Uuid, email: &str) -> Value {
+    app.user_by_email(company, email)
+        .await
+        .unwrap_or_else(|| panic!("{email} exists"))
+}
+
+async fn group_row(app: &TestApp, company: Uuid, idp_group_id: &str) -> Value {
+    let list = app
+        .get(&format!("/api/v1/companies/{company}/groups"))
+        .await;
+    list["groups"]
+        .as_array()
+        .and_then(|g| {
+            g.iter()
+                .find(|g| g["idp_group_id"] == idp_group_id)
+                .cloned()
+        })
+        .expect("group listed")
+}
+
+#[tokio::test]
+async fn the_highest_level_wins_and_a_user_in_both_default_groups_counts_in_both() {
+    let app = TestApp::spawn().await;
+    let company = app.register_company("org-g", &[]).await;
+    let both = with_groups(
+        create("org-g", "m-1", "both@example.com", t(0)),
+        &[ADMINS, FULL],
+    );
+    send_and_wait(&app, company, &both, "user-upsert").await;
+    let log = app
+        .logged_by(company, &event_id(&both), "group-resolver")
+        .await;
+    assert!(
+        ["level_changed", "memberships_synced"]
+            .contains(&log["outcome"].as_str().unwrap_or_default()),
+        "{log}"
+    );
+    let full = with_groups(create("org-g", "m-2", "full@example.com", t(1)), &[FULL]);
+    send_and_wait(&app, company, &full, "group-resolver").await;
+    let custom = with_groups(
+        create("org-g", "m-3", "custom@example.com", t(2)),
+        &[("g-eng", "Engineering")],
+    );
+    send_and_wait(&app, company, &custom, "group-resolver").await;
+
+    assert_eq!(
+        user(&app, company, "both@example.com").await["permission_level"],
+        "admin"
+    );
+    assert_eq!(
+        user(&app, company, "full@example.com").await["permission_level"],
+        "full_access"
+    );
+    assert_eq!(
+        user(&app, company, "custom@example.com").await["permission_level"],
+        "basic"
+    );
+    let groups = user(&app, company, "both@example.com").await["groups"].clone();
+    assert_eq!(groups.as_array().map(Vec::len), Some(2), "{groups}");
+
+    let status = app
+        .get(&format!("/api/v1/companies/{company}/scim/status"))
+        .await;
+    let counts: Vec<i64> = status["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["active_users"].as_i64().unwrap())
+        .collect();
+    assert_eq!(
+        counts,
+        [1, 2],
+        "admins: both; full access: both + full: {status}"
+    );
+
+    // An admin gives the custom group a level: its members are recomputed at once.
+    let eng = group_row(&app, company, "g-eng").await;
+    assert_eq!(eng["kind"], "custom");
+    let url = format!(
+        "{}/api/v1/companies/{company}/groups/{}",
+        app.admin_url,
+        eng["id"].as_str().unwrap()
+    );
+    let r = app
+        .http
+        .put(&url)
+        .json(&json!({"permission_level": "full_access"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        user(&app, company, "custom@example.com").await["permission_level"],
+        "full_access"
+    );
+    let admins = group_row(&app, company, "g-admins").await;
+    let url = format!(
+        "{}/api/v1/companies/{company}/groups/{}",
+        app.admin_url,
+        admins["id"].as_str().unwrap()
+    );
+    let r = app
+        .http
+        .put(&url)
+        .json(&json!({"permission_level": "basic"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 409, "default groups have fixed levels");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn losing_the_last_membership_deactivates_but_never_having_one_does_not() {
+    let app = TestApp::spawn().await;
+    let company = app.register_company("org-g", &[]).await;
+    let grouped = with_groups(
+        create("org-g", "m-1", "grouped@example.com", t(0)),
+        &[("g-eng", "Engineering")],
+    );
+    let loner = with_groups(create("org-g", "m-2", "loner@example.com", t(0)), &[]);
+    send_and_wait(&app, company, &grouped, "group-resolver").await;
+    send_and_wait(&app, company, &loner, "group-resolver").await;
+    send_and_wait(&app, company, &loner, "user-upsert").await;
+    assert_eq!(
+        user(&app, company, "loner@example.com").await["active"],
+        true,
+        "never had a group: stays active"
+    );
+
+    let removed = group(
+        "MEMBER_DELETE",
+        "org-g",
+        "g-eng",
+        "Engineering",
+        Some("m-1"),
+        t(5),
+    );
+    let log = send_and_wait(&app, company, &removed, "group-resolver").await;
+    assert_eq!(log["outcome"], "deactivated");
+    let u = user(&app, company, "grouped@example.com").await;
+    assert_eq!(
+        (u["active"].as_bool(), u["deactivated_at"].as_str()),
+        (Some(false), Some("2026-01-01T00:00:05Z"))
+    );
+
+    // Back in a group: active again (R10 through the IdP).
+    let back = group(
+        "MEMBER_ADD",
+        "org-g",
+        "g-eng",
+        "Engineering",
+        Some("m-1"),
+        t(9),
+    );
+    assert_eq!(
+        send_and_wait(&app, company, &back, "group-resolver").await["outcome"],
+        "reactivated"
+    );
+    assert_eq!(
+        user(&app, company, "grouped@example.com").await["active"],
+        true
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn memberships_arriving_before_their_group_and_their_user_converge() {
+    let app = TestApp::spawn().await;
+    let company = app.register_company("org-g", &[]).await;
+    let add = group("MEMBER_ADD", "org-g", "g-x", "", Some("m-early"), t(1));
+    let log = send_and_wait(&app, company, &add, "group-resolver").await;
+    assert_eq!(log["detail"]["user_pending"], true);
+    let named = group("CREATE", "org-g", "g-x", "SkillsdbGlobalAdmins", None, t(0));
+    send_and_wait(&app, company, &named, "group-resolver").await;
+    assert_eq!(
+        group_row(&app, company, "g-x").await["kind"],
+        "default_admin"
+    );
+    let person = create("org-g", "m-early", "early@example.com", t(2));
+    send_and_wait(&app, company, &person, "user-upsert").await;
+    let u = user(&app, company, "early@example.com").await;
+    assert_eq!(u["permission_level"], "admin");
+    assert_eq!(u["active"], true);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_deleted_group_removes_only_that_membership_and_its_career_automations() {
+    let app = TestApp::spawn().await;
+    let company = app.register_company("org-g", &[]).await;
+    let only = with_groups(
+        create("org-g", "m-1", "only@example.com", t(0)),
+        &[("g-ghost", "Ghosts")],
+    );
+    let many = with_groups(
+        create("org-g", "m-2", "many@example.com", t(0)),
+        &[("g-ghost", "Ghosts"), ("g-other", "Others")],
+    );
+    for e in [&only, &many] {
+        send_and_wait(&app, company, e, "group-resolver").await;
+        send_and_wait(&app, company, e, "user-upsert").await;
+    }
+    let ghost = group_row(&app, company, "g-ghost").await;
+    let base = format!(
+        "{}/api/v1/companies/{company}/groups/{}",
+        app.admin_url,
+        ghost["id"].as_str().unwrap()
+    );
+    app.http
+        .put(&base)
+        .json(&json!({"permission_level": "manager"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        user(&app, company, "many@example.com").await["permission_level"],
+        "manager"
+    );
+    let r = app
+        .http
+        .post(format!("{base}/career-automations"))
+        .json(&json!({"name": "Onboarding path"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+
+    let deleted = group("DELETE", "org-g", "g-ghost", "Ghosts", None, t(10));
+    let log = send_and_wait(&app, company, &deleted, "group-resolver").await;
+    assert_eq!(log["outcome"], "group_deleted");
+    assert_eq!(log["detail"]["career_automations_removed"], 1);
+    let only_now = user(&app, company, "only@example.com").await;
+    assert_eq!(only_now["active"], false, "its only group is gone");
+    let many_now = user(&app, company, "many@example.com").await;
+    assert_eq!(many_now["active"], true);
+    assert_eq!(
+        many_now["permission_level"], "basic",
+        "level recomputed without the deleted group"
+    );
+    assert_eq!(many_now["groups"].as_array().map(Vec::len), Some(1));
+    assert_eq!(
+        app.env
+            .count("SELECT count(*) AS n FROM career_automations")
+            .await,
+        0
+    );
+
+    let default_delete = group(
+        "DELETE",
+        "org-g",
+        "g-admins",
+        "SkillsdbGlobalAdmins",
+        None,
+        t(11),
+    );
+    assert_eq!(
+        send_and_wait(&app, company, &default_delete, "group-resolver").await["outcome"],
+        "ignored_default_group_delete"
+    );
+    app.stop().await;
+}
+
+/// A history of group events and member lists; returns (events, emails).
+fn group_history() -> Vec<Value> {
+    let mut events = Vec::new();
+    for m in 0..6 {
+        events.push(create(
+            "org-h",
+            &format!("m-{m}"),
+            &format!("h{m}@example.com"),
+            t(m),
+        ));
+    }
+    events.push(group(
+        "CREATE",
+        "org-h",
+        "g-a",
+        "SkillsdbGlobalAdmins",
+        None,
+        t(10),
+    ));
+    events.push(group(
+        "CREATE",
+        "org-h",
+        "g-f",
+        "SkillsdbFullAccess",
+        None,
+        t(11),
+    ));
+    events.push(group("CREATE", "org-h", "g-c", "Contractors", None, t(12)));
+    events.push(group("MEMBER_ADD", "org-h", "g-a", "", Some("m-0"), t(20)));
+    events.push(group("MEMBER_ADD", "org-h", "g-f", "", Some("m-1"), t(21)));
+    events.push(group("MEMBER_ADD", "org-h", "g-c", "", Some("m-2"), t(22)));
+    events.push(group("MEMBER_ADD", "org-h", "g-c", "", Some("m-3"), t(23)));
+    events.push(with_groups(
+        update("org-h", "m-4", "h4@example.com", t(24)),
+        &[("g-f", "SkillsdbFullAccess"), ("g-c", "Contractors")],
+    ));
+    events.push(group(
+        "MEMBER_DELETE",
+        "org-h",
+        "g-a",
+        "",
+        Some("m-0"),
+        t(30),
+    ));
+    events.push(group("MEMBER_ADD", "org-h", "g-a", "", Some("m-5"), t(31)));
+    events.push(with_groups(
+        update("org-h", "m-4", "h4@example.com", t(32)),
+        &[("g-c", "Contractors")],
+    ));
+    events.push(group("DELETE", "org-h", "g-c", "Contractors", None, t(40)));
+    events.push(group("MEMBER_ADD", "org-h", "g-f", "", Some("m-3"), t(41)));
+    events
+}
+
+async fn state(app: &TestApp, company: Uuid) -> Vec<(String, bool, String, usize)> {
+    let mut users: Vec<_> = app
+        .users(company)
+        .await
+        .iter()
+        .map(|u| {
+            let groups = u["groups"].as_array().map(Vec::len).unwrap_or(0);
+            (
+                u["email"].as_str().unwrap().to_owned(),
+                u["active"].as_bool().unwrap(),
+                u["permission_level"].as_str().unwrap().to_owned(),
+                groups,
+            )
+        })
+        .collect();
+    users.sort();
+    users
+}
+
+async fn wait_all(app: &TestApp, company: Uuid, events: &[Value]) {
+    for e in events {
+        let concern = if e["object_type"] == "member"
+            && e["member"]["scim_registration"]["scim_attributes"]["groups"].is_null()
+        {
+            "user-upsert"
+        } else {
+            "group-resolver"
+        };
+        app.logged_by(company, &event_id(e), concern).await;
+        if concern == "group-resolver" && e["object_type"] == "member" {
+            app.logged_by(company, &event_id(e), "user-upsert").await;
+        }
+    }
+}
+
+#[tokio::test]
+async fn group_events_reordered_and_duplicated_end_in_the_in_order_state() {
+    let events = group_history();
+    let in_order = TestApp::spawn().await;
+    let company = in_order.register_company("org-h", &[]).await;
+    for e in &events {
+        in_order.accept(e).await;
+        wait_all(&in_order, company, std::slice::from_ref(e)).await;
+    }
+    let expected = state(&in_order, company).await;
+    in_order.stop().await;
+    let summary: Vec<_> = expected
+        .iter()
+        .map(|(e, a, l, _)| format!("{e}:{a}:{l}"))
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            "h0@example.com:false:basic",
+            "h1@example.com:true:full_access",
+            "h2@example.com:false:basic",
+            "h3@example.com:true:full_access",
+            "h4@example.com:false:basic",
+            "h5@example.com:true:admin",
+        ],
+        "the in-order history itself"
+    );
+
+    for seed in [1u64, 2, 3] {
+        let app = TestApp::spawn().await;
+        let company = app.register_company("org-h", &[]).await;
+        let mut shuffled = events.clone();
+        shuffled.extend(events.iter().step_by(2).cloned());
+        shuffled.shuffle(&mut StdRng::seed_from_u64(seed));
+        for e in &shuffled {
+            app.accept(e).await;
+        }
+        wait_all(&app, company, &events).await;
+        assert_eq!(state(&app, company).await, expected, "seed {seed}");
+        app.stop().await;
+    }
+}
