@@ -159,7 +159,7 @@ impl GroupResolver {
         let ids: Vec<String> = named.iter().map(|(id, _)| id.clone()).collect();
 
         let txn = self.db.begin().await?;
-        access::lock_members(&txn, &[member_id.clone()]).await?;
+        access::lock_members(&txn, std::slice::from_ref(&member_id)).await?;
         // Groups the list names, plus groups the member is leaving.
         let mut touched = ids.clone();
         touched.extend(memberships::current_groups(&txn, company_id, &member_id).await?);
@@ -167,7 +167,7 @@ impl GroupResolver {
         let renamed = groups::ensure(&txn, company_id, &named, &self.names).await?;
         let applied =
             memberships::sync_list(&txn, company_id, &member_id, &ids, envelope.timestamp).await?;
-        let users = access::users_of_members(&txn, company_id, &[member_id.clone()]).await?;
+        let users = access::users_of_members(&txn, company_id, std::slice::from_ref(&member_id)).await?;
         let changes = access::refresh(&txn, &users).await?;
         let outcome = if applied {
             outcome_of(&changes, "memberships_synced")
@@ -237,7 +237,7 @@ impl GroupResolver {
         let member_id = event.member_id.clone().unwrap_or_default();
         let present = event.action == GroupAction::MemberAdd;
         let txn = self.db.begin().await?;
-        access::lock_members(&txn, &[member_id.clone()]).await?;
+        access::lock_members(&txn, std::slice::from_ref(&member_id)).await?;
         access::lock_groups_shared(&txn, company_id, std::slice::from_ref(&event.group_id)).await?;
         let renamed = groups::ensure(
             &txn,
@@ -255,7 +255,7 @@ impl GroupResolver {
             envelope.timestamp,
         )
         .await?;
-        let users = access::users_of_members(&txn, company_id, &[member_id.clone()]).await?;
+        let users = access::users_of_members(&txn, company_id, std::slice::from_ref(&member_id)).await?;
         let changes = access::refresh(&txn, &users).await?;
         let base = if present {
             "membership_added"

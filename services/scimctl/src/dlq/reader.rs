@@ -312,7 +312,7 @@ impl Reader {
     /// Closes the connection without settling anything, as a crash would: the broker returns
     /// every unacknowledged message to the queue.
     pub async fn abandon(self) {
-        let _ = self.connection.close(320, "abandoned").await;
+        let _ = self.connection.close(200, "abandoned").await;
     }
 
     /// Deletes every ready message at once; returns how many.

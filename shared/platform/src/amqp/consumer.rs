@@ -122,15 +122,6 @@ async fn consume<H: Handler>(
     let connection = Arc::new(super::connect(config.url.expose_secret(), &config.name).await?);
     let channel = connection.create_channel().await?;
     declare(&channel, &config.plan).await?;
-    // Sampling stops with this connection: the guard cancels it on every return path.
-    let sampling = CancellationToken::new();
-    let _stop_sampling = sampling.clone().drop_guard();
-    tokio::spawn(super::depth::watch(
-        connection.clone(),
-        super::depth::watched_queues(&config.queue),
-        super::depth::SAMPLE_EVERY,
-        sampling,
-    ));
     // Prefetch bounds how many unacknowledged messages this process holds: its concurrency.
     channel
         .basic_qos(config.prefetch, BasicQosOptions::default())
@@ -150,6 +141,16 @@ async fn consume<H: Handler>(
         prefetch = config.prefetch,
         "consuming"
     );
+    // Queue depths for the metrics, sampled while this connection lives: the guard stops the
+    // sampler on every return path.
+    let sampling = CancellationToken::new();
+    let _stop_sampling = sampling.clone().drop_guard();
+    tokio::spawn(super::depth::watch(
+        connection.clone(),
+        super::depth::watched_queues(&config.queue),
+        super::depth::SAMPLE_EVERY,
+        sampling,
+    ));
     let tracker = TaskTracker::new();
     let result = loop {
         tokio::select! {
