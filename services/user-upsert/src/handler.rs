@@ -9,12 +9,11 @@ use scimsync_schema::message::{UserProvisioned, USER_PROVISIONED_ROUTING_KEY};
 use scimsync_schema::topology::EVENTS_EXCHANGE;
 use scimsync_schema::topology::USER_UPSERT;
 use scimsync_schema::QueueMessage;
-use sea_orm::DatabaseConnection;
 
 use crate::store::{self, ProcessError};
 
 pub struct UserUpsert {
-    pub db: DatabaseConnection,
+    pub store: store::Store,
     /// For the follow-up that wakes manager links waiting for a new user.
     pub publisher: Publisher,
 }
@@ -77,10 +76,12 @@ impl Handler for UserUpsert {
             };
         }
         let result = if envelope.is_scim() {
-            store::apply(&self.db, &webhook, &envelope).await
+            self.store.apply(&webhook, &envelope).await
         } else {
             let member = envelope.member().ok().flatten();
-            store::log_ignored(&self.db, &webhook, &envelope, member.as_ref()).await
+            self.store
+                .log_ignored(&webhook, &envelope, member.as_ref())
+                .await
         };
         match result {
             Ok(applied) => {

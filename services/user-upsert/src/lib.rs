@@ -16,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 pub async fn run(settings: Settings, shutdown: CancellationToken) -> anyhow::Result<()> {
     let db = scimsync_db::connect(&settings.database).await?;
     let handler = |publisher| handler::UserUpsert {
-        db: db.clone(),
+        store: store::Store::new(db.clone()),
         publisher,
     };
     worker::run(&settings, "user-upsert", USER_UPSERT, handler, shutdown).await?;

@@ -1,13 +1,27 @@
 //! Org schema attachments (R6): Job Title, Country, City, Department, Division.
 //!
-//! Entries are created under the company on first sight with `ON CONFLICT DO NOTHING` and then
-//! read back, so two workers creating "Platform" at once end with one entry: the second insert
-//! waits on the first one's unique index entry and then finds it.
+//! Entries are created under the company on first sight with `ON CONFLICT DO NOTHING`, then
+//! attached by a second statement. The second statement has a fresh snapshot, so when two
+//! workers create "Platform" at once, the one that waited on the other's insert still finds the
+//! entry: one entry, both users attached.
 
 use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, DbErr, Statement};
 use uuid::Uuid;
 
 use crate::fold::MemberState;
+
+const CREATE_ENTRIES: &str = "
+INSERT INTO org_schema_entries (id, company_id, kind, value)
+SELECT gen_random_uuid(), $1, kind, value FROM unnest($2::text[], $3::text[]) AS w(kind, value)
+ON CONFLICT (company_id, kind, value) DO NOTHING";
+
+const ATTACH: &str = "
+INSERT INTO user_org_attributes (user_id, kind, entry_id)
+SELECT $2, e.kind, e.id
+FROM unnest($3::text[], $4::text[]) AS w(kind, value)
+JOIN org_schema_entries e ON e.company_id = $1 AND e.kind = w.kind AND e.value = w.value
+ON CONFLICT (user_id, kind) DO UPDATE SET entry_id = EXCLUDED.entry_id
+WHERE user_org_attributes.entry_id IS DISTINCT FROM EXCLUDED.entry_id";
 
 /// Attaches every org value the member has; returns how many attachments changed.
 pub async fn attach(
@@ -16,39 +30,40 @@ pub async fn attach(
     user_id: Uuid,
     state: &MemberState,
 ) -> Result<u64, DbErr> {
-    let values = [
+    let (kinds, values): (Vec<String>, Vec<String>) = [
         ("job_title", &state.job_title),
         ("country", &state.country),
         ("city", &state.city),
         ("department", &state.department),
         ("division", &state.division),
-    ];
-    let mut changed = 0;
-    for (kind, value) in values {
-        let Some(value) = value else { continue };
-        txn.execute(Statement::from_sql_and_values(
+    ]
+    .into_iter()
+    .filter_map(|(kind, value)| value.clone().map(|v| (kind.to_owned(), v)))
+    .unzip();
+    if kinds.is_empty() {
+        return Ok(0);
+    }
+    txn.execute(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        CREATE_ENTRIES,
+        [
+            company_id.into(),
+            kinds.clone().into(),
+            values.clone().into(),
+        ],
+    ))
+    .await?;
+    let attached = txn
+        .execute(Statement::from_sql_and_values(
             DbBackend::Postgres,
-            "INSERT INTO org_schema_entries (id, company_id, kind, value) VALUES ($1, $2, $3, $4)
-             ON CONFLICT (company_id, kind, value) DO NOTHING",
+            ATTACH,
             [
-                Uuid::now_v7().into(),
                 company_id.into(),
-                kind.into(),
-                value.clone().into(),
+                user_id.into(),
+                kinds.into(),
+                values.into(),
             ],
         ))
         .await?;
-        let result = txn
-            .execute(Statement::from_sql_and_values(
-                DbBackend::Postgres,
-                "INSERT INTO user_org_attributes (user_id, kind, entry_id)
-                 SELECT $1, $2, id FROM org_schema_entries WHERE company_id = $3 AND kind = $2 AND value = $4
-                 ON CONFLICT (user_id, kind) DO UPDATE SET entry_id = EXCLUDED.entry_id
-                 WHERE user_org_attributes.entry_id IS DISTINCT FROM EXCLUDED.entry_id",
-                [user_id.into(), kind.into(), company_id.into(), value.clone().into()],
-            ))
-            .await?;
-        changed += result.rows_affected();
-    }
-    Ok(changed)
+    Ok(attached.rows_affected())
 }

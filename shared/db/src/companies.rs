@@ -1,5 +1,9 @@
 //! Company lookups every worker needs.
 
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
 use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter};
 
 use crate::entity::company;
@@ -13,4 +17,43 @@ pub async fn find_by_organization(
         .filter(company::Column::StytchOrganizationId.eq(organization_id))
         .one(conn)
         .await
+}
+
+/// Remembers companies found for a short while: every event looks its company up, and
+/// companies change rarely. Misses are never cached, so a company registered after its
+/// events were dead-lettered is found as soon as they are replayed.
+pub struct Cache {
+    ttl: Duration,
+    entries: Mutex<HashMap<String, (company::Model, Instant)>>,
+}
+
+impl Cache {
+    pub fn new(ttl: Duration) -> Self {
+        Self {
+            ttl,
+            entries: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub async fn find(
+        &self,
+        conn: &impl ConnectionTrait,
+        organization_id: &str,
+    ) -> Result<Option<company::Model>, DbErr> {
+        if let Ok(entries) = self.entries.lock() {
+            if let Some((company, at)) = entries.get(organization_id) {
+                if at.elapsed() < self.ttl {
+                    return Ok(Some(company.clone()));
+                }
+            }
+        }
+        let found = find_by_organization(conn, organization_id).await?;
+        if let (Some(company), Ok(mut entries)) = (&found, self.entries.lock()) {
+            entries.insert(
+                organization_id.to_owned(),
+                (company.clone(), Instant::now()),
+            );
+        }
+        Ok(found)
+    }
 }

@@ -1,0 +1,408 @@
+//! Applying one member event to PostgreSQL, in one short transaction.
+//!
+//! Steps: lock the member (advisory, transaction-scoped), store the event and read back all of
+//! the member's events (R17), fold them, find the company (R2) and the user (R1), check email
+//! rules (R3, R4), write the user (R5-R10), attach org schema entries (R6), recompute activity
+//! and level, log the outcome (R16). A rejection rolls everything back and is logged on its
+//! own, so a rejected event writes nothing. Each step is one statement where it can be: the
+//! worker is bound by round trips, not by the database.
+
+mod events;
+mod matching;
+mod write;
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use scimsync_db::access;
+use scimsync_db::companies::Cache;
+use scimsync_db::entity::user;
+use scimsync_db::event_log::{self, Entry};
+use scimsync_schema::message::UserProvisioned;
+use scimsync_schema::stytch::{Action, Member};
+use scimsync_schema::{Envelope, StytchWebhook};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr,
+    EntityTrait, QueryFilter, Statement, TransactionTrait,
+};
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::fold::{fold, MemberState};
+use crate::org;
+use matching::MatchedBy;
+
+pub const CONCERN: &str = "user-upsert";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProcessError {
+    /// R2: permanent until the company is registered; dead-lettered for replay.
+    #[error("no company has Stytch organization id {0:?}")]
+    UnknownOrganization(String),
+    /// The event cannot be applied as sent (no member id, ...): dead-lettered.
+    #[error("{0}")]
+    Invalid(String),
+    /// Database trouble: retried with backoff.
+    #[error("database error")]
+    Database(#[from] DbErr),
+}
+
+/// What happened, for logs and tests.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Applied {
+    pub outcome: &'static str,
+    pub user_id: Option<Uuid>,
+    /// Set when a user record now exists for the member (created, adopted, or a redelivery of
+    /// such an event): announced so waiting manager links resolve at once.
+    pub provisioned: Option<UserProvisioned>,
+}
+
+impl Applied {
+    fn just(outcome: &'static str, user_id: Option<Uuid>) -> Self {
+        Self {
+            outcome,
+            user_id,
+            provisioned: None,
+        }
+    }
+}
+
+enum Step {
+    Commit(Applied, Option<Uuid>),
+    Duplicate,
+    Reject {
+        company_id: Uuid,
+        user_id: Option<Uuid>,
+        outcome: &'static str,
+        detail: serde_json::Value,
+    },
+    UnknownOrganization(String),
+}
+
+struct Context<'a> {
+    webhook: &'a StytchWebhook,
+    member_id: &'a str,
+}
+
+impl Context<'_> {
+    fn entry(
+        &self,
+        company_id: Option<Uuid>,
+        user_id: Option<Uuid>,
+        outcome: &'static str,
+        detail: serde_json::Value,
+    ) -> Entry<'_> {
+        Entry {
+            company_id,
+            received_at: self.webhook.received_at,
+            event_id: &self.webhook.event_id,
+            event_type: &self.webhook.event_type,
+            concern: CONCERN,
+            user_id,
+            stytch_member_id: Some(self.member_id),
+            outcome,
+            detail,
+        }
+    }
+
+    fn announcement(
+        &self,
+        company_id: Uuid,
+        user_id: Uuid,
+        state: &MemberState,
+    ) -> UserProvisioned {
+        UserProvisioned {
+            event_id: format!("{}:user_provisioned", self.webhook.event_id),
+            timestamp: self.webhook.timestamp,
+            company_id: company_id.to_string(),
+            user_id: user_id.to_string(),
+            stytch_member_id: self.member_id.to_owned(),
+            scim_id: state.scim_id.clone(),
+            external_id: state.external_id.clone(),
+        }
+    }
+}
+
+/// The user-upsert store: the pool plus what it remembers between events.
+pub struct Store {
+    pub db: DatabaseConnection,
+    companies: Cache,
+    last_sync_touch: Mutex<HashMap<Uuid, Instant>>,
+}
+
+impl Store {
+    pub fn new(db: DatabaseConnection) -> Self {
+        Self {
+            db,
+            companies: Cache::new(Duration::from_secs(30)),
+            last_sync_touch: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Non-SCIM member events are logged, not applied (SPEC §5).
+    pub async fn log_ignored(
+        &self,
+        webhook: &StytchWebhook,
+        envelope: &Envelope,
+        member: Option<&Member>,
+    ) -> Result<Applied, ProcessError> {
+        let company = match member.and_then(|m| m.organization_id.as_deref()) {
+            Some(org) => self.companies.find(&self.db, org).await?,
+            None => None,
+        };
+        let member_id = envelope.member_id().unwrap_or_default();
+        let ctx = Context {
+            webhook,
+            member_id: &member_id,
+        };
+        let detail = json!({ "source": envelope.source });
+        event_log::record(
+            &self.db,
+            ctx.entry(
+                company.map(|c| c.id),
+                None,
+                "ignored_non_scim_source",
+                detail,
+            ),
+        )
+        .await?;
+        Ok(Applied::just("ignored_non_scim_source", None))
+    }
+
+    pub async fn apply(
+        &self,
+        webhook: &StytchWebhook,
+        envelope: &Envelope,
+    ) -> Result<Applied, ProcessError> {
+        let member_id = envelope.member_id().ok_or_else(|| {
+            ProcessError::Invalid(
+                "the event names no member (no `id`, no `member.member_id`)".into(),
+            )
+        })?;
+        let member = envelope
+            .member()
+            .map_err(|e| ProcessError::Invalid(e.to_string()))?;
+        let ctx = Context {
+            webhook,
+            member_id: &member_id,
+        };
+        let txn = self.db.begin().await?;
+        match self.apply_in(&txn, &ctx, envelope, member.as_ref()).await? {
+            Step::Commit(applied, company_id) => {
+                txn.commit().await?;
+                if let Some(company_id) = company_id {
+                    self.touch_last_sync(company_id).await?;
+                }
+                Ok(applied)
+            }
+            Step::Duplicate => {
+                txn.rollback().await?;
+                // The first delivery may have stopped before its announcement was confirmed:
+                // announce again (waking a link twice is harmless).
+                let user = user::Entity::find()
+                    .filter(user::Column::StytchMemberId.eq(member_id.as_str()))
+                    .one(&self.db)
+                    .await?;
+                let provisioned = user.as_ref().map(|u| UserProvisioned {
+                    event_id: format!("{}:user_provisioned", webhook.event_id),
+                    timestamp: webhook.timestamp,
+                    company_id: u.company_id.to_string(),
+                    user_id: u.id.to_string(),
+                    stytch_member_id: member_id.clone(),
+                    scim_id: u.scim_id.clone(),
+                    external_id: u.external_id.clone(),
+                });
+                Ok(Applied {
+                    outcome: "duplicate",
+                    user_id: user.map(|u| u.id),
+                    provisioned,
+                })
+            }
+            Step::Reject {
+                company_id,
+                user_id,
+                outcome,
+                detail,
+            } => {
+                txn.rollback().await?;
+                event_log::record(
+                    &self.db,
+                    ctx.entry(Some(company_id), user_id, outcome, detail),
+                )
+                .await?;
+                Ok(Applied::just(outcome, user_id))
+            }
+            Step::UnknownOrganization(org) => {
+                txn.rollback().await?;
+                Err(ProcessError::UnknownOrganization(org))
+            }
+        }
+    }
+
+    /// The company's last SCIM sync time: outside the event's transaction (one row shared by
+    /// every transaction of a company would serialise them on its lock) and at most once a
+    /// second per company.
+    async fn touch_last_sync(&self, company_id: Uuid) -> Result<(), DbErr> {
+        let due = self.last_sync_touch.lock().map(|mut touched| {
+            let due = touched
+                .get(&company_id)
+                .is_none_or(|at| at.elapsed() >= Duration::from_secs(1));
+            if due {
+                touched.insert(company_id, Instant::now());
+            }
+            due
+        });
+        if due.unwrap_or(true) {
+            self.db
+                .execute(Statement::from_sql_and_values(
+                    DbBackend::Postgres,
+                    "UPDATE companies SET last_scim_sync_at = now() WHERE id = $1",
+                    [company_id.into()],
+                ))
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn apply_in(
+        &self,
+        txn: &DatabaseTransaction,
+        ctx: &Context<'_>,
+        envelope: &Envelope,
+        member: Option<&Member>,
+    ) -> Result<Step, DbErr> {
+        // Serialise work on one member across every worker replica; released at commit.
+        access::lock_members(txn, &[ctx.member_id.to_owned()]).await?;
+        let Some(events) =
+            events::record_and_load(txn, ctx.webhook, envelope, ctx.member_id, member).await?
+        else {
+            return Ok(Step::Duplicate);
+        };
+        let had_delete = events.iter().any(|e| e.action == Action::Delete);
+        let state = fold(events);
+        let is_newest = state.newest.is_none_or(|n| envelope.timestamp >= n);
+
+        let Some(org) = state.organization_id.clone() else {
+            // Only deletes so far: nothing to deactivate yet. The event stays stored, so a
+            // create arriving later (older timestamp) still ends deactivated, as in order.
+            event_log::record(
+                txn,
+                ctx.entry(None, None, "member_not_found", json!({ "deferred": true })),
+            )
+            .await?;
+            return Ok(Step::Commit(Applied::just("member_not_found", None), None));
+        };
+        let Some(company) = self.companies.find(txn, &org).await? else {
+            return Ok(Step::UnknownOrganization(org));
+        };
+        if had_delete {
+            // A delete logged before its company was known now gets one.
+            txn.execute(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                "UPDATE scim_event_log SET company_id = $1 WHERE company_id IS NULL AND stytch_member_id = $2",
+                [company.id.into(), ctx.member_id.into()],
+            ))
+            .await?;
+        }
+        let (existing, matched_by) =
+            matching::match_user(txn, company.id, ctx.member_id, &state).await?;
+        let email = match (&state.email, &existing) {
+            (Some(email), _) => email.clone(),
+            (None, Some(user)) => user.email.clone(),
+            (None, None) => {
+                let detail =
+                    json!({ "reason": "no email address in any event of this member yet" });
+                event_log::record(
+                    txn,
+                    ctx.entry(Some(company.id), None, "missing_email", detail),
+                )
+                .await?;
+                return Ok(Step::Commit(
+                    Applied::just("missing_email", None),
+                    Some(company.id),
+                ));
+            }
+        };
+        let existing_id = existing.as_ref().map(|u| u.id);
+        let reject = |outcome, detail| Step::Reject {
+            company_id: company.id,
+            user_id: existing_id,
+            outcome,
+            detail,
+        };
+        if !scimsync_schema::email::domain_allowed(&email, &company.allowed_email_domains) {
+            let detail =
+                json!({ "email": email, "allowed_email_domains": company.allowed_email_domains });
+            return Ok(reject("rejected_email_domain", detail));
+        }
+        // An existing record keeping its email cannot collide; a new or changed one may.
+        if existing
+            .as_ref()
+            .is_none_or(|u| !u.email.eq_ignore_ascii_case(&email))
+        {
+            if let Some(other) = matching::email_owner(txn, &email, existing_id).await? {
+                let detail = json!({ "email": email, "conflicting_user_id": other });
+                return Ok(reject("rejected_duplicate_email", detail));
+            }
+        }
+        let written = match existing {
+            None => write::insert(txn, &company, ctx.member_id, &email, &state)
+                .await?
+                .map(|id| (id, true, Vec::new()))
+                .map_err(str::to_owned),
+            Some(user) => {
+                let adopted = matched_by == Some(MatchedBy::Email) && !user.scim_provisioned;
+                let id = user.id;
+                write::update(txn, user, &company, ctx.member_id, &email, &state)
+                    .await?
+                    .map(|changed| (id, adopted, changed))
+            }
+        };
+        let (user_id, created_or_adopted, changed) = match written {
+            Ok(written) => written,
+            Err(constraint) => {
+                return Ok(reject(
+                    "rejected_duplicate_email",
+                    json!({ "email": email, "constraint": constraint }),
+                ))
+            }
+        };
+        let org_changes = org::attach(txn, company.id, user_id, &state).await?;
+        // Effective activity and permission level (memberships may have arrived first).
+        let access_changes = access::refresh(txn, &[user_id]).await?;
+        let own = access_changes.iter().find(|c| c.user_id == user_id);
+        let mut outcome = match (existing_id, created_or_adopted, own) {
+            (None, _, _) => "created",
+            (Some(_), true, _) => "adopted",
+            (Some(_), false, Some(c)) if c.deactivated() => "deactivated",
+            (Some(_), false, Some(c)) if c.reactivated() => "reactivated",
+            (Some(_), false, _) if !changed.is_empty() || org_changes > 0 => "updated",
+            _ => "unchanged",
+        };
+        if outcome == "unchanged" && !is_newest {
+            outcome = "stale_ignored";
+        }
+        let detail = json!({
+            "matched_by": matched_by.as_ref().map(MatchedBy::as_str),
+            "changed_fields": changed,
+            "out_of_order": !is_newest,
+            "access_changes": access_changes,
+        });
+        event_log::record(
+            txn,
+            ctx.entry(Some(company.id), Some(user_id), outcome, detail),
+        )
+        .await?;
+        let provisioned = matches!(outcome, "created" | "adopted")
+            .then(|| ctx.announcement(company.id, user_id, &state));
+        Ok(Step::Commit(
+            Applied {
+                outcome,
+                user_id: Some(user_id),
+                provisioned,
+            },
+            Some(company.id),
+        ))
+    }
+}
