@@ -4,7 +4,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use scimsync_platform::Settings;
 use serde_json::{json, Value};
 use tokio::task::JoinHandle;
@@ -13,6 +13,8 @@ use uuid::Uuid;
 
 use crate::env::TestEnv;
 use crate::wait::wait_until;
+use crate::webhooks::signed_request;
+pub use crate::webhooks::{post_signed, stytch_time};
 
 /// The development secret the default settings accept.
 pub const SECRET: &str = "whsec_AAECAwQFBgcICQoLDA0ODxAREhMUFRYX";
@@ -368,47 +370,5 @@ impl TestApp {
             (logged >= n).then_some(())
         })
         .await;
-    }
-}
-
-/// Microsecond ISO-8601, as Stytch writes timestamps.
-pub fn stytch_time(at: DateTime<Utc>) -> String {
-    at.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
-}
-
-fn signed_request(
-    http: &reqwest::Client,
-    ingest_url: &str,
-    svix_id: &str,
-    timestamp: i64,
-    bytes: &[u8],
-    secret: &str,
-) -> reqwest::RequestBuilder {
-    let signature = scimsync_platform::svix::sign(secret, svix_id, timestamp, bytes).expect("sign");
-    http.post(format!("{ingest_url}/webhooks/stytch"))
-        .header("svix-id", svix_id)
-        .header("svix-timestamp", timestamp.to_string())
-        .header("svix-signature", signature)
-        .header("content-type", "application/json")
-        .body(bytes.to_vec())
-}
-
-/// Signs and posts from a spawned task; returns the status (0 if the request itself failed).
-pub async fn post_signed(http: &reqwest::Client, ingest_url: &str, body: &Value) -> u16 {
-    let bytes = serde_json::to_vec(body).expect("serialize");
-    let id = format!("msg_{}", Uuid::new_v4().simple());
-    match signed_request(
-        http,
-        ingest_url,
-        &id,
-        Utc::now().timestamp(),
-        &bytes,
-        SECRET,
-    )
-    .send()
-    .await
-    {
-        Ok(response) => response.status().as_u16(),
-        Err(_) => 0,
     }
 }

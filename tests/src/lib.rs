@@ -14,6 +14,7 @@ pub mod events;
 pub mod observe;
 pub mod proxy;
 pub mod wait;
+pub mod webhooks;
 
 pub use app::TestApp;
 pub use env::TestEnv;
