@@ -4,11 +4,12 @@ use axum::extract::{Path, Query, State};
 use axum::Json;
 use chrono::{DateTime, Utc};
 use scimsync_platform::http::ApiError;
-use sea_orm::{DbBackend, FromQueryResult, Statement, Value};
+use sea_orm::FromQueryResult;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
+use crate::pagination::{split_page, Filtered};
 use crate::{companies, pagination, SharedState};
 
 #[derive(Debug, Serialize, FromQueryResult, ToSchema)]
@@ -57,47 +58,34 @@ pub async fn list(
     companies::find(&state, company_id).await?;
     let limit = pagination::limit(filter.limit)?;
     let before: Option<i64> = pagination::cursor(filter.cursor.as_deref())?;
-    let mut sql = "SELECT id, received_at, event_id, event_type, concern, user_id, stytch_member_id, outcome, detail
-                   FROM scim_event_log WHERE company_id = $1"
-        .to_owned();
-    let mut values: Vec<Value> = vec![company_id.into()];
-    let mut push = |clause: &str, value: Value| {
-        values.push(value);
-        sql.push_str(&clause.replace('?', &format!("${}", values.len())));
-    };
+    let mut query = Filtered::new(
+        "SELECT id, received_at, event_id, event_type, concern, user_id, stytch_member_id, outcome, detail
+         FROM scim_event_log WHERE company_id = $1",
+        company_id,
+    );
     if let Some(outcome) = filter.outcome.filter(|s| !s.is_empty()) {
-        push(" AND outcome = ?", outcome.into());
+        query.and(" AND outcome = ?", outcome);
     }
     if let Some(user_id) = filter.user_id {
-        push(" AND user_id = ?", user_id.into());
+        query.and(" AND user_id = ?", user_id);
     }
     if let Some(event_type) = filter.event_type.filter(|s| !s.is_empty()) {
-        push(" AND event_type = ?", event_type.into());
+        query.and(" AND event_type = ?", event_type);
     }
     if let Some(since) = filter.since {
-        push(" AND received_at >= ?", since.into());
+        query.and(" AND received_at >= ?", since);
     }
     if let Some(until) = filter.until {
-        push(" AND received_at < ?", until.into());
+        query.and(" AND received_at < ?", until);
     }
     if let Some(before) = before {
-        push(" AND id < ?", before.into());
+        query.and(" AND id < ?", before);
     }
-    push(" ORDER BY id DESC LIMIT ?", (limit as i64 + 1).into());
-    let mut events = EventView::find_by_statement(Statement::from_sql_and_values(
-        DbBackend::Postgres,
-        sql,
-        values,
-    ))
-    .all(&state.db)
-    .await
-    .map_err(|e| ApiError::internal(&e))?;
-    let next_cursor = if events.len() as u64 > limit {
-        events.truncate(limit as usize);
-        events.last().map(|e| e.id.to_string())
-    } else {
-        None
-    };
+    let rows = EventView::find_by_statement(query.page_statement("id DESC", limit))
+        .all(&state.db)
+        .await
+        .map_err(|e| ApiError::internal(&e))?;
+    let (events, next_cursor) = split_page(rows, limit, |e| e.id.to_string());
     Ok(Json(EventPage {
         events,
         next_cursor,

@@ -25,3 +25,54 @@ pub fn cursor<T: std::str::FromStr>(raw: Option<&str>) -> Result<Option<T>, ApiE
         }),
     }
 }
+
+/// A query built from optional filters: each `and` appends a clause whose `?` becomes the next
+/// bind parameter, so values never end up in the SQL text.
+pub struct Filtered {
+    sql: String,
+    values: Vec<sea_orm::Value>,
+}
+
+impl Filtered {
+    /// `base` must end in a `WHERE` clause using `$1` for `first`.
+    pub fn new(base: &str, first: impl Into<sea_orm::Value>) -> Self {
+        Self {
+            sql: base.to_owned(),
+            values: vec![first.into()],
+        }
+    }
+
+    pub fn and(&mut self, clause: &str, value: impl Into<sea_orm::Value>) -> &mut Self {
+        self.values.push(value.into());
+        self.sql
+            .push_str(&clause.replace('?', &format!("${}", self.values.len())));
+        self
+    }
+
+    /// Orders and fetches one row more than a page, to know whether another page follows.
+    pub fn page_statement(mut self, order_by: &str, limit: u64) -> sea_orm::Statement {
+        self.sql.push_str(&format!(" ORDER BY {order_by}"));
+        self.and(
+            " LIMIT ?",
+            i64::try_from(limit).unwrap_or(i64::MAX).saturating_add(1),
+        );
+        sea_orm::Statement::from_sql_and_values(sea_orm::DbBackend::Postgres, self.sql, self.values)
+    }
+}
+
+/// Cuts the extra row fetched by [`Filtered::page_statement`] and returns the cursor of the
+/// next page, if there is one.
+pub fn split_page<T>(
+    mut rows: Vec<T>,
+    limit: u64,
+    cursor_of: impl Fn(&T) -> String,
+) -> (Vec<T>, Option<String>) {
+    let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+    if rows.len() > limit {
+        rows.truncate(limit);
+        let next = rows.last().map(cursor_of);
+        (rows, next)
+    } else {
+        (rows, None)
+    }
+}

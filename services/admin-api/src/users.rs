@@ -6,11 +6,12 @@ use chrono::{DateTime, Utc};
 use scimsync_db::entity::user;
 use scimsync_db::errors::unique_violation;
 use scimsync_platform::http::{ApiError, JsonBody};
-use sea_orm::{ActiveModelTrait, DbBackend, EntityTrait, FromQueryResult, Set, Statement, Value};
+use sea_orm::{ActiveModelTrait, DbBackend, EntityTrait, FromQueryResult, Set, Statement};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
+use crate::pagination::{split_page, Filtered};
 use crate::{companies, pagination, SharedState};
 
 /// A user as the admin sees it.
@@ -103,39 +104,24 @@ pub async fn list(
     companies::find(&state, company_id).await?;
     let limit = pagination::limit(filter.limit)?;
     let after: Option<Uuid> = pagination::cursor(filter.cursor.as_deref())?;
-    let mut sql = SELECT_USERS.to_owned();
-    let mut values: Vec<Value> = vec![company_id.into()];
-    let mut push = |clause: &str, value: Value| {
-        values.push(value);
-        sql.push_str(&clause.replace('?', &format!("${}", values.len())));
-    };
+    let mut query = Filtered::new(SELECT_USERS, company_id);
     if let Some(email) = filter.email.filter(|e| !e.is_empty()) {
-        push(" AND lower(u.email) = lower(?)", email.into());
+        query.and(" AND lower(u.email) = lower(?)", email);
     }
     if let Some(active) = filter.active {
-        push(" AND u.active = ?", active.into());
+        query.and(" AND u.active = ?", active);
     }
     if let Some(scim) = filter.scim_provisioned {
-        push(" AND u.scim_provisioned = ?", scim.into());
+        query.and(" AND u.scim_provisioned = ?", scim);
     }
     if let Some(after) = after {
-        push(" AND u.id > ?", after.into());
+        query.and(" AND u.id > ?", after);
     }
-    push(" ORDER BY u.id LIMIT ?", (limit as i64 + 1).into());
-    let mut users = UserView::find_by_statement(Statement::from_sql_and_values(
-        DbBackend::Postgres,
-        sql,
-        values,
-    ))
-    .all(&state.db)
-    .await
-    .map_err(|e| ApiError::internal(&e))?;
-    let next_cursor = if users.len() as u64 > limit {
-        users.truncate(limit as usize);
-        users.last().map(|u| u.id.to_string())
-    } else {
-        None
-    };
+    let rows = UserView::find_by_statement(query.page_statement("u.id", limit))
+        .all(&state.db)
+        .await
+        .map_err(|e| ApiError::internal(&e))?;
+    let (users, next_cursor) = split_page(rows, limit, |u| u.id.to_string());
     Ok(Json(UserPage { users, next_cursor }))
 }
 
@@ -196,12 +182,7 @@ pub async fn patch(
     Path((company_id, user_id)): Path<(Uuid, Uuid)>,
     JsonBody(patch): JsonBody<UserPatch>,
 ) -> Result<Json<UserView>, ApiError> {
-    let current = user::Entity::find_by_id(user_id)
-        .one(&state.db)
-        .await
-        .map_err(|e| ApiError::internal(&e))?
-        .filter(|u| u.company_id == company_id)
-        .ok_or_else(|| ApiError::not_found("user"))?;
+    let current = find_user(&state, company_id, user_id).await?;
     let mut row: user::ActiveModel = current.clone().into();
     if let Some(active) = patch.active.filter(|a| *a != current.active) {
         if current.scim_provisioned {

@@ -124,6 +124,15 @@ fn describe(changes: &[Change]) -> serde_json::Value {
     })
 }
 
+/// What a membership change did, for [`GroupResolver::finish`].
+struct MemberChange<'a> {
+    company_id: Uuid,
+    member_id: &'a str,
+    applied: bool,
+    base: &'static str,
+    renamed: Vec<String>,
+}
+
 impl GroupResolver {
     async fn company(&self, organization_id: &str) -> Result<Uuid, Failure> {
         scimsync_db::companies::find_by_organization(&self.db, organization_id)
@@ -167,22 +176,50 @@ impl GroupResolver {
         let renamed = groups::ensure(&txn, company_id, &named, &self.names).await?;
         let applied =
             memberships::sync_list(&txn, company_id, &member_id, &ids, envelope.timestamp).await?;
-        let users = access::users_of_members(&txn, company_id, std::slice::from_ref(&member_id)).await?;
+        let change = MemberChange {
+            company_id,
+            member_id: &member_id,
+            applied,
+            base: "memberships_synced",
+            renamed,
+        };
+        self.finish(txn, webhook, change, |detail| detail["groups"] = json!(ids))
+            .await
+    }
+
+    /// The common end of a membership change: recompute the member's activity and level, log,
+    /// commit, then refresh the members of groups whose kind just changed.
+    async fn finish(
+        &self,
+        txn: sea_orm::DatabaseTransaction,
+        webhook: &StytchWebhook,
+        change: MemberChange<'_>,
+        annotate: impl FnOnce(&mut serde_json::Value),
+    ) -> Result<&'static str, Failure> {
+        let members = [change.member_id.to_owned()];
+        let users = access::users_of_members(&txn, change.company_id, &members).await?;
         let changes = access::refresh(&txn, &users).await?;
-        let outcome = if applied {
-            outcome_of(&changes, "memberships_synced")
+        let outcome = if change.applied {
+            outcome_of(&changes, change.base)
         } else {
             "stale_ignored"
         };
         let mut detail = describe(&changes);
-        detail["groups"] = json!(ids);
-        event_log::record(
-            &txn,
-            entry(webhook, Some(company_id), Some(&member_id), outcome, detail),
-        )
-        .await?;
+        annotate(&mut detail);
+        if users.is_empty() {
+            detail["user_pending"] = json!(true);
+        }
+        let log = entry(
+            webhook,
+            Some(change.company_id),
+            Some(change.member_id),
+            outcome,
+            detail,
+        );
+        event_log::record(&txn, log).await?;
         txn.commit().await?;
-        self.refresh_groups(company_id, &renamed).await?;
+        self.refresh_groups(change.company_id, &change.renamed)
+            .await?;
         Ok(outcome)
     }
 
@@ -255,31 +292,23 @@ impl GroupResolver {
             envelope.timestamp,
         )
         .await?;
-        let users = access::users_of_members(&txn, company_id, std::slice::from_ref(&member_id)).await?;
-        let changes = access::refresh(&txn, &users).await?;
         let base = if present {
             "membership_added"
         } else {
             "membership_removed"
         };
-        let outcome = if applied {
-            outcome_of(&changes, base)
-        } else {
-            "stale_ignored"
+        let change = MemberChange {
+            company_id,
+            member_id: &member_id,
+            applied,
+            base,
+            renamed,
         };
-        let mut detail = describe(&changes);
-        detail["group_id"] = json!(event.group_id);
-        if users.is_empty() {
-            detail["user_pending"] = json!(true);
-        }
-        event_log::record(
-            &txn,
-            entry(webhook, Some(company_id), Some(&member_id), outcome, detail),
-        )
-        .await?;
-        txn.commit().await?;
-        self.refresh_groups(company_id, &renamed).await?;
-        Ok(outcome)
+        let group_id = event.group_id.clone();
+        self.finish(txn, webhook, change, |detail| {
+            detail["group_id"] = json!(group_id)
+        })
+        .await
     }
 
     async fn group_change(

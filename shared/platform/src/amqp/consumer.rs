@@ -303,9 +303,18 @@ async fn retry(
     }
     let delay = delay_for_attempt(u32::try_from(incoming.attempts).unwrap_or(u32::MAX));
     let queue = config.queue.delay_queue(delay);
+    let mut headers = copy_headers(incoming);
+    set_str(&mut headers, h::FIRST_FAILED_AT, first.to_rfc3339());
+    tracing::info!(%reason, attempt = incoming.attempts, ?delay, "transient failure; retrying later");
+    if publish_then_ack(publisher, delivery, incoming, "", &queue, headers).await {
+        metrics().retried(config.queue.name);
+    }
+}
+
+/// The message's headers plus where it first came from and how often it was tried.
+fn copy_headers(incoming: &Incoming) -> FieldTable {
     let mut headers = incoming.headers.clone();
     set_u64(&mut headers, h::ATTEMPTS, incoming.attempts);
-    set_str(&mut headers, h::FIRST_FAILED_AT, first.to_rfc3339());
     set_str(
         &mut headers,
         h::DL_ORIGINAL_EXCHANGE,
@@ -316,23 +325,37 @@ async fn retry(
         h::DL_ORIGINAL_ROUTING_KEY,
         incoming.routing_key.clone(),
     );
+    headers
+}
+
+/// Publishes a copy (retry or dead letter) and acknowledges the original only once the broker
+/// confirmed the copy; if it cannot, the original goes back to the queue. Returns whether the
+/// copy was confirmed.
+async fn publish_then_ack(
+    publisher: &Publisher,
+    delivery: &Delivery,
+    incoming: &Incoming,
+    exchange: &str,
+    routing_key: &str,
+    headers: FieldTable,
+) -> bool {
     let outgoing = Outgoing {
-        exchange: "",
-        routing_key: &queue,
+        exchange,
+        routing_key,
         body: &incoming.body,
         message_id: incoming.message_id.as_deref(),
         headers,
     };
-    tracing::info!(%reason, attempt = incoming.attempts, ?delay, "transient failure; retrying later");
     match publisher.publish(outgoing).await {
         Ok(()) => {
-            metrics().retried(config.queue.name);
-            ack(delivery).await
+            ack(delivery).await;
+            true
         }
         Err(error) => {
-            tracing::warn!(%error, "could not schedule the retry; returning the message to the queue");
+            tracing::warn!(%error, exchange, routing_key, "could not publish the copy; returning the message to the queue");
             tokio::time::sleep(Duration::from_millis(500)).await;
             requeue(delivery).await;
+            false
         }
     }
 }
@@ -345,39 +368,23 @@ async fn dead_letter(
     reason: &str,
     detail: &str,
 ) {
-    let mut headers = incoming.headers.clone();
+    let mut headers = copy_headers(incoming);
     set_str(&mut headers, h::DL_REASON, reason);
     set_str(&mut headers, h::DL_DETAIL, detail);
     set_str(&mut headers, h::DL_FAILED_AT, Utc::now().to_rfc3339());
-    set_str(
-        &mut headers,
-        h::DL_ORIGINAL_EXCHANGE,
-        incoming.exchange.clone(),
-    );
-    set_str(
-        &mut headers,
-        h::DL_ORIGINAL_ROUTING_KEY,
-        incoming.routing_key.clone(),
-    );
     set_str(&mut headers, h::DL_QUEUE, config.queue.name);
-    set_u64(&mut headers, h::ATTEMPTS, incoming.attempts);
-    let outgoing = Outgoing {
-        exchange: DEAD_LETTER_EXCHANGE,
-        routing_key: config.queue.name,
-        body: &incoming.body,
-        message_id: incoming.message_id.as_deref(),
-        headers,
-    };
     tracing::warn!(reason, detail, "dead-lettering message");
-    match publisher.publish(outgoing).await {
-        Ok(()) => {
-            metrics().dead_lettered(config.queue.name, reason);
-            ack(delivery).await
-        }
-        Err(error) => {
-            tracing::warn!(%error, "could not dead-letter; returning the message to the queue");
-            tokio::time::sleep(Duration::from_millis(500)).await;
-            requeue(delivery).await;
-        }
+    let (exchange, routing_key) = (DEAD_LETTER_EXCHANGE, config.queue.name);
+    if publish_then_ack(
+        publisher,
+        delivery,
+        incoming,
+        exchange,
+        routing_key,
+        headers,
+    )
+    .await
+    {
+        metrics().dead_lettered(config.queue.name, reason);
     }
 }
