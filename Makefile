@@ -14,7 +14,7 @@ SCIMCTL := target/debug/scimctl
 # Exports the database and AMQP URLs for the services and the tests (SCIMSYNC_TEST_*).
 LOCAL_ENV := eval "$$($(INFRA) env)"
 
-.PHONY: help up down infra test lint fmt migrate logs status deploy-check
+.PHONY: help up down infra test lint fmt migrate logs status deploy-check demo bench
 
 help: ## List the targets
 	@echo "Usage: make <target>"
@@ -35,6 +35,14 @@ up: ## Install and start PostgreSQL + RabbitMQ, build, migrate, start the servic
 	echo "  RabbitMQ management  http://127.0.0.1:55673  (guest / guest)"
 	echo "  PostgreSQL           $$SCIMSYNC__DATABASE__URL"
 	echo "Logs: make logs    Stop everything: make down"
+
+demo: up ## Start everything, simulate a 1,000-person organisation, print a summary
+	$(LOCAL_ENV)
+	echo "+ $(SCIMCTL) simulate --users 1000 --order random --churn 200 --duplicates 0.05"
+	$(SCIMCTL) simulate --users 1000 --order random --churn 200 --duplicates 0.05
+
+bench: ## Benchmark a release build of everything (long); writes deploy/bench/results.md
+	deploy/bench/run.sh
 
 down: ## Stop the services, then PostgreSQL and RabbitMQ (data stays in .local/)
 	$(SERVICES) stop

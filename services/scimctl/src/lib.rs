@@ -2,8 +2,10 @@
 //! broker topology and dead-letter queues. A library with a thin `main`, so tests drive the
 //! same code in-process.
 
+pub mod bench;
 pub mod companies;
 pub mod dlq;
+pub mod simulate;
 pub mod webhook;
 
 use clap::{Parser, Subcommand};
@@ -33,6 +35,10 @@ pub enum Command {
     /// Dead-letter queues: list, show, replay, purge.
     #[command(subcommand)]
     Dlq(dlq::Command),
+    /// Simulate an identity provider syncing a generated organisation; check the result.
+    Simulate(simulate::Args),
+    /// Measure throughput, latency, time to converge and memory against the running system.
+    Bench(bench::Args),
 }
 
 #[derive(Subcommand)]
@@ -68,6 +74,8 @@ pub async fn run(settings: &Settings, command: Command) -> anyhow::Result<()> {
             );
         }
         Command::Dlq(command) => dlq::run(settings, command).await?,
+        Command::Simulate(args) => simulate::run(settings, args).await?,
+        Command::Bench(args) => bench::run(settings, args).await?,
     }
     Ok(())
 }

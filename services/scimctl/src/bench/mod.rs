@@ -1,0 +1,170 @@
+//! `scimctl bench`: the figures the system is held to, measured against the running services
+//! (`make bench` starts a release build of them first): ingest acceptance rate, end-to-end rate
+//! of member creates, latency at a steady 1,000 webhooks/s, time to converge for 10,000 and
+//! 100,000 users in the best and the worst order, and each service's peak memory. Several runs
+//! each; one table with the median, min and max, printed and written to a results file.
+//!
+//! Every run registers a fresh company, and the broker's backlog is drained before the next
+//! scenario is timed. Benchmarks are not tests: nothing here runs under `make test`.
+
+mod converge;
+pub mod latency;
+mod scenarios;
+pub mod system;
+pub mod table;
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::Context;
+use scimsync_platform::Settings;
+
+use crate::simulate::session::Session;
+use system::{Machine, Rabbit};
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct Args {
+    /// Runs of each scenario.
+    #[arg(long, default_value_t = 3)]
+    pub runs: usize,
+    /// Runs of each 100,000-user scenario (one if a run takes longer than --big-run-budget).
+    #[arg(long, default_value_t = 3)]
+    pub big_runs: usize,
+    /// Seconds a 100,000-user run may take before it is run only once.
+    #[arg(long, default_value_t = 600)]
+    pub big_run_budget: u64,
+    /// Member creates in the throughput scenario.
+    #[arg(long, default_value_t = 20_000)]
+    pub throughput_users: usize,
+    /// Organisation sizes for time to converge.
+    #[arg(long, default_value_t = 10_000)]
+    pub small_users: usize,
+    #[arg(long, default_value_t = 100_000)]
+    pub big_users: usize,
+    /// Steady rate and duration of the latency scenario.
+    #[arg(long, default_value_t = 1000.0)]
+    pub latency_rate: f64,
+    #[arg(long, default_value_t = 20)]
+    pub latency_secs: u64,
+    /// Member creates whose webhook-to-visible time is measured per latency run.
+    #[arg(long, default_value_t = 100)]
+    pub visible_samples: usize,
+    /// Webhooks in flight in the unthrottled scenarios.
+    #[arg(long, default_value_t = 64)]
+    pub concurrency: usize,
+    /// Scenarios to run: throughput, ingest-alone, latency, converge-small, converge-big,
+    /// memory.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "throughput,ingest-alone,latency,converge-small,converge-big,memory"
+    )]
+    pub only: Vec<String>,
+    #[arg(long, default_value = "http://127.0.0.1:8080")]
+    pub ingest_url: String,
+    #[arg(long, default_value = "http://127.0.0.1:8081")]
+    pub admin_url: String,
+    #[arg(long, default_value = "http://guest:guest@127.0.0.1:55673/api")]
+    pub rabbit_api: String,
+    /// Where the services' pid files are (peak memory).
+    #[arg(long, default_value = ".local/run")]
+    pub pid_dir: PathBuf,
+    /// Markdown results file.
+    #[arg(long, default_value = "deploy/bench/results.md")]
+    pub results: PathBuf,
+    /// Describes the build measured (e.g. the git commit).
+    #[arg(long)]
+    pub label: Option<String>,
+    /// Seconds a run may take to converge.
+    #[arg(long, default_value_t = 3600)]
+    pub timeout: u64,
+}
+
+struct Bench {
+    session: Session,
+    rabbit: Rabbit,
+    args: Args,
+    log: Vec<String>,
+    notes: Vec<String>,
+}
+
+struct ConvergeRun {
+    accept_rate: f64,
+    refused: u64,
+    /// Sending and converging, from the first webhook.
+    total_secs: f64,
+    converge_secs: Option<f64>,
+}
+
+pub async fn run(settings: &Settings, args: Args) -> anyhow::Result<()> {
+    let session = Session::new(
+        settings,
+        &args.ingest_url,
+        &args.admin_url,
+        None,
+        args.concurrency.max(256),
+    )
+    .await?;
+    let rabbit = Rabbit::new(session.http.clone(), &args.rabbit_api)?;
+    let machine = Machine::probe(args.label.clone());
+    let only = args.only.clone();
+    let wants = |name: &str| only.iter().any(|o| o.trim() == name);
+    let mut bench = Bench {
+        session,
+        rabbit,
+        args: args.clone(),
+        log: Vec::new(),
+        notes: Vec::new(),
+    };
+    let started = Instant::now();
+    let meter = system::CpuMeter::start();
+    bench.say(machine.describe());
+    bench
+        .drain()
+        .await
+        .context("the broker must be idle before the benchmark")?;
+    let mut figures = Vec::new();
+    if wants("throughput") {
+        bench.throughput(&mut figures).await?;
+    }
+    if wants("ingest-alone") {
+        bench.ingest_alone(&mut figures).await?;
+    }
+    if wants("latency") {
+        bench.latency(&mut figures).await?;
+    }
+    if wants("converge-small") {
+        bench
+            .converge(&mut figures, args.small_users, args.runs, None)
+            .await?;
+    }
+    if wants("converge-big") && args.big_users > 0 {
+        bench
+            .converge(
+                &mut figures,
+                args.big_users,
+                args.big_runs,
+                Some(args.big_run_budget),
+            )
+            .await?;
+    }
+    if wants("memory") {
+        bench.memory(&mut figures);
+    }
+    bench.notes.push(format!(
+        "The benchmark took {:.0} s; processes outside the system under test (builds, tests) \
+         used {:.0}% of the CPUs meanwhile (each run's share is in its line below).",
+        started.elapsed().as_secs_f64(),
+        meter.others_percent()
+    ));
+    let document = table::document(&machine, &figures, &bench.notes, &bench.log);
+    if let Some(dir) = args.results.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    std::fs::write(&args.results, &document)
+        .with_context(|| format!("writing {}", args.results.display()))?;
+    println!("\n{}", machine.describe());
+    println!("\n{}", table::table(&figures));
+    println!("Written to {}", args.results.display());
+    Ok(())
+}

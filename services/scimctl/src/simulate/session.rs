@@ -1,0 +1,216 @@
+//! What one simulation run needs: HTTP clients, the company it registers, the generated truth,
+//! and the convergence wait.
+
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use chrono::{DurationRound, Utc};
+use indicatif::ProgressBar;
+use rand::Rng;
+use scimsync_platform::Settings;
+use secrecy::ExposeSecret;
+use uuid::Uuid;
+
+use super::admin::{Admin, Registered};
+use super::org::{slug, DefaultNames, Org};
+use super::player::Target;
+use super::probe::Probe;
+use super::truth::{self, Expected, Truth};
+
+pub struct Session {
+    pub http: reqwest::Client,
+    pub admin: Admin,
+    pub target: Target,
+    pub db: sea_orm::DatabaseConnection,
+    admin_group: String,
+    full_access_group: String,
+}
+
+/// A registered company and the truth generated for it.
+pub struct Prepared {
+    pub company: Uuid,
+    pub organization_id: String,
+    pub truth: Truth,
+}
+
+/// The expected state in the form the probe compares.
+pub struct Goal {
+    pub expected: Vec<Expected>,
+    pub digest: String,
+    pub counts: Counts,
+}
+
+/// Cheap figures checked before the digest (which costs a full read).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counts {
+    pub users: i64,
+    pub active: i64,
+    pub linked: i64,
+    pub elevated: i64,
+}
+
+impl Goal {
+    pub fn of(truth: &Truth) -> Self {
+        let expected = truth.expected();
+        let count = |f: &dyn Fn(&Expected) -> bool| expected.iter().filter(|e| f(e)).count() as i64;
+        let counts = Counts {
+            users: expected.len() as i64,
+            active: count(&|e| e.active),
+            linked: count(&|e| e.manager.is_some()),
+            elevated: count(&|e| e.level != "basic"),
+        };
+        Self {
+            digest: truth::digest(&expected),
+            expected,
+            counts,
+        }
+    }
+}
+
+impl Session {
+    pub async fn new(
+        settings: &Settings,
+        ingest_url: &str,
+        admin_url: &str,
+        secret: Option<&str>,
+        concurrency: usize,
+    ) -> anyhow::Result<Self> {
+        let secret = match secret {
+            Some(secret) => secret.to_owned(),
+            None => settings
+                .ingest
+                .secrets()
+                .first()
+                .map(|s| s.expose_secret().to_owned())
+                .context("no webhook signing secret: pass --secret or set SCIMSYNC__INGEST__WEBHOOK_SECRETS")?,
+        };
+        anyhow::ensure!(
+            scimsync_platform::svix::sign(&secret, "msg_check", 0, b"").is_some(),
+            "the webhook secret is not a valid whsec_ secret"
+        );
+        let http = super::player::client(concurrency)?;
+        let admin = Admin::new(
+            http.clone(),
+            admin_url,
+            settings.admin.token().map(str::to_owned),
+        );
+        let db = scimsync_db::connect(&settings.database)
+            .await
+            .context("cannot reach PostgreSQL (the simulator polls it to see convergence); is the local infrastructure up?")?;
+        let url = ingest_url.trim_end_matches('/');
+        let url = if url.ends_with("/webhooks/stytch") {
+            url.to_owned()
+        } else {
+            format!("{url}/webhooks/stytch")
+        };
+        Ok(Self {
+            http,
+            admin,
+            target: Target { url, secret },
+            db,
+            admin_group: settings.groups.admin_group.clone(),
+            full_access_group: settings.groups.full_access_group.clone(),
+        })
+    }
+
+    /// Registers a company (a fresh organization id if the wanted one is taken) and generates
+    /// its organisation; `build` adds events to the truth (the initial sync, churn).
+    pub async fn prepare(
+        &self,
+        users: usize,
+        seed: u64,
+        organization: Option<&str>,
+        build: impl FnOnce(&mut Truth),
+    ) -> anyhow::Result<Prepared> {
+        let suffix = || -> String {
+            let mut rng = rand::rng();
+            (0..6)
+                .map(|_| {
+                    char::from(b"abcdefghijklmnopqrstuvwxyz0123456789"[rng.random_range(0..36)])
+                })
+                .collect()
+        };
+        let mut organization_id = match organization {
+            Some(org) => org.trim().to_owned(),
+            None => format!("sim-{seed}-{}", suffix()),
+        };
+        let mut attempts = 0;
+        let company = loop {
+            attempts += 1;
+            let name = format!("Simulated {users}-person organisation ({organization_id})");
+            match self.admin.register(&name, &organization_id).await? {
+                Registered::Created(id) => break id,
+                Registered::Taken if attempts < 5 => {
+                    let base = organization.map(str::trim).unwrap_or("sim");
+                    let fresh = format!("{base}-{}", suffix());
+                    tracing::info!(taken = %organization_id, %fresh, "organization id taken; using a fresh one");
+                    organization_id = fresh;
+                }
+                Registered::Taken => anyhow::bail!(
+                    "could not register a company: organization ids keep colliding (last {organization_id})"
+                ),
+            }
+        };
+        let names = DefaultNames {
+            admin: &self.admin_group,
+            full_access: &self.full_access_group,
+        };
+        let org = Org::generate(users, seed, &slug(&organization_id), &names);
+        let base = Utc::now()
+            .duration_trunc(chrono::Duration::milliseconds(1))
+            .unwrap_or_else(|_| Utc::now());
+        let mut truth = Truth::new(org, &organization_id, base);
+        build(&mut truth);
+        Ok(Prepared {
+            company,
+            organization_id,
+            truth,
+        })
+    }
+
+    pub fn probe(&self, company: Uuid) -> Probe {
+        Probe::new(self.db.clone(), company)
+    }
+
+    /// Polls until the observed state equals `goal` or `deadline` passes; the instant the
+    /// matching read started, if it did.
+    pub async fn converge(
+        &self,
+        company: Uuid,
+        goal: &Goal,
+        deadline: Instant,
+        progress: &ProgressBar,
+    ) -> anyhow::Result<Option<Instant>> {
+        let probe = self.probe(company);
+        loop {
+            let polled = Instant::now();
+            let counts = probe
+                .counts()
+                .await
+                .context("polling PostgreSQL for progress")?;
+            progress.set_message(format!(
+                "{}/{} users, {}/{} active, {}/{} managers linked",
+                counts.users,
+                goal.counts.users,
+                counts.active,
+                goal.counts.active,
+                counts.linked,
+                goal.counts.linked
+            ));
+            if counts == goal.counts {
+                let started = Instant::now();
+                let digest = probe.digest().await.context("reading the state digest")?;
+                if digest == goal.digest {
+                    return Ok(Some(started));
+                }
+            }
+            // Reads compete with the workers for the same CPUs: at most a tenth of the time.
+            let pause =
+                (polled.elapsed() * 10).clamp(Duration::from_millis(50), Duration::from_secs(2));
+            if Instant::now() >= deadline {
+                return Ok(None);
+            }
+            tokio::time::sleep(pause).await;
+        }
+    }
+}
