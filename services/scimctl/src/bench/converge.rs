@@ -85,4 +85,16 @@ impl Bench {
             figures.push(f);
         }
     }
+
+    /// The peaks so far (VmHWM only grows): which scenario raised a service's peak.
+    pub(super) fn memory_so_far(&mut self, after: &str) {
+        let peaks: Vec<String> = system::peak_memory(&self.args.pid_dir)
+            .into_iter()
+            .map(|(service, mib)| match mib {
+                Some(mib) => format!("{service} {mib:.1} MiB"),
+                None => format!("{service} not running"),
+            })
+            .collect();
+        self.say(format!("peak memory after {after}: {}", peaks.join(" · ")));
+    }
 }

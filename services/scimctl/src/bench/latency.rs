@@ -27,6 +27,7 @@ pub const VISIBLE_LIMIT: Duration = Duration::from_secs(60);
 
 #[derive(Debug, Clone)]
 pub struct LatencyRun {
+    pub company: Uuid,
     pub sent: usize,
     pub refused: usize,
     pub ingest_p50_ms: Option<f64>,
@@ -168,6 +169,7 @@ pub async fn run(
     visible.sort_by(f64::total_cmp);
     lags.sort_by(f64::total_cmp);
     Ok(LatencyRun {
+        company,
         sent,
         refused: results
             .iter()

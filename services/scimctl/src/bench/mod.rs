@@ -4,9 +4,11 @@
 //! 100,000 users in the best and the worst order, and each service's peak memory. Several runs
 //! each; one table with the median, min and max, printed and written to a results file.
 //!
-//! Every run registers a fresh company, and the broker's backlog is drained before the next
-//! scenario is timed. Benchmarks are not tests: nothing here runs under `make test`.
+//! Every run registers a fresh company; the broker's backlog is drained before the next run is
+//! timed, and the run's company deleted with all its rows (unless `--keep-data`). Benchmarks
+//! are not tests: nothing here runs under `make test`.
 
+mod cleanup;
 mod converge;
 pub mod latency;
 mod scenarios;
@@ -41,9 +43,10 @@ pub struct Args {
     pub small_users: usize,
     #[arg(long, default_value_t = 100_000)]
     pub big_users: usize,
-    /// Steady rate and duration of the latency scenario.
-    #[arg(long, default_value_t = 1000.0)]
-    pub latency_rate: f64,
+    /// Steady rates of the latency scenario: the goals apply to the first, the others show
+    /// the latency at a rate the system keeps up with.
+    #[arg(long, value_delimiter = ',', default_value = "1000,100")]
+    pub latency_rates: Vec<f64>,
     #[arg(long, default_value_t = 20)]
     pub latency_secs: u64,
     /// Member creates whose webhook-to-visible time is measured per latency run.
@@ -75,6 +78,10 @@ pub struct Args {
     /// Describes the build measured (e.g. the git commit).
     #[arg(long)]
     pub label: Option<String>,
+    /// Keep each run's company and data (by default they are deleted after the run, so every
+    /// run meets the same database).
+    #[arg(long)]
+    pub keep_data: bool,
     /// Seconds a run may take to converge.
     #[arg(long, default_value_t = 3600)]
     pub timeout: u64,
@@ -126,17 +133,24 @@ pub async fn run(settings: &Settings, args: Args) -> anyhow::Result<()> {
     let mut figures = Vec::new();
     if wants("throughput") {
         bench.throughput(&mut figures).await?;
+        bench.memory_so_far("throughput");
     }
     if wants("ingest-alone") {
         bench.ingest_alone(&mut figures).await?;
+        bench.memory_so_far("ingest alone");
     }
     if wants("latency") {
-        bench.latency(&mut figures).await?;
+        for (i, rate) in args.latency_rates.iter().enumerate() {
+            anyhow::ensure!(*rate > 0.0, "--latency-rates must be positive, got {rate}");
+            bench.latency(&mut figures, *rate, i == 0).await?;
+            bench.memory_so_far(&format!("latency at {rate}/s"));
+        }
     }
     if wants("converge-small") {
         bench
             .converge(&mut figures, args.small_users, args.runs, None)
             .await?;
+        bench.memory_so_far("converge, small");
     }
     if wants("converge-big") && args.big_users > 0 {
         bench
@@ -147,6 +161,7 @@ pub async fn run(settings: &Settings, args: Args) -> anyhow::Result<()> {
                 Some(args.big_run_budget),
             )
             .await?;
+        bench.memory_so_far("converge, big");
     }
     if wants("memory") {
         bench.memory(&mut figures);

@@ -17,14 +17,31 @@ impl Bench {
         self.log.push(line);
     }
 
-    pub(super) async fn drain(&mut self) -> anyhow::Result<()> {
+    /// Waits until the broker is idle; how many retries still wait on the long delay tiers.
+    pub(super) async fn drain(&mut self) -> anyhow::Result<u64> {
         let left = self.rabbit.drain(Duration::from_secs(900)).await?;
         if left > 0 {
             self.say(format!(
                 "  (broker drained; {left} retries wait on the 2m+ delay tiers)"
             ));
         }
-        Ok(())
+        Ok(left)
+    }
+
+    /// After a run: drain the broker, then delete the run's company and vacuum, unless retries
+    /// for it are still waiting (they would dead-letter as `unknown_organization`).
+    pub(super) async fn settle(&mut self, company: uuid::Uuid) -> anyhow::Result<()> {
+        let left = self.drain().await?;
+        if self.args.keep_data {
+            return Ok(());
+        }
+        if left > 0 {
+            self.say(format!(
+                "  (company {company} kept: retries for it still wait)"
+            ));
+            return Ok(());
+        }
+        super::cleanup::purge(&self.session.db, company).await
     }
 
     /// One organisation's first sync, unthrottled, until it converged.
@@ -83,7 +100,7 @@ impl Bench {
             run.refused,
             meter.others_percent()
         ));
-        self.drain().await?;
+        self.settle(company).await?;
         Ok(run)
     }
 
@@ -175,27 +192,36 @@ impl Bench {
                 converged.is_some(),
                 meter.others_percent()
             ));
-            self.drain().await?;
+            self.settle(company).await?;
         }
         figures.push(f);
         Ok(())
     }
 
-    pub(super) async fn latency(&mut self, figures: &mut Vec<Figure>) -> anyhow::Result<()> {
-        let rate = self.args.latency_rate;
+    /// At a steady `rate`; the goals apply only to the rate (`goals`), other rates are
+    /// there to show where the system stands when it keeps up.
+    pub(super) async fn latency(
+        &mut self,
+        figures: &mut Vec<Figure>,
+        rate: f64,
+        goals: bool,
+    ) -> anyhow::Result<()> {
         let users = (rate * self.args.latency_secs as f64) as usize;
         let at = format!("at a steady {}/s", thousands(rate as i64));
+        let goal = |g: f64| {
+            if goals {
+                Target::AtMost(g)
+            } else {
+                Target::None
+            }
+        };
         let mut f = [
             Figure::new(
                 format!("Ingest latency p50 {at}"),
                 Unit::Millis,
                 Target::None,
             ),
-            Figure::new(
-                format!("Ingest latency p99 {at}"),
-                Unit::Millis,
-                Target::AtMost(10.0),
-            ),
+            Figure::new(format!("Ingest latency p99 {at}"), Unit::Millis, goal(10.0)),
             Figure::new(
                 format!("Webhook-to-visible p50 {at}"),
                 Unit::Millis,
@@ -204,7 +230,7 @@ impl Bench {
             Figure::new(
                 format!("Webhook-to-visible p99 {at}"),
                 Unit::Millis,
-                Target::AtMost(150.0),
+                goal(150.0),
             ),
             Figure::new(
                 format!(
@@ -232,6 +258,7 @@ impl Bench {
                 r.ingest_p99_ms,
                 r.visible_p50_ms,
                 r.visible_p99_ms,
+                Some(r.achieved_rate),
             ]) {
                 figure.values.extend(value);
             }
@@ -253,7 +280,7 @@ impl Bench {
                 r.converged,
                 meter.others_percent()
             ));
-            self.drain().await?;
+            self.settle(r.company).await?;
         }
         figures.extend(f);
         Ok(())
