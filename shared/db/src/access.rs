@@ -227,7 +227,10 @@ pub async fn users_of_members(
 ) -> Result<Vec<Uuid>, DbErr> {
     let rows = IdRow::find_by_statement(Statement::from_sql_and_values(
         DbBackend::Postgres,
-        "SELECT id FROM users WHERE company_id = $1 AND stytch_member_id = ANY($2)",
+        // Key first, company after (see migration 000003): a new company's lookups stay
+        // index lookups before ANALYZE has seen it.
+        "WITH found AS MATERIALIZED (SELECT id, company_id FROM users WHERE stytch_member_id = ANY($2))
+         SELECT id FROM found WHERE company_id = $1",
         [company_id.into(), member_ids.to_vec().into()],
     ))
     .all(conn)

@@ -25,17 +25,26 @@ impl MatchedBy {
 
 /// By Stytch member id, then IdP external id (a record not linked to a member yet), then email
 /// (a non-SCIM user, to adopt), in one query. Locks the row for the rest of the transaction.
+/// R1's three ways to find the record, best first, locked. Each way is looked up by its own key
+/// index and the company checked afterwards (the fence is `MATERIALIZED`): filtering by company
+/// first walks every user of a company the planner has no statistics for yet, which is every
+/// company during its first sync. The outer query re-checks the conditions on the locked row.
 const MATCH: &str = "
-SELECT * FROM users
-WHERE company_id = $1
-  AND (stytch_member_id = $2
-       OR (external_id = $3 AND stytch_member_id IS NULL)
-       OR (lower(email) = lower($4) AND NOT scim_provisioned))
-ORDER BY CASE WHEN stytch_member_id = $2 THEN 0
-              WHEN external_id = $3 AND stytch_member_id IS NULL THEN 1
-              ELSE 2 END
+WITH candidates AS MATERIALIZED (
+    SELECT id, company_id, 0 AS rank FROM users WHERE stytch_member_id = $2
+    UNION ALL
+    SELECT id, company_id, 1 FROM users WHERE external_id = $3 AND stytch_member_id IS NULL
+    UNION ALL
+    SELECT id, company_id, 2 FROM users WHERE lower(email) = lower($4) AND NOT scim_provisioned
+)
+SELECT u.* FROM candidates c JOIN users u ON u.id = c.id
+WHERE c.company_id = $1
+  AND (u.stytch_member_id = $2
+       OR (u.external_id = $3 AND u.stytch_member_id IS NULL)
+       OR (lower(u.email) = lower($4) AND NOT u.scim_provisioned))
+ORDER BY c.rank
 LIMIT 1
-FOR UPDATE";
+FOR UPDATE OF u";
 
 pub async fn match_user(
     txn: &DatabaseTransaction,

@@ -11,7 +11,7 @@ pub struct Migrator;
 #[sea_orm_migration::async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(Initial), Box::new(Groups)]
+        vec![Box::new(Initial), Box::new(Groups), Box::new(LookupIndexes)]
     }
 }
 
@@ -48,6 +48,25 @@ impl MigrationTrait for Groups {
         manager
             .get_connection()
             .execute_unprepared(include_str!("m20261122_000002_groups.sql"))
+            .await?;
+        Ok(())
+    }
+}
+
+struct LookupIndexes;
+
+impl MigrationName for LookupIndexes {
+    fn name(&self) -> &str {
+        "m20261122_000003_lookup_indexes"
+    }
+}
+
+#[sea_orm_migration::async_trait::async_trait]
+impl MigrationTrait for LookupIndexes {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .get_connection()
+            .execute_unprepared(include_str!("m20261122_000003_lookup_indexes.sql"))
             .await?;
         Ok(())
     }
