@@ -23,8 +23,32 @@ pub async fn ensure(
     let mut sorted: Vec<&(String, Option<String>)> = groups.iter().collect();
     sorted.sort_by(|a, b| a.0.cmp(&b.0));
     sorted.dedup_by(|a, b| a.0 == b.0);
+    // Almost always every group exists and has its name: then a plain read is enough. The
+    // upsert below locks the group's row even when it changes nothing, and every member of a
+    // company names the same few groups, so locking them serialised the company's events.
+    let ids: Vec<String> = sorted.iter().map(|(id, _)| id.clone()).collect();
+    let settled: std::collections::HashSet<String> = txn
+        .query_all(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT idp_group_id, display_name IS NOT NULL AS named FROM scim_groups
+             WHERE company_id = $1 AND idp_group_id = ANY($2)",
+            [company_id.into(), ids.into()],
+        ))
+        .await?
+        .into_iter()
+        .filter_map(|row| {
+            let id: String = row.try_get("", "idp_group_id").ok()?;
+            let named: bool = row.try_get("", "named").ok()?;
+            Some((id, named))
+        })
+        .filter(|(id, named)| {
+            // Nothing to do unless the row lacks a name this event can give it.
+            *named || !sorted.iter().any(|(g, n)| g == id && n.is_some())
+        })
+        .map(|(id, _)| id)
+        .collect();
     let mut kind_changed = Vec::new();
-    for (group_id, name) in sorted {
+    for (group_id, name) in sorted.into_iter().filter(|(g, _)| !settled.contains(g)) {
         let kind = names.kind(name.as_deref());
         let result = txn
             .execute(Statement::from_sql_and_values(
