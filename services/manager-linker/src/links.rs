@@ -169,9 +169,17 @@ impl Linker<'_> {
             .db
             .query_all(Statement::from_sql_and_values(
                 DbBackend::Postgres,
-                "SELECT stytch_member_id FROM manager_links
-                 WHERE company_id = $1 AND status = 'pending'
-                   AND (stytch_member_id = $2 OR manager_value = ANY($3))
+                // Two index lookups: the link by its primary key, and the pending links by
+                // value with the company checked afterwards (migration 000003). Filtering every
+                // pending link of the company made a first sync quadratic.
+                "WITH awaiting AS MATERIALIZED (
+                     SELECT company_id, stytch_member_id FROM manager_links
+                     WHERE manager_value = ANY($3) AND status = 'pending'
+                 )
+                 SELECT stytch_member_id FROM awaiting WHERE company_id = $1
+                 UNION
+                 SELECT stytch_member_id FROM manager_links
+                 WHERE company_id = $1 AND stytch_member_id = $2 AND status = 'pending'
                  ORDER BY stytch_member_id",
                 [
                     company_id.into(),
@@ -309,10 +317,15 @@ async fn find_manager(
     let row = conn
         .query_one(Statement::from_sql_and_values(
             DbBackend::Postgres,
-            "SELECT id FROM users
-             WHERE company_id = $1 AND (stytch_member_id = $2 OR scim_id = $2 OR external_id = $2)
-             ORDER BY CASE WHEN stytch_member_id = $2 THEN 0 WHEN scim_id = $2 THEN 1 ELSE 2 END, id
-             LIMIT 1",
+            // Each key by its own index, the company checked afterwards (migration 000003).
+            "WITH found AS MATERIALIZED (
+                 SELECT id, company_id, 0 AS rank FROM users WHERE stytch_member_id = $2
+                 UNION ALL
+                 SELECT id, company_id, 1 FROM users WHERE scim_id = $2
+                 UNION ALL
+                 SELECT id, company_id, 2 FROM users WHERE external_id = $2
+             )
+             SELECT id FROM found WHERE company_id = $1 ORDER BY rank, id LIMIT 1",
             [company_id.into(), value.into()],
         ))
         .await?;
@@ -332,9 +345,12 @@ async fn resolve(txn: &DatabaseTransaction, link: &manager_link::Model) -> Resul
             user: Some(user),
         });
     };
-    hierarchy::lock(txn, link.company_id).await?;
-    if hierarchy::would_cycle(txn, user, manager).await? {
-        return Ok(Attempt::SkippedCircular { user, manager });
+    if !hierarchy::unlinked_leaf(txn, user, manager).await? {
+        hierarchy::lock(txn, link.company_id).await?;
+        hierarchy::hold_manager(txn, manager).await?;
+        if hierarchy::would_cycle(txn, user, manager).await? {
+            return Ok(Attempt::SkippedCircular { user, manager });
+        }
     }
     let previous = hierarchy::set_manager(txn, user, Some(manager)).await?;
     if previous == Some(manager) {
