@@ -101,15 +101,22 @@ pub async fn receive(
         event_id = %envelope.event_id,
         organization_id = %organization_id,
     );
-    let message = QueueMessage::StytchWebhookV1(StytchWebhook::new(
+    let bytes = QueueMessage::StytchWebhookV1(StytchWebhook::new(
         verified.message_id.clone(),
         &envelope,
         raw,
         Utc::now(),
-    ));
-    let bytes = message.to_bytes();
+    ))
+    .to_bytes();
+    // Only the bytes to publish live on while the broker confirms: the request body and the
+    // parsed trees (several times the body's size) are freed first, so a slow broker with a
+    // thousand requests waiting does not hold a thousand parsed copies.
+    let event_id = envelope.event_id.clone();
+    drop(envelope);
+    drop(body);
+    drop(headers);
     let mut amqp_headers = FieldTable::default();
-    set_str(&mut amqp_headers, h::EVENT_ID, envelope.event_id.clone());
+    set_str(&mut amqp_headers, h::EVENT_ID, event_id.clone());
     set_str(&mut amqp_headers, h::EVENT_TYPE, event_type.clone());
     if !organization_id.is_empty() {
         set_str(&mut amqp_headers, h::ORGANIZATION_ID, organization_id);
@@ -134,11 +141,9 @@ pub async fn receive(
             )
         })?;
     state.recent.insert(&verified.message_id);
-    tracing::info!(svix_id = %verified.message_id, event_id = %envelope.event_id, %event_type, "event accepted");
+    tracing::info!(svix_id = %verified.message_id, %event_id, %event_type, "event accepted");
     Ok((
         StatusCode::ACCEPTED,
-        Json(
-            json!({ "status": "accepted", "event_id": envelope.event_id, "event_type": event_type }),
-        ),
+        Json(json!({ "status": "accepted", "event_id": event_id, "event_type": event_type })),
     ))
 }
