@@ -23,6 +23,33 @@ use scimsync_db::hierarchy;
 
 use crate::CONCERN;
 
+/// The pending links a new user completes, as the report (`$2`) or as the awaited manager
+/// (`$3`, its ids). Two index lookups: the link by its primary key, and the pending links by
+/// value with the company checked afterwards (migration 000003). Filtering every pending link
+/// of the company made a first sync quadratic.
+pub const AWAITING: &str = "
+WITH awaiting AS MATERIALIZED (
+    SELECT company_id, stytch_member_id FROM manager_links
+    WHERE manager_value = ANY($3) AND status = 'pending'
+)
+SELECT stytch_member_id FROM awaiting WHERE company_id = $1
+UNION
+SELECT stytch_member_id FROM manager_links
+WHERE company_id = $1 AND stytch_member_id = $2 AND status = 'pending'
+ORDER BY stytch_member_id";
+
+/// R13's lookup of a manager value (`$2`) in a company (`$1`): each key by its own index, the
+/// company checked afterwards (migration 000003).
+pub const FIND_MANAGER: &str = "
+WITH found AS MATERIALIZED (
+    SELECT id, company_id, 0 AS rank FROM users WHERE stytch_member_id = $2
+    UNION ALL
+    SELECT id, company_id, 1 FROM users WHERE scim_id = $2
+    UNION ALL
+    SELECT id, company_id, 2 FROM users WHERE external_id = $2
+)
+SELECT id FROM found WHERE company_id = $1 ORDER BY rank, id LIMIT 1";
+
 /// Where a link stands after an attempt.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Attempt {
@@ -169,18 +196,7 @@ impl Linker<'_> {
             .db
             .query_all(Statement::from_sql_and_values(
                 DbBackend::Postgres,
-                // Two index lookups: the link by its primary key, and the pending links by
-                // value with the company checked afterwards (migration 000003). Filtering every
-                // pending link of the company made a first sync quadratic.
-                "WITH awaiting AS MATERIALIZED (
-                     SELECT company_id, stytch_member_id FROM manager_links
-                     WHERE manager_value = ANY($3) AND status = 'pending'
-                 )
-                 SELECT stytch_member_id FROM awaiting WHERE company_id = $1
-                 UNION
-                 SELECT stytch_member_id FROM manager_links
-                 WHERE company_id = $1 AND stytch_member_id = $2 AND status = 'pending'
-                 ORDER BY stytch_member_id",
+                AWAITING,
                 [
                     company_id.into(),
                     provisioned.stytch_member_id.clone().into(),
@@ -317,15 +333,7 @@ async fn find_manager(
     let row = conn
         .query_one(Statement::from_sql_and_values(
             DbBackend::Postgres,
-            // Each key by its own index, the company checked afterwards (migration 000003).
-            "WITH found AS MATERIALIZED (
-                 SELECT id, company_id, 0 AS rank FROM users WHERE stytch_member_id = $2
-                 UNION ALL
-                 SELECT id, company_id, 1 FROM users WHERE scim_id = $2
-                 UNION ALL
-                 SELECT id, company_id, 2 FROM users WHERE external_id = $2
-             )
-             SELECT id FROM found WHERE company_id = $1 ORDER BY rank, id LIMIT 1",
+            FIND_MANAGER,
             [company_id.into(), value.into()],
         ))
         .await?;

@@ -219,6 +219,12 @@ async fn refresh_levels(
     .await
 }
 
+/// Key first, company after (see migration 000003): a new company's lookups stay index lookups
+/// before ANALYZE has seen it. `$1` company, `$2` member ids.
+pub const USERS_OF_MEMBERS: &str =
+    "WITH found AS MATERIALIZED (SELECT id, company_id FROM users WHERE stytch_member_id = ANY($2))
+     SELECT id FROM found WHERE company_id = $1";
+
 /// The users of a company behind these Stytch member ids.
 pub async fn users_of_members(
     conn: &impl ConnectionTrait,
@@ -227,10 +233,7 @@ pub async fn users_of_members(
 ) -> Result<Vec<Uuid>, DbErr> {
     let rows = IdRow::find_by_statement(Statement::from_sql_and_values(
         DbBackend::Postgres,
-        // Key first, company after (see migration 000003): a new company's lookups stay
-        // index lookups before ANALYZE has seen it.
-        "WITH found AS MATERIALIZED (SELECT id, company_id FROM users WHERE stytch_member_id = ANY($2))
-         SELECT id FROM found WHERE company_id = $1",
+        USERS_OF_MEMBERS,
         [company_id.into(), member_ids.to_vec().into()],
     ))
     .all(conn)

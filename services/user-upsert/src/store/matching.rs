@@ -29,7 +29,7 @@ impl MatchedBy {
 /// index and the company checked afterwards (the fence is `MATERIALIZED`): filtering by company
 /// first walks every user of a company the planner has no statistics for yet, which is every
 /// company during its first sync. The outer query re-checks the conditions on the locked row.
-const MATCH: &str = "
+pub const MATCH: &str = "
 WITH candidates AS MATERIALIZED (
     SELECT id, company_id, 0 AS rank FROM users WHERE stytch_member_id = $2
     UNION ALL

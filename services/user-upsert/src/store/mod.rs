@@ -8,7 +8,7 @@
 //! worker is bound by round trips, not by the database.
 
 mod events;
-mod matching;
+pub mod matching;
 mod write;
 
 use std::collections::HashMap;

@@ -1,0 +1,128 @@
+//! The workers' lookups by identity provider key stay index lookups for a company the planner
+//! has no statistics for yet: every company during its first sync. Filtering by company first
+//! reads every user of the company per lookup, which made a first sync quadratic.
+//!
+//! Each query runs under `EXPLAIN (ANALYZE, BUFFERS)` against a company of 5,000 users inserted
+//! after the last ANALYZE, next to a big analysed company; the assertion is on the buffers read,
+//! which a walk over the company's users multiplies by hundreds.
+
+// Test support: a failed expectation is the test failing, so unwrap/expect/panic are the point.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use scimsync_tests::env::TestEnv;
+use sea_orm::{ConnectionTrait, DbBackend, Statement, Value};
+use uuid::Uuid;
+
+const NEW_COMPANY_USERS: i64 = 5_000;
+/// An index lookup reads a handful of pages per branch; the company walk reads hundreds.
+const MAX_BUFFERS: i64 = 60;
+
+async fn company(env: &TestEnv, org: &str) -> Uuid {
+    let row = env
+        .db
+        .query_one(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "INSERT INTO companies (id, name, stytch_organization_id) VALUES (gen_random_uuid(), $1, $1) RETURNING id",
+            [org.into()],
+        ))
+        .await
+        .unwrap_or_else(|e| panic!("insert company: {e:?}"))
+        .unwrap_or_else(|| panic!("no row"));
+    row.try_get("", "id")
+        .unwrap_or_else(|e| panic!("id: {e:?}"))
+}
+
+async fn users(env: &TestEnv, company: Uuid, prefix: &str, n: i64) {
+    env.db
+        .execute(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "INSERT INTO users (id, company_id, email, stytch_member_id, scim_id, external_id, scim_provisioned)
+             SELECT gen_random_uuid(), $1, $2 || i || '@example.com', $2 || '-member-' || i,
+                    $2 || '-scim-' || i, $2 || '-ext-' || i, true
+             FROM generate_series(1, $3) AS i",
+            [company.into(), prefix.into(), n.into()],
+        ))
+        .await
+        .unwrap_or_else(|e| panic!("insert users: {e:?}"));
+}
+
+/// Shared buffers (hit + read) the statement touched, from its plan's root node.
+async fn buffers(env: &TestEnv, sql: &str, values: Vec<Value>) -> i64 {
+    let row = env
+        .db
+        .query_one(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            format!("EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) {sql}"),
+            values,
+        ))
+        .await
+        .unwrap_or_else(|e| panic!("EXPLAIN {sql}: {e}"))
+        .unwrap_or_else(|| panic!("no plan"));
+    let plan: serde_json::Value = row
+        .try_get("", "QUERY PLAN")
+        .unwrap_or_else(|e| panic!("plan json: {e:?}"));
+    let root = &plan[0]["Plan"];
+    let hit = root["Shared Hit Blocks"].as_i64().unwrap_or(0);
+    let read = root["Shared Read Blocks"].as_i64().unwrap_or(0);
+    hit + read
+}
+
+#[tokio::test]
+async fn key_lookups_stay_index_lookups_for_a_company_without_statistics() {
+    let env = TestEnv::new().await;
+    let old = company(&env, "org-old").await;
+    users(&env, old, "old", 20_000).await;
+    env.db
+        .execute_unprepared("ANALYZE")
+        .await
+        .unwrap_or_else(|e| panic!("analyze: {e:?}"));
+    let new = company(&env, "org-new").await;
+    users(&env, new, "new", NEW_COMPANY_USERS).await;
+    let last = format!("new-member-{NEW_COMPANY_USERS}");
+
+    let members = buffers(
+        &env,
+        scimsync_db::access::USERS_OF_MEMBERS,
+        vec![new.into(), vec![last.clone()].into()],
+    )
+    .await;
+    let manager = buffers(
+        &env,
+        scimsync_manager_linker::links::FIND_MANAGER,
+        vec![new.into(), format!("new-ext-{NEW_COMPANY_USERS}").into()],
+    )
+    .await;
+    let matched = buffers(
+        &env,
+        scimsync_user_upsert::store::matching::MATCH,
+        vec![
+            new.into(),
+            last.clone().into(),
+            "no-such-external-id".into(),
+            "nobody@example.com".into(),
+        ],
+    )
+    .await;
+    let awaiting = buffers(
+        &env,
+        scimsync_manager_linker::links::AWAITING,
+        vec![
+            new.into(),
+            last.into(),
+            vec!["new-scim-7".to_owned()].into(),
+        ],
+    )
+    .await;
+    for (what, n) in [
+        ("users of members", members),
+        ("manager lookup", manager),
+        ("user match", matched),
+        ("pending links", awaiting),
+    ] {
+        assert!(
+            n <= MAX_BUFFERS,
+            "{what} read {n} buffers for one key in a company of {NEW_COMPANY_USERS} users: it walks the company"
+        );
+    }
+    env.cleanup().await;
+}
