@@ -15,59 +15,30 @@ impl MigratorTrait for Migrator {
     }
 }
 
-struct Initial;
+/// A migration that is one SQL file of this folder, named after it.
+macro_rules! sql_migration {
+    ($ty:ident, $name:literal) => {
+        struct $ty;
 
-impl MigrationName for Initial {
-    fn name(&self) -> &str {
-        "m20261122_000001_initial"
-    }
+        impl MigrationName for $ty {
+            fn name(&self) -> &str {
+                $name
+            }
+        }
+
+        #[sea_orm_migration::async_trait::async_trait]
+        impl MigrationTrait for $ty {
+            async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+                manager
+                    .get_connection()
+                    .execute_unprepared(include_str!(concat!($name, ".sql")))
+                    .await?;
+                Ok(())
+            }
+        }
+    };
 }
 
-#[sea_orm_migration::async_trait::async_trait]
-impl MigrationTrait for Initial {
-    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager
-            .get_connection()
-            .execute_unprepared(include_str!("m20261122_000001_initial.sql"))
-            .await?;
-        Ok(())
-    }
-}
-
-struct Groups;
-
-impl MigrationName for Groups {
-    fn name(&self) -> &str {
-        "m20261122_000002_groups"
-    }
-}
-
-#[sea_orm_migration::async_trait::async_trait]
-impl MigrationTrait for Groups {
-    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager
-            .get_connection()
-            .execute_unprepared(include_str!("m20261122_000002_groups.sql"))
-            .await?;
-        Ok(())
-    }
-}
-
-struct LookupIndexes;
-
-impl MigrationName for LookupIndexes {
-    fn name(&self) -> &str {
-        "m20261122_000003_lookup_indexes"
-    }
-}
-
-#[sea_orm_migration::async_trait::async_trait]
-impl MigrationTrait for LookupIndexes {
-    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager
-            .get_connection()
-            .execute_unprepared(include_str!("m20261122_000003_lookup_indexes.sql"))
-            .await?;
-        Ok(())
-    }
-}
+sql_migration!(Initial, "m20261122_000001_initial");
+sql_migration!(Groups, "m20261122_000002_groups");
+sql_migration!(LookupIndexes, "m20261122_000003_lookup_indexes");
