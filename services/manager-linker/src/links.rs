@@ -353,12 +353,9 @@ async fn resolve(txn: &DatabaseTransaction, link: &manager_link::Model) -> Resul
             user: Some(user),
         });
     };
-    if !hierarchy::unlinked_leaf(txn, user, manager).await? {
-        hierarchy::lock(txn, link.company_id).await?;
-        hierarchy::hold_manager(txn, manager).await?;
-        if hierarchy::would_cycle(txn, user, manager).await? {
-            return Ok(Attempt::SkippedCircular { user, manager });
-        }
+    hierarchy::lock(txn, link.company_id).await?;
+    if hierarchy::would_cycle(txn, user, manager).await? {
+        return Ok(Attempt::SkippedCircular { user, manager });
     }
     let previous = hierarchy::set_manager(txn, user, Some(manager)).await?;
     if previous == Some(manager) {

@@ -1,9 +1,6 @@
 //! Changing who reports to whom, safely: one company's hierarchy changes are serialised by a
 //! transaction-scoped advisory lock, and the cycle check runs inside the same transaction,
 //! after the lock, so two concurrent assignments A→B and B→A cannot both succeed (R14).
-//! A first sync is mostly first assignments of people nobody reports to yet, which cannot
-//! close a loop: those take row locks only ([`unlinked_leaf`]), so one company's links do not
-//! all queue on its lock.
 
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr,
@@ -21,64 +18,6 @@ pub async fn lock(txn: &DatabaseTransaction, company_id: Uuid) -> Result<(), DbE
         DbBackend::Postgres,
         "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
         [format!("hierarchy:{company_id}").into()],
-    ))
-    .await?;
-    Ok(())
-}
-
-/// The fast path of a first assignment, without the company lock: `user` has no manager yet
-/// and nobody reports to it, so no assignment of it can close a loop (R14), and no previous
-/// manager's level needs recomputing. Returns false when the caller must take [`lock`] and run
-/// [`would_cycle`] instead.
-///
-/// Why it is safe next to concurrent assignments: the user's row is locked `FOR UPDATE` first,
-/// and giving anyone a report takes `FOR KEY SHARE` on that manager's row (the foreign key
-/// check of `users.manager_id`, and [`hold_manager`] before a cycle check), so no report can
-/// appear for `user` between this check and the commit. The check runs after the row lock, in
-/// a statement of its own, so it sees whatever committed while it waited.
-pub async fn unlinked_leaf(
-    txn: &DatabaseTransaction,
-    user: Uuid,
-    manager: Uuid,
-) -> Result<bool, DbErr> {
-    if user == manager {
-        return Ok(false);
-    }
-    let row = txn
-        .query_one(Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            "SELECT manager_id IS NULL AS unlinked FROM users WHERE id = $1 FOR UPDATE",
-            [user.into()],
-        ))
-        .await?;
-    let unlinked = match row {
-        Some(row) => row.try_get::<bool>("", "unlinked")?,
-        None => return Ok(false),
-    };
-    if !unlinked {
-        return Ok(false);
-    }
-    let row = txn
-        .query_one(Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            "SELECT NOT EXISTS (SELECT 1 FROM users WHERE manager_id = $1) AS leaf",
-            [user.into()],
-        ))
-        .await?;
-    match row {
-        Some(row) => row.try_get::<bool>("", "leaf"),
-        None => Ok(false),
-    }
-}
-
-/// Before a cycle check under [`lock`]: the new manager's row `FOR KEY SHARE`, so an
-/// [`unlinked_leaf`] fast path for that manager cannot run at the same time (it would not see
-/// the report about to be added, nor this check its new link).
-pub async fn hold_manager(txn: &DatabaseTransaction, manager: Uuid) -> Result<(), DbErr> {
-    txn.execute(Statement::from_sql_and_values(
-        DbBackend::Postgres,
-        "SELECT 1 FROM users WHERE id = $1 FOR KEY SHARE",
-        [manager.into()],
     ))
     .await?;
     Ok(())
