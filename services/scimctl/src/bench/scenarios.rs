@@ -10,6 +10,27 @@ use crate::simulate::report::thousands;
 use crate::simulate::session::Goal;
 
 impl Bench {
+    /// Every delivery as fast as ingest answers, `--concurrency` in flight.
+    async fn send_unthrottled(
+        &self,
+        deliveries: Vec<player::Delivery>,
+        bar: &indicatif::ProgressBar,
+    ) -> player::PlayStats {
+        let pace = Pace {
+            concurrency: self.args.concurrency,
+            rate: None,
+            max_attempts: 8,
+        };
+        player::play(
+            &self.session.http,
+            &self.session.target,
+            deliveries,
+            pace,
+            bar,
+        )
+        .await
+    }
+
     /// One line per run: to stderr as it happens (stdout is for the table), and kept for the
     /// results file.
     pub(super) fn say(&mut self, line: String) {
@@ -59,22 +80,10 @@ impl Bench {
         let deliveries = plan(&prepared.truth, order, 0.0, seed).initial;
         let company = prepared.company;
         drop(prepared);
-        let pace = Pace {
-            concurrency: self.args.concurrency,
-            rate: None,
-            max_attempts: 8,
-        };
         let bar = crate::simulate::progress(deliveries.len() as u64, "webhooks", false);
         let meter = system::CpuMeter::start();
         let first = Instant::now();
-        let stats = player::play(
-            &self.session.http,
-            &self.session.target,
-            deliveries,
-            pace,
-            &bar,
-        )
-        .await;
+        let stats = self.send_unthrottled(deliveries, &bar).await;
         let deadline = Instant::now() + Duration::from_secs(self.args.timeout);
         let converged = self
             .session
@@ -158,22 +167,10 @@ impl Bench {
             let deliveries = plan(&prepared.truth, Order::Random, 0.0, 1).initial;
             let company = prepared.company;
             drop(prepared);
-            let pace = Pace {
-                concurrency: self.args.concurrency,
-                rate: None,
-                max_attempts: 8,
-            };
             let meter = system::CpuMeter::start();
             system::signal_workers(&self.args.pid_dir, "STOP")?;
             let bar = crate::simulate::progress(deliveries.len() as u64, "webhooks", false);
-            let stats = player::play(
-                &self.session.http,
-                &self.session.target,
-                deliveries,
-                pace,
-                &bar,
-            )
-            .await;
+            let stats = self.send_unthrottled(deliveries, &bar).await;
             bar.finish_and_clear();
             system::signal_workers(&self.args.pid_dir, "CONT")?;
             let rate = stats.accepted() as f64 / stats.send_secs.max(1e-9);
