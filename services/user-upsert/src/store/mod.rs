@@ -7,6 +7,7 @@
 //! own, so a rejected event writes nothing. Each step is one statement where it can be: the
 //! worker is bound by round trips, not by the database.
 
+mod context;
 mod events;
 pub mod matching;
 mod write;
@@ -18,7 +19,7 @@ use std::time::{Duration, Instant};
 use scimsync_db::access;
 use scimsync_db::companies::Cache;
 use scimsync_db::entity::user;
-use scimsync_db::event_log::{self, Entry};
+use scimsync_db::event_log;
 use scimsync_schema::message::UserProvisioned;
 use scimsync_schema::stytch::{Action, Member};
 use scimsync_schema::{Envelope, StytchWebhook};
@@ -29,8 +30,9 @@ use sea_orm::{
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::fold::{fold, MemberState};
+use crate::fold::fold;
 use crate::org;
+use context::Context;
 use matching::MatchedBy;
 
 pub const CONCERN: &str = "user-upsert";
@@ -78,50 +80,6 @@ enum Step {
         detail: serde_json::Value,
     },
     UnknownOrganization(String),
-}
-
-struct Context<'a> {
-    webhook: &'a StytchWebhook,
-    member_id: &'a str,
-}
-
-impl Context<'_> {
-    fn entry(
-        &self,
-        company_id: Option<Uuid>,
-        user_id: Option<Uuid>,
-        outcome: &'static str,
-        detail: serde_json::Value,
-    ) -> Entry<'_> {
-        Entry {
-            company_id,
-            received_at: self.webhook.received_at,
-            event_id: &self.webhook.event_id,
-            event_type: &self.webhook.event_type,
-            concern: CONCERN,
-            user_id,
-            stytch_member_id: Some(self.member_id),
-            outcome,
-            detail,
-        }
-    }
-
-    fn announcement(
-        &self,
-        company_id: Uuid,
-        user_id: Uuid,
-        state: &MemberState,
-    ) -> UserProvisioned {
-        UserProvisioned {
-            event_id: format!("{}:user_provisioned", self.webhook.event_id),
-            timestamp: self.webhook.timestamp,
-            company_id: company_id.to_string(),
-            user_id: user_id.to_string(),
-            stytch_member_id: self.member_id.to_owned(),
-            scim_id: state.scim_id.clone(),
-            external_id: state.external_id.clone(),
-        }
-    }
 }
 
 /// The user-upsert store: the pool plus what it remembers between events.

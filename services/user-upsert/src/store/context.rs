@@ -1,0 +1,54 @@
+//! What one member event is, as the store's steps need it: its event log entries and the
+//! announcement of a user record it created or adopted.
+
+use scimsync_db::event_log::Entry;
+use scimsync_schema::message::UserProvisioned;
+use scimsync_schema::StytchWebhook;
+use uuid::Uuid;
+
+use super::CONCERN;
+use crate::fold::MemberState;
+
+pub(super) struct Context<'a> {
+    pub webhook: &'a StytchWebhook,
+    pub member_id: &'a str,
+}
+
+impl Context<'_> {
+    pub fn entry(
+        &self,
+        company_id: Option<Uuid>,
+        user_id: Option<Uuid>,
+        outcome: &'static str,
+        detail: serde_json::Value,
+    ) -> Entry<'_> {
+        Entry {
+            company_id,
+            received_at: self.webhook.received_at,
+            event_id: &self.webhook.event_id,
+            event_type: &self.webhook.event_type,
+            concern: CONCERN,
+            user_id,
+            stytch_member_id: Some(self.member_id),
+            outcome,
+            detail,
+        }
+    }
+
+    pub fn announcement(
+        &self,
+        company_id: Uuid,
+        user_id: Uuid,
+        state: &MemberState,
+    ) -> UserProvisioned {
+        UserProvisioned {
+            event_id: format!("{}:user_provisioned", self.webhook.event_id),
+            timestamp: self.webhook.timestamp,
+            company_id: company_id.to_string(),
+            user_id: user_id.to_string(),
+            stytch_member_id: self.member_id.to_owned(),
+            scim_id: state.scim_id.clone(),
+            external_id: state.external_id.clone(),
+        }
+    }
+}
