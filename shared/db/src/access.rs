@@ -15,18 +15,51 @@ use sea_orm::{ConnectionTrait, DbBackend, DbErr, FromQueryResult, Statement};
 use uuid::Uuid;
 
 /// Serialises work on these members across every worker replica until the transaction ends.
-/// Locks are taken in sorted order so two transactions never deadlock on them.
+/// Locks are taken in sorted order (sorted here, kept by `WITH ORDINALITY`) so two
+/// transactions never deadlock on them; one statement however many members.
 pub async fn lock_members(conn: &impl ConnectionTrait, member_ids: &[String]) -> Result<(), DbErr> {
     let sorted: BTreeSet<&String> = member_ids.iter().collect();
-    for member_id in sorted {
-        conn.execute(Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
-            [member_id.clone().into()],
-        ))
-        .await?;
+    lock_sorted(
+        conn,
+        "pg_advisory_xact_lock",
+        sorted.into_iter().cloned().collect(),
+    )
+    .await
+}
+
+const LOCK_SORTED: &str = "
+SELECT count({lock}(hashtextextended(k.key, 0)))
+FROM (SELECT key FROM unnest($1::text[]) WITH ORDINALITY AS u(key, n) ORDER BY n OFFSET 0) k";
+
+async fn lock_sorted(
+    conn: &impl ConnectionTrait,
+    function: &str,
+    keys: Vec<String>,
+) -> Result<(), DbErr> {
+    match keys.len() {
+        0 => Ok(()),
+        1 => {
+            let sql = format!("SELECT {function}(hashtextextended($1, 0))");
+            let key = keys.into_iter().next().unwrap_or_default();
+            conn.execute(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                sql,
+                [key.into()],
+            ))
+            .await
+            .map(drop)
+        }
+        _ => {
+            let sql = LOCK_SORTED.replace("{lock}", function);
+            conn.execute(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                sql,
+                [keys.into()],
+            ))
+            .await
+            .map(drop)
+        }
     }
-    Ok(())
 }
 
 fn group_key(company_id: Uuid, group_id: &str) -> String {
@@ -43,15 +76,12 @@ pub async fn lock_groups_shared(
     group_ids: &[String],
 ) -> Result<(), DbErr> {
     let sorted: BTreeSet<String> = group_ids.iter().map(|g| group_key(company_id, g)).collect();
-    for key in sorted {
-        conn.execute(Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            "SELECT pg_advisory_xact_lock_shared(hashtextextended($1, 0))",
-            [key.into()],
-        ))
-        .await?;
-    }
-    Ok(())
+    lock_sorted(
+        conn,
+        "pg_advisory_xact_lock_shared",
+        sorted.into_iter().collect(),
+    )
+    .await
 }
 
 /// The exclusive side of [`lock_groups_shared`], for group-level changes.

@@ -33,6 +33,49 @@ pub async fn record_latest(conn: &impl ConnectionTrait, entry: Entry<'_>) -> Res
     write(conn, entry, on_conflict).await
 }
 
+/// Records several entries in one statement, each unless its concern already logged its event
+/// (as [`record`] does one by one): batch handlers log a whole batch at once.
+pub async fn record_all(conn: &impl ConnectionTrait, entries: &[Entry<'_>]) -> Result<(), DbErr> {
+    match entries {
+        [] => Ok(()),
+        [entry] => record(conn, entry.clone()).await,
+        _ => {
+            let rows: Vec<serde_json::Value> = entries
+                .iter()
+                .map(|e| {
+                    serde_json::json!({
+                        "company_id": e.company_id,
+                        "received_at": e.received_at,
+                        "event_id": e.event_id,
+                        "event_type": e.event_type,
+                        "concern": e.concern,
+                        "user_id": e.user_id,
+                        "stytch_member_id": e.stytch_member_id,
+                        "outcome": e.outcome,
+                        "detail": e.detail,
+                    })
+                })
+                .collect();
+            conn.execute(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                RECORD_ALL,
+                [serde_json::Value::Array(rows).into()],
+            ))
+            .await?;
+            Ok(())
+        }
+    }
+}
+
+const RECORD_ALL: &str = "
+INSERT INTO scim_event_log
+    (company_id, received_at, event_id, event_type, concern, user_id, stytch_member_id, outcome, detail)
+SELECT company_id, received_at, event_id, event_type, concern, user_id, stytch_member_id, outcome, detail
+FROM jsonb_to_recordset($1::jsonb) AS e(
+    company_id uuid, received_at timestamptz, event_id text, event_type text, concern text,
+    user_id uuid, stytch_member_id text, outcome text, detail jsonb)
+ON CONFLICT (event_id, concern) DO NOTHING";
+
 async fn write(
     conn: &impl ConnectionTrait,
     entry: Entry<'_>,

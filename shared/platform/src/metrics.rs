@@ -85,6 +85,7 @@ pub struct Metrics {
     pub retries: Family<QueueLabels, Counter>,
     pub dead_letters: Family<DeadLetterLabels, Counter>,
     pub in_flight: Family<QueueLabels, Gauge>,
+    pub batch_sizes: Histograms<QueueLabels>,
     pub queue_messages: Family<QueueLabels, Gauge>,
     pub queue_consumers: Family<QueueLabels, Gauge>,
 }
@@ -92,6 +93,11 @@ pub struct Metrics {
 fn latency_buckets() -> Histogram {
     // 1 ms .. ~16 s: a confirm or a handler slower than that is an outage, not a tail.
     Histogram::new(exponential_buckets(0.001, 2.0, 15))
+}
+
+fn batch_buckets() -> Histogram {
+    // 1, 2, 4 .. 128 messages.
+    Histogram::new(exponential_buckets(1.0, 2.0, 8))
 }
 
 impl Metrics {
@@ -107,6 +113,7 @@ impl Metrics {
             retries: Family::default(),
             dead_letters: Family::default(),
             in_flight: Family::default(),
+            batch_sizes: Family::new_with_constructor(batch_buckets),
             queue_messages: Family::default(),
             queue_consumers: Family::default(),
         };
@@ -157,6 +164,11 @@ impl Metrics {
             m.in_flight.clone(),
         );
         m.registry.register(
+            "scimsync_batch_messages",
+            "Messages a worker handled together in one batch, by queue",
+            m.batch_sizes.clone(),
+        );
+        m.registry.register(
             "scimsync_queue_messages",
             "Messages ready in a queue (work, dead-letter and delay queues), sampled by workers",
             m.queue_messages.clone(),
@@ -180,6 +192,12 @@ impl Metrics {
         self.http_duration
             .get_or_create(&RouteLabels { route })
             .observe(elapsed.as_secs_f64());
+    }
+
+    pub fn batch_handled(&self, queue: &str, messages: usize) {
+        self.batch_sizes
+            .get_or_create(&queue_labels(queue))
+            .observe(messages as f64);
     }
 
     pub fn publish_confirmed(&self, outcome: &'static str, elapsed: Duration) {

@@ -109,6 +109,8 @@ pub struct WorkerSettings {
     pub listen: String,
     pub shutdown_grace_secs: u64,
     pub retry_max_age_secs: u64,
+    pub batch_size: usize,
+    pub concurrency: usize,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -190,6 +192,12 @@ impl Settings {
         }
         if self.amqp.prefetch == 0 {
             return Err(invalid("amqp.prefetch", "must be at least 1"));
+        }
+        if self.worker.batch_size == 0 {
+            return Err(invalid("worker.batch_size", "must be at least 1"));
+        }
+        if self.worker.concurrency == 0 {
+            return Err(invalid("worker.concurrency", "must be at least 1"));
         }
         if self.amqp.publisher_channels == 0 {
             return Err(invalid("amqp.publisher_channels", "must be at least 1"));

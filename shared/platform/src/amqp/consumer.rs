@@ -1,7 +1,13 @@
-//! The consumer runtime (SPEC A3, A4). A handler looks at one message and returns an
-//! [`Outcome`]; the runtime turns that into broker operations, in this order: publish any
-//! retry or dead-letter copy, wait for its confirm, then ack the original. A crash between the
-//! two at worst duplicates a message, which handlers tolerate; nothing is ever lost.
+//! The consumer runtime (SPEC A3, A4). A handler looks at a batch of messages (the deliveries
+//! that were waiting, up to `batch_size`) and returns one [`Outcome`] each; the runtime turns
+//! each into broker operations, in this order: publish any retry or dead-letter copy, wait for
+//! its confirm, then ack the original. A crash between the two at worst duplicates a message,
+//! which handlers tolerate; nothing is ever lost.
+//!
+//! Batches form on their own: when the queue is short every delivery is handled as it comes
+//! (a batch of one, no added latency); when a backlog builds, the deliveries that arrived while
+//! the previous batches ran are taken together, so a handler can apply them in one database
+//! transaction with a few multi-row statements instead of a few statements each.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -41,6 +47,9 @@ pub enum Outcome {
 /// One delivered message, as a handler sees it.
 #[derive(Debug, Clone)]
 pub struct Incoming {
+    /// The message's own span (its trace context adopted): batch handlers run each message's
+    /// work inside it, so traces and logs stay per message.
+    pub span: tracing::Span,
     pub body: Vec<u8>,
     pub exchange: String,
     pub routing_key: String,
@@ -56,6 +65,7 @@ impl Incoming {
         let headers = delivery.properties.headers().clone().unwrap_or_default();
         let attempts = get_u64(&headers, h::ATTEMPTS).unwrap_or(0) + 1;
         Self {
+            span: tracing::Span::none(),
             body: delivery.data.clone(),
             exchange: get_str(&headers, h::DL_ORIGINAL_EXCHANGE)
                 .unwrap_or_else(|| delivery.exchange.as_str().to_owned()),
@@ -76,6 +86,17 @@ impl Incoming {
 /// A message handler. Implementations must be idempotent: delivery is at least once.
 pub trait Handler: Send + Sync + 'static {
     fn handle(&self, message: &Incoming) -> impl Future<Output = Outcome> + Send;
+
+    /// Handles several messages delivered together and returns one outcome per message, in
+    /// order. The default handles them one by one, concurrently; handlers that can group the
+    /// work (one transaction for the batch) override it.
+    fn handle_batch(&self, messages: &[Incoming]) -> impl Future<Output = Vec<Outcome>> + Send {
+        futures_util::future::join_all(
+            messages
+                .iter()
+                .map(|m| self.handle(m).instrument(m.span.clone())),
+        )
+    }
 }
 
 #[derive(Clone)]
@@ -84,6 +105,10 @@ pub struct ConsumerConfig {
     pub name: String,
     pub queue: WorkQueue,
     pub prefetch: u16,
+    /// The most deliveries handed to the handler at once.
+    pub batch_size: usize,
+    /// How many batches are handled at once.
+    pub concurrency: usize,
     pub shutdown_grace: Duration,
     pub retry_max_age: Duration,
     pub plan: Plan,
@@ -152,25 +177,65 @@ async fn consume<H: Handler>(
         sampling,
     ));
     let tracker = TaskTracker::new();
+    let batch_size = config.batch_size.max(1);
+    // Batches in flight at once. While they all run, deliveries wait in the prefetch window
+    // and the next free slot takes them together.
+    let slots = Arc::new(tokio::sync::Semaphore::new(config.concurrency.max(1)));
     let result = loop {
-        tokio::select! {
+        let slot = tokio::select! {
+            _ = shutdown.cancelled() => {
+                let _ = channel.basic_cancel(&tag, BasicCancelOptions::default()).await;
+                break Ok(());
+            }
+            slot = slots.clone().acquire_owned() => match slot {
+                Ok(slot) => slot,
+                Err(_) => break Ok(()),
+            },
+        };
+        let first = tokio::select! {
             _ = shutdown.cancelled() => {
                 // Stop taking messages; unstarted prefetched ones return to the queue.
                 let _ = channel.basic_cancel(&tag, BasicCancelOptions::default()).await;
                 break Ok(());
             }
-            next = consumer.next() => match next {
-                None => break Err(lapin::Error::InvalidChannelState(lapin::ChannelState::Closed)),
-                Some(Err(error)) => break Err(error),
-                Some(Ok(delivery)) => {
-                    let handler = handler.clone();
-                    let publisher = publisher.clone();
-                    let config = config.clone();
-                    tracker.spawn(async move {
-                        process(&config, handler, &publisher, delivery).await;
-                    });
-                }
+            next = consumer.next() => next,
+        };
+        let mut batch = match first {
+            None => {
+                break Err(lapin::Error::InvalidChannelState(
+                    lapin::ChannelState::Closed,
+                ))
             }
+            Some(Err(error)) => break Err(error),
+            Some(Ok(delivery)) => vec![delivery],
+        };
+        // Whatever else has already arrived joins the batch; nothing waits for more.
+        let mut ended = None;
+        while batch.len() < batch_size {
+            match futures_lite::future::poll_once(consumer.next()).await {
+                Some(Some(Ok(delivery))) => batch.push(delivery),
+                Some(None) => {
+                    ended = Some(lapin::Error::InvalidChannelState(
+                        lapin::ChannelState::Closed,
+                    ));
+                    break;
+                }
+                Some(Some(Err(error))) => {
+                    ended = Some(error);
+                    break;
+                }
+                None => break,
+            }
+        }
+        let handler = handler.clone();
+        let publisher = publisher.clone();
+        let config = config.clone();
+        tracker.spawn(async move {
+            process(&config, handler, &publisher, batch).await;
+            drop(slot);
+        });
+        if let Some(error) = ended {
+            break Err(error);
         }
     };
     tracker.close();
@@ -192,14 +257,17 @@ fn uuid_like() -> String {
     format!("{:x}", Utc::now().timestamp_nanos_opt().unwrap_or_default())
 }
 
-async fn process<H: Handler>(
-    config: &ConsumerConfig,
-    handler: Arc<H>,
-    publisher: &Publisher,
+/// One message of a batch: its delivery, what the handler sees, its span and labels.
+struct InFlight {
     delivery: Delivery,
-) {
-    let incoming = Arc::new(Incoming::from_delivery(&delivery));
-    let _in_flight = metrics().in_flight(config.queue.name);
+    incoming: Incoming,
+    event_type: String,
+    gauge: crate::metrics::InFlight,
+}
+
+fn open(config: &ConsumerConfig, delivery: Delivery) -> InFlight {
+    let mut incoming = Incoming::from_delivery(&delivery);
+    let gauge = metrics().in_flight(config.queue.name);
     // The event type labels metrics; older messages without the header fall back to the
     // routing key, which ingest sets to the event type.
     let event_type =
@@ -224,36 +292,100 @@ async fn process<H: Handler>(
     );
     adopt_trace_context(&incoming.headers, &span);
     record_trace_id(&span);
+    incoming.span = span;
+    InFlight {
+        delivery,
+        incoming,
+        event_type,
+        gauge,
+    }
+}
+
+async fn process<H: Handler>(
+    config: &ConsumerConfig,
+    handler: Arc<H>,
+    publisher: &Publisher,
+    deliveries: Vec<Delivery>,
+) {
+    metrics().batch_handled(config.queue.name, deliveries.len());
+    let batch: Vec<InFlight> = deliveries.into_iter().map(|d| open(config, d)).collect();
+    let messages: Arc<[Incoming]> = batch.iter().map(|m| m.incoming.clone()).collect();
     let started = Instant::now();
-    let outcome = {
-        let incoming = incoming.clone();
+    let outcomes = {
+        let messages = messages.clone();
         // Run in its own task so a panicking handler is caught here, not fatal to the consumer.
-        tokio::spawn(async move { handler.handle(&incoming).await }.instrument(span.clone())).await
+        tokio::spawn(async move {
+            if let [message] = &messages[..] {
+                let outcome = handler
+                    .handle(message)
+                    .instrument(message.span.clone())
+                    .await;
+                vec![outcome]
+            } else {
+                let size = messages.len();
+                handler
+                    .handle_batch(&messages)
+                    .instrument(tracing::info_span!("batch", size))
+                    .await
+            }
+        })
+        .await
     };
-    let label = match &outcome {
-        Ok(Outcome::Ack) => "ack",
-        Ok(Outcome::Retry { .. }) => "retry",
-        Ok(Outcome::DeadLetter { .. }) => "dead_letter",
-        Err(_) => "panic",
-    };
-    metrics().event_handled(config.queue.name, &event_type, label, started.elapsed());
-    let settle = async {
-        match outcome {
-            Ok(Outcome::Ack) => ack(&delivery).await,
-            Ok(Outcome::Retry { reason }) => {
-                retry(config, publisher, &delivery, &incoming, reason).await
-            }
-            Ok(Outcome::DeadLetter { reason, detail }) => {
-                dead_letter(config, publisher, &delivery, &incoming, &reason, &detail).await
-            }
-            Err(panic) => {
-                tracing::error!(error = %panic, "handler panicked; returning the message to the queue");
-                // The quorum queue's delivery limit bounds how often this can repeat.
-                requeue(&delivery).await;
-            }
+    let elapsed = started.elapsed();
+    let outcomes: Vec<Result<Outcome, String>> = match outcomes {
+        Ok(outcomes) if outcomes.len() == batch.len() => outcomes.into_iter().map(Ok).collect(),
+        Ok(outcomes) => {
+            let problem = format!(
+                "handler returned {} outcomes for {} messages",
+                outcomes.len(),
+                batch.len()
+            );
+            vec![Err(problem); batch.len()]
         }
+        Err(panic) => vec![Err(format!("handler panicked: {panic}")); batch.len()],
     };
-    settle.instrument(span).await;
+    let settles = batch.into_iter().zip(outcomes).map(|(message, outcome)| {
+        let label = match &outcome {
+            Ok(Outcome::Ack) => "ack",
+            Ok(Outcome::Retry { .. }) => "retry",
+            Ok(Outcome::DeadLetter { .. }) => "dead_letter",
+            Err(_) => "panic",
+        };
+        let span = message.incoming.span.clone();
+        async move {
+            let event_type = message.event_type.clone();
+            let gauge = settle(config, publisher, message, outcome).await;
+            // Counted once settled, then no longer in flight: a scrape never sees a message
+            // counted as handled and still in flight.
+            metrics().event_handled(config.queue.name, &event_type, label, elapsed);
+            drop(gauge);
+        }
+        .instrument(span)
+    });
+    futures_util::future::join_all(settles).await;
+}
+
+/// Settles one message with the broker; returns its in-flight gauge guard.
+async fn settle(
+    config: &ConsumerConfig,
+    publisher: &Publisher,
+    message: InFlight,
+    outcome: Result<Outcome, String>,
+) -> crate::metrics::InFlight {
+    let (delivery, incoming) = (&message.delivery, &message.incoming);
+    match outcome {
+        Ok(Outcome::Ack) => ack(delivery).await,
+        Ok(Outcome::Retry { reason }) => retry(config, publisher, delivery, incoming, reason).await,
+        Ok(Outcome::DeadLetter { reason, detail }) => {
+            dead_letter(config, publisher, delivery, incoming, &reason, &detail).await
+        }
+        Err(problem) => {
+            tracing::error!(error = %problem, "returning the message to the queue");
+            // The quorum queue's delivery limit bounds how often this can repeat.
+            requeue(delivery).await;
+        }
+    }
+    message.gauge
 }
 
 async fn ack(delivery: &Delivery) {

@@ -39,6 +39,8 @@ pub async fn run<H: Handler>(
         name: name.into(),
         queue,
         prefetch: settings.amqp.prefetch,
+        batch_size: settings.worker.batch_size,
+        concurrency: settings.worker.concurrency,
         shutdown_grace: Duration::from_secs(settings.worker.shutdown_grace_secs),
         retry_max_age: Duration::from_secs(settings.worker.retry_max_age_secs),
         plan,
