@@ -8,7 +8,8 @@ use scimsync_schema::headers as h;
 use scimsync_schema::message::{UserProvisioned, USER_PROVISIONED_ROUTING_KEY};
 use scimsync_schema::topology::EVENTS_EXCHANGE;
 use scimsync_schema::topology::USER_UPSERT;
-use scimsync_schema::QueueMessage;
+use scimsync_schema::{Envelope, QueueMessage, StytchWebhook};
+use tracing::Instrument;
 
 use crate::store::{self, ProcessError};
 
@@ -39,53 +40,72 @@ impl UserUpsert {
     }
 }
 
-impl Handler for UserUpsert {
-    async fn handle(&self, message: &Incoming) -> Outcome {
-        let decoded = match QueueMessage::from_bytes(&message.body) {
-            Ok(decoded) => decoded,
-            Err(error) => {
-                return Outcome::DeadLetter {
-                    reason: "undecodable".into(),
-                    detail: format!("not a scimsync queue message: {error}"),
-                }
-            }
-        };
-        let webhook = match decoded {
-            QueueMessage::StytchWebhookV1(webhook) => webhook,
-            other => {
-                return Outcome::DeadLetter {
-                    reason: "unexpected_message".into(),
-                    detail: format!("user-upsert does not handle {}", other.event_id()),
-                }
-            }
-        };
-        let envelope = match webhook.envelope() {
-            Ok(envelope) => envelope,
-            Err(error) => {
-                return Outcome::DeadLetter {
-                    reason: "schema_violation".into(),
-                    detail: error.to_string(),
-                }
-            }
-        };
-        if !envelope.is_member() {
-            // Bound to member events only; anything else is a routing mistake, not our data.
-            return Outcome::DeadLetter {
-                reason: "unexpected_event_type".into(),
-                detail: format!("user-upsert does not handle {}", webhook.event_type),
-            };
+/// A message the store can apply, or the outcome it already has.
+enum Decoded {
+    Ready(Box<(StytchWebhook, Envelope)>),
+    Done(Outcome),
+}
+
+fn decode(message: &Incoming) -> Decoded {
+    let decoded = match QueueMessage::from_bytes(&message.body) {
+        Ok(decoded) => decoded,
+        Err(error) => {
+            return Decoded::Done(Outcome::DeadLetter {
+                reason: "undecodable".into(),
+                detail: format!("not a scimsync queue message: {error}"),
+            })
         }
+    };
+    let webhook = match decoded {
+        QueueMessage::StytchWebhookV1(webhook) => webhook,
+        other => {
+            return Decoded::Done(Outcome::DeadLetter {
+                reason: "unexpected_message".into(),
+                detail: format!("user-upsert does not handle {}", other.event_id()),
+            })
+        }
+    };
+    let envelope = match webhook.envelope() {
+        Ok(envelope) => envelope,
+        Err(error) => {
+            return Decoded::Done(Outcome::DeadLetter {
+                reason: "schema_violation".into(),
+                detail: error.to_string(),
+            })
+        }
+    };
+    if !envelope.is_member() {
+        // Bound to member events only; anything else is a routing mistake, not our data.
+        return Decoded::Done(Outcome::DeadLetter {
+            reason: "unexpected_event_type".into(),
+            detail: format!("user-upsert does not handle {}", webhook.event_type),
+        });
+    }
+    Decoded::Ready(Box::new((webhook, envelope)))
+}
+
+impl UserUpsert {
+    async fn apply_one(&self, webhook: &StytchWebhook, envelope: &Envelope) -> Outcome {
         let result = if envelope.is_scim() {
-            self.store.apply(&webhook, &envelope).await
+            self.store.apply(webhook, envelope).await
         } else {
             let member = envelope.member().ok().flatten();
             self.store
-                .log_ignored(&webhook, &envelope, member.as_ref())
+                .log_ignored(webhook, envelope, member.as_ref())
                 .await
         };
+        self.conclude(webhook, result).await
+    }
+
+    /// Turns what the store did into an outcome; the follow-up of a new user record must be
+    /// confirmed before the ack (A3).
+    async fn conclude(
+        &self,
+        webhook: &StytchWebhook,
+        result: Result<store::Applied, ProcessError>,
+    ) -> Outcome {
         match result {
             Ok(applied) => {
-                // Effects are committed; the follow-up must be confirmed before the ack (A3).
                 if let Some(provisioned) = applied.provisioned.clone() {
                     if let Err(error) = self.announce(provisioned).await {
                         return Outcome::Retry {
@@ -118,5 +138,57 @@ impl Handler for UserUpsert {
                 }
             }
         }
+    }
+}
+
+impl Handler for UserUpsert {
+    async fn handle(&self, message: &Incoming) -> Outcome {
+        match decode(message) {
+            Decoded::Ready(ready) => self.apply_one(&ready.0, &ready.1).await,
+            Decoded::Done(outcome) => outcome,
+        }
+    }
+
+    /// SCIM member events go to the store together; anything else is handled on its own.
+    async fn handle_batch(&self, messages: &[Incoming]) -> Vec<Outcome> {
+        let decoded: Vec<Decoded> = messages.iter().map(decode).collect();
+        let scim: Vec<(usize, store::Item<'_>)> = decoded
+            .iter()
+            .enumerate()
+            .filter_map(|(index, d)| match d {
+                Decoded::Ready(ready) if ready.1.is_scim() => Some((
+                    index,
+                    store::Item {
+                        webhook: &ready.0,
+                        envelope: &ready.1,
+                    },
+                )),
+                _ => None,
+            })
+            .collect();
+        let items: Vec<store::Item<'_>> = scim.iter().map(|(_, item)| *item).collect();
+        let results = self.store.apply_batch(&items).await;
+        let mut concluded: Vec<Option<Outcome>> = (0..messages.len()).map(|_| None).collect();
+        let conclusions = scim.iter().zip(results).map(|((index, item), result)| {
+            let span = messages[*index].span.clone();
+            async move { (*index, self.conclude(item.webhook, result).await) }.instrument(span)
+        });
+        for (index, outcome) in futures_util::future::join_all(conclusions).await {
+            concluded[index] = Some(outcome);
+        }
+        let mut outcomes = Vec::with_capacity(messages.len());
+        for ((message, decoded), done) in messages.iter().zip(&decoded).zip(concluded) {
+            let outcome = match (done, decoded) {
+                (Some(outcome), _) => outcome,
+                (None, Decoded::Done(outcome)) => outcome.clone(),
+                (None, Decoded::Ready(ready)) => {
+                    self.apply_one(&ready.0, &ready.1)
+                        .instrument(message.span.clone())
+                        .await
+                }
+            };
+            outcomes.push(outcome);
+        }
+        outcomes
     }
 }

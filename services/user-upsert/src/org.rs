@@ -5,6 +5,8 @@
 //! workers create "Platform" at once, the one that waited on the other's insert still finds the
 //! entry: one entry, both users attached.
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, DbErr, Statement};
 use uuid::Uuid;
 
@@ -28,14 +30,15 @@ CROSS JOIN LATERAL (
 ON CONFLICT (user_id, kind) DO UPDATE SET entry_id = EXCLUDED.entry_id
 WHERE user_org_attributes.entry_id IS DISTINCT FROM EXCLUDED.entry_id";
 
-/// Attaches every org value the member has; returns how many attachments changed.
-pub async fn attach(
-    txn: &DatabaseTransaction,
-    company_id: Uuid,
-    user_id: Uuid,
-    state: &MemberState,
-) -> Result<u64, DbErr> {
-    let (kinds, values): (Vec<String>, Vec<String>) = [
+/// One org value: its kind (`job_title`, `country`, ...) and the value.
+pub type Value = (&'static str, String);
+
+/// The entries known to exist, per company (created ahead of a batch).
+pub type Created = BTreeMap<Uuid, BTreeSet<Value>>;
+
+/// The org values a member state carries.
+pub fn values(state: &MemberState) -> Vec<Value> {
+    [
         ("job_title", &state.job_title),
         ("country", &state.country),
         ("city", &state.city),
@@ -43,21 +46,62 @@ pub async fn attach(
         ("division", &state.division),
     ]
     .into_iter()
-    .filter_map(|(kind, value)| value.clone().map(|v| (kind.to_owned(), v)))
-    .unzip();
-    if kinds.is_empty() {
-        return Ok(0);
+    .filter_map(|(kind, value)| value.clone().map(|v| (kind, v)))
+    .collect()
+}
+
+/// Creates the company's entries for these values ahead of a batch, in their own short
+/// statement and in sorted order: inside batch transactions, two batches creating the same new
+/// values in different orders would deadlock. An entry is a catalogue value, harmless to have
+/// even if the event that brought it is then rejected.
+pub async fn create_entries(
+    conn: &impl ConnectionTrait,
+    company_id: Uuid,
+    values: &BTreeSet<Value>,
+) -> Result<(), DbErr> {
+    if values.is_empty() {
+        return Ok(());
     }
-    txn.execute(Statement::from_sql_and_values(
+    let (kinds, values): (Vec<String>, Vec<String>) = values
+        .iter()
+        .map(|(kind, value)| ((*kind).to_owned(), value.clone()))
+        .unzip();
+    conn.execute(Statement::from_sql_and_values(
         DbBackend::Postgres,
         CREATE_ENTRIES,
-        [
-            company_id.into(),
-            kinds.clone().into(),
-            values.clone().into(),
-        ],
+        [company_id.into(), kinds.into(), values.into()],
     ))
     .await?;
+    Ok(())
+}
+
+/// Attaches every org value the member has, creating the entries `created` does not list for
+/// the company; returns how many attachments changed.
+pub async fn attach(
+    txn: &DatabaseTransaction,
+    company_id: Uuid,
+    user_id: Uuid,
+    state: &MemberState,
+    created: &Created,
+) -> Result<u64, DbErr> {
+    let wanted = values(state);
+    if wanted.is_empty() {
+        return Ok(0);
+    }
+    let missing: BTreeSet<Value> = wanted
+        .iter()
+        .filter(|v| {
+            !created
+                .get(&company_id)
+                .is_some_and(|known| known.contains(*v))
+        })
+        .cloned()
+        .collect();
+    create_entries(txn, company_id, &missing).await?;
+    let (kinds, values): (Vec<String>, Vec<String>) = wanted
+        .into_iter()
+        .map(|(kind, value)| (kind.to_owned(), value))
+        .unzip();
     let attached = txn
         .execute(Statement::from_sql_and_values(
             DbBackend::Postgres,

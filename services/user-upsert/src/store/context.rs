@@ -14,14 +14,14 @@ pub(super) struct Context<'a> {
     pub member_id: &'a str,
 }
 
-impl Context<'_> {
+impl<'a> Context<'a> {
     pub fn entry(
         &self,
         company_id: Option<Uuid>,
         user_id: Option<Uuid>,
         outcome: &'static str,
         detail: serde_json::Value,
-    ) -> Entry<'_> {
+    ) -> Entry<'a> {
         Entry {
             company_id,
             received_at: self.webhook.received_at,

@@ -1,4 +1,5 @@
-//! Applying one member event to PostgreSQL, in one short transaction.
+//! Applying member events to PostgreSQL: one event in one short transaction ([`Store::apply`]),
+//! or a batch of events of distinct members in one transaction ([`Store::apply_batch`]).
 //!
 //! Steps: lock the member (advisory, transaction-scoped), store the event and read back all of
 //! the member's events (R17), fold them, find the company (R2) and the user (R1), check email
@@ -6,10 +7,21 @@
 //! and level, log the outcome (R16). A rejection rolls everything back and is logged on its
 //! own, so a rejected event writes nothing. Each step is one statement where it can be: the
 //! worker is bound by round trips, not by the database.
+//!
+//! A batch shares what can be shared: the transaction, one statement locking every member, the
+//! org entries created ahead in one statement per company, one multi-row event log insert. The
+//! per-event steps and rules are the same code as for one event. An event the batch cannot
+//! carry (a rejection, which must roll back its own writes only; a duplicate; an unknown
+//! organization) rolls the batch back; the events before it are applied together again, it is
+//! applied on its own, and the batch goes on after it. A database error falls back to one
+//! transaction per event, so one bad event never holds the others back.
 
+mod batch;
 mod context;
 mod events;
 pub mod matching;
+
+pub use batch::Item;
 mod write;
 
 use std::collections::HashMap;
@@ -19,7 +31,7 @@ use std::time::{Duration, Instant};
 use scimsync_db::access;
 use scimsync_db::companies::Cache;
 use scimsync_db::entity::user;
-use scimsync_db::event_log;
+use scimsync_db::event_log::{self, Entry};
 use scimsync_schema::message::UserProvisioned;
 use scimsync_schema::stytch::{Action, Member};
 use scimsync_schema::{Envelope, StytchWebhook};
@@ -70,8 +82,13 @@ impl Applied {
     }
 }
 
-enum Step {
-    Commit(Applied, Option<Uuid>),
+#[allow(clippy::large_enum_variant)] // one per event, moved once
+enum Step<'a> {
+    Commit {
+        applied: Applied,
+        company_id: Option<Uuid>,
+        entry: Entry<'a>,
+    },
     Duplicate,
     Reject {
         company_id: Uuid,
@@ -146,8 +163,19 @@ impl Store {
             member_id: &member_id,
         };
         let txn = self.db.begin().await?;
-        match self.apply_in(&txn, &ctx, envelope, member.as_ref()).await? {
-            Step::Commit(applied, company_id) => {
+        // Serialise work on one member across every worker replica; released at commit.
+        access::lock_members(&txn, std::slice::from_ref(&member_id)).await?;
+        let none = org::Created::new();
+        match self
+            .apply_in(&txn, &ctx, envelope, member.as_ref(), &none)
+            .await?
+        {
+            Step::Commit {
+                applied,
+                company_id,
+                entry,
+            } => {
+                event_log::record(&txn, entry).await?;
                 txn.commit().await?;
                 if let Some(company_id) = company_id {
                     self.touch_last_sync(company_id).await?;
@@ -223,15 +251,16 @@ impl Store {
         Ok(())
     }
 
-    async fn apply_in(
+    /// One event's steps, inside a transaction that holds the member's lock. `created` holds
+    /// the org entries a batch created ahead.
+    async fn apply_in<'a>(
         &self,
         txn: &DatabaseTransaction,
-        ctx: &Context<'_>,
+        ctx: &Context<'a>,
         envelope: &Envelope,
         member: Option<&Member>,
-    ) -> Result<Step, DbErr> {
-        // Serialise work on one member across every worker replica; released at commit.
-        access::lock_members(txn, &[ctx.member_id.to_owned()]).await?;
+        created: &org::Created,
+    ) -> Result<Step<'a>, DbErr> {
         let Some(events) =
             events::record_and_load(txn, ctx.webhook, envelope, ctx.member_id, member).await?
         else {
@@ -244,12 +273,11 @@ impl Store {
         let Some(org) = state.organization_id.clone() else {
             // Only deletes so far: nothing to deactivate yet. The event stays stored, so a
             // create arriving later (older timestamp) still ends deactivated, as in order.
-            event_log::record(
-                txn,
-                ctx.entry(None, None, "member_not_found", json!({ "deferred": true })),
-            )
-            .await?;
-            return Ok(Step::Commit(Applied::just("member_not_found", None), None));
+            return Ok(Step::Commit {
+                applied: Applied::just("member_not_found", None),
+                company_id: None,
+                entry: ctx.entry(None, None, "member_not_found", json!({ "deferred": true })),
+            });
         };
         let Some(company) = self.companies.find(txn, &org).await? else {
             return Ok(Step::UnknownOrganization(org));
@@ -271,15 +299,11 @@ impl Store {
             (None, None) => {
                 let detail =
                     json!({ "reason": "no email address in any event of this member yet" });
-                event_log::record(
-                    txn,
-                    ctx.entry(Some(company.id), None, "missing_email", detail),
-                )
-                .await?;
-                return Ok(Step::Commit(
-                    Applied::just("missing_email", None),
-                    Some(company.id),
-                ));
+                return Ok(Step::Commit {
+                    applied: Applied::just("missing_email", None),
+                    company_id: Some(company.id),
+                    entry: ctx.entry(Some(company.id), None, "missing_email", detail),
+                });
             }
         };
         let existing_id = existing.as_ref().map(|u| u.id);
@@ -326,7 +350,7 @@ impl Store {
                 ))
             }
         };
-        let org_changes = org::attach(txn, company.id, user_id, &state).await?;
+        let org_changes = org::attach(txn, company.id, user_id, &state, created).await?;
         // Effective activity and permission level (memberships may have arrived first).
         let access_changes = access::refresh(txn, &[user_id]).await?;
         let own = access_changes.iter().find(|c| c.user_id == user_id);
@@ -347,20 +371,16 @@ impl Store {
             "out_of_order": !is_newest,
             "access_changes": access_changes,
         });
-        event_log::record(
-            txn,
-            ctx.entry(Some(company.id), Some(user_id), outcome, detail),
-        )
-        .await?;
         let provisioned = matches!(outcome, "created" | "adopted")
             .then(|| ctx.announcement(company.id, user_id, &state));
-        Ok(Step::Commit(
-            Applied {
+        Ok(Step::Commit {
+            applied: Applied {
                 outcome,
                 user_id: Some(user_id),
                 provisioned,
             },
-            Some(company.id),
-        ))
+            company_id: Some(company.id),
+            entry: ctx.entry(Some(company.id), Some(user_id), outcome, detail),
+        })
     }
 }

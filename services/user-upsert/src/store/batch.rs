@@ -1,0 +1,208 @@
+//! Applying a batch of member events together (see the `store` module docs).
+
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+
+use scimsync_db::access;
+use scimsync_db::event_log;
+use scimsync_schema::stytch::Member;
+use scimsync_schema::{Envelope, StytchWebhook};
+use sea_orm::{DbErr, TransactionTrait};
+use uuid::Uuid;
+
+use super::context::Context;
+use super::{Applied, ProcessError, Step, Store};
+use crate::fold::{fold, MemberEvent};
+use crate::org;
+
+/// One SCIM member event of a batch.
+#[derive(Clone, Copy)]
+pub struct Item<'a> {
+    pub webhook: &'a StytchWebhook,
+    pub envelope: &'a Envelope,
+}
+
+/// An event whose member is known, ready for the batch's steps.
+struct Prepared<'a> {
+    item: Item<'a>,
+    member_id: String,
+    member: Option<Member>,
+}
+
+/// How far a batch transaction went.
+enum Together {
+    /// Every event applied and committed.
+    All(Vec<Applied>),
+    /// The event at this position cannot be carried by the batch; nothing was committed.
+    StopAt(usize),
+}
+
+impl Store {
+    /// Applies the events in order and returns one result per event, as [`Store::apply`] would
+    /// have for each. Runs of events of distinct members share one transaction each; an event
+    /// of a member already in the run starts the next run, so a member's events still apply
+    /// one after the other.
+    pub async fn apply_batch(&self, items: &[Item<'_>]) -> Vec<Result<Applied, ProcessError>> {
+        let mut results: Vec<(usize, Result<Applied, ProcessError>)> =
+            Vec::with_capacity(items.len());
+        let mut run: Vec<(usize, Prepared<'_>)> = Vec::new();
+        let mut members = HashSet::new();
+        for (index, item) in items.iter().enumerate() {
+            let (Some(member_id), Ok(member)) = (item.envelope.member_id(), item.envelope.member())
+            else {
+                // The single path reports what is wrong with it.
+                results.push((index, self.apply(item.webhook, item.envelope).await));
+                continue;
+            };
+            if !members.insert(member_id.clone()) {
+                self.apply_run(std::mem::take(&mut run), &mut results).await;
+                members = HashSet::from([member_id.clone()]);
+            }
+            let prepared = Prepared {
+                item: *item,
+                member_id,
+                member,
+            };
+            run.push((index, prepared));
+        }
+        self.apply_run(run, &mut results).await;
+        results.sort_by_key(|(index, _)| *index);
+        results.into_iter().map(|(_, result)| result).collect()
+    }
+
+    async fn apply_run(
+        &self,
+        run: Vec<(usize, Prepared<'_>)>,
+        results: &mut Vec<(usize, Result<Applied, ProcessError>)>,
+    ) {
+        if run.is_empty() {
+            return;
+        }
+        let (indexes, items): (Vec<usize>, Vec<Prepared<'_>>) = run.into_iter().unzip();
+        let created = self.create_entries_ahead(&items).await;
+        let mut applied = Vec::with_capacity(items.len());
+        let mut start = 0;
+        while start < items.len() {
+            let mut end = items.len();
+            loop {
+                match self.together(&items[start..end], &created).await {
+                    Ok(Together::All(done)) => {
+                        applied.extend(done.into_iter().map(Ok));
+                        start = end;
+                        break;
+                    }
+                    Ok(Together::StopAt(0)) => {
+                        let item = items[start].item;
+                        applied.push(self.apply(item.webhook, item.envelope).await);
+                        start += 1;
+                        break;
+                    }
+                    // The events before the one that stopped it go together again.
+                    Ok(Together::StopAt(k)) => end = start + k,
+                    Err(error) => {
+                        tracing::warn!(error = ?error, events = end - start, "batch failed; applying its events one by one");
+                        for prepared in &items[start..end] {
+                            let item = prepared.item;
+                            applied.push(self.apply(item.webhook, item.envelope).await);
+                        }
+                        start = end;
+                        break;
+                    }
+                }
+            }
+        }
+        results.extend(indexes.into_iter().zip(applied));
+    }
+
+    /// The org entries the events bring, created per company before the batch transaction. A
+    /// failure here only means the transaction creates them itself.
+    async fn create_entries_ahead(&self, items: &[Prepared<'_>]) -> org::Created {
+        let mut by_company: BTreeMap<Uuid, BTreeSet<org::Value>> = BTreeMap::new();
+        for prepared in items {
+            let Some(member) = &prepared.member else {
+                continue;
+            };
+            let Some(organization_id) = member.organization_id.as_deref() else {
+                continue;
+            };
+            let Ok(Some(company)) = self.companies.find(&self.db, organization_id).await else {
+                continue;
+            };
+            // The values this event itself carries: what the fold may take from it.
+            let state = fold(vec![MemberEvent {
+                event_id: prepared.item.webhook.event_id.clone(),
+                timestamp: prepared.item.envelope.timestamp,
+                action: prepared.item.envelope.action(),
+                member: Some(member.clone()),
+            }]);
+            by_company
+                .entry(company.id)
+                .or_default()
+                .extend(org::values(&state));
+        }
+        let mut created = org::Created::new();
+        for (company_id, values) in by_company {
+            match org::create_entries(&self.db, company_id, &values).await {
+                Ok(()) => {
+                    created.insert(company_id, values);
+                }
+                Err(error) => tracing::warn!(error = ?error, "could not create org entries ahead"),
+            }
+        }
+        created
+    }
+
+    async fn together(
+        &self,
+        items: &[Prepared<'_>],
+        created: &org::Created,
+    ) -> Result<Together, DbErr> {
+        let txn = self.db.begin().await?;
+        let members: Vec<String> = items.iter().map(|p| p.member_id.clone()).collect();
+        access::lock_members(&txn, &members).await?;
+        let mut entries = Vec::with_capacity(items.len());
+        let mut applied = Vec::with_capacity(items.len());
+        let mut companies = BTreeSet::new();
+        for (k, prepared) in items.iter().enumerate() {
+            let ctx = Context {
+                webhook: prepared.item.webhook,
+                member_id: &prepared.member_id,
+            };
+            let step = self
+                .apply_in(
+                    &txn,
+                    &ctx,
+                    prepared.item.envelope,
+                    prepared.member.as_ref(),
+                    created,
+                )
+                .await;
+            match step {
+                Ok(Step::Commit {
+                    applied: done,
+                    company_id,
+                    entry,
+                }) => {
+                    applied.push(done);
+                    companies.extend(company_id);
+                    entries.push(entry);
+                }
+                Ok(_) => {
+                    txn.rollback().await?;
+                    return Ok(Together::StopAt(k));
+                }
+                Err(error) => {
+                    let _ = txn.rollback().await;
+                    return Err(error);
+                }
+            }
+        }
+        event_log::record_all(&txn, &entries).await?;
+        txn.commit().await?;
+        for company_id in companies {
+            if let Err(error) = self.touch_last_sync(company_id).await {
+                tracing::warn!(error = ?error, %company_id, "could not record the company's last sync time");
+            }
+        }
+        Ok(Together::All(applied))
+    }
+}
