@@ -1,6 +1,9 @@
 //! Routes each event to what it changes, writes the event log, classifies failures.
 
+use std::time::Duration;
+
 use scimsync_db::access::{self, Change};
+use scimsync_db::companies::Cache;
 use scimsync_db::event_log::{self, Entry};
 use scimsync_platform::amqp::{Handler, Incoming, Outcome};
 use scimsync_schema::idp_group::{GroupAction, GroupEvent};
@@ -8,6 +11,7 @@ use scimsync_schema::stytch::Action;
 use scimsync_schema::{Envelope, QueueMessage, StytchWebhook};
 use sea_orm::{DatabaseConnection, DbErr, TransactionTrait};
 use serde_json::json;
+use tracing::Instrument;
 use uuid::Uuid;
 
 use crate::groups::{self, GroupChange};
@@ -17,41 +21,76 @@ use crate::{memberships, CONCERN};
 pub struct GroupResolver {
     pub db: DatabaseConnection,
     pub names: DefaultGroups,
+    pub companies: Cache,
+}
+
+impl GroupResolver {
+    pub fn new(db: DatabaseConnection, names: DefaultGroups) -> Self {
+        Self {
+            db,
+            names,
+            companies: Cache::new(Duration::from_secs(30)),
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
-enum Failure {
+pub(crate) enum Failure {
     #[error("no company has Stytch organization id {0:?}")]
     UnknownOrganization(String),
     #[error("database error")]
     Database(#[from] DbErr),
 }
 
+fn decode(message: &Incoming) -> Result<(StytchWebhook, Envelope), Outcome> {
+    let webhook = match QueueMessage::from_bytes(&message.body) {
+        Ok(QueueMessage::StytchWebhookV1(webhook)) => webhook,
+        Ok(other) => {
+            return Err(Outcome::DeadLetter {
+                reason: "unexpected_message".into(),
+                detail: format!("group-resolver does not handle {}", other.event_id()),
+            })
+        }
+        Err(error) => {
+            return Err(Outcome::DeadLetter {
+                reason: "undecodable".into(),
+                detail: format!("not a scimsync queue message: {error}"),
+            })
+        }
+    };
+    match webhook.envelope() {
+        Ok(envelope) => Ok((webhook, envelope)),
+        Err(error) => Err(Outcome::DeadLetter {
+            reason: "schema_violation".into(),
+            detail: error.to_string(),
+        }),
+    }
+}
+
+fn conclude(webhook: &StytchWebhook, result: Result<&'static str, Failure>) -> Outcome {
+    match result {
+        Ok(outcome) => {
+            tracing::info!(event_id = %webhook.event_id, event_type = %webhook.event_type, outcome, "group event processed");
+            Outcome::Ack
+        }
+        Err(error @ Failure::UnknownOrganization(_)) => Outcome::DeadLetter {
+            reason: "unknown_organization".into(),
+            detail: error.to_string(),
+        },
+        Err(Failure::Database(error)) => {
+            tracing::warn!(error = ?error, event_id = %webhook.event_id, "database error; will retry");
+            Outcome::Retry {
+                reason: format!("database: {error}"),
+            }
+        }
+    }
+}
+
 impl Handler for GroupResolver {
     async fn handle(&self, message: &Incoming) -> Outcome {
-        let webhook = match QueueMessage::from_bytes(&message.body) {
-            Ok(QueueMessage::StytchWebhookV1(webhook)) => webhook,
-            Ok(other) => {
-                return Outcome::DeadLetter {
-                    reason: "unexpected_message".into(),
-                    detail: format!("group-resolver does not handle {}", other.event_id()),
-                }
-            }
-            Err(error) => {
-                return Outcome::DeadLetter {
-                    reason: "undecodable".into(),
-                    detail: format!("not a scimsync queue message: {error}"),
-                }
-            }
-        };
-        let envelope = match webhook.envelope() {
-            Ok(envelope) => envelope,
-            Err(error) => {
-                return Outcome::DeadLetter {
-                    reason: "schema_violation".into(),
-                    detail: error.to_string(),
-                }
-            }
+        let (webhook, envelope) = match decode(message) {
+            Ok(decoded) => decoded,
+            Err(outcome) => return outcome,
         };
         let result = if envelope.is_member() {
             self.member_list(&webhook, &envelope).await
@@ -63,26 +102,47 @@ impl Handler for GroupResolver {
                 detail: format!("group-resolver does not handle {}", webhook.event_type),
             };
         };
-        match result {
-            Ok(outcome) => {
-                tracing::info!(event_id = %webhook.event_id, event_type = %webhook.event_type, outcome, "group event processed");
-                Outcome::Ack
+        conclude(&webhook, result)
+    }
+
+    /// Member group lists are applied together; everything else on its own.
+    async fn handle_batch(&self, messages: &[Incoming]) -> Vec<Outcome> {
+        let decoded: Vec<_> = messages.iter().map(decode).collect();
+        let mut lists = Vec::new();
+        let mut outcomes: Vec<Option<Outcome>> = (0..messages.len()).map(|_| None).collect();
+        for (index, decoded) in decoded.iter().enumerate() {
+            let Ok((webhook, envelope)) = decoded else {
+                continue;
+            };
+            if !envelope.is_member() {
+                continue;
             }
-            Err(error @ Failure::UnknownOrganization(_)) => Outcome::DeadLetter {
-                reason: "unknown_organization".into(),
-                detail: error.to_string(),
-            },
-            Err(Failure::Database(error)) => {
-                tracing::warn!(error = ?error, event_id = %webhook.event_id, "database error; will retry");
-                Outcome::Retry {
-                    reason: format!("database: {error}"),
-                }
+            match self.list_of(webhook, envelope).await {
+                Ok(Listed::List(list)) => lists.push((index, list)),
+                Ok(Listed::Skip(outcome)) => outcomes[index] = Some(conclude(webhook, Ok(outcome))),
+                Err(failure) => outcomes[index] = Some(conclude(webhook, Err(failure))),
             }
         }
+        let (indexes, lists): (Vec<usize>, Vec<List<'_>>) = lists.into_iter().unzip();
+        let results = self.apply_lists(&lists).await;
+        for ((index, list), result) in indexes.into_iter().zip(&lists).zip(results) {
+            let _entered = messages[index].span.enter();
+            outcomes[index] = Some(conclude(list.webhook, result));
+        }
+        let mut all = Vec::with_capacity(messages.len());
+        for ((message, decoded), outcome) in messages.iter().zip(decoded).zip(outcomes) {
+            let outcome = match (outcome, decoded) {
+                (Some(outcome), _) => outcome,
+                (None, Err(outcome)) => outcome,
+                (None, Ok(_)) => self.handle(message).instrument(message.span.clone()).await,
+            };
+            all.push(outcome);
+        }
+        all
     }
 }
 
-fn entry<'a>(
+pub(crate) fn entry<'a>(
     webhook: &'a StytchWebhook,
     company_id: Option<Uuid>,
     member_id: Option<&'a str>,
@@ -124,18 +184,71 @@ fn describe(changes: &[Change]) -> serde_json::Value {
     })
 }
 
+/// A member event's full-state group list.
+pub(crate) struct List<'a> {
+    pub webhook: &'a StytchWebhook,
+    pub at: chrono::DateTime<chrono::Utc>,
+    pub company_id: Uuid,
+    pub member_id: String,
+    pub named: Vec<(String, Option<String>)>,
+}
+
+impl List<'_> {
+    pub fn ids(&self) -> Vec<String> {
+        self.named.iter().map(|(id, _)| id.clone()).collect()
+    }
+}
+
+pub(crate) enum Listed<'a> {
+    List(List<'a>),
+    /// Nothing to apply; logged with this outcome.
+    Skip(&'static str),
+}
+
+/// Recomputes the member's activity and level after a membership change and decides how the
+/// event is logged.
+pub(crate) async fn judge<'a>(
+    txn: &sea_orm::DatabaseTransaction,
+    webhook: &'a StytchWebhook,
+    change: &MemberChange<'a>,
+    annotate: impl FnOnce(&mut serde_json::Value),
+) -> Result<(&'static str, Entry<'a>), DbErr> {
+    let members = [change.member_id.to_owned()];
+    let users = access::users_of_members(txn, change.company_id, &members).await?;
+    let changes = access::refresh(txn, &users).await?;
+    let outcome = if change.applied {
+        outcome_of(&changes, change.base)
+    } else {
+        "stale_ignored"
+    };
+    let mut detail = describe(&changes);
+    annotate(&mut detail);
+    if users.is_empty() {
+        detail["user_pending"] = json!(true);
+    }
+    let log = entry(
+        webhook,
+        Some(change.company_id),
+        Some(change.member_id),
+        outcome,
+        detail,
+    );
+    Ok((outcome, log))
+}
+
 /// What a membership change did, for [`GroupResolver::finish`].
-struct MemberChange<'a> {
-    company_id: Uuid,
-    member_id: &'a str,
-    applied: bool,
-    base: &'static str,
-    renamed: Vec<String>,
+pub(crate) struct MemberChange<'a> {
+    pub company_id: Uuid,
+    pub member_id: &'a str,
+    pub applied: bool,
+    pub base: &'static str,
+    pub renamed: Vec<String>,
 }
 
 impl GroupResolver {
-    async fn company(&self, organization_id: &str) -> Result<Uuid, Failure> {
-        scimsync_db::companies::find_by_organization(&self.db, organization_id)
+    pub(crate) async fn company(&self, organization_id: &str) -> Result<Uuid, Failure> {
+        self.companies
+            .find(&self.db, organization_id)
             .await?
             .map(|c| c.id)
             .ok_or_else(|| Failure::UnknownOrganization(organization_id.to_owned()))
@@ -147,44 +260,67 @@ impl GroupResolver {
         webhook: &StytchWebhook,
         envelope: &Envelope,
     ) -> Result<&'static str, Failure> {
+        match self.list_of(webhook, envelope).await? {
+            Listed::Skip(outcome) => Ok(outcome),
+            Listed::List(list) => self.apply_list(&list).await,
+        }
+    }
+
+    /// The full-state group list a member event carries, if it carries one.
+    pub(crate) async fn list_of<'a>(
+        &self,
+        webhook: &'a StytchWebhook,
+        envelope: &Envelope,
+    ) -> Result<Listed<'a>, Failure> {
         if !envelope.is_scim() || !matches!(envelope.action(), Action::Create | Action::Update) {
-            return Ok("ignored");
+            return Ok(Listed::Skip("ignored"));
         }
         let Some(member) = envelope.member().ok().flatten() else {
-            return Ok("ignored");
+            return Ok(Listed::Skip("ignored"));
         };
         let Some(groups) = member.scim().and_then(|s| s.groups.clone()) else {
-            return Ok("no_group_list");
+            return Ok(Listed::Skip("no_group_list"));
         };
         let (Some(org), Some(member_id)) = (member.organization_id.clone(), envelope.member_id())
         else {
-            return Ok("ignored");
+            return Ok(Listed::Skip("ignored"));
         };
         let company_id = self.company(&org).await?;
         let named: Vec<(String, Option<String>)> = groups
             .iter()
             .filter_map(|g| g.value.clone().map(|id| (id, g.display.clone())))
             .collect();
-        let ids: Vec<String> = named.iter().map(|(id, _)| id.clone()).collect();
+        Ok(Listed::List(List {
+            webhook,
+            at: envelope.timestamp,
+            company_id,
+            member_id,
+            named,
+        }))
+    }
 
+    pub(crate) async fn apply_list(&self, list: &List<'_>) -> Result<&'static str, Failure> {
+        let ids = list.ids();
         let txn = self.db.begin().await?;
-        access::lock_members(&txn, std::slice::from_ref(&member_id)).await?;
+        access::lock_members(&txn, std::slice::from_ref(&list.member_id)).await?;
         // Groups the list names, plus groups the member is leaving.
         let mut touched = ids.clone();
-        touched.extend(memberships::current_groups(&txn, company_id, &member_id).await?);
-        access::lock_groups_shared(&txn, company_id, &touched).await?;
-        let renamed = groups::ensure(&txn, company_id, &named, &self.names).await?;
+        touched.extend(memberships::current_groups(&txn, list.company_id, &list.member_id).await?);
+        access::lock_groups_shared(&txn, list.company_id, &touched).await?;
+        let renamed = groups::ensure(&txn, list.company_id, &list.named, &self.names).await?;
         let applied =
-            memberships::sync_list(&txn, company_id, &member_id, &ids, envelope.timestamp).await?;
+            memberships::sync_list(&txn, list.company_id, &list.member_id, &ids, list.at).await?;
         let change = MemberChange {
-            company_id,
-            member_id: &member_id,
+            company_id: list.company_id,
+            member_id: &list.member_id,
             applied,
             base: "memberships_synced",
             renamed,
         };
-        self.finish(txn, webhook, change, |detail| detail["groups"] = json!(ids))
-            .await
+        self.finish(txn, list.webhook, change, |detail| {
+            detail["groups"] = json!(ids)
+        })
+        .await
     }
 
     /// The common end of a membership change: recompute the member's activity and level, log,
@@ -196,26 +332,7 @@ impl GroupResolver {
         change: MemberChange<'_>,
         annotate: impl FnOnce(&mut serde_json::Value),
     ) -> Result<&'static str, Failure> {
-        let members = [change.member_id.to_owned()];
-        let users = access::users_of_members(&txn, change.company_id, &members).await?;
-        let changes = access::refresh(&txn, &users).await?;
-        let outcome = if change.applied {
-            outcome_of(&changes, change.base)
-        } else {
-            "stale_ignored"
-        };
-        let mut detail = describe(&changes);
-        annotate(&mut detail);
-        if users.is_empty() {
-            detail["user_pending"] = json!(true);
-        }
-        let log = entry(
-            webhook,
-            Some(change.company_id),
-            Some(change.member_id),
-            outcome,
-            detail,
-        );
+        let (outcome, log) = judge(&txn, webhook, &change, annotate).await?;
         event_log::record(&txn, log).await?;
         txn.commit().await?;
         self.refresh_groups(change.company_id, &change.renamed)
@@ -381,7 +498,11 @@ impl GroupResolver {
     }
 
     /// Members of groups whose kind just changed get their levels recomputed.
-    async fn refresh_groups(&self, company_id: Uuid, group_ids: &[String]) -> Result<(), DbErr> {
+    pub(crate) async fn refresh_groups(
+        &self,
+        company_id: Uuid,
+        group_ids: &[String],
+    ) -> Result<(), DbErr> {
         for group_id in group_ids {
             access::refresh_group_members(&self.db, company_id, group_id).await?;
         }

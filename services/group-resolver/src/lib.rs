@@ -6,6 +6,7 @@
 //! tombstones, and a member's newest full-state list stops older membership events from
 //! re-adding a group it no longer names.
 
+mod batch;
 pub mod groups;
 pub mod handler;
 pub mod kind;
@@ -21,10 +22,8 @@ pub const CONCERN: &str = "group-resolver";
 /// Runs until `shutdown`, then drains in-flight messages (SPEC A4).
 pub async fn run(settings: Settings, shutdown: CancellationToken) -> anyhow::Result<()> {
     let db = scimsync_db::connect(&settings.database).await?;
-    let handler = handler::GroupResolver {
-        db: db.clone(),
-        names: kind::DefaultGroups::from(&settings.groups),
-    };
+    let handler =
+        handler::GroupResolver::new(db.clone(), kind::DefaultGroups::from(&settings.groups));
     worker::run(&settings, CONCERN, GROUP_RESOLVER, |_| handler, shutdown).await?;
     db.close().await?;
     Ok(())

@@ -63,11 +63,23 @@ pub async fn sync_list(
     if newest.rows_affected() == 0 {
         return Ok(false);
     }
+    // Every group the list names, in one statement (sorted: rows are locked in that order).
+    // No newer list exists (this one was just stored as the newest), so unlike `set` there is
+    // no verdict of a newer list to record first.
     let mut sorted = group_ids.to_vec();
     sorted.sort();
-    for group_id in &sorted {
-        set(txn, company_id, group_id, member_id, true, at).await?;
-    }
+    sorted.dedup();
+    txn.execute(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "INSERT INTO scim_group_memberships (company_id, idp_group_id, stytch_member_id, present, version)
+         SELECT $1, g.id, $2, true, $3 FROM unnest($4::text[]) WITH ORDINALITY AS g(id, n) ORDER BY g.n
+         ON CONFLICT (company_id, idp_group_id, stytch_member_id) DO UPDATE
+             SET present = EXCLUDED.present, version = EXCLUDED.version
+             WHERE (scim_group_memberships.version, NOT scim_group_memberships.present)
+                 < (EXCLUDED.version, NOT EXCLUDED.present)",
+        [company_id.into(), member_id.into(), at.into(), sorted.into()],
+    ))
+    .await?;
     txn.execute(Statement::from_sql_and_values(
         DbBackend::Postgres,
         "UPDATE scim_group_memberships SET present = false, version = $4
@@ -82,6 +94,30 @@ pub async fn sync_list(
     ))
     .await?;
     Ok(true)
+}
+
+/// Groups each of these members is currently in (present memberships), as (member, group).
+pub async fn current_groups_of(
+    txn: &DatabaseTransaction,
+    company_id: Uuid,
+    member_ids: &[String],
+) -> Result<Vec<(String, String)>, DbErr> {
+    let rows = txn
+        .query_all(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT stytch_member_id, idp_group_id FROM scim_group_memberships
+             WHERE company_id = $1 AND stytch_member_id = ANY($2) AND present",
+            [company_id.into(), member_ids.to_vec().into()],
+        ))
+        .await?;
+    rows.iter()
+        .map(|r| {
+            Ok((
+                r.try_get("", "stytch_member_id")?,
+                r.try_get("", "idp_group_id")?,
+            ))
+        })
+        .collect()
 }
 
 /// Groups the member is currently in (present memberships).

@@ -1,0 +1,125 @@
+//! Applying a batch of member group lists together: one transaction, one statement locking
+//! every member, one reading their current groups, one taking the groups' shared locks, one
+//! making sure the groups exist, one event log insert; per list only its own membership writes
+//! and the member's activity and level. A database error falls back to one transaction per
+//! list, so one bad event never holds the others back.
+
+use std::collections::HashSet;
+
+use scimsync_db::access;
+use scimsync_db::event_log;
+use sea_orm::{DbErr, TransactionTrait};
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::groups;
+use crate::handler::{judge, Failure, GroupResolver, List, MemberChange};
+use crate::memberships;
+
+impl GroupResolver {
+    /// Applies the lists in order, one result each, as `apply_list` would have for each. Runs
+    /// of lists of distinct members of one company share a transaction.
+    pub(crate) async fn apply_lists(
+        &self,
+        lists: &[List<'_>],
+    ) -> Vec<Result<&'static str, Failure>> {
+        let mut results = Vec::with_capacity(lists.len());
+        let mut start = 0;
+        while start < lists.len() {
+            let company_id = lists[start].company_id;
+            let mut members = HashSet::new();
+            let end = lists[start..]
+                .iter()
+                .position(|l| l.company_id != company_id || !members.insert(&l.member_id))
+                .map_or(lists.len(), |n| start + n);
+            let run = &lists[start..end];
+            if let [list] = run {
+                results.push(self.apply_list(list).await);
+                start = end;
+                continue;
+            }
+            match self.together(company_id, run).await {
+                Ok(outcomes) => results.extend(outcomes.into_iter().map(Ok)),
+                Err(error) => {
+                    tracing::warn!(error = ?error, events = run.len(), "batch failed; applying its events one by one");
+                    for list in run {
+                        results.push(self.apply_list(list).await);
+                    }
+                }
+            }
+            start = end;
+        }
+        results
+    }
+
+    async fn together(
+        &self,
+        company_id: Uuid,
+        run: &[List<'_>],
+    ) -> Result<Vec<&'static str>, DbErr> {
+        let txn = self.db.begin().await?;
+        let result = self.within(&txn, company_id, run).await;
+        let (outcomes, entries, renamed) = match result {
+            Ok(done) => done,
+            Err(error) => {
+                let _ = txn.rollback().await;
+                return Err(error);
+            }
+        };
+        event_log::record_all(&txn, &entries).await?;
+        txn.commit().await?;
+        self.refresh_groups(company_id, &renamed).await?;
+        Ok(outcomes)
+    }
+
+    #[allow(clippy::type_complexity)]
+    async fn within<'a>(
+        &self,
+        txn: &sea_orm::DatabaseTransaction,
+        company_id: Uuid,
+        run: &'a [List<'a>],
+    ) -> Result<
+        (
+            Vec<&'static str>,
+            Vec<scimsync_db::event_log::Entry<'a>>,
+            Vec<String>,
+        ),
+        DbErr,
+    > {
+        let members: Vec<String> = run.iter().map(|l| l.member_id.clone()).collect();
+        access::lock_members(txn, &members).await?;
+        // Groups the lists name, plus groups the members are leaving.
+        let mut touched: Vec<String> = run.iter().flat_map(List::ids).collect();
+        touched.extend(
+            memberships::current_groups_of(txn, company_id, &members)
+                .await?
+                .into_iter()
+                .map(|(_, group)| group),
+        );
+        access::lock_groups_shared(txn, company_id, &touched).await?;
+        let named: Vec<(String, Option<String>)> =
+            run.iter().flat_map(|l| l.named.iter().cloned()).collect();
+        let renamed = groups::ensure(txn, company_id, &named, &self.names).await?;
+        let mut outcomes = Vec::with_capacity(run.len());
+        let mut entries = Vec::with_capacity(run.len());
+        for list in run {
+            let ids = list.ids();
+            let applied =
+                memberships::sync_list(txn, company_id, &list.member_id, &ids, list.at).await?;
+            let change = MemberChange {
+                company_id,
+                member_id: &list.member_id,
+                applied,
+                base: "memberships_synced",
+                renamed: Vec::new(),
+            };
+            let (outcome, entry) = judge(txn, list.webhook, &change, |detail| {
+                detail["groups"] = json!(ids)
+            })
+            .await?;
+            outcomes.push(outcome);
+            entries.push(entry);
+        }
+        Ok((outcomes, entries, renamed))
+    }
+}
