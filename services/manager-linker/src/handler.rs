@@ -2,10 +2,13 @@
 
 use std::time::Duration;
 
+use scimsync_db::companies::Cache;
 use scimsync_platform::amqp::{Handler, Incoming, Outcome};
+use scimsync_schema::message::UserProvisioned;
 use scimsync_schema::stytch::Action;
-use scimsync_schema::QueueMessage;
-use sea_orm::DatabaseConnection;
+use scimsync_schema::{QueueMessage, StytchWebhook};
+use sea_orm::{DatabaseConnection, DbErr};
+use uuid::Uuid;
 
 use crate::links::{Attempt, Linker, Observed};
 use crate::Clock;
@@ -14,110 +17,217 @@ pub struct ManagerLinker {
     pub db: DatabaseConnection,
     pub clock: Clock,
     pub max_pending_age: Duration,
+    pub companies: Cache,
+}
+
+/// What a message asks of the linker.
+enum Work {
+    /// A member event's manager value, to record and resolve.
+    Observe {
+        webhook: StytchWebhook,
+        company_id: Uuid,
+        member_id: String,
+        value: String,
+    },
+    /// A new user record: pending links it completes.
+    Wake(UserProvisioned),
+    /// Nothing to do, or a verdict already.
+    Done(Outcome),
+}
+
+impl Work {
+    fn observed(&self) -> Option<Observed<'_>> {
+        match self {
+            Self::Observe {
+                webhook,
+                company_id,
+                member_id,
+                value,
+            } => Some(Observed {
+                webhook,
+                company_id: *company_id,
+                member_id,
+                value,
+            }),
+            _ => None,
+        }
+    }
+}
+
+impl ManagerLinker {
+    fn linker(&self) -> Linker<'_> {
+        Linker {
+            db: &self.db,
+            now: (self.clock)(),
+            max_pending_age: self.max_pending_age,
+        }
+    }
+
+    async fn work(&self, message: &Incoming) -> Work {
+        let webhook = match QueueMessage::from_bytes(&message.body) {
+            Err(error) => {
+                return Work::Done(Outcome::DeadLetter {
+                    reason: "undecodable".into(),
+                    detail: format!("not a scimsync queue message: {error}"),
+                })
+            }
+            Ok(QueueMessage::UserProvisionedV1(provisioned)) => return Work::Wake(provisioned),
+            Ok(QueueMessage::StytchWebhookV1(webhook)) => webhook,
+        };
+        let envelope = match webhook.envelope() {
+            Ok(envelope) => envelope,
+            Err(error) => {
+                return Work::Done(Outcome::DeadLetter {
+                    reason: "schema_violation".into(),
+                    detail: error.to_string(),
+                })
+            }
+        };
+        if !envelope.is_scim()
+            || !envelope.is_member()
+            || !matches!(envelope.action(), Action::Create | Action::Update)
+        {
+            return Work::Done(Outcome::Ack);
+        }
+        let Some(member) = envelope.member().ok().flatten() else {
+            return Work::Done(Outcome::Ack);
+        };
+        // No manager sent: nothing to do (absent values never clear, R5/R15).
+        let Some(value) = member
+            .scim()
+            .and_then(|s| s.manager_value())
+            .map(str::to_owned)
+        else {
+            return Work::Done(Outcome::Ack);
+        };
+        let (Some(org), Some(member_id)) = (member.organization_id.clone(), envelope.member_id())
+        else {
+            return Work::Done(Outcome::Ack);
+        };
+        match self.companies.find(&self.db, &org).await {
+            Ok(Some(company)) => Work::Observe {
+                webhook,
+                company_id: company.id,
+                member_id,
+                value,
+            },
+            Ok(None) => Work::Done(Outcome::DeadLetter {
+                reason: "unknown_organization".into(),
+                detail: format!("no company has Stytch organization id {org:?}"),
+            }),
+            Err(error) => Work::Done(Outcome::Retry {
+                reason: format!("database: {error}"),
+            }),
+        }
+    }
+
+    fn observed(&self, seen: &Observed<'_>, result: Result<Attempt, DbErr>) -> Outcome {
+        let event_id = &seen.webhook.event_id;
+        match result {
+            Ok(attempt @ Attempt::Pending { .. }) => {
+                tracing::info!(%event_id, ?attempt, "manager not there yet; retrying later");
+                Outcome::Retry {
+                    reason: "manager_pending".into(),
+                }
+            }
+            Ok(Attempt::GaveUp { .. }) => Outcome::DeadLetter {
+                reason: "manager_not_found".into(),
+                detail: format!(
+                    "no user of the company matched manager value {:?} within {:?}",
+                    seen.value, self.max_pending_age
+                ),
+            },
+            Ok(attempt) => {
+                tracing::info!(%event_id, outcome = attempt.outcome(), "manager link processed");
+                Outcome::Ack
+            }
+            Err(error) => {
+                tracing::warn!(error = ?error, %event_id, "database error; will retry");
+                Outcome::Retry {
+                    reason: format!("database: {error}"),
+                }
+            }
+        }
+    }
+
+    fn woken(provisioned: &UserProvisioned, result: Result<usize, DbErr>) -> Outcome {
+        match result {
+            Ok(resolved) => {
+                tracing::info!(event_id = %provisioned.event_id, resolved, "pending links woken");
+                Outcome::Ack
+            }
+            Err(error) => Outcome::Retry {
+                reason: format!("database: {error}"),
+            },
+        }
+    }
 }
 
 impl Handler for ManagerLinker {
     async fn handle(&self, message: &Incoming) -> Outcome {
-        let linker = Linker {
-            db: &self.db,
-            now: (self.clock)(),
-            max_pending_age: self.max_pending_age,
-        };
-        match QueueMessage::from_bytes(&message.body) {
-            Err(error) => Outcome::DeadLetter {
-                reason: "undecodable".into(),
-                detail: format!("not a scimsync queue message: {error}"),
-            },
-            Ok(QueueMessage::UserProvisionedV1(provisioned)) => {
-                match linker.wake(&provisioned).await {
-                    Ok(resolved) => {
-                        tracing::info!(event_id = %provisioned.event_id, resolved, "pending links woken");
-                        Outcome::Ack
-                    }
-                    Err(error) => Outcome::Retry {
-                        reason: format!("database: {error}"),
-                    },
-                }
-            }
-            Ok(QueueMessage::StytchWebhookV1(webhook)) => {
-                let envelope = match webhook.envelope() {
-                    Ok(envelope) => envelope,
-                    Err(error) => {
-                        return Outcome::DeadLetter {
-                            reason: "schema_violation".into(),
-                            detail: error.to_string(),
-                        }
-                    }
-                };
-                if !envelope.is_scim()
-                    || !envelope.is_member()
-                    || !matches!(envelope.action(), Action::Create | Action::Update)
-                {
-                    return Outcome::Ack;
-                }
-                let Some(member) = envelope.member().ok().flatten() else {
-                    return Outcome::Ack;
-                };
-                // No manager sent: nothing to do (absent values never clear, R5/R15).
-                let Some(value) = member
-                    .scim()
-                    .and_then(|s| s.manager_value())
-                    .map(str::to_owned)
-                else {
-                    return Outcome::Ack;
-                };
-                let (Some(org), Some(member_id)) =
-                    (member.organization_id.clone(), envelope.member_id())
-                else {
-                    return Outcome::Ack;
-                };
-                let company =
-                    match scimsync_db::companies::find_by_organization(&self.db, &org).await {
-                        Ok(Some(company)) => company,
-                        Ok(None) => {
-                            return Outcome::DeadLetter {
-                                reason: "unknown_organization".into(),
-                                detail: format!("no company has Stytch organization id {org:?}"),
-                            }
-                        }
-                        Err(error) => {
-                            return Outcome::Retry {
-                                reason: format!("database: {error}"),
-                            }
-                        }
-                    };
-                let seen = Observed {
-                    webhook: &webhook,
-                    company_id: company.id,
-                    member_id: &member_id,
-                    value: &value,
-                };
-                match linker.observe(&seen).await {
-                    Ok(attempt @ Attempt::Pending { .. }) => {
-                        tracing::info!(event_id = %webhook.event_id, ?attempt, "manager not there yet; retrying later");
-                        Outcome::Retry {
-                            reason: "manager_pending".into(),
-                        }
-                    }
-                    Ok(Attempt::GaveUp { .. }) => Outcome::DeadLetter {
-                        reason: "manager_not_found".into(),
-                        detail: format!(
-                            "no user of the company matched manager value {value:?} within {:?}",
-                            self.max_pending_age
-                        ),
-                    },
-                    Ok(attempt) => {
-                        tracing::info!(event_id = %webhook.event_id, outcome = attempt.outcome(), "manager link processed");
-                        Outcome::Ack
-                    }
-                    Err(error) => {
-                        tracing::warn!(error = ?error, event_id = %webhook.event_id, "database error; will retry");
-                        Outcome::Retry {
-                            reason: format!("database: {error}"),
-                        }
-                    }
-                }
-            }
+        let work = self.work(message).await;
+        let linker = self.linker();
+        if let Some(seen) = work.observed() {
+            let result = linker.observe(&seen).await;
+            return self.observed(&seen, result);
         }
+        match work {
+            Work::Wake(provisioned) => Self::woken(&provisioned, linker.wake(&provisioned).await),
+            Work::Done(outcome) => outcome,
+            // Taken by `observed()` above.
+            Work::Observe { .. } => Outcome::Retry {
+                reason: "not handled".into(),
+            },
+        }
+    }
+
+    /// Member events are observed together, then announcements wake their links together.
+    async fn handle_batch(&self, messages: &[Incoming]) -> Vec<Outcome> {
+        let mut works = Vec::with_capacity(messages.len());
+        for message in messages {
+            works.push(self.work(message).await);
+        }
+        let linker = self.linker();
+        let mut outcomes: Vec<Option<Outcome>> = works
+            .iter()
+            .map(|w| match w {
+                Work::Done(outcome) => Some(outcome.clone()),
+                _ => None,
+            })
+            .collect();
+        let observed: Vec<(usize, Observed<'_>)> = works
+            .iter()
+            .enumerate()
+            .filter_map(|(index, w)| w.observed().map(|seen| (index, seen)))
+            .collect();
+        let seen: Vec<Observed<'_>> = observed.iter().map(|(_, s)| s.clone()).collect();
+        let results = linker.observe_all(&seen).await;
+        for ((index, seen), result) in observed.iter().zip(results) {
+            let _entered = messages[*index].span.enter();
+            outcomes[*index] = Some(self.observed(seen, result));
+        }
+        let wakes: Vec<(usize, &UserProvisioned)> = works
+            .iter()
+            .enumerate()
+            .filter_map(|(index, w)| match w {
+                Work::Wake(provisioned) => Some((index, provisioned)),
+                _ => None,
+            })
+            .collect();
+        let announcements: Vec<&UserProvisioned> = wakes.iter().map(|(_, p)| *p).collect();
+        let results = linker.wake_all(&announcements).await;
+        for ((index, provisioned), result) in wakes.iter().zip(results) {
+            let _entered = messages[*index].span.enter();
+            outcomes[*index] = Some(Self::woken(provisioned, result));
+        }
+        outcomes
+            .into_iter()
+            // Every message got its outcome above; were one missed, it is tried again.
+            .map(|o| {
+                o.unwrap_or_else(|| Outcome::Retry {
+                    reason: "not handled in its batch".into(),
+                })
+            })
+            .collect()
     }
 }

@@ -39,6 +39,7 @@ pub async fn run_with_clock(
         db: db.clone(),
         clock,
         max_pending_age: Duration::from_secs(settings.manager.max_pending_age_secs),
+        companies: scimsync_db::companies::Cache::new(Duration::from_secs(30)),
     };
     worker::run(&settings, CONCERN, MANAGER_LINKER, |_| handler, shutdown).await?;
     db.close().await?;

@@ -114,6 +114,7 @@ pub struct Linker<'a> {
 }
 
 /// One member event's manager value.
+#[derive(Clone)]
 pub struct Observed<'a> {
     pub webhook: &'a StytchWebhook,
     pub company_id: Uuid,
@@ -126,10 +127,168 @@ impl Linker<'_> {
     pub async fn observe(&self, seen: &Observed<'_>) -> Result<Attempt, DbErr> {
         let txn = self.db.begin().await?;
         access::lock_members(&txn, &[seen.member_id.to_owned()]).await?;
+        let attempt = self.observe_in(&txn, seen).await?;
+        txn.commit().await?;
+        let mut attempts = vec![attempt];
+        if let Err(error) = self
+            .recheck(std::slice::from_ref(seen), &mut attempts)
+            .await
+        {
+            // It stays pending: retried on the delay tiers as before.
+            tracing::warn!(error = ?error, "could not look at the pending link again");
+        }
+        Ok(attempts.swap_remove(0))
+    }
+
+    /// A link left pending may have missed its wake-up: the announcement of the user it waits
+    /// for can be handled after this transaction looked for that user and before its link
+    /// became visible. Looking again once the link is committed closes the window: a user
+    /// announced before the link was visible is visible now. Only links whose both ends are
+    /// found now are settled again (in one transaction); the others wait for their wake-up.
+    async fn recheck(&self, seen: &[Observed<'_>], attempts: &mut [Attempt]) -> Result<(), DbErr> {
+        let mut candidates = Vec::new();
+        for (index, (one, attempt)) in seen.iter().zip(attempts.iter()).enumerate() {
+            let Attempt::Pending { reason, .. } = attempt else {
+                continue;
+            };
+            let report_found = *reason != "report_not_provisioned"
+                || report(self.db, one.company_id, one.member_id)
+                    .await?
+                    .is_some();
+            if report_found
+                && find_manager(self.db, one.company_id, one.value)
+                    .await?
+                    .is_some()
+            {
+                candidates.push(index);
+            }
+        }
+        if candidates.is_empty() {
+            return Ok(());
+        }
+        let txn = self.db.begin().await?;
+        let members: Vec<String> = candidates
+            .iter()
+            .map(|i| seen[*i].member_id.to_owned())
+            .collect();
+        access::lock_members(&txn, &members).await?;
+        let mut links = Vec::new();
+        let mut settled_for = Vec::new();
+        for index in candidates {
+            if let Some(link) =
+                pending_link(&txn, seen[index].company_id, seen[index].member_id).await?
+            {
+                links.push((link, None));
+                settled_for.push(index);
+            }
+        }
+        let settled = self.settle_all(&txn, links).await?;
+        txn.commit().await?;
+        for (index, attempt) in settled_for.into_iter().zip(settled) {
+            attempts[index] = attempt;
+        }
+        Ok(())
+    }
+
+    /// [`Linker::observe`] for a batch: runs of distinct members share one transaction (one
+    /// statement locking them all, the company's hierarchy lock taken once). A database error
+    /// falls back to one transaction per event.
+    pub async fn observe_all(&self, seen: &[Observed<'_>]) -> Vec<Result<Attempt, DbErr>> {
+        let mut results = Vec::with_capacity(seen.len());
+        let mut start = 0;
+        while start < seen.len() {
+            let mut members = std::collections::HashSet::new();
+            let end = seen[start..]
+                .iter()
+                .position(|s| !members.insert(s.member_id))
+                .map_or(seen.len(), |n| start + n);
+            let run = &seen[start..end];
+            match self.observe_together(run).await {
+                Ok(mut attempts) if run.len() > 1 => {
+                    if let Err(error) = self.recheck(run, &mut attempts).await {
+                        // They stay pending: retried on the delay tiers as before.
+                        tracing::warn!(error = ?error, "could not look at pending links again");
+                    }
+                    results.extend(attempts.into_iter().map(Ok));
+                }
+                _ => {
+                    for one in run {
+                        results.push(self.observe(one).await);
+                    }
+                }
+            }
+            start = end;
+        }
+        results
+    }
+
+    async fn observe_together(&self, run: &[Observed<'_>]) -> Result<Vec<Attempt>, DbErr> {
+        if run.len() < 2 {
+            return Ok(Vec::new());
+        }
+        let txn = self.db.begin().await?;
+        let members: Vec<String> = run.iter().map(|s| s.member_id.to_owned()).collect();
+        match self.observe_within(&txn, run, &members).await {
+            Ok(attempts) => {
+                txn.commit().await?;
+                Ok(attempts)
+            }
+            Err(error) => {
+                tracing::warn!(error = ?error, events = run.len(), "batch failed; applying its events one by one");
+                let _ = txn.rollback().await;
+                Err(error)
+            }
+        }
+    }
+
+    async fn observe_within(
+        &self,
+        txn: &DatabaseTransaction,
+        run: &[Observed<'_>],
+        members: &[String],
+    ) -> Result<Vec<Attempt>, DbErr> {
+        access::lock_members(txn, members).await?;
+        let mut stored = Vec::with_capacity(run.len());
+        for seen in run {
+            stored.push(self.store_value(txn, seen).await?);
+        }
+        let links: Vec<(manager_link::Model, Option<&str>)> = stored
+            .iter()
+            .filter_map(|s| s.as_ref().ok().map(|link| (link.clone(), None)))
+            .collect();
+        let mut settled = self.settle_all(txn, links).await?.into_iter();
+        Ok(stored
+            .into_iter()
+            .map(|s| match s {
+                Ok(_) => settled.next().unwrap_or(Attempt::Stale),
+                Err(attempt) => attempt,
+            })
+            .collect())
+    }
+
+    /// One event's value, inside a transaction holding the member's lock.
+    async fn observe_in(
+        &self,
+        txn: &DatabaseTransaction,
+        seen: &Observed<'_>,
+    ) -> Result<Attempt, DbErr> {
+        match self.store_value(txn, seen).await? {
+            Ok(link) => self.settle(txn, link, None).await,
+            Err(stale) => Ok(stale),
+        }
+    }
+
+    /// Stores the event's value on the member's link (created if new) and returns the link, or
+    /// the attempt's end if the event is older than the value already stored.
+    async fn store_value(
+        &self,
+        txn: &DatabaseTransaction,
+        seen: &Observed<'_>,
+    ) -> Result<Result<manager_link::Model, Attempt>, DbErr> {
         let current =
             manager_link::Entity::find_by_id((seen.company_id, seen.member_id.to_owned()))
                 .lock_exclusive()
-                .one(&txn)
+                .one(txn)
                 .await?;
         let at = seen.webhook.timestamp;
         let link = match current {
@@ -141,9 +300,8 @@ impl Linker<'_> {
                     "stale_ignored",
                     json!({ "manager_value": seen.value }),
                 );
-                event_log::record(&txn, entry).await?;
-                txn.commit().await?;
-                return Ok(Attempt::Stale);
+                event_log::record(txn, entry).await?;
+                return Ok(Err(Attempt::Stale));
             }
             Some(link) => {
                 let same = link.manager_value == seen.value;
@@ -159,7 +317,7 @@ impl Linker<'_> {
                     row.first_seen_at = Set(self.now);
                 }
                 row.updated_at = Set(Utc::now());
-                row.update(&txn).await?
+                row.update(txn).await?
             }
             None => {
                 manager_link::ActiveModel {
@@ -174,20 +332,17 @@ impl Linker<'_> {
                     first_seen_at: Set(self.now),
                     updated_at: Set(Utc::now()),
                 }
-                .insert(&txn)
+                .insert(txn)
                 .await?
             }
         };
-        let attempt = self.settle(&txn, link, None).await?;
-        txn.commit().await?;
-        Ok(attempt)
+        Ok(Ok(link))
     }
 
-    /// A user record now exists: resolve every pending link it completes (as the report, or
-    /// as the awaited manager).
-    pub async fn wake(&self, provisioned: &UserProvisioned) -> Result<usize, DbErr> {
+    /// The pending links a new user may complete: (company, member) pairs, sorted.
+    async fn awaiting(&self, provisioned: &UserProvisioned) -> Result<Vec<(Uuid, String)>, DbErr> {
         let Ok(company_id) = provisioned.company_id.parse::<Uuid>() else {
-            return Ok(0);
+            return Ok(Vec::new());
         };
         let mut values = vec![provisioned.stytch_member_id.clone()];
         values.extend(provisioned.scim_id.clone());
@@ -204,25 +359,123 @@ impl Linker<'_> {
                 ],
             ))
             .await?;
+        waiting
+            .into_iter()
+            .map(|row| Ok((company_id, row.try_get("", "stytch_member_id")?)))
+            .collect()
+    }
+
+    /// Settles one pending link, inside a transaction holding its member's lock. Returns
+    /// whether it resolved (it may still be pending, or no longer pending at all).
+    async fn wake_in(
+        &self,
+        txn: &DatabaseTransaction,
+        company_id: Uuid,
+        member_id: &str,
+        woken_by: &str,
+    ) -> Result<bool, DbErr> {
+        let Some(link) = pending_link(txn, company_id, member_id).await? else {
+            return Ok(false);
+        };
+        let attempt = self.settle(txn, link, Some(woken_by)).await?;
+        Ok(!matches!(attempt, Attempt::Pending { .. }))
+    }
+
+    /// A user record now exists: resolve every pending link it completes (as the report, or
+    /// as the awaited manager).
+    pub async fn wake(&self, provisioned: &UserProvisioned) -> Result<usize, DbErr> {
         let mut resolved = 0;
-        for row in waiting {
-            let member_id: String = row.try_get("", "stytch_member_id")?;
+        for (company_id, member_id) in self.awaiting(provisioned).await? {
             let txn = self.db.begin().await?;
             access::lock_members(&txn, std::slice::from_ref(&member_id)).await?;
-            let link = manager_link::Entity::find_by_id((company_id, member_id))
-                .lock_exclusive()
-                .one(&txn)
+            if self
+                .wake_in(&txn, company_id, &member_id, &provisioned.event_id)
                 .await?
-                .filter(|l| l.status == "pending");
-            if let Some(link) = link {
-                let attempt = self.settle(&txn, link, Some(&provisioned.event_id)).await?;
-                if !matches!(attempt, Attempt::Pending { .. }) {
-                    resolved += 1;
-                }
+            {
+                resolved += 1;
             }
             txn.commit().await?;
         }
         Ok(resolved)
+    }
+
+    /// [`Linker::wake`] for a batch of announcements: every link they wake is settled in one
+    /// transaction. A database error falls back to one announcement at a time.
+    pub async fn wake_all(&self, announcements: &[&UserProvisioned]) -> Vec<Result<usize, DbErr>> {
+        if announcements.len() < 2 {
+            let mut results = Vec::new();
+            for provisioned in announcements {
+                results.push(self.wake(provisioned).await);
+            }
+            return results;
+        }
+        match self.wake_together(announcements).await {
+            Ok(resolved) => resolved.into_iter().map(Ok).collect(),
+            Err(error) => {
+                tracing::warn!(error = ?error, events = announcements.len(), "batch failed; applying its events one by one");
+                let mut results = Vec::new();
+                for provisioned in announcements {
+                    results.push(self.wake(provisioned).await);
+                }
+                results
+            }
+        }
+    }
+
+    async fn wake_together(&self, announcements: &[&UserProvisioned]) -> Result<Vec<usize>, DbErr> {
+        // Which announcement wakes which link; a link woken by two is settled once.
+        let mut links: std::collections::BTreeMap<(Uuid, String), usize> = Default::default();
+        for (index, provisioned) in announcements.iter().enumerate() {
+            for link in self.awaiting(provisioned).await? {
+                links.entry(link).or_insert(index);
+            }
+        }
+        let mut resolved = vec![0; announcements.len()];
+        if links.is_empty() {
+            return Ok(resolved);
+        }
+        let txn = self.db.begin().await?;
+        match self.wake_within(&txn, &links, announcements).await {
+            Ok(woke) => {
+                txn.commit().await?;
+                for index in woke {
+                    resolved[index] += 1;
+                }
+                Ok(resolved)
+            }
+            Err(error) => {
+                let _ = txn.rollback().await;
+                Err(error)
+            }
+        }
+    }
+
+    /// Settles the woken links; returns, per resolved link, the announcement that woke it.
+    async fn wake_within(
+        &self,
+        txn: &DatabaseTransaction,
+        links: &std::collections::BTreeMap<(Uuid, String), usize>,
+        announcements: &[&UserProvisioned],
+    ) -> Result<Vec<usize>, DbErr> {
+        let members: Vec<String> = links.keys().map(|(_, m)| m.clone()).collect();
+        access::lock_members(txn, &members).await?;
+        let mut pending = Vec::new();
+        for ((company_id, member_id), index) in links {
+            if let Some(link) = pending_link(txn, *company_id, member_id).await? {
+                pending.push((link, *index));
+            }
+        }
+        let woken: Vec<(manager_link::Model, Option<&str>)> = pending
+            .iter()
+            .map(|(link, index)| (link.clone(), Some(announcements[*index].event_id.as_str())))
+            .collect();
+        let attempts = self.settle_all(txn, woken).await?;
+        Ok(pending
+            .iter()
+            .zip(attempts)
+            .filter(|(_, attempt)| !matches!(attempt, Attempt::Pending { .. }))
+            .map(|((_, index), _)| *index)
+            .collect())
     }
 
     /// Tries a link that needs it, stores where it stands and logs it against the event that
@@ -233,15 +486,65 @@ impl Linker<'_> {
         link: manager_link::Model,
         woken_by: Option<&str>,
     ) -> Result<Attempt, DbErr> {
-        let attempt = if matches!(link.status.as_str(), "pending" | "skipped_circular") {
-            match resolve(txn, &link).await? {
-                Attempt::Pending { user, .. } if self.expired(&link) => Attempt::GaveUp { user },
-                other => other,
+        let mut affected = Vec::new();
+        let attempt = match self.lookup(txn, &link).await? {
+            Lookup::Settled(attempt) => attempt,
+            Lookup::Candidate { user, manager } => {
+                let mut held = false;
+                connect(
+                    txn,
+                    link.company_id,
+                    user,
+                    manager,
+                    &mut held,
+                    &mut affected,
+                )
+                .await?
             }
-        } else {
-            let user = report(txn, link.company_id, &link.stytch_member_id).await?;
-            Attempt::Unchanged { user }
         };
+        access::refresh(txn, &affected).await?;
+        self.record(txn, &link, &attempt, woken_by).await?;
+        Ok(attempt)
+    }
+
+    /// The reads of an attempt, which need no hierarchy lock: who the report and the manager
+    /// are, or why the link cannot be made (yet).
+    async fn lookup(
+        &self,
+        txn: &DatabaseTransaction,
+        link: &manager_link::Model,
+    ) -> Result<Lookup, DbErr> {
+        if !matches!(link.status.as_str(), "pending" | "skipped_circular") {
+            let user = report(txn, link.company_id, &link.stytch_member_id).await?;
+            return Ok(Lookup::Settled(Attempt::Unchanged { user }));
+        }
+        let pending = |reason, user| {
+            if self.expired(link) {
+                Attempt::GaveUp { user }
+            } else {
+                Attempt::Pending { reason, user }
+            }
+        };
+        let Some(user) = report(txn, link.company_id, &link.stytch_member_id).await? else {
+            return Ok(Lookup::Settled(pending("report_not_provisioned", None)));
+        };
+        let Some(manager) = find_manager(txn, link.company_id, &link.manager_value).await? else {
+            return Ok(Lookup::Settled(pending(
+                "manager_not_provisioned",
+                Some(user),
+            )));
+        };
+        Ok(Lookup::Candidate { user, manager })
+    }
+
+    /// Stores the link's new status and logs the attempt.
+    async fn record(
+        &self,
+        txn: &DatabaseTransaction,
+        link: &manager_link::Model,
+        attempt: &Attempt,
+        woken_by: Option<&str>,
+    ) -> Result<(), DbErr> {
         if let Some(status) = attempt.status().filter(|s| *s != link.status) {
             let mut row: manager_link::ActiveModel = link.clone().into();
             row.status = Set(status.into());
@@ -249,7 +552,7 @@ impl Linker<'_> {
             row.update(txn).await?;
         }
         let mut detail = json!({ "manager_value": link.manager_value });
-        match &attempt {
+        match attempt {
             Attempt::Linked { manager, .. } => detail["manager_id"] = json!(manager),
             Attempt::SkippedCircular { manager, .. } => {
                 detail["manager_id"] = json!(manager);
@@ -278,8 +581,42 @@ impl Linker<'_> {
             outcome: attempt.outcome(),
             detail,
         };
-        event_log::record_latest(txn, entry).await?;
-        Ok(attempt)
+        event_log::record_latest(txn, entry).await
+    }
+
+    /// Settles several links in one transaction holding their members' locks: every lookup
+    /// first, then the hierarchy changes (the company's hierarchy lock is held from the first
+    /// one to the commit, so the part under it is kept short), one activity and level refresh,
+    /// then statuses and log entries. `woken_by` per link as in [`Linker::settle`].
+    async fn settle_all(
+        &self,
+        txn: &DatabaseTransaction,
+        links: Vec<(manager_link::Model, Option<&str>)>,
+    ) -> Result<Vec<Attempt>, DbErr> {
+        let mut lookups = Vec::with_capacity(links.len());
+        for (link, _) in &links {
+            lookups.push(self.lookup(txn, link).await?);
+        }
+        let mut affected = Vec::new();
+        let mut attempts = Vec::with_capacity(links.len());
+        // Hierarchy locks per company, taken once each (a batch is almost always one company).
+        let mut held: std::collections::HashMap<Uuid, bool> = Default::default();
+        for ((link, _), lookup) in links.iter().zip(lookups) {
+            attempts.push(match lookup {
+                Lookup::Settled(attempt) => attempt,
+                Lookup::Candidate { user, manager } => {
+                    let held = held.entry(link.company_id).or_default();
+                    connect(txn, link.company_id, user, manager, held, &mut affected).await?
+                }
+            });
+        }
+        affected.sort();
+        affected.dedup();
+        access::refresh(txn, &affected).await?;
+        for ((link, woken_by), attempt) in links.iter().zip(&attempts) {
+            self.record(txn, link, attempt, *woken_by).await?;
+        }
+        Ok(attempts)
     }
 
     fn expired(&self, link: &manager_link::Model) -> bool {
@@ -340,20 +677,44 @@ async fn find_manager(
     row.map(|r| r.try_get::<Uuid>("", "id")).transpose()
 }
 
-async fn resolve(txn: &DatabaseTransaction, link: &manager_link::Model) -> Result<Attempt, DbErr> {
-    let Some(user) = report(txn, link.company_id, &link.stytch_member_id).await? else {
-        return Ok(Attempt::Pending {
-            reason: "report_not_provisioned",
-            user: None,
-        });
-    };
-    let Some(manager) = find_manager(txn, link.company_id, &link.manager_value).await? else {
-        return Ok(Attempt::Pending {
-            reason: "manager_not_provisioned",
-            user: Some(user),
-        });
-    };
-    hierarchy::lock(txn, link.company_id).await?;
+/// The member's link if it is still pending, locked for the transaction.
+async fn pending_link(
+    txn: &DatabaseTransaction,
+    company_id: Uuid,
+    member_id: &str,
+) -> Result<Option<manager_link::Model>, DbErr> {
+    Ok(
+        manager_link::Entity::find_by_id((company_id, member_id.to_owned()))
+            .lock_exclusive()
+            .one(txn)
+            .await?
+            .filter(|l| l.status == "pending"),
+    )
+}
+
+/// What the reads of an attempt found.
+enum Lookup {
+    /// No hierarchy change to try.
+    Settled(Attempt),
+    /// Both ends exist: try `user` reports to `manager`.
+    Candidate { user: Uuid, manager: Uuid },
+}
+
+/// Makes `manager` the manager of `user` unless that closes a cycle, under the company's
+/// hierarchy lock (taken unless `held` says this transaction has it). Whose level may change is
+/// added to `affected` (refreshed by the caller).
+async fn connect(
+    txn: &DatabaseTransaction,
+    company_id: Uuid,
+    user: Uuid,
+    manager: Uuid,
+    held: &mut bool,
+    affected: &mut Vec<Uuid>,
+) -> Result<Attempt, DbErr> {
+    if !*held {
+        hierarchy::lock(txn, company_id).await?;
+        *held = true;
+    }
     if hierarchy::would_cycle(txn, user, manager).await? {
         return Ok(Attempt::SkippedCircular { user, manager });
     }
@@ -366,8 +727,7 @@ async fn resolve(txn: &DatabaseTransaction, link: &manager_link::Model) -> Resul
         });
     }
     // The new manager may become a Manager; the previous one may stop being one.
-    let affected: Vec<Uuid> = previous.into_iter().chain([manager]).collect();
-    access::refresh(txn, &affected).await?;
+    affected.extend(previous.into_iter().chain([manager]));
     Ok(Attempt::Linked {
         user,
         manager,
