@@ -27,6 +27,8 @@ pub struct TestApp {
     pub ingest_url: String,
     pub admin_url: String,
     pub http: reqwest::Client,
+    /// The settings every service of this app runs with.
+    pub settings: Settings,
     shutdown: CancellationToken,
     tasks: Vec<(&'static str, JoinHandle<anyhow::Result<()>>)>,
 }
@@ -115,42 +117,10 @@ impl TestApp {
                 )),
             ));
         }
-        if services.user_upsert {
-            tasks.push((
-                "user-upsert",
-                tokio::spawn(scimsync_user_upsert::run(
-                    settings.clone(),
-                    shutdown.clone(),
-                )),
-            ));
-        }
-        if services.group_resolver {
-            tasks.push((
-                "group-resolver",
-                tokio::spawn(scimsync_group_resolver::run(
-                    settings.clone(),
-                    shutdown.clone(),
-                )),
-            ));
-        }
-        let clock_offset_secs = Arc::new(AtomicI64::new(0));
-        if services.manager_linker {
-            let offset = clock_offset_secs.clone();
-            let clock: scimsync_manager_linker::Clock = Arc::new(move || {
-                Utc::now() + chrono::Duration::seconds(offset.load(Ordering::Relaxed))
-            });
-            tasks.push((
-                "manager-linker",
-                tokio::spawn(scimsync_manager_linker::run_with_clock(
-                    settings.clone(),
-                    clock,
-                    shutdown.clone(),
-                )),
-            ));
-        }
-        let app = Self {
-            clock_offset_secs,
+        let mut app = Self {
+            clock_offset_secs: Arc::new(AtomicI64::new(0)),
             env,
+            settings,
             ingest_url,
             admin_url,
             http: reqwest::Client::new(),
@@ -160,6 +130,47 @@ impl TestApp {
         if services.ingest {
             app.wait_ready().await;
         }
+        app.start_workers(services).await;
+        app
+    }
+
+    /// Starts the chosen workers (ingest and the admin API are left alone) and waits until
+    /// they consume: e.g. after messages were queued with [`Services::INGEST_ONLY`].
+    pub async fn start_workers(&mut self, services: Services) {
+        let (settings, shutdown) = (&self.settings, &self.shutdown);
+        if services.user_upsert {
+            self.tasks.push((
+                "user-upsert",
+                tokio::spawn(scimsync_user_upsert::run(
+                    settings.clone(),
+                    shutdown.clone(),
+                )),
+            ));
+        }
+        if services.group_resolver {
+            self.tasks.push((
+                "group-resolver",
+                tokio::spawn(scimsync_group_resolver::run(
+                    settings.clone(),
+                    shutdown.clone(),
+                )),
+            ));
+        }
+        if services.manager_linker {
+            let offset = self.clock_offset_secs.clone();
+            let clock: scimsync_manager_linker::Clock = Arc::new(move || {
+                Utc::now() + chrono::Duration::seconds(offset.load(Ordering::Relaxed))
+            });
+            self.tasks.push((
+                "manager-linker",
+                tokio::spawn(scimsync_manager_linker::run_with_clock(
+                    settings.clone(),
+                    clock,
+                    shutdown.clone(),
+                )),
+            ));
+        }
+        let app = &*self;
         if services.manager_linker {
             wait_until("manager-linker to consume", DEADLINE, || async {
                 let queue = scimsync_schema::topology::MANAGER_LINKER.name;
@@ -182,7 +193,6 @@ impl TestApp {
             })
             .await;
         }
-        app
     }
 
     pub async fn wait_ready(&self) {

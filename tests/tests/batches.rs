@@ -1,0 +1,148 @@
+//! Workers apply a backlog in batches (one transaction per batch): the outcome of every event
+//! must be what applying them one by one gives, including the events a batch cannot carry
+//! (rejections that roll back only their own writes, a member's second event, links between
+//! members of the same batch).
+//!
+//! The events are queued with the workers stopped, then the workers start with one batch slot,
+//! so the backlog is handed to them in batches; the batch-size histogram proves it was.
+
+// Test support: a failed expectation is the test failing, so unwrap/expect/panic are the point.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use scimsync_tests::app::Services;
+use scimsync_tests::events::{create, event_id, set_scim, t, update, with_groups, with_manager};
+use scimsync_tests::TestApp;
+use serde_json::json;
+
+#[tokio::test]
+async fn a_backlog_applied_in_batches_ends_as_if_applied_one_by_one() {
+    let mut app = TestApp::spawn_with(Services::INGEST_ONLY, |s| {
+        s.worker.concurrency = 1;
+        s.worker.batch_size = 32;
+    })
+    .await;
+    let company = app.register_company("org-batch", &["example.com"]).await;
+    let groups = [
+        ("g-admins", "SkillsdbGlobalAdmins"),
+        ("g-eng", "Engineering"),
+    ];
+
+    let boss = with_groups(
+        create("org-batch", "m-boss", "boss@example.com", t(0)),
+        &groups[..1],
+    );
+    let mut events = vec![boss.clone()];
+    for i in 1..=12 {
+        let email = format!("report{i}@example.com");
+        let report = create("org-batch", &format!("m-{i}"), &email, t(i));
+        events.push(with_manager(with_groups(report, &groups[1..]), "m-boss"));
+    }
+    // A domain the company does not allow, in the middle of the batch.
+    let outsider = create("org-batch", "m-out", "eve@elsewhere.org", t(20));
+    // Another member claiming report 3's email.
+    let twin = create("org-batch", "m-twin", "report3@example.com", t(21));
+    // Report 4 again in the same backlog: a newer title.
+    let mut again = update("org-batch", "m-4", "report4@example.com", t(22));
+    set_scim(&mut again, "title", json!("Staff Engineer"));
+    // A manager who arrives after the people who report to them.
+    let late = with_manager(
+        create("org-batch", "m-13", "report13@example.com", t(23)),
+        "m-late",
+    );
+    let late_boss = create("org-batch", "m-late", "late@example.com", t(24));
+    events.extend([
+        outsider.clone(),
+        twin.clone(),
+        again.clone(),
+        late.clone(),
+        late_boss,
+    ]);
+    for event in &events {
+        app.accept(event).await;
+    }
+
+    app.start_workers(Services::default()).await;
+
+    let expect = |event: &serde_json::Value, outcome: &'static str| {
+        let id = event_id(event);
+        let app = &app;
+        async move {
+            let logged = app.logged_by(company, &id, "user-upsert").await;
+            assert_eq!(logged["outcome"], outcome, "{id}: {logged}");
+        }
+    };
+    expect(&boss, "created").await;
+    for event in &events[1..13] {
+        expect(event, "created").await;
+    }
+    expect(&outsider, "rejected_email_domain").await;
+    expect(&twin, "rejected_duplicate_email").await;
+    expect(&again, "updated").await;
+
+    // Rejected events wrote nothing; the others wrote all they had to.
+    assert!(app
+        .user_by_email(company, "eve@elsewhere.org")
+        .await
+        .is_none());
+    let twins = app
+        .env
+        .count("SELECT count(*) AS n FROM users WHERE lower(email) = 'report3@example.com'")
+        .await;
+    assert_eq!(twins, 1);
+    let four = app
+        .user_by_email(company, "report4@example.com")
+        .await
+        .unwrap();
+    let boss_user = app
+        .user_by_email(company, "boss@example.com")
+        .await
+        .unwrap();
+    assert_eq!(boss_user["permission_level"], "admin");
+    // Every report linked to the boss, and the late manager to their report.
+    scimsync_tests::wait::wait_until(
+        "every manager link",
+        scimsync_tests::app::DEADLINE,
+        || async {
+            let linked = app
+                .env
+                .count(&format!(
+                    "SELECT count(*) AS n FROM users WHERE company_id = '{company}' AND manager_id IS NOT NULL"
+                ))
+                .await;
+            (linked == 13).then_some(())
+        },
+    )
+    .await;
+    let title = app
+        .env
+        .count(&format!(
+            "SELECT count(*) AS n FROM user_org_attributes a JOIN org_schema_entries e ON e.id = a.entry_id
+             WHERE a.user_id = '{}' AND e.kind = 'job_title' AND e.value = 'Staff Engineer'",
+            four["id"].as_str().unwrap()
+        ))
+        .await;
+    assert_eq!(title, 1, "report 4 carries the title of its second event");
+    let memberships = app
+        .env
+        .count("SELECT count(*) AS n FROM scim_group_memberships WHERE present")
+        .await;
+    assert_eq!(
+        memberships, 13,
+        "the boss in one group, twelve reports in one each"
+    );
+
+    // The workers did take the backlog in batches.
+    let text = scimsync_platform::metrics::render();
+    let batched = text.lines().any(|line| {
+        line.starts_with("scimsync_batch_messages_bucket{")
+            && line.contains("queue=\"scimsync.user-upsert\"")
+            && line.contains("le=\"1.0\"")
+            && {
+                // Fewer batches of one message than messages: some batch held several.
+                let ones: f64 = line.rsplit(' ').next().unwrap().parse().unwrap();
+                ones < events.len() as f64
+            }
+    });
+    assert!(batched, "no batch of several messages in:\n{text}");
+    app.stop().await;
+}
