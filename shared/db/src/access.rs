@@ -123,16 +123,30 @@ impl Change {
     }
 }
 
-const ACTIVITY: &str = "
+/// Activity and level of the target users in one statement. A target's level counts its
+/// reports' activity as it was before this statement: [`refresh`] recomputes the levels of the
+/// managers of anyone whose activity flipped afterwards ([`LEVELS`]).
+const ACCESS: &str = "
 WITH target AS (
     SELECT u.id, u.active AS active_before, u.permission_level AS level_before, u.scim_active,
            u.scim_deactivated_at,
-           CASE WHEN g.had_any AND g.effective = 0 THEN g.last_change END AS lost_at
+           CASE WHEN g.had_any AND g.effective = 0 THEN g.last_change END AS lost_at,
+           CASE GREATEST(
+               COALESCE(g.group_level, 1),
+               CASE WHEN EXISTS (SELECT 1 FROM users r WHERE r.manager_id = u.id AND r.active) THEN 2 ELSE 1 END)
+           WHEN 4 THEN 'admin' WHEN 3 THEN 'full_access' WHEN 2 THEN 'manager' ELSE 'basic' END AS level_after
     FROM users u
     CROSS JOIN LATERAL (
         SELECT count(*) > 0 AS had_any,
                count(*) FILTER (WHERE m.present AND NOT COALESCE(sg.deleted, false)) AS effective,
-               GREATEST(max(m.version), max(sg.deleted_at)) AS last_change
+               GREATEST(max(m.version), max(sg.deleted_at)) AS last_change,
+               max(CASE WHEN m.present AND sg.id IS NOT NULL AND NOT sg.deleted THEN CASE
+                   WHEN sg.kind = 'default_admin' THEN 4
+                   WHEN sg.kind = 'default_full_access' THEN 3
+                   WHEN sg.permission_level = 'admin' THEN 4
+                   WHEN sg.permission_level = 'full_access' THEN 3
+                   WHEN sg.permission_level = 'manager' THEN 2
+                   ELSE 1 END END) AS group_level
         FROM scim_group_memberships m
         LEFT JOIN scim_groups sg ON sg.company_id = m.company_id AND sg.idp_group_id = m.idp_group_id
         WHERE m.company_id = u.company_id AND m.stytch_member_id = u.stytch_member_id
@@ -145,7 +159,9 @@ UPDATE users u SET
     deactivated_at = CASE
         WHEN t.scim_active AND t.lost_at IS NULL THEN NULL
         ELSE LEAST(CASE WHEN NOT t.scim_active THEN t.scim_deactivated_at END, t.lost_at)
-    END
+    END,
+    permission_level = t.level_after,
+    updated_at = CASE WHEN u.permission_level <> t.level_after THEN now() ELSE u.updated_at END
 FROM target t
 WHERE u.id = t.id
 RETURNING u.id AS user_id, t.active_before, u.active AS active_after,
@@ -189,15 +205,16 @@ struct IdRow {
     id: Uuid,
 }
 
-/// Recomputes activity and level for `user_ids`, then the level of the managers of anyone whose
-/// activity changed (they may gain or lose their last active report). Returns what changed.
+/// Recomputes activity and level for `user_ids` (one statement), then the level of the managers
+/// of anyone whose activity changed (they may gain or lose their last active report). Returns
+/// what changed.
 pub async fn refresh(conn: &impl ConnectionTrait, user_ids: &[Uuid]) -> Result<Vec<Change>, DbErr> {
     if user_ids.is_empty() {
         return Ok(Vec::new());
     }
     let mut changes = Change::find_by_statement(Statement::from_sql_and_values(
         DbBackend::Postgres,
-        ACTIVITY,
+        ACCESS,
         [user_ids.to_vec().into()],
     ))
     .all(conn)
@@ -207,18 +224,21 @@ pub async fn refresh(conn: &impl ConnectionTrait, user_ids: &[Uuid]) -> Result<V
         .filter(|c| c.active_before != c.active_after)
         .map(|c| c.user_id)
         .collect();
-    let mut targets: Vec<Uuid> = user_ids.to_vec();
-    if !flipped.is_empty() {
-        let managers = IdRow::find_by_statement(Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            "SELECT DISTINCT manager_id AS id FROM users WHERE id = ANY($1) AND manager_id IS NOT NULL",
-            [flipped.into()],
-        ))
-        .all(conn)
-        .await?;
-        targets.extend(managers.into_iter().map(|r| r.id));
+    if flipped.is_empty() {
+        changes.retain(|c| c.active_before != c.active_after || c.level_changed());
+        return Ok(changes);
     }
-    let levels = refresh_levels(conn, &targets).await?;
+    let managers: Vec<Uuid> = IdRow::find_by_statement(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "SELECT DISTINCT manager_id AS id FROM users WHERE id = ANY($1) AND manager_id IS NOT NULL",
+        [flipped.into()],
+    ))
+    .all(conn)
+    .await?
+    .into_iter()
+    .map(|r| r.id)
+    .collect();
+    let levels = refresh_levels(conn, &managers).await?;
     for row in levels {
         match changes.iter_mut().find(|c| c.user_id == row.user_id) {
             Some(change) => change.level_after = row.level_after,
