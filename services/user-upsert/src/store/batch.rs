@@ -10,6 +10,7 @@ use sea_orm::{DbErr, TransactionTrait};
 use uuid::Uuid;
 
 use super::context::Context;
+use super::events;
 use super::{Applied, ProcessError, Step, Store};
 use crate::fold::{fold, MemberEvent};
 use crate::org;
@@ -159,6 +160,22 @@ impl Store {
         let txn = self.db.begin().await?;
         let members: Vec<String> = items.iter().map(|p| p.member_id.clone()).collect();
         access::lock_members(&txn, &members).await?;
+        let new: Vec<events::NewEvent<'_>> = items
+            .iter()
+            .map(|p| events::NewEvent {
+                webhook: p.item.webhook,
+                envelope: p.item.envelope,
+                member_id: &p.member_id,
+                member: p.member.as_ref(),
+            })
+            .collect();
+        let mut stored = match events::record_and_load_all(&txn, &new).await {
+            Ok(stored) => stored,
+            Err(error) => {
+                let _ = txn.rollback().await;
+                return Err(error);
+            }
+        };
         let mut entries = Vec::with_capacity(items.len());
         let mut applied = Vec::with_capacity(items.len());
         let mut companies = BTreeSet::new();
@@ -174,6 +191,7 @@ impl Store {
                     prepared.item.envelope,
                     prepared.member.as_ref(),
                     created,
+                    Some(stored.remove(&prepared.member_id).unwrap_or_default()),
                 )
                 .await;
             match step {

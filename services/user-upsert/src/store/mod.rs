@@ -167,7 +167,7 @@ impl Store {
         access::lock_members(&txn, std::slice::from_ref(&member_id)).await?;
         let none = org::Created::new();
         match self
-            .apply_in(&txn, &ctx, envelope, member.as_ref(), &none)
+            .apply_in(&txn, &ctx, envelope, member.as_ref(), &none, None)
             .await?
         {
             Step::Commit {
@@ -252,7 +252,8 @@ impl Store {
     }
 
     /// One event's steps, inside a transaction that holds the member's lock. `created` holds
-    /// the org entries a batch created ahead.
+    /// the org entries a batch created ahead; `stored`, the member's events when a batch
+    /// already stored the event and loaded them (`None` inside: a duplicate).
     async fn apply_in<'a>(
         &self,
         txn: &DatabaseTransaction,
@@ -260,10 +261,15 @@ impl Store {
         envelope: &Envelope,
         member: Option<&Member>,
         created: &org::Created,
+        stored: Option<Option<Vec<crate::fold::MemberEvent>>>,
     ) -> Result<Step<'a>, DbErr> {
-        let Some(events) =
-            events::record_and_load(txn, ctx.webhook, envelope, ctx.member_id, member).await?
-        else {
+        let stored = match stored {
+            Some(stored) => stored,
+            None => {
+                events::record_and_load(txn, ctx.webhook, envelope, ctx.member_id, member).await?
+            }
+        };
+        let Some(events) = stored else {
             return Ok(Step::Duplicate);
         };
         let had_delete = events.iter().any(|e| e.action == Action::Delete);
