@@ -12,8 +12,9 @@ use sea_orm::{DbErr, TransactionTrait};
 use serde_json::json;
 use uuid::Uuid;
 
+use crate::change::{judge, List, MemberChange};
 use crate::groups;
-use crate::handler::{judge, Failure, GroupResolver, List, MemberChange};
+use crate::handler::{Failure, GroupResolver};
 use crate::memberships;
 
 impl GroupResolver {

@@ -7,6 +7,7 @@
 //! re-adding a group it no longer names.
 
 mod batch;
+mod change;
 pub mod groups;
 pub mod handler;
 pub mod kind;

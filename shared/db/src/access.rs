@@ -36,30 +36,17 @@ async fn lock_sorted(
     function: &str,
     keys: Vec<String>,
 ) -> Result<(), DbErr> {
-    match keys.len() {
-        0 => Ok(()),
-        1 => {
-            let sql = format!("SELECT {function}(hashtextextended($1, 0))");
-            let key = keys.into_iter().next().unwrap_or_default();
-            conn.execute(Statement::from_sql_and_values(
-                DbBackend::Postgres,
-                sql,
-                [key.into()],
-            ))
-            .await
-            .map(drop)
-        }
-        _ => {
-            let sql = LOCK_SORTED.replace("{lock}", function);
-            conn.execute(Statement::from_sql_and_values(
-                DbBackend::Postgres,
-                sql,
-                [keys.into()],
-            ))
-            .await
-            .map(drop)
-        }
+    if keys.is_empty() {
+        return Ok(());
     }
+    let sql = LOCK_SORTED.replace("{lock}", function);
+    conn.execute(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        sql,
+        [keys.into()],
+    ))
+    .await
+    .map(drop)
 }
 
 fn group_key(company_id: Uuid, group_id: &str) -> String {

@@ -13,22 +13,21 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use futures_lite::StreamExt;
 use lapin::message::Delivery;
-use lapin::options::{
-    BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions,
-};
+use lapin::options::{BasicCancelOptions, BasicConsumeOptions, BasicQosOptions};
 use lapin::types::FieldTable;
 use scimsync_schema::headers as h;
-use scimsync_schema::topology::{delay_for_attempt, WorkQueue, DEAD_LETTER_EXCHANGE};
+use scimsync_schema::topology::WorkQueue;
 use secrecy::{ExposeSecret, SecretString};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
-use super::headers::{adopt_trace_context, get_str, get_u64, set_str, set_u64};
-use super::publisher::{Outgoing, Publisher};
+use super::headers::{adopt_trace_context, get_str, get_u64};
+use super::publisher::Publisher;
+use super::settle::settle;
 use super::topology::{declare, Plan};
 use crate::metrics::metrics;
 use crate::telemetry::record_trace_id;
@@ -258,11 +257,11 @@ fn uuid_like() -> String {
 }
 
 /// One message of a batch: its delivery, what the handler sees, its span and labels.
-struct InFlight {
-    delivery: Delivery,
-    incoming: Incoming,
-    event_type: String,
-    gauge: crate::metrics::InFlight,
+pub(super) struct InFlight {
+    pub(super) delivery: Delivery,
+    pub(super) incoming: Incoming,
+    pub(super) event_type: String,
+    pub(super) gauge: crate::metrics::InFlight,
 }
 
 fn open(config: &ConsumerConfig, delivery: Delivery) -> InFlight {
@@ -363,160 +362,4 @@ async fn process<H: Handler>(
         .instrument(span)
     });
     futures_util::future::join_all(settles).await;
-}
-
-/// Settles one message with the broker; returns its in-flight gauge guard.
-async fn settle(
-    config: &ConsumerConfig,
-    publisher: &Publisher,
-    message: InFlight,
-    outcome: Result<Outcome, String>,
-) -> crate::metrics::InFlight {
-    let (delivery, incoming) = (&message.delivery, &message.incoming);
-    match outcome {
-        Ok(Outcome::Ack) => ack(delivery).await,
-        Ok(Outcome::Retry { reason }) => retry(config, publisher, delivery, incoming, reason).await,
-        Ok(Outcome::DeadLetter { reason, detail }) => {
-            dead_letter(config, publisher, delivery, incoming, &reason, &detail).await
-        }
-        Err(problem) => {
-            tracing::error!(error = %problem, "returning the message to the queue");
-            // The quorum queue's delivery limit bounds how often this can repeat.
-            requeue(delivery).await;
-        }
-    }
-    message.gauge
-}
-
-async fn ack(delivery: &Delivery) {
-    if let Err(error) = delivery.ack(BasicAckOptions::default()).await {
-        tracing::warn!(%error, "ack failed; the message will be redelivered");
-    }
-}
-
-async fn requeue(delivery: &Delivery) {
-    // requeue = true: only for failures that may pass (the publish of a retry copy failed).
-    let options = BasicNackOptions {
-        requeue: true,
-        ..Default::default()
-    };
-    if let Err(error) = delivery.nack(options).await {
-        tracing::warn!(%error, "nack failed; the message will be redelivered");
-    }
-}
-
-fn first_failed_at(incoming: &Incoming) -> DateTime<Utc> {
-    get_str(&incoming.headers, h::FIRST_FAILED_AT)
-        .and_then(|s| DateTime::parse_from_rfc3339(&s).ok())
-        .map(|d| d.with_timezone(&Utc))
-        .unwrap_or_else(Utc::now)
-}
-
-async fn retry(
-    config: &ConsumerConfig,
-    publisher: &Publisher,
-    delivery: &Delivery,
-    incoming: &Incoming,
-    reason: String,
-) {
-    let first = first_failed_at(incoming);
-    let age = (Utc::now() - first).to_std().unwrap_or_default();
-    if age > config.retry_max_age {
-        let detail = format!("still failing after {age:?}: {reason}");
-        return dead_letter(
-            config,
-            publisher,
-            delivery,
-            incoming,
-            "retries_exhausted",
-            &detail,
-        )
-        .await;
-    }
-    let delay = delay_for_attempt(u32::try_from(incoming.attempts).unwrap_or(u32::MAX));
-    let queue = config.queue.delay_queue(delay);
-    let mut headers = copy_headers(incoming);
-    set_str(&mut headers, h::FIRST_FAILED_AT, first.to_rfc3339());
-    tracing::info!(%reason, attempt = incoming.attempts, ?delay, "transient failure; retrying later");
-    if publish_then_ack(publisher, delivery, incoming, "", &queue, headers).await {
-        metrics().retried(config.queue.name);
-    }
-}
-
-/// The message's headers plus where it first came from and how often it was tried.
-fn copy_headers(incoming: &Incoming) -> FieldTable {
-    let mut headers = incoming.headers.clone();
-    set_u64(&mut headers, h::ATTEMPTS, incoming.attempts);
-    set_str(
-        &mut headers,
-        h::DL_ORIGINAL_EXCHANGE,
-        incoming.exchange.clone(),
-    );
-    set_str(
-        &mut headers,
-        h::DL_ORIGINAL_ROUTING_KEY,
-        incoming.routing_key.clone(),
-    );
-    headers
-}
-
-/// Publishes a copy (retry or dead letter) and acknowledges the original only once the broker
-/// confirmed the copy; if it cannot, the original goes back to the queue. Returns whether the
-/// copy was confirmed.
-async fn publish_then_ack(
-    publisher: &Publisher,
-    delivery: &Delivery,
-    incoming: &Incoming,
-    exchange: &str,
-    routing_key: &str,
-    headers: FieldTable,
-) -> bool {
-    let outgoing = Outgoing {
-        exchange,
-        routing_key,
-        body: &incoming.body,
-        message_id: incoming.message_id.as_deref(),
-        headers,
-    };
-    match publisher.publish(outgoing).await {
-        Ok(()) => {
-            ack(delivery).await;
-            true
-        }
-        Err(error) => {
-            tracing::warn!(%error, exchange, routing_key, "could not publish the copy; returning the message to the queue");
-            tokio::time::sleep(Duration::from_millis(500)).await;
-            requeue(delivery).await;
-            false
-        }
-    }
-}
-
-async fn dead_letter(
-    config: &ConsumerConfig,
-    publisher: &Publisher,
-    delivery: &Delivery,
-    incoming: &Incoming,
-    reason: &str,
-    detail: &str,
-) {
-    let mut headers = copy_headers(incoming);
-    set_str(&mut headers, h::DL_REASON, reason);
-    set_str(&mut headers, h::DL_DETAIL, detail);
-    set_str(&mut headers, h::DL_FAILED_AT, Utc::now().to_rfc3339());
-    set_str(&mut headers, h::DL_QUEUE, config.queue.name);
-    tracing::warn!(reason, detail, "dead-lettering message");
-    let (exchange, routing_key) = (DEAD_LETTER_EXCHANGE, config.queue.name);
-    if publish_then_ack(
-        publisher,
-        delivery,
-        incoming,
-        exchange,
-        routing_key,
-        headers,
-    )
-    .await
-    {
-        metrics().dead_lettered(config.queue.name, reason);
-    }
 }

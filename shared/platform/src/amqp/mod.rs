@@ -6,6 +6,7 @@ pub mod consumer;
 pub mod depth;
 pub mod headers;
 pub mod publisher;
+mod settle;
 pub mod topology;
 pub mod worker;
 
