@@ -284,7 +284,7 @@ impl Linker<'_> {
         woken_by: Option<&str>,
     ) -> Result<Attempt, DbErr> {
         let mut affected = Vec::new();
-        let attempt = match self.lookup(txn, &link).await? {
+        let attempt = match self.lookup(txn, &link, woken_by.is_none()).await? {
             Lookup::Settled(attempt) => attempt,
             Lookup::Candidate { user, manager } => {
                 let mut held = false;
@@ -305,18 +305,22 @@ impl Linker<'_> {
     }
 
     /// The reads of an attempt, which need no hierarchy lock: who the report and the manager
-    /// are, or why the link cannot be made (yet).
+    /// are, or why the link cannot be made (yet). Only the event's own message may give up on
+    /// an expired link (`may_give_up`): it is what goes to the dead-letter queue. A wake-up
+    /// that gave up would leave the link `not_found` with nothing dead-lettered, and the
+    /// message's next retry would start the link's age over.
     async fn lookup(
         &self,
         txn: &DatabaseTransaction,
         link: &manager_link::Model,
+        may_give_up: bool,
     ) -> Result<Lookup, DbErr> {
         if !matches!(link.status.as_str(), "pending" | "skipped_circular") {
             let user = report(txn, link.company_id, &link.stytch_member_id).await?;
             return Ok(Lookup::Settled(Attempt::Unchanged { user }));
         }
         let pending = |reason, user| {
-            if self.expired(link) {
+            if may_give_up && self.expired(link) {
                 Attempt::GaveUp { user }
             } else {
                 Attempt::Pending { reason, user }

@@ -230,8 +230,8 @@ impl Linker<'_> {
         links: Vec<(manager_link::Model, Option<&str>)>,
     ) -> Result<Vec<Attempt>, DbErr> {
         let mut lookups = Vec::with_capacity(links.len());
-        for (link, _) in &links {
-            lookups.push(self.lookup(txn, link).await?);
+        for (link, woken_by) in &links {
+            lookups.push(self.lookup(txn, link, woken_by.is_none()).await?);
         }
         let mut affected = Vec::new();
         let mut attempts = Vec::with_capacity(links.len());
