@@ -72,6 +72,15 @@ pub fn delay_for_attempt(attempt: u32) -> Duration {
     DELAY_TIERS[index]
 }
 
+/// The shortest tier no shorter than `delay` (the longest tier if none is).
+pub fn tier_at_least(delay: Duration) -> Duration {
+    DELAY_TIERS
+        .iter()
+        .copied()
+        .find(|tier| *tier >= delay)
+        .unwrap_or(DELAY_TIERS[DELAY_TIERS.len() - 1])
+}
+
 /// `1s`, `5s`, `2m`, `1h`: short labels for queue names.
 pub fn tier_label(tier: Duration) -> String {
     let secs = tier.as_secs();
@@ -87,6 +96,23 @@ pub fn tier_label(tier: Duration) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_tier_at_least_a_delay_rounds_up() {
+        assert_eq!(tier_at_least(Duration::ZERO), Duration::from_secs(1));
+        assert_eq!(
+            tier_at_least(Duration::from_secs(5)),
+            Duration::from_secs(5)
+        );
+        assert_eq!(
+            tier_at_least(Duration::from_secs(6)),
+            Duration::from_secs(30)
+        );
+        assert_eq!(
+            tier_at_least(Duration::from_secs(7200)),
+            Duration::from_secs(3600)
+        );
+    }
 
     #[test]
     fn delay_tiers_grow_then_repeat() {

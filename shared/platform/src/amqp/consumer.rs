@@ -39,6 +39,11 @@ pub enum Outcome {
     Ack,
     /// Transient failure (database down, broker hiccup): try again after a growing delay.
     Retry { reason: String },
+    /// Not a failure: the message waits for what another message brings, which normally
+    /// settles it sooner through another path (a pending manager link is woken when its
+    /// manager arrives). Tried again like [`Outcome::Retry`], but never sooner than `at_least`:
+    /// the quick tiers would only replay it as a no-op.
+    Wait { reason: String, at_least: Duration },
     /// Permanent failure: move to this queue's DLQ now, with the reason in headers.
     DeadLetter { reason: String, detail: String },
 }
@@ -347,6 +352,7 @@ async fn process<H: Handler>(
         let label = match &outcome {
             Ok(Outcome::Ack) => "ack",
             Ok(Outcome::Retry { .. }) => "retry",
+            Ok(Outcome::Wait { .. }) => "wait",
             Ok(Outcome::DeadLetter { .. }) => "dead_letter",
             Err(_) => "panic",
         };

@@ -8,7 +8,7 @@ use lapin::message::Delivery;
 use lapin::options::{BasicAckOptions, BasicNackOptions};
 use lapin::types::FieldTable;
 use scimsync_schema::headers as h;
-use scimsync_schema::topology::{delay_for_attempt, DEAD_LETTER_EXCHANGE};
+use scimsync_schema::topology::{delay_for_attempt, tier_at_least, DEAD_LETTER_EXCHANGE};
 
 use super::consumer::{ConsumerConfig, InFlight, Incoming, Outcome};
 use super::headers::{get_str, set_str, set_u64};
@@ -25,7 +25,20 @@ pub(super) async fn settle(
     let (delivery, incoming) = (&message.delivery, &message.incoming);
     match outcome {
         Ok(Outcome::Ack) => ack(delivery).await,
-        Ok(Outcome::Retry { reason }) => retry(config, publisher, delivery, incoming, reason).await,
+        Ok(Outcome::Retry { reason }) => {
+            retry(
+                config,
+                publisher,
+                delivery,
+                incoming,
+                reason,
+                Duration::ZERO,
+            )
+            .await
+        }
+        Ok(Outcome::Wait { reason, at_least }) => {
+            retry(config, publisher, delivery, incoming, reason, at_least).await
+        }
         Ok(Outcome::DeadLetter { reason, detail }) => {
             dead_letter(config, publisher, delivery, incoming, &reason, &detail).await
         }
@@ -68,6 +81,7 @@ async fn retry(
     delivery: &Delivery,
     incoming: &Incoming,
     reason: String,
+    at_least: Duration,
 ) {
     let first = first_failed_at(incoming);
     let age = (Utc::now() - first).to_std().unwrap_or_default();
@@ -83,11 +97,17 @@ async fn retry(
         )
         .await;
     }
-    let delay = delay_for_attempt(u32::try_from(incoming.attempts).unwrap_or(u32::MAX));
+    let delay = delay_for_attempt(u32::try_from(incoming.attempts).unwrap_or(u32::MAX))
+        .max(tier_at_least(at_least));
     let queue = config.queue.delay_queue(delay);
     let mut headers = copy_headers(incoming);
     set_str(&mut headers, h::FIRST_FAILED_AT, first.to_rfc3339());
-    tracing::info!(%reason, attempt = incoming.attempts, ?delay, "transient failure; retrying later");
+    if at_least.is_zero() {
+        tracing::info!(%reason, attempt = incoming.attempts, ?delay, "transient failure; retrying later");
+    } else {
+        // The handler said why it waits.
+        tracing::debug!(%reason, attempt = incoming.attempts, ?delay, "waiting; trying again later");
+    }
     if publish_then_ack(publisher, delivery, incoming, "", &queue, headers).await {
         metrics().retried(config.queue.name);
     }
