@@ -9,6 +9,7 @@
 // Test support: a failed expectation is the test failing, so unwrap/expect/panic are the point.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use scimsync_manager_linker::links::sql;
 use scimsync_tests::env::TestEnv;
 use sea_orm::{ConnectionTrait, DbBackend, Statement, Value};
 use uuid::Uuid;
@@ -86,10 +87,19 @@ async fn key_lookups_stay_index_lookups_for_a_company_without_statistics() {
         vec![new.into(), vec![last.clone()].into()],
     )
     .await;
+    let reports = buffers(
+        &env,
+        sql::REPORTS,
+        vec![vec![new].into(), vec![last.clone()].into()],
+    )
+    .await;
     let manager = buffers(
         &env,
-        scimsync_manager_linker::links::FIND_MANAGER,
-        vec![new.into(), format!("new-ext-{NEW_COMPANY_USERS}").into()],
+        sql::MANAGERS,
+        vec![
+            vec![new].into(),
+            vec![format!("new-ext-{NEW_COMPANY_USERS}")].into(),
+        ],
     )
     .await;
     let matched = buffers(
@@ -105,16 +115,20 @@ async fn key_lookups_stay_index_lookups_for_a_company_without_statistics() {
     .await;
     let awaiting = buffers(
         &env,
-        scimsync_manager_linker::links::AWAITING,
+        sql::AWAITING,
         vec![
-            new.into(),
-            last.into(),
+            vec![0_i32].into(),
+            vec![new].into(),
             vec!["new-scim-7".to_owned()].into(),
+            vec![0_i32].into(),
+            vec![new].into(),
+            vec![last].into(),
         ],
     )
     .await;
     for (what, n) in [
         ("users of members", members),
+        ("reports", reports),
         ("manager lookup", manager),
         ("user match", matched),
         ("pending links", awaiting),

@@ -6,10 +6,12 @@
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
+use scimsync_platform::metrics::{metrics, EventLabels};
+use scimsync_schema::topology::MANAGER_LINKER;
 use scimsync_tests::broker::Broker;
-use scimsync_tests::events::{create, event_id, t, update, with_manager};
+use scimsync_tests::events::{create, event_id, set_scim, t, update, with_manager};
 use scimsync_tests::{wait_until, TestApp};
-use serde_json::Value;
+use serde_json::{json, Value};
 use uuid::Uuid;
 
 const LINKER: &str = "manager-linker";
@@ -63,6 +65,71 @@ async fn a_report_sent_before_its_manager_is_linked_without_any_manual_step() {
         ))
         .await;
     assert_eq!(reports["users"].as_array().map(Vec::len), Some(1));
+    app.stop().await;
+}
+
+/// The manager value names an external id the manager's record gains only in a later update:
+/// the update announces the new id, which wakes the pending link at once (the link's own
+/// message comes back only after `manager.pending_retry_secs`, two minutes by default).
+#[tokio::test]
+async fn a_pending_link_resolves_when_its_manager_gains_the_awaited_external_id() {
+    let app = TestApp::spawn().await;
+    let company = app.register_company("org-x", &[]).await;
+    let boss = create("org-x", "m-boss", "boss@example.com", t(0));
+    app.accept(&boss).await;
+    app.logged(company, &event_id(&boss)).await;
+    let report = with_manager(
+        create("org-x", "m-report", "report@example.com", t(1)),
+        "ext-boss",
+    );
+    app.accept(&report).await;
+    let pending = app.logged_by(company, &event_id(&report), LINKER).await;
+    assert_eq!(pending["outcome"], "manager_pending");
+
+    let mut renamed = update("org-x", "m-boss", "boss@example.com", t(2));
+    set_scim(&mut renamed, "external_id", json!("ext-boss"));
+    app.accept(&renamed).await;
+    let boss_id = user(&app, company, "boss@example.com").await["id"].clone();
+    wait_until(
+        "the report to be linked",
+        Duration::from_secs(30),
+        || async {
+            (manager_of(&app, company, "report@example.com").await == boss_id).then_some(())
+        },
+    )
+    .await;
+    let log = app.logged_by(company, &event_id(&report), LINKER).await;
+    assert_eq!(log["outcome"], "manager_linked", "{log}");
+
+    // The report's event again (a redelivery, or its own message back from the delay tier):
+    // the log keeps what the event did.
+    let handled = || {
+        metrics()
+            .events
+            .get_or_create(&EventLabels {
+                queue: MANAGER_LINKER.name.into(),
+                event_type: "scim.member.create".into(),
+                outcome: "ack",
+            })
+            .get()
+    };
+    let before = handled();
+    app.accept(&report).await;
+    wait_until(
+        "the redelivery to be handled",
+        Duration::from_secs(30),
+        || async { (handled() > before).then_some(()) },
+    )
+    .await;
+    let log = app.logged_by(company, &event_id(&report), LINKER).await;
+    assert_eq!(
+        log["outcome"], "manager_linked",
+        "a redelivery rewrote the log: {log}"
+    );
+    assert_eq!(
+        manager_of(&app, company, "report@example.com").await,
+        boss_id
+    );
     app.stop().await;
 }
 
@@ -292,7 +359,9 @@ async fn the_manager_level_follows_active_direct_reports() {
 #[tokio::test]
 async fn a_manager_that_never_arrives_is_dead_lettered_after_the_age_limit() {
     let app = TestApp::spawn_with(Default::default(), |s| {
-        s.manager.max_pending_age_secs = 3600
+        s.manager.max_pending_age_secs = 3600;
+        // The message's own return is what gives up; no need to wait two minutes for it.
+        s.manager.pending_retry_secs = 1;
     })
     .await;
     let company = app.register_company("org-n", &[]).await;

@@ -17,6 +17,8 @@ pub struct ManagerLinker {
     pub db: DatabaseConnection,
     pub clock: Clock,
     pub max_pending_age: Duration,
+    /// The shortest delay before a pending link's message comes back.
+    pub pending_retry: Duration,
     pub companies: Cache,
 }
 
@@ -125,9 +127,10 @@ impl ManagerLinker {
         let event_id = &seen.webhook.event_id;
         match result {
             Ok(attempt @ Attempt::Pending { .. }) => {
-                tracing::info!(%event_id, ?attempt, "manager not there yet; retrying later");
-                Outcome::Retry {
+                tracing::info!(%event_id, ?attempt, "manager not there yet; waiting");
+                Outcome::Wait {
                     reason: "manager_pending".into(),
+                    at_least: self.pending_retry,
                 }
             }
             Ok(Attempt::GaveUp { .. }) => Outcome::DeadLetter {

@@ -2,8 +2,10 @@
 //! level of R12).
 //!
 //! Identity providers send reports before their managers, so a manager value that resolves to
-//! nobody yet stays pending: the message climbs the delay tiers, and, faster, every new user
-//! record announces itself (`internal.user.provisioned`) and wakes the links waiting for it.
+//! nobody yet stays pending: every new user record (or new id on one) announces itself
+//! (`internal.user.provisioned`) and wakes the links waiting for it; the message itself comes
+//! back on the delay tiers, from `manager.pending_retry_secs` on, to catch a missed announcement
+//! and the age limit.
 //! Cycles never form: hierarchy changes are serialised per company and checked inside the same
 //! transaction.
 
@@ -39,6 +41,7 @@ pub async fn run_with_clock(
         db: db.clone(),
         clock,
         max_pending_age: Duration::from_secs(settings.manager.max_pending_age_secs),
+        pending_retry: Duration::from_secs(settings.manager.pending_retry_secs),
         companies: scimsync_db::companies::Cache::new(Duration::from_secs(30)),
     };
     worker::run(&settings, CONCERN, MANAGER_LINKER, |_| handler, shutdown).await?;

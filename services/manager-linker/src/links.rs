@@ -7,50 +7,19 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use scimsync_db::access;
 use scimsync_db::entity::manager_link;
-use scimsync_db::event_log::{self, Entry};
+use scimsync_db::event_log::Entry;
+use scimsync_db::hierarchy::{self, Connected};
 use scimsync_schema::message::UserProvisioned;
 use scimsync_schema::StytchWebhook;
-use sea_orm::{
-    ActiveModelTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr,
-    EntityTrait, QuerySelect, Set, Statement, TransactionTrait,
-};
+use sea_orm::{DatabaseConnection, DatabaseTransaction, DbErr};
 use serde_json::json;
 use uuid::Uuid;
-
-use scimsync_db::hierarchy;
 
 use crate::CONCERN;
 
 mod batch;
-
-/// The pending links a new user completes, as the report (`$2`) or as the awaited manager
-/// (`$3`, its ids). Two index lookups: the link by its primary key, and the pending links by
-/// value with the company checked afterwards (migration 000003). Filtering every pending link
-/// of the company made a first sync quadratic.
-pub const AWAITING: &str = "
-WITH awaiting AS MATERIALIZED (
-    SELECT company_id, stytch_member_id FROM manager_links
-    WHERE manager_value = ANY($3) AND status = 'pending'
-)
-SELECT stytch_member_id FROM awaiting WHERE company_id = $1
-UNION
-SELECT stytch_member_id FROM manager_links
-WHERE company_id = $1 AND stytch_member_id = $2 AND status = 'pending'
-ORDER BY stytch_member_id";
-
-/// R13's lookup of a manager value (`$2`) in a company (`$1`): each key by its own index, the
-/// company checked afterwards (migration 000003).
-pub const FIND_MANAGER: &str = "
-WITH found AS MATERIALIZED (
-    SELECT id, company_id, 0 AS rank FROM users WHERE stytch_member_id = $2
-    UNION ALL
-    SELECT id, company_id, 1 FROM users WHERE scim_id = $2
-    UNION ALL
-    SELECT id, company_id, 2 FROM users WHERE external_id = $2
-)
-SELECT id FROM found WHERE company_id = $1 ORDER BY rank, id LIMIT 1";
+pub mod sql;
 
 /// Where a link stands after an attempt.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -127,197 +96,94 @@ pub struct Observed<'a> {
 impl Linker<'_> {
     /// Records the value and tries to resolve it.
     pub async fn observe(&self, seen: &Observed<'_>) -> Result<Attempt, DbErr> {
-        let txn = self.db.begin().await?;
-        access::lock_members(&txn, &[seen.member_id.to_owned()]).await?;
-        let attempt = self.observe_in(&txn, seen).await?;
-        txn.commit().await?;
-        let mut attempts = vec![attempt];
-        if let Err(error) = self
-            .recheck(std::slice::from_ref(seen), &mut attempts)
+        self.observe_all(std::slice::from_ref(seen))
             .await
-        {
-            // It stays pending: retried on the delay tiers as before.
-            tracing::warn!(error = ?error, "could not look at the pending link again");
-        }
-        Ok(attempts.swap_remove(0))
-    }
-
-    /// One event's value, inside a transaction holding the member's lock.
-    async fn observe_in(
-        &self,
-        txn: &DatabaseTransaction,
-        seen: &Observed<'_>,
-    ) -> Result<Attempt, DbErr> {
-        match self.store_value(txn, seen).await? {
-            Ok(link) => self.settle(txn, link, None).await,
-            Err(stale) => Ok(stale),
-        }
-    }
-
-    /// Stores the event's value on the member's link (created if new) and returns the link, or
-    /// the attempt's end if the event is older than the value already stored.
-    async fn store_value(
-        &self,
-        txn: &DatabaseTransaction,
-        seen: &Observed<'_>,
-    ) -> Result<Result<manager_link::Model, Attempt>, DbErr> {
-        let current =
-            manager_link::Entity::find_by_id((seen.company_id, seen.member_id.to_owned()))
-                .lock_exclusive()
-                .one(txn)
-                .await?;
-        let at = seen.webhook.timestamp;
-        let link = match current {
-            Some(link) if at < link.event_timestamp => {
-                let entry = self.entry(
-                    seen.webhook,
-                    seen.company_id,
-                    None,
-                    "stale_ignored",
-                    json!({ "manager_value": seen.value }),
-                );
-                event_log::record(txn, entry).await?;
-                return Ok(Err(Attempt::Stale));
-            }
-            Some(link) => {
-                let same = link.manager_value == seen.value;
-                let restart = !same || link.status == "not_found";
-                let mut row: manager_link::ActiveModel = link.clone().into();
-                row.event_timestamp = Set(at);
-                row.event_id = Set(seen.webhook.event_id.clone());
-                row.event_type = Set(seen.webhook.event_type.clone());
-                row.received_at = Set(seen.webhook.received_at);
-                if restart {
-                    row.manager_value = Set(seen.value.to_owned());
-                    row.status = Set("pending".into());
-                    row.first_seen_at = Set(self.now);
-                }
-                row.updated_at = Set(Utc::now());
-                row.update(txn).await?
-            }
-            None => {
-                manager_link::ActiveModel {
-                    company_id: Set(seen.company_id),
-                    stytch_member_id: Set(seen.member_id.to_owned()),
-                    manager_value: Set(seen.value.to_owned()),
-                    event_timestamp: Set(at),
-                    event_id: Set(seen.webhook.event_id.clone()),
-                    event_type: Set(seen.webhook.event_type.clone()),
-                    received_at: Set(seen.webhook.received_at),
-                    status: Set("pending".into()),
-                    first_seen_at: Set(self.now),
-                    updated_at: Set(Utc::now()),
-                }
-                .insert(txn)
-                .await?
-            }
-        };
-        Ok(Ok(link))
-    }
-
-    /// The pending links a new user may complete: (company, member) pairs, sorted.
-    async fn awaiting(&self, provisioned: &UserProvisioned) -> Result<Vec<(Uuid, String)>, DbErr> {
-        let Ok(company_id) = provisioned.company_id.parse::<Uuid>() else {
-            return Ok(Vec::new());
-        };
-        let mut values = vec![provisioned.stytch_member_id.clone()];
-        values.extend(provisioned.scim_id.clone());
-        values.extend(provisioned.external_id.clone());
-        let waiting = self
-            .db
-            .query_all(Statement::from_sql_and_values(
-                DbBackend::Postgres,
-                AWAITING,
-                [
-                    company_id.into(),
-                    provisioned.stytch_member_id.clone().into(),
-                    values.into(),
-                ],
-            ))
-            .await?;
-        waiting
-            .into_iter()
-            .map(|row| Ok((company_id, row.try_get("", "stytch_member_id")?)))
-            .collect()
-    }
-
-    /// Settles one pending link, inside a transaction holding its member's lock. Returns
-    /// whether it resolved (it may still be pending, or no longer pending at all).
-    async fn wake_in(
-        &self,
-        txn: &DatabaseTransaction,
-        company_id: Uuid,
-        member_id: &str,
-        woken_by: &str,
-    ) -> Result<bool, DbErr> {
-        let Some(link) = pending_link(txn, company_id, member_id).await? else {
-            return Ok(false);
-        };
-        let attempt = self.settle(txn, link, Some(woken_by)).await?;
-        Ok(!matches!(attempt, Attempt::Pending { .. }))
+            .pop()
+            .unwrap_or(Err(DbErr::Custom("no attempt for the event".into())))
     }
 
     /// A user record now exists: resolve every pending link it completes (as the report, or
     /// as the awaited manager).
     pub async fn wake(&self, provisioned: &UserProvisioned) -> Result<usize, DbErr> {
-        let mut resolved = 0;
-        for (company_id, member_id) in self.awaiting(provisioned).await? {
-            let txn = self.db.begin().await?;
-            access::lock_members(&txn, std::slice::from_ref(&member_id)).await?;
-            if self
-                .wake_in(&txn, company_id, &member_id, &provisioned.event_id)
-                .await?
-            {
-                resolved += 1;
-            }
-            txn.commit().await?;
-        }
-        Ok(resolved)
+        self.wake_all(&[provisioned])
+            .await
+            .pop()
+            .unwrap_or(Err(DbErr::Custom("no result for the announcement".into())))
     }
 
-    /// Tries a link that needs it, stores where it stands and logs it against the event that
-    /// brought its value (replacing that event's earlier outcome).
-    async fn settle(
+    /// The event's value applied to the member's link as it stands (`current`, locked): the
+    /// link to settle, or the attempt's end if the event changes nothing (with its log entry,
+    /// if any).
+    fn store_value<'a>(
         &self,
-        txn: &DatabaseTransaction,
-        link: manager_link::Model,
-        woken_by: Option<&str>,
-    ) -> Result<Attempt, DbErr> {
-        let mut affected = Vec::new();
-        let attempt = match self.lookup(txn, &link, woken_by.is_none()).await? {
-            Lookup::Settled(attempt) => attempt,
-            Lookup::Candidate { user, manager } => {
-                let mut held = false;
-                connect(
-                    txn,
-                    link.company_id,
-                    user,
-                    manager,
-                    &mut held,
-                    &mut affected,
-                )
-                .await?
+        current: Option<&manager_link::Model>,
+        seen: &Observed<'a>,
+    ) -> Stored<'a> {
+        let webhook = seen.webhook;
+        let at = webhook.timestamp;
+        match current {
+            Some(link) if at < link.event_timestamp => {
+                let entry = Entry {
+                    company_id: Some(seen.company_id),
+                    received_at: webhook.received_at,
+                    event_id: &webhook.event_id,
+                    event_type: &webhook.event_type,
+                    concern: CONCERN,
+                    user_id: None,
+                    stytch_member_id: None,
+                    outcome: "stale_ignored",
+                    detail: json!({ "manager_value": seen.value }),
+                };
+                Stored::Done(Attempt::Stale, Some(entry))
             }
-        };
-        access::refresh(txn, &affected).await?;
-        self.record(txn, &link, &attempt, woken_by).await?;
-        Ok(attempt)
+            // This very event again (a redelivery, or its message back from a delay tier after
+            // a wake-up linked it): the log already says what it did; rewriting it would turn
+            // `manager_linked` into `manager_unchanged`.
+            Some(link) if link.event_id == webhook.event_id && link.status == "linked" => {
+                Stored::Done(Attempt::Unchanged { user: None }, None)
+            }
+            Some(link) => {
+                let restart = link.manager_value != seen.value || link.status == "not_found";
+                let mut link = link.clone();
+                link.event_timestamp = at;
+                link.event_id = webhook.event_id.clone();
+                link.event_type = webhook.event_type.clone();
+                link.received_at = webhook.received_at;
+                if restart {
+                    link.manager_value = seen.value.to_owned();
+                    link.status = "pending".into();
+                    link.first_seen_at = self.now;
+                }
+                link.updated_at = Utc::now();
+                Stored::Link(link)
+            }
+            None => Stored::Link(manager_link::Model {
+                company_id: seen.company_id,
+                stytch_member_id: seen.member_id.to_owned(),
+                manager_value: seen.value.to_owned(),
+                event_timestamp: at,
+                event_id: webhook.event_id.clone(),
+                event_type: webhook.event_type.clone(),
+                received_at: webhook.received_at,
+                status: "pending".into(),
+                first_seen_at: self.now,
+                updated_at: Utc::now(),
+            }),
+        }
     }
 
     /// The reads of an attempt, which need no hierarchy lock: who the report and the manager
-    /// are, or why the link cannot be made (yet). Only the event's own message may give up on
-    /// an expired link (`may_give_up`): it is what goes to the dead-letter queue. A wake-up
-    /// that gave up would leave the link `not_found` with nothing dead-lettered, and the
-    /// message's next retry would start the link's age over.
-    async fn lookup(
-        &self,
-        txn: &DatabaseTransaction,
-        link: &manager_link::Model,
-        may_give_up: bool,
-    ) -> Result<Lookup, DbErr> {
-        if !matches!(link.status.as_str(), "pending" | "skipped_circular") {
-            let user = report(txn, link.company_id, &link.stytch_member_id).await?;
-            return Ok(Lookup::Settled(Attempt::Unchanged { user }));
+    /// are (`found`), or why the link cannot be made (yet). Only the event's own message may
+    /// give up on an expired link (`may_give_up`): it is what goes to the dead-letter queue. A
+    /// wake-up that gave up would leave the link `not_found` with nothing dead-lettered, and
+    /// the message's next retry would start the link's age over.
+    fn lookup(&self, link: &manager_link::Model, found: &Found, may_give_up: bool) -> Lookup {
+        let user = found
+            .reports
+            .get(&(link.company_id, link.stytch_member_id.clone()))
+            .copied();
+        if !is_open(link) {
+            return Lookup::Settled(Attempt::Unchanged { user });
         }
         let pending = |reason, user| {
             if may_give_up && self.expired(link) {
@@ -326,32 +192,27 @@ impl Linker<'_> {
                 Attempt::Pending { reason, user }
             }
         };
-        let Some(user) = report(txn, link.company_id, &link.stytch_member_id).await? else {
-            return Ok(Lookup::Settled(pending("report_not_provisioned", None)));
+        let Some(user) = user else {
+            return Lookup::Settled(pending("report_not_provisioned", None));
         };
-        let Some(manager) = find_manager(txn, link.company_id, &link.manager_value).await? else {
-            return Ok(Lookup::Settled(pending(
-                "manager_not_provisioned",
-                Some(user),
-            )));
+        let Some(manager) = found
+            .managers
+            .get(&(link.company_id, link.manager_value.clone()))
+            .copied()
+        else {
+            return Lookup::Settled(pending("manager_not_provisioned", Some(user)));
         };
-        Ok(Lookup::Candidate { user, manager })
+        Lookup::Candidate { user, manager }
     }
 
-    /// Stores the link's new status and logs the attempt.
-    async fn record(
+    /// The attempt's log entry, against the event that brought the link's value (it replaces
+    /// that event's earlier outcome).
+    fn entry<'a>(
         &self,
-        txn: &DatabaseTransaction,
-        link: &manager_link::Model,
+        link: &'a manager_link::Model,
         attempt: &Attempt,
         woken_by: Option<&str>,
-    ) -> Result<(), DbErr> {
-        if let Some(status) = attempt.status().filter(|s| *s != link.status) {
-            let mut row: manager_link::ActiveModel = link.clone().into();
-            row.status = Set(status.into());
-            row.updated_at = Set(Utc::now());
-            row.update(txn).await?;
-        }
+    ) -> Entry<'a> {
         let mut detail = json!({ "manager_value": link.manager_value });
         match attempt {
             Attempt::Linked { manager, .. } => detail["manager_id"] = json!(manager),
@@ -371,7 +232,7 @@ impl Linker<'_> {
         if let Some(cause) = woken_by {
             detail["woken_by"] = json!(cause);
         }
-        let entry = Entry {
+        Entry {
             company_id: Some(link.company_id),
             received_at: link.received_at,
             event_id: &link.event_id,
@@ -381,8 +242,7 @@ impl Linker<'_> {
             stytch_member_id: Some(&link.stytch_member_id),
             outcome: attempt.outcome(),
             detail,
-        };
-        event_log::record_latest(txn, entry).await
+        }
     }
 
     fn expired(&self, link: &manager_link::Model) -> bool {
@@ -390,72 +250,27 @@ impl Linker<'_> {
             .to_std()
             .is_ok_and(|age| age > self.max_pending_age)
     }
-
-    fn entry<'a>(
-        &self,
-        webhook: &'a StytchWebhook,
-        company_id: Uuid,
-        user_id: Option<Uuid>,
-        outcome: &'a str,
-        detail: serde_json::Value,
-    ) -> Entry<'a> {
-        Entry {
-            company_id: Some(company_id),
-            received_at: webhook.received_at,
-            event_id: &webhook.event_id,
-            event_type: &webhook.event_type,
-            concern: CONCERN,
-            user_id,
-            stytch_member_id: None,
-            outcome,
-            detail,
-        }
-    }
 }
 
-async fn report(
-    conn: &impl ConnectionTrait,
-    company_id: Uuid,
-    member_id: &str,
-) -> Result<Option<Uuid>, DbErr> {
-    Ok(
-        access::users_of_members(conn, company_id, &[member_id.to_owned()])
-            .await?
-            .into_iter()
-            .next(),
-    )
+/// A link still to resolve: pending, or skipped as circular (a later hierarchy change may
+/// allow it).
+fn is_open(link: &manager_link::Model) -> bool {
+    matches!(link.status.as_str(), "pending" | "skipped_circular")
 }
 
-/// R13: the manager is found within the company by Stytch member id, then SCIM id, then
-/// external id.
-async fn find_manager(
-    conn: &impl ConnectionTrait,
-    company_id: Uuid,
-    value: &str,
-) -> Result<Option<Uuid>, DbErr> {
-    let row = conn
-        .query_one(Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            FIND_MANAGER,
-            [company_id.into(), value.into()],
-        ))
-        .await?;
-    row.map(|r| r.try_get::<Uuid>("", "id")).transpose()
+/// An event's value applied to its link.
+enum Stored<'a> {
+    /// The link to settle (new, or with the event's value).
+    Link(manager_link::Model),
+    /// Nothing to settle: the attempt's end, and its log entry if it has one.
+    Done(Attempt, Option<Entry<'a>>),
 }
 
-/// The member's link if it is still pending, locked for the transaction.
-async fn pending_link(
-    txn: &DatabaseTransaction,
-    company_id: Uuid,
-    member_id: &str,
-) -> Result<Option<manager_link::Model>, DbErr> {
-    Ok(
-        manager_link::Entity::find_by_id((company_id, member_id.to_owned()))
-            .lock_exclusive()
-            .one(txn)
-            .await?
-            .filter(|l| l.status == "pending"),
-    )
+/// The users a batch's lookups found, by (company, member id) and (company, manager value).
+#[derive(Default)]
+struct Found {
+    reports: std::collections::HashMap<sql::Key, Uuid>,
+    managers: std::collections::HashMap<sql::Key, Uuid>,
 }
 
 /// What the reads of an attempt found.
@@ -481,10 +296,10 @@ async fn connect(
         hierarchy::lock(txn, company_id).await?;
         *held = true;
     }
-    if hierarchy::would_cycle(txn, user, manager).await? {
-        return Ok(Attempt::SkippedCircular { user, manager });
-    }
-    let previous = hierarchy::set_manager(txn, user, Some(manager)).await?;
+    let previous = match hierarchy::connect(txn, user, manager).await? {
+        Connected::Cycle => return Ok(Attempt::SkippedCircular { user, manager }),
+        Connected::Set { previous } => previous,
+    };
     if previous == Some(manager) {
         return Ok(Attempt::Linked {
             user,

@@ -26,12 +26,18 @@ pub async fn record(conn: &impl ConnectionTrait, entry: Entry<'_>) -> Result<(),
 /// Records the entry, replacing this concern's earlier row for the event: for outcomes that
 /// move on after the first attempt (a pending manager link that later resolves).
 pub async fn record_latest(conn: &impl ConnectionTrait, entry: Entry<'_>) -> Result<(), DbErr> {
-    let on_conflict = "ON CONFLICT (event_id, concern) DO UPDATE
-         SET outcome = EXCLUDED.outcome, detail = EXCLUDED.detail,
-             user_id = COALESCE(EXCLUDED.user_id, scim_event_log.user_id),
-             company_id = COALESCE(EXCLUDED.company_id, scim_event_log.company_id)";
-    write(conn, entry, on_conflict).await
+    write(
+        conn,
+        entry,
+        &format!("ON CONFLICT (event_id, concern) {LATEST}"),
+    )
+    .await
 }
+
+const LATEST: &str = "DO UPDATE
+    SET outcome = EXCLUDED.outcome, detail = EXCLUDED.detail,
+        user_id = COALESCE(EXCLUDED.user_id, scim_event_log.user_id),
+        company_id = COALESCE(EXCLUDED.company_id, scim_event_log.company_id)";
 
 /// Records several entries in one statement, each unless its concern already logged its event
 /// (as [`record`] does one by one): batch handlers log a whole batch at once.
@@ -39,32 +45,50 @@ pub async fn record_all(conn: &impl ConnectionTrait, entries: &[Entry<'_>]) -> R
     match entries {
         [] => Ok(()),
         [entry] => record(conn, entry.clone()).await,
-        _ => {
-            let rows: Vec<serde_json::Value> = entries
-                .iter()
-                .map(|e| {
-                    serde_json::json!({
-                        "company_id": e.company_id,
-                        "received_at": e.received_at,
-                        "event_id": e.event_id,
-                        "event_type": e.event_type,
-                        "concern": e.concern,
-                        "user_id": e.user_id,
-                        "stytch_member_id": e.stytch_member_id,
-                        "outcome": e.outcome,
-                        "detail": e.detail,
-                    })
-                })
-                .collect();
-            conn.execute(Statement::from_sql_and_values(
-                DbBackend::Postgres,
-                RECORD_ALL,
-                [serde_json::Value::Array(rows).into()],
-            ))
-            .await?;
-            Ok(())
-        }
+        _ => write_all(conn, entries, "DO NOTHING").await,
     }
+}
+
+/// [`record_latest`] for several entries, in one statement. An event may appear once only.
+pub async fn record_latest_all(
+    conn: &impl ConnectionTrait,
+    entries: &[Entry<'_>],
+) -> Result<(), DbErr> {
+    match entries {
+        [] => Ok(()),
+        [entry] => record_latest(conn, entry.clone()).await,
+        _ => write_all(conn, entries, LATEST).await,
+    }
+}
+
+async fn write_all(
+    conn: &impl ConnectionTrait,
+    entries: &[Entry<'_>],
+    on_conflict: &str,
+) -> Result<(), DbErr> {
+    let rows: Vec<serde_json::Value> = entries
+        .iter()
+        .map(|e| {
+            serde_json::json!({
+                "company_id": e.company_id,
+                "received_at": e.received_at,
+                "event_id": e.event_id,
+                "event_type": e.event_type,
+                "concern": e.concern,
+                "user_id": e.user_id,
+                "stytch_member_id": e.stytch_member_id,
+                "outcome": e.outcome,
+                "detail": e.detail,
+            })
+        })
+        .collect();
+    conn.execute(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        format!("{RECORD_ALL} ON CONFLICT (event_id, concern) {on_conflict}"),
+        [serde_json::Value::Array(rows).into()],
+    ))
+    .await?;
+    Ok(())
 }
 
 const RECORD_ALL: &str = "
@@ -73,8 +97,7 @@ INSERT INTO scim_event_log
 SELECT company_id, received_at, event_id, event_type, concern, user_id, stytch_member_id, outcome, detail
 FROM jsonb_to_recordset($1::jsonb) AS e(
     company_id uuid, received_at timestamptz, event_id text, event_type text, concern text,
-    user_id uuid, stytch_member_id text, outcome text, detail jsonb)
-ON CONFLICT (event_id, concern) DO NOTHING";
+    user_id uuid, stytch_member_id text, outcome text, detail jsonb)";
 
 async fn write(
     conn: &impl ConnectionTrait,

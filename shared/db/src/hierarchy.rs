@@ -23,29 +23,52 @@ pub async fn lock(txn: &DatabaseTransaction, company_id: Uuid) -> Result<(), DbE
     Ok(())
 }
 
-/// True if making `manager` the manager of `user` would close a loop: `user` is `manager` or
-/// one of its (indirect) managers. `UNION` stops the walk even on pre-existing bad data.
-pub async fn would_cycle(
+/// What [`connect`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Connected {
+    /// `user` is `manager` or one of its (indirect) managers: nothing changed.
+    Cycle,
+    /// `manager` is now the manager of `user`; `previous` was.
+    Set { previous: Option<Uuid> },
+}
+
+/// The cycle check and the write in one statement: the walk up from the manager sees the
+/// writes made earlier in the transaction. `UNION` stops the walk even on pre-existing bad data.
+const CONNECT: &str = "
+WITH RECURSIVE up(id) AS (
+    SELECT $2::uuid
+    UNION
+    SELECT u.manager_id FROM users u JOIN up ON u.id = up.id WHERE u.manager_id IS NOT NULL
+),
+cycle AS (SELECT EXISTS (SELECT 1 FROM up WHERE id = $1) AS yes),
+old AS (SELECT id, manager_id FROM users WHERE id = $1 AND NOT (SELECT yes FROM cycle) FOR UPDATE),
+changed AS (
+    UPDATE users u SET manager_id = $2, updated_at = now() FROM old WHERE u.id = old.id
+    RETURNING old.manager_id AS previous
+)
+SELECT (SELECT yes FROM cycle) AS cycle, (SELECT previous FROM changed) AS previous";
+
+/// Makes `manager` the manager of `user` unless that would close a loop (R14). Call it under
+/// the company's hierarchy [`lock`].
+pub async fn connect(
     txn: &DatabaseTransaction,
     user: Uuid,
     manager: Uuid,
-) -> Result<bool, DbErr> {
+) -> Result<Connected, DbErr> {
     let row = txn
         .query_one(Statement::from_sql_and_values(
             DbBackend::Postgres,
-            "WITH RECURSIVE up(id) AS (
-                 SELECT $1::uuid
-                 UNION
-                 SELECT u.manager_id FROM users u JOIN up ON u.id = up.id WHERE u.manager_id IS NOT NULL
-             )
-             SELECT EXISTS (SELECT 1 FROM up WHERE id = $2) AS cycle",
-            [manager.into(), user.into()],
+            CONNECT,
+            [user.into(), manager.into()],
         ))
-        .await?;
-    match row {
-        Some(row) => row.try_get::<bool>("", "cycle"),
-        None => Ok(false),
+        .await?
+        .ok_or_else(|| DbErr::RecordNotFound("the connect statement returned no row".into()))?;
+    if row.try_get::<bool>("", "cycle")? {
+        return Ok(Connected::Cycle);
     }
+    Ok(Connected::Set {
+        previous: row.try_get::<Option<Uuid>>("", "previous")?,
+    })
 }
 
 /// Sets the manager; returns the previous one.

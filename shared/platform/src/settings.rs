@@ -116,6 +116,7 @@ pub struct WorkerSettings {
 #[derive(Debug, Clone, Deserialize)]
 pub struct ManagerSettings {
     pub max_pending_age_secs: u64,
+    pub pending_retry_secs: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]

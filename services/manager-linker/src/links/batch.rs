@@ -1,73 +1,27 @@
-//! Links applied in batches: runs of distinct members share one transaction, the company's
-//! hierarchy lock is held only for the hierarchy writes, and links left pending look again once
-//! committed. A database error falls back to one event at a time.
+//! Links applied in batches: runs of distinct members share one transaction, every read and
+//! write of the run is one statement for all its links (`sql`), the company's hierarchy lock is
+//! held only for the hierarchy writes, and links left pending look again once committed. A
+//! database error falls back to one event at a time.
+
+use std::collections::HashMap;
 
 use scimsync_db::access;
 use scimsync_db::entity::manager_link;
+use scimsync_db::event_log::{self, Entry};
 use scimsync_schema::message::UserProvisioned;
 use sea_orm::{DatabaseTransaction, DbErr, TransactionTrait};
 use uuid::Uuid;
 
-use super::{connect, find_manager, pending_link, report, Attempt, Linker, Lookup, Observed};
+use super::sql::{self, Key};
+use super::{connect, is_open, Attempt, Found, Linker, Lookup, Observed, Stored};
+
+fn key(company_id: Uuid, member_id: &str) -> Key {
+    (company_id, member_id.to_owned())
+}
 
 impl Linker<'_> {
-    /// A link left pending may have missed its wake-up: the announcement of the user it waits
-    /// for can be handled after this transaction looked for that user and before its link
-    /// became visible. Looking again once the link is committed closes the window: a user
-    /// announced before the link was visible is visible now. Only links whose both ends are
-    /// found now are settled again (in one transaction); the others wait for their wake-up.
-    pub(super) async fn recheck(
-        &self,
-        seen: &[Observed<'_>],
-        attempts: &mut [Attempt],
-    ) -> Result<(), DbErr> {
-        let mut candidates = Vec::new();
-        for (index, (one, attempt)) in seen.iter().zip(attempts.iter()).enumerate() {
-            let Attempt::Pending { reason, .. } = attempt else {
-                continue;
-            };
-            let report_found = *reason != "report_not_provisioned"
-                || report(self.db, one.company_id, one.member_id)
-                    .await?
-                    .is_some();
-            if report_found
-                && find_manager(self.db, one.company_id, one.value)
-                    .await?
-                    .is_some()
-            {
-                candidates.push(index);
-            }
-        }
-        if candidates.is_empty() {
-            return Ok(());
-        }
-        let txn = self.db.begin().await?;
-        let members: Vec<String> = candidates
-            .iter()
-            .map(|i| seen[*i].member_id.to_owned())
-            .collect();
-        access::lock_members(&txn, &members).await?;
-        let mut links = Vec::new();
-        let mut settled_for = Vec::new();
-        for index in candidates {
-            if let Some(link) =
-                pending_link(&txn, seen[index].company_id, seen[index].member_id).await?
-            {
-                links.push((link, None));
-                settled_for.push(index);
-            }
-        }
-        let settled = self.settle_all(&txn, links).await?;
-        txn.commit().await?;
-        for (index, attempt) in settled_for.into_iter().zip(settled) {
-            attempts[index] = attempt;
-        }
-        Ok(())
-    }
-
-    /// [`Linker::observe`] for a batch: runs of distinct members share one transaction (one
-    /// statement locking them all, the company's hierarchy lock taken once). A database error
-    /// falls back to one transaction per event.
+    /// The events' values, each recorded and resolved if possible: runs of distinct members
+    /// share one transaction. A database error falls back to one transaction per event.
     pub async fn observe_all(&self, seen: &[Observed<'_>]) -> Vec<Result<Attempt, DbErr>> {
         let mut results = Vec::with_capacity(seen.len());
         let mut start = 0;
@@ -78,106 +32,172 @@ impl Linker<'_> {
                 .position(|s| !members.insert(s.member_id))
                 .map_or(seen.len(), |n| start + n);
             let run = &seen[start..end];
-            match self.observe_together(run).await {
-                Ok(mut attempts) if run.len() > 1 => {
-                    if let Err(error) = self.recheck(run, &mut attempts).await {
-                        // They stay pending: retried on the delay tiers as before.
-                        tracing::warn!(error = ?error, "could not look at pending links again");
-                    }
-                    results.extend(attempts.into_iter().map(Ok));
-                }
-                _ => {
+            match self.observe_run(run).await {
+                Ok(attempts) => results.extend(attempts.into_iter().map(Ok)),
+                Err(error) if run.len() > 1 => {
+                    tracing::warn!(error = ?error, events = run.len(), "batch failed; applying its events one by one");
                     for one in run {
-                        results.push(self.observe(one).await);
+                        let attempt = self.observe_run(std::slice::from_ref(one)).await;
+                        results.push(attempt.map(|mut a| a.swap_remove(0)));
                     }
                 }
+                Err(error) => results.push(Err(error)),
             }
             start = end;
         }
         results
     }
 
-    async fn observe_together(&self, run: &[Observed<'_>]) -> Result<Vec<Attempt>, DbErr> {
-        if run.len() < 2 {
-            return Ok(Vec::new());
-        }
+    /// One run of distinct members in one transaction, then a second look at the links left
+    /// pending.
+    async fn observe_run(&self, run: &[Observed<'_>]) -> Result<Vec<Attempt>, DbErr> {
         let txn = self.db.begin().await?;
-        let members: Vec<String> = run.iter().map(|s| s.member_id.to_owned()).collect();
-        match self.observe_within(&txn, run, &members).await {
+        let mut attempts = match self.observe_within(&txn, run).await {
             Ok(attempts) => {
                 txn.commit().await?;
-                Ok(attempts)
+                attempts
             }
             Err(error) => {
-                tracing::warn!(error = ?error, events = run.len(), "batch failed; applying its events one by one");
                 let _ = txn.rollback().await;
-                Err(error)
+                return Err(error);
             }
+        };
+        if let Err(error) = self.recheck(run, &mut attempts).await {
+            // They stay pending: retried on the delay tiers as before.
+            tracing::warn!(error = ?error, "could not look at pending links again");
         }
+        Ok(attempts)
     }
 
     async fn observe_within(
         &self,
         txn: &DatabaseTransaction,
         run: &[Observed<'_>],
-        members: &[String],
     ) -> Result<Vec<Attempt>, DbErr> {
-        access::lock_members(txn, members).await?;
-        let mut stored = Vec::with_capacity(run.len());
-        for seen in run {
-            stored.push(self.store_value(txn, seen).await?);
-        }
+        let members: Vec<String> = run.iter().map(|s| s.member_id.to_owned()).collect();
+        access::lock_members(txn, &members).await?;
+        let keys: Vec<Key> = run.iter().map(|s| key(s.company_id, s.member_id)).collect();
+        let current = sql::links_for_update(txn, &keys).await?;
+        let stored: Vec<Stored<'_>> = run
+            .iter()
+            .zip(&keys)
+            .map(|(seen, key)| self.store_value(current.get(key), seen))
+            .collect();
+        let ended: Vec<Entry<'_>> = stored
+            .iter()
+            .filter_map(|s| match s {
+                Stored::Done(_, entry) => entry.clone(),
+                Stored::Link(_) => None,
+            })
+            .collect();
+        event_log::record_all(txn, &ended).await?;
         let links: Vec<(manager_link::Model, Option<&str>)> = stored
             .iter()
-            .filter_map(|s| s.as_ref().ok().map(|link| (link.clone(), None)))
+            .filter_map(|s| match s {
+                Stored::Link(link) => Some((link.clone(), None)),
+                Stored::Done(..) => None,
+            })
             .collect();
-        let mut settled = self.settle_all(txn, links).await?.into_iter();
+        let mut settled = self.settle_all(txn, links, true).await?.into_iter();
         Ok(stored
             .into_iter()
             .map(|s| match s {
-                Ok(_) => settled.next().unwrap_or(Attempt::Stale),
-                Err(attempt) => attempt,
+                Stored::Link(_) => settled.next().unwrap_or(Attempt::Stale),
+                Stored::Done(attempt, _) => attempt,
             })
             .collect())
     }
 
-    /// [`Linker::wake`] for a batch of announcements: every link they wake is settled in one
-    /// transaction. A database error falls back to one announcement at a time.
-    pub async fn wake_all(&self, announcements: &[&UserProvisioned]) -> Vec<Result<usize, DbErr>> {
-        if announcements.len() < 2 {
-            let mut results = Vec::new();
-            for provisioned in announcements {
-                results.push(self.wake(provisioned).await);
-            }
-            return results;
+    /// A link left pending may have missed its wake-up: the announcement of the user it waits
+    /// for can be handled after this transaction looked for that user and before its link
+    /// became visible. Looking again once the link is committed closes the window: a user
+    /// announced before the link was visible is visible now. Only links whose both ends are
+    /// found now are settled again (in one transaction); the others wait for their wake-up.
+    async fn recheck(&self, seen: &[Observed<'_>], attempts: &mut [Attempt]) -> Result<(), DbErr> {
+        let pending: Vec<usize> = (0..seen.len())
+            .filter(|i| matches!(attempts[*i], Attempt::Pending { .. }))
+            .collect();
+        if pending.is_empty() {
+            return Ok(());
         }
+        let reports: Vec<Key> = pending
+            .iter()
+            .map(|i| key(seen[*i].company_id, seen[*i].member_id))
+            .collect();
+        let values: Vec<Key> = pending
+            .iter()
+            .map(|i| key(seen[*i].company_id, seen[*i].value))
+            .collect();
+        let found = Found {
+            reports: sql::reports(self.db, &reports).await?,
+            managers: sql::managers(self.db, &values).await?,
+        };
+        let candidates: Vec<usize> = pending
+            .into_iter()
+            .zip(reports.iter().zip(&values))
+            .filter(|(_, (report, value))| {
+                found.reports.contains_key(report) && found.managers.contains_key(value)
+            })
+            .map(|(index, _)| index)
+            .collect();
+        if candidates.is_empty() {
+            return Ok(());
+        }
+        let txn = self.db.begin().await?;
+        let members: Vec<String> = candidates
+            .iter()
+            .map(|i| seen[*i].member_id.to_owned())
+            .collect();
+        access::lock_members(&txn, &members).await?;
+        let keys: Vec<Key> = candidates
+            .iter()
+            .map(|i| key(seen[*i].company_id, seen[*i].member_id))
+            .collect();
+        let mut locked = sql::links_for_update(&txn, &keys).await?;
+        let mut links = Vec::new();
+        let mut settled_for = Vec::new();
+        for (index, key) in candidates.into_iter().zip(&keys) {
+            if let Some(link) = locked.remove(key).filter(|l| l.status == "pending") {
+                links.push((link, None));
+                settled_for.push(index);
+            }
+        }
+        let settled = self.settle_all(&txn, links, false).await?;
+        txn.commit().await?;
+        for (index, attempt) in settled_for.into_iter().zip(settled) {
+            attempts[index] = attempt;
+        }
+        Ok(())
+    }
+
+    /// Announcements wake their links: every link they wake is settled in one transaction. A
+    /// database error falls back to one announcement at a time. Returns, per announcement, how
+    /// many links it resolved.
+    pub async fn wake_all(&self, announcements: &[&UserProvisioned]) -> Vec<Result<usize, DbErr>> {
         match self.wake_together(announcements).await {
             Ok(resolved) => resolved.into_iter().map(Ok).collect(),
-            Err(error) => {
+            Err(error) if announcements.len() > 1 => {
                 tracing::warn!(error = ?error, events = announcements.len(), "batch failed; applying its events one by one");
                 let mut results = Vec::new();
                 for provisioned in announcements {
-                    results.push(self.wake(provisioned).await);
+                    let one = self.wake_together(&[*provisioned]).await;
+                    results.push(one.map(|r| r.into_iter().sum()));
                 }
                 results
             }
+            Err(error) => vec![Err(error)],
         }
     }
 
     async fn wake_together(&self, announcements: &[&UserProvisioned]) -> Result<Vec<usize>, DbErr> {
-        // Which announcement wakes which link; a link woken by two is settled once.
-        let mut links: std::collections::BTreeMap<(Uuid, String), usize> = Default::default();
-        for (index, provisioned) in announcements.iter().enumerate() {
-            for link in self.awaiting(provisioned).await? {
-                links.entry(link).or_insert(index);
-            }
-        }
         let mut resolved = vec![0; announcements.len()];
-        if links.is_empty() {
+        // Which announcement wakes which link; a link woken by two is settled once.
+        let woken = sql::awaiting(self.db, announcements).await?;
+        if woken.is_empty() {
             return Ok(resolved);
         }
         let txn = self.db.begin().await?;
-        match self.wake_within(&txn, &links, announcements).await {
+        match self.wake_within(&txn, &woken, announcements).await {
             Ok(woke) => {
                 txn.commit().await?;
                 for index in woke {
@@ -192,26 +212,29 @@ impl Linker<'_> {
         }
     }
 
-    /// Settles the woken links; returns, per resolved link, the announcement that woke it.
+    /// Settles the woken links still pending; returns, per resolved link, the announcement
+    /// that woke it.
     async fn wake_within(
         &self,
         txn: &DatabaseTransaction,
-        links: &std::collections::BTreeMap<(Uuid, String), usize>,
+        woken: &[(Key, usize)],
         announcements: &[&UserProvisioned],
     ) -> Result<Vec<usize>, DbErr> {
-        let members: Vec<String> = links.keys().map(|(_, m)| m.clone()).collect();
+        let members: Vec<String> = woken.iter().map(|((_, m), _)| m.clone()).collect();
         access::lock_members(txn, &members).await?;
+        let keys: Vec<Key> = woken.iter().map(|(k, _)| k.clone()).collect();
+        let mut locked = sql::links_for_update(txn, &keys).await?;
         let mut pending = Vec::new();
-        for ((company_id, member_id), index) in links {
-            if let Some(link) = pending_link(txn, *company_id, member_id).await? {
+        for (key, index) in woken {
+            if let Some(link) = locked.remove(key).filter(|l| l.status == "pending") {
                 pending.push((link, *index));
             }
         }
-        let woken: Vec<(manager_link::Model, Option<&str>)> = pending
+        let links: Vec<(manager_link::Model, Option<&str>)> = pending
             .iter()
             .map(|(link, index)| (link.clone(), Some(announcements[*index].event_id.as_str())))
             .collect();
-        let attempts = self.settle_all(txn, woken).await?;
+        let attempts = self.settle_all(txn, links, false).await?;
         Ok(pending
             .iter()
             .zip(attempts)
@@ -220,25 +243,47 @@ impl Linker<'_> {
             .collect())
     }
 
-    /// Settles several links in one transaction holding their members' locks: every lookup
-    /// first, then the hierarchy changes (the company's hierarchy lock is held from the first
-    /// one to the commit, so the part under it is kept short), one activity and level refresh,
-    /// then statuses and log entries. `woken_by` per link as in [`Linker::settle`].
+    /// Settles links of distinct members in one transaction holding their locks: the lookups
+    /// first (two statements), then the hierarchy changes (the company's hierarchy lock is held
+    /// from the first one to the commit, so the part under it is kept short), one activity and
+    /// level refresh, then the links' new state (every link if `write_all`, else those whose
+    /// status moved) and their log entries. `woken_by` is the announcement that woke a link
+    /// (`None`: the event's own message, which alone may give up on it).
     async fn settle_all(
         &self,
         txn: &DatabaseTransaction,
         links: Vec<(manager_link::Model, Option<&str>)>,
+        write_all: bool,
     ) -> Result<Vec<Attempt>, DbErr> {
-        let mut lookups = Vec::with_capacity(links.len());
-        for (link, woken_by) in &links {
-            lookups.push(self.lookup(txn, link, woken_by.is_none()).await?);
+        if links.is_empty() {
+            return Ok(Vec::new());
         }
+        let reports: Vec<Key> = links
+            .iter()
+            .map(|(l, _)| key(l.company_id, &l.stytch_member_id))
+            .collect();
+        let mut found = Found {
+            reports: sql::reports(txn, &reports).await?,
+            managers: HashMap::new(),
+        };
+        let values: Vec<Key> = links
+            .iter()
+            .filter(|(l, _)| {
+                is_open(l)
+                    && found
+                        .reports
+                        .contains_key(&key(l.company_id, &l.stytch_member_id))
+            })
+            .map(|(l, _)| key(l.company_id, &l.manager_value))
+            .collect();
+        found.managers = sql::managers(txn, &values).await?;
+
         let mut affected = Vec::new();
         let mut attempts = Vec::with_capacity(links.len());
         // Hierarchy locks per company, taken once each (a batch is almost always one company).
-        let mut held: std::collections::HashMap<Uuid, bool> = Default::default();
-        for ((link, _), lookup) in links.iter().zip(lookups) {
-            attempts.push(match lookup {
+        let mut held: HashMap<Uuid, bool> = HashMap::new();
+        for (link, woken_by) in &links {
+            attempts.push(match self.lookup(link, &found, woken_by.is_none()) {
                 Lookup::Settled(attempt) => attempt,
                 Lookup::Candidate { user, manager } => {
                     let held = held.entry(link.company_id).or_default();
@@ -249,9 +294,27 @@ impl Linker<'_> {
         affected.sort();
         affected.dedup();
         access::refresh(txn, &affected).await?;
-        for ((link, woken_by), attempt) in links.iter().zip(&attempts) {
-            self.record(txn, link, attempt, *woken_by).await?;
+
+        let mut written = Vec::new();
+        for ((link, _), attempt) in links.iter().zip(&attempts) {
+            match attempt.status().filter(|s| *s != link.status) {
+                Some(status) => {
+                    let mut moved = link.clone();
+                    moved.status = status.into();
+                    moved.updated_at = chrono::Utc::now();
+                    written.push(moved);
+                }
+                None if write_all => written.push(link.clone()),
+                None => {}
+            }
         }
+        sql::write_links(txn, &written.iter().collect::<Vec<_>>()).await?;
+        let entries: Vec<Entry<'_>> = links
+            .iter()
+            .zip(&attempts)
+            .map(|((link, woken_by), attempt)| self.entry(link, attempt, *woken_by))
+            .collect();
+        event_log::record_latest_all(txn, &entries).await?;
         Ok(attempts)
     }
 }

@@ -68,7 +68,8 @@ pub struct Applied {
     pub outcome: &'static str,
     pub user_id: Option<Uuid>,
     /// Set when a user record now exists for the member (created, adopted, or a redelivery of
-    /// such an event): announced so waiting manager links resolve at once.
+    /// such an event) or gained an id a manager value may name: announced so waiting manager
+    /// links resolve at once.
     pub provisioned: Option<UserProvisioned>,
 }
 
@@ -377,7 +378,12 @@ impl Store {
             "out_of_order": !is_newest,
             "access_changes": access_changes,
         });
-        let provisioned = matches!(outcome, "created" | "adopted")
+        // A new user, or a new id a pending manager value may name (R13): waiting links are
+        // woken at once rather than on their next retry.
+        let new_id = changed
+            .iter()
+            .any(|f| matches!(*f, "scim_id" | "external_id" | "stytch_member_id"));
+        let provisioned = (matches!(outcome, "created" | "adopted") || new_id)
             .then(|| ctx.announcement(company.id, user_id, &state));
         Ok(Step::Commit {
             applied: Applied {

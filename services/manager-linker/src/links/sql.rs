@@ -1,0 +1,219 @@
+//! The linker's reads and writes, each one statement for a whole batch: who the reports and
+//! the managers are, the links to settle (locked), the links' new state, and which pending
+//! links an announcement wakes.
+
+use std::collections::HashMap;
+
+use scimsync_db::entity::manager_link;
+use scimsync_schema::message::UserProvisioned;
+use sea_orm::{ConnectionTrait, DbBackend, DbErr, EntityTrait, Statement};
+use uuid::Uuid;
+
+/// A (company, Stytch member id) or (company, manager value) pair.
+pub type Key = (Uuid, String);
+
+/// The users behind (company, member id) pairs.
+pub const REPORTS: &str = "
+SELECT DISTINCT ON (k.company_id, k.member) k.company_id, k.member AS key, u.id
+FROM unnest($1::uuid[], $2::text[]) AS k(company_id, member)
+CROSS JOIN LATERAL (SELECT id, company_id FROM users WHERE stytch_member_id = k.member) u
+WHERE u.company_id = k.company_id
+ORDER BY k.company_id, k.member, u.id";
+
+/// R13's lookup of manager values within their companies: Stytch member id, then SCIM id, then
+/// external id; each key by its own index, the company checked afterwards (migration 000003).
+pub const MANAGERS: &str = "
+SELECT DISTINCT ON (k.company_id, k.value) k.company_id, k.value AS key, f.id
+FROM unnest($1::uuid[], $2::text[]) AS k(company_id, value)
+CROSS JOIN LATERAL (
+    SELECT id, company_id, 0 AS rank FROM users WHERE stytch_member_id = k.value
+    UNION ALL
+    SELECT id, company_id, 1 FROM users WHERE scim_id = k.value
+    UNION ALL
+    SELECT id, company_id, 2 FROM users WHERE external_id = k.value
+) f
+WHERE f.company_id = k.company_id
+ORDER BY k.company_id, k.value, f.rank, f.id";
+
+/// The links of (company, member) pairs, locked until the transaction ends.
+pub const LINKS_FOR_UPDATE: &str = "
+SELECT l.* FROM manager_links l
+JOIN unnest($1::uuid[], $2::text[]) AS k(company_id, member)
+  ON l.company_id = k.company_id AND l.stytch_member_id = k.member
+ORDER BY l.company_id, l.stytch_member_id
+FOR UPDATE OF l";
+
+/// Writes links whole (inserted or replaced).
+pub const WRITE_LINKS: &str = "
+INSERT INTO manager_links (company_id, stytch_member_id, manager_value, event_timestamp, event_id,
+                           event_type, received_at, status, first_seen_at, updated_at)
+SELECT company_id, stytch_member_id, manager_value, event_timestamp, event_id,
+       event_type, received_at, status, first_seen_at, updated_at
+FROM jsonb_to_recordset($1::jsonb) AS r(
+    company_id uuid, stytch_member_id text, manager_value text, event_timestamp timestamptz,
+    event_id text, event_type text, received_at timestamptz, status text,
+    first_seen_at timestamptz, updated_at timestamptz)
+ON CONFLICT (company_id, stytch_member_id) DO UPDATE SET
+    manager_value = EXCLUDED.manager_value, event_timestamp = EXCLUDED.event_timestamp,
+    event_id = EXCLUDED.event_id, event_type = EXCLUDED.event_type,
+    received_at = EXCLUDED.received_at, status = EXCLUDED.status,
+    first_seen_at = EXCLUDED.first_seen_at, updated_at = EXCLUDED.updated_at";
+
+/// The pending links new users complete: as the awaited manager (`$1`-`$3`: announcement
+/// index, company, one of its ids) or as the report (`$4`-`$6`: index, company, member id).
+/// Pending links are found by value with the company checked afterwards (migration 000003):
+/// filtering every pending link of the company made a first sync quadratic.
+pub const AWAITING: &str = "
+SELECT k.n, l.company_id, l.stytch_member_id
+FROM unnest($1::int4[], $2::uuid[], $3::text[]) AS k(n, company_id, value)
+JOIN manager_links l ON l.manager_value = k.value AND l.status = 'pending'
+WHERE l.company_id = k.company_id
+UNION
+SELECT k.n, l.company_id, l.stytch_member_id
+FROM unnest($4::int4[], $5::uuid[], $6::text[]) AS k(n, company_id, member)
+JOIN manager_links l ON l.company_id = k.company_id AND l.stytch_member_id = k.member
+WHERE l.status = 'pending'
+ORDER BY 1, 2, 3";
+
+fn split(keys: &[Key]) -> (Vec<Uuid>, Vec<String>) {
+    keys.iter().map(|(c, k)| (*c, k.clone())).unzip()
+}
+
+async fn ids_by_key(
+    conn: &impl ConnectionTrait,
+    sql: &str,
+    keys: &[Key],
+) -> Result<HashMap<Key, Uuid>, DbErr> {
+    if keys.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let (companies, values) = split(keys);
+    let rows = conn
+        .query_all(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            sql,
+            [companies.into(), values.into()],
+        ))
+        .await?;
+    rows.into_iter()
+        .map(|row| {
+            Ok((
+                (row.try_get("", "company_id")?, row.try_get("", "key")?),
+                row.try_get("", "id")?,
+            ))
+        })
+        .collect()
+}
+
+/// The user of each (company, member id) pair that has one.
+pub async fn reports(
+    conn: &impl ConnectionTrait,
+    keys: &[Key],
+) -> Result<HashMap<Key, Uuid>, DbErr> {
+    ids_by_key(conn, REPORTS, keys).await
+}
+
+/// The user each (company, manager value) pair names, if any (R13).
+pub async fn managers(
+    conn: &impl ConnectionTrait,
+    keys: &[Key],
+) -> Result<HashMap<Key, Uuid>, DbErr> {
+    ids_by_key(conn, MANAGERS, keys).await
+}
+
+/// The existing links of these (company, member) pairs, locked for the transaction.
+pub async fn links_for_update(
+    conn: &impl ConnectionTrait,
+    keys: &[Key],
+) -> Result<HashMap<Key, manager_link::Model>, DbErr> {
+    if keys.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let (companies, members) = split(keys);
+    let links = manager_link::Entity::find()
+        .from_raw_sql(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            LINKS_FOR_UPDATE,
+            [companies.into(), members.into()],
+        ))
+        .all(conn)
+        .await?;
+    Ok(links
+        .into_iter()
+        .map(|l| ((l.company_id, l.stytch_member_id.clone()), l))
+        .collect())
+}
+
+/// Inserts or replaces these links (distinct members).
+pub async fn write_links(
+    conn: &impl ConnectionTrait,
+    links: &[&manager_link::Model],
+) -> Result<(), DbErr> {
+    if links.is_empty() {
+        return Ok(());
+    }
+    let rows = serde_json::to_value(links).map_err(|e| DbErr::Custom(e.to_string()))?;
+    conn.execute(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        WRITE_LINKS,
+        [rows.into()],
+    ))
+    .await?;
+    Ok(())
+}
+
+/// The pending links the announced users complete, each with the first announcement (by index)
+/// that completes it.
+pub async fn awaiting(
+    conn: &impl ConnectionTrait,
+    announcements: &[&UserProvisioned],
+) -> Result<Vec<(Key, usize)>, DbErr> {
+    let (mut by_value, mut as_report) = (Vec::new(), Vec::new());
+    for (n, provisioned) in announcements.iter().enumerate() {
+        let Ok(company_id) = provisioned.company_id.parse::<Uuid>() else {
+            continue;
+        };
+        let n = i32::try_from(n).unwrap_or(i32::MAX);
+        let ids = [
+            Some(&provisioned.stytch_member_id),
+            provisioned.scim_id.as_ref(),
+            provisioned.external_id.as_ref(),
+        ];
+        for id in ids.into_iter().flatten() {
+            by_value.push((n, company_id, id.clone()));
+        }
+        as_report.push((n, company_id, provisioned.stytch_member_id.clone()));
+    }
+    if as_report.is_empty() {
+        return Ok(Vec::new());
+    }
+    let columns = |rows: Vec<(i32, Uuid, String)>| -> [sea_orm::Value; 3] {
+        let (n, rest): (Vec<i32>, Vec<(Uuid, String)>) =
+            rows.into_iter().map(|(n, c, v)| (n, (c, v))).unzip();
+        let (companies, values): (Vec<Uuid>, Vec<String>) = rest.into_iter().unzip();
+        [n.into(), companies.into(), values.into()]
+    };
+    let [a, b, c] = columns(by_value);
+    let [d, e, f] = columns(as_report);
+    let rows = conn
+        .query_all(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            AWAITING,
+            [a, b, c, d, e, f],
+        ))
+        .await?;
+    let mut first: HashMap<Key, usize> = HashMap::new();
+    for row in rows {
+        let n: i32 = row.try_get("", "n")?;
+        let key: Key = (
+            row.try_get("", "company_id")?,
+            row.try_get("", "stytch_member_id")?,
+        );
+        first
+            .entry(key)
+            .or_insert(usize::try_from(n).unwrap_or_default());
+    }
+    let mut links: Vec<(Key, usize)> = first.into_iter().collect();
+    links.sort();
+    Ok(links)
+}
