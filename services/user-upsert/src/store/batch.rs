@@ -11,7 +11,8 @@ use uuid::Uuid;
 
 use super::context::Context;
 use super::events;
-use super::{Applied, ProcessError, Step, Store};
+use super::matching;
+use super::{Applied, InBatch, ProcessError, Step, Store};
 use crate::fold::{fold, MemberEvent};
 use crate::org;
 
@@ -176,6 +177,13 @@ impl Store {
                 return Err(error);
             }
         };
+        let mut unheld = match matching::Unheld::find(&txn, &keys(items)).await {
+            Ok(unheld) => unheld,
+            Err(error) => {
+                let _ = txn.rollback().await;
+                return Err(error);
+            }
+        };
         let mut entries = Vec::with_capacity(items.len());
         let mut applied = Vec::with_capacity(items.len());
         let mut companies = BTreeSet::new();
@@ -190,8 +198,11 @@ impl Store {
                     &ctx,
                     prepared.item.envelope,
                     prepared.member.as_ref(),
-                    created,
-                    Some(stored.remove(&prepared.member_id).unwrap_or_default()),
+                    Some(InBatch {
+                        created,
+                        stored: stored.remove(&prepared.member_id).unwrap_or_default(),
+                        unheld: &mut unheld,
+                    }),
                 )
                 .await;
             match step {
@@ -223,4 +234,20 @@ impl Store {
         }
         Ok(Together::All(applied))
     }
+}
+
+/// Each event's member id, external id and email, as the event itself gives them.
+fn keys(items: &[Prepared<'_>]) -> Vec<(String, Option<String>, Option<String>)> {
+    items
+        .iter()
+        .map(|p| {
+            let state = fold(vec![MemberEvent {
+                event_id: p.item.webhook.event_id.clone(),
+                timestamp: p.item.envelope.timestamp,
+                action: p.item.envelope.action(),
+                member: p.member.clone(),
+            }]);
+            (p.member_id.clone(), state.external_id, state.email)
+        })
+        .collect()
 }

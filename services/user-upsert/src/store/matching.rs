@@ -1,5 +1,7 @@
 //! R1 matching and the R3 email owner check.
 
+use std::collections::HashSet;
+
 use scimsync_db::entity::user;
 use sea_orm::{DatabaseTransaction, DbBackend, DbErr, EntityTrait, FromQueryResult, Statement};
 use uuid::Uuid;
@@ -99,4 +101,95 @@ pub async fn email_owner(
     .one(txn)
     .await?;
     Ok(owner.map(|o| o.id))
+}
+
+/// Which of a batch's keys some user holds: member ids (`$1`), external ids (`$2`) and emails
+/// (`$3`, case-insensitively), each by its own index.
+pub const HELD: &str = "
+SELECT 'member' AS kind, k AS key FROM unnest($1::text[]) AS k
+WHERE EXISTS (SELECT 1 FROM users WHERE stytch_member_id = k)
+UNION ALL
+SELECT 'external', k FROM unnest($2::text[]) AS k
+WHERE EXISTS (SELECT 1 FROM users WHERE external_id = k)
+UNION ALL
+SELECT 'email', k FROM unnest($3::text[]) AS k
+WHERE EXISTS (SELECT 1 FROM users WHERE lower(email) = lower(k))";
+
+#[derive(Debug, FromQueryResult)]
+struct HeldKey {
+    kind: String,
+    key: String,
+}
+
+/// A batch's keys no user held when its transaction looked (under the members' locks), less
+/// the emails the batch has written since. An event whose member id, external id and email are
+/// all unheld matches nobody (R1) and its email has no owner (R3): both lookups are skipped,
+/// which in a first sync is almost every event. A concurrent writer of the same email is
+/// stopped by the unique email index, as it is after the lookups.
+#[derive(Debug, Default)]
+pub struct Unheld {
+    members: HashSet<String>,
+    external_ids: HashSet<String>,
+    emails: HashSet<String>,
+}
+
+impl Unheld {
+    /// One statement for the whole batch: `keys` are each event's member id, external id and
+    /// email.
+    pub async fn find(
+        txn: &DatabaseTransaction,
+        keys: &[(String, Option<String>, Option<String>)],
+    ) -> Result<Self, DbErr> {
+        let mut unheld = Self::default();
+        for (member, external, email) in keys {
+            unheld.members.insert(member.clone());
+            unheld.external_ids.extend(external.clone());
+            unheld.emails.extend(email.clone());
+        }
+        let sorted = |set: &HashSet<String>| -> Vec<String> {
+            let mut v: Vec<String> = set.iter().cloned().collect();
+            v.sort();
+            v
+        };
+        let held = HeldKey::find_by_statement(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            HELD,
+            [
+                sorted(&unheld.members).into(),
+                sorted(&unheld.external_ids).into(),
+                sorted(&unheld.emails).into(),
+            ],
+        ))
+        .all(txn)
+        .await?;
+        for HeldKey { kind, key } in held {
+            match kind.as_str() {
+                "member" => unheld.members.remove(&key),
+                "external" => unheld.external_ids.remove(&key),
+                _ => unheld.emails.remove(&key),
+            };
+        }
+        Ok(unheld)
+    }
+
+    /// Whether the member's record is known not to exist and its email to be free.
+    pub fn covers(&self, member_id: &str, state: &MemberState) -> bool {
+        self.members.contains(member_id)
+            && state
+                .external_id
+                .as_ref()
+                .is_none_or(|e| self.external_ids.contains(e))
+            && state
+                .email
+                .as_ref()
+                .is_some_and(|e| self.emails.contains(e))
+    }
+
+    /// The batch wrote this email: it is held from now on (in any case). A later event of the
+    /// batch with it then looks for its owner and is rejected as a duplicate, rather than
+    /// reaching the unique index, which would stop the batch and run it again.
+    pub fn take(&mut self, email: &str) {
+        let lower = email.to_lowercase();
+        self.emails.retain(|e| e.to_lowercase() != lower);
+    }
 }

@@ -62,6 +62,16 @@ pub enum ProcessError {
     Database(#[from] DbErr),
 }
 
+/// What a batch prepared for one of its events.
+pub(super) struct InBatch<'b> {
+    /// The org entries created ahead.
+    pub created: &'b org::Created,
+    /// The member's events, this one already stored (`None`: a duplicate).
+    pub stored: Option<Vec<crate::fold::MemberEvent>>,
+    /// The batch's keys nobody holds.
+    pub unheld: &'b mut matching::Unheld,
+}
+
 /// What happened, for logs and tests.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Applied {
@@ -166,9 +176,8 @@ impl Store {
         let txn = self.db.begin().await?;
         // Serialise work on one member across every worker replica; released at commit.
         access::lock_members(&txn, std::slice::from_ref(&member_id)).await?;
-        let none = org::Created::new();
         match self
-            .apply_in(&txn, &ctx, envelope, member.as_ref(), &none, None)
+            .apply_in(&txn, &ctx, envelope, member.as_ref(), None)
             .await?
         {
             Step::Commit {
@@ -252,22 +261,24 @@ impl Store {
         Ok(())
     }
 
-    /// One event's steps, inside a transaction that holds the member's lock. `created` holds
-    /// the org entries a batch created ahead; `stored`, the member's events when a batch
-    /// already stored the event and loaded them (`None` inside: a duplicate).
+    /// One event's steps, inside a transaction that holds the member's lock; `batch` is what a
+    /// batch prepared for it.
     async fn apply_in<'a>(
         &self,
         txn: &DatabaseTransaction,
         ctx: &Context<'a>,
         envelope: &Envelope,
         member: Option<&Member>,
-        created: &org::Created,
-        stored: Option<Option<Vec<crate::fold::MemberEvent>>>,
+        batch: Option<InBatch<'_>>,
     ) -> Result<Step<'a>, DbErr> {
-        let stored = match stored {
-            Some(stored) => stored,
+        let none = org::Created::new();
+        let (created, stored, mut unheld) = match batch {
+            Some(b) => (b.created, b.stored, Some(b.unheld)),
             None => {
-                events::record_and_load(txn, ctx.webhook, envelope, ctx.member_id, member).await?
+                let stored =
+                    events::record_and_load(txn, ctx.webhook, envelope, ctx.member_id, member)
+                        .await?;
+                (&none, stored, None)
             }
         };
         let Some(events) = stored else {
@@ -298,8 +309,15 @@ impl Store {
             ))
             .await?;
         }
-        let (existing, matched_by) =
-            matching::match_user(txn, company.id, ctx.member_id, &state).await?;
+        // A batch may know already that nobody holds the member's keys.
+        let unheld_keys = unheld
+            .as_deref()
+            .is_some_and(|u| u.covers(ctx.member_id, &state));
+        let (existing, matched_by) = if unheld_keys {
+            (None, None)
+        } else {
+            matching::match_user(txn, company.id, ctx.member_id, &state).await?
+        };
         let email = match (&state.email, &existing) {
             (Some(email), _) => email.clone(),
             (None, Some(user)) => user.email.clone(),
@@ -329,6 +347,7 @@ impl Store {
         if existing
             .as_ref()
             .is_none_or(|u| !u.email.eq_ignore_ascii_case(&email))
+            && !unheld_keys
         {
             if let Some(other) = matching::email_owner(txn, &email, existing_id).await? {
                 let detail = json!({ "email": email, "conflicting_user_id": other });
@@ -348,6 +367,9 @@ impl Store {
                     .map(|changed| (id, adopted, changed))
             }
         };
+        if let Some(unheld) = unheld.as_mut() {
+            unheld.take(&email);
+        }
         let (user_id, created_or_adopted, changed) = match written {
             Ok(written) => written,
             Err(constraint) => {
