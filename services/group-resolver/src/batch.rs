@@ -1,8 +1,9 @@
 //! Applying a batch of member group lists together: one transaction, one statement locking
 //! every member, one reading their current groups, one taking the groups' shared locks, one
-//! making sure the groups exist, one event log insert; per list only its own membership writes
-//! and the member's activity and level. A database error falls back to one transaction per
-//! list, so one bad event never holds the others back.
+//! making sure the groups exist, three writing every list and its memberships, one finding the
+//! members' users, one refreshing their activity and level, one event log insert: nothing per
+//! list. A database error falls back to one transaction per list, so one bad event never holds
+//! the others back.
 
 use std::collections::HashSet;
 
@@ -12,7 +13,7 @@ use sea_orm::{DbErr, TransactionTrait};
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::change::{judge, List, MemberChange};
+use crate::change::{verdict, List, MemberChange};
 use crate::groups;
 use crate::handler::{Failure, GroupResolver};
 use crate::memberships;
@@ -101,23 +102,42 @@ impl GroupResolver {
         let named: Vec<(String, Option<String>)> =
             run.iter().flat_map(|l| l.named.iter().cloned()).collect();
         let renamed = groups::ensure(txn, company_id, &named, &self.names).await?;
+        let ids: Vec<Vec<String>> = run.iter().map(List::ids).collect();
+        let lists: Vec<(&str, &[String], _)> = run
+            .iter()
+            .zip(&ids)
+            .map(|(l, ids)| (l.member_id.as_str(), ids.as_slice(), l.at))
+            .collect();
+        let applied = memberships::sync_lists(txn, company_id, &lists).await?;
+        // Every member's activity and level in one refresh.
+        let users = access::users_by_member(txn, company_id, &members).await?;
+        let mut all: Vec<Uuid> = users.iter().map(|(_, u)| *u).collect();
+        all.sort();
+        all.dedup();
+        let changes = access::refresh(txn, &all).await?;
         let mut outcomes = Vec::with_capacity(run.len());
         let mut entries = Vec::with_capacity(run.len());
-        for list in run {
-            let ids = list.ids();
-            let applied =
-                memberships::sync_list(txn, company_id, &list.member_id, &ids, list.at).await?;
+        for (list, ids) in run.iter().zip(ids) {
+            let own: Vec<Uuid> = users
+                .iter()
+                .filter(|(m, _)| *m == list.member_id)
+                .map(|(_, u)| *u)
+                .collect();
+            let own_changes = changes
+                .iter()
+                .filter(|c| own.contains(&c.user_id))
+                .cloned()
+                .collect();
             let change = MemberChange {
                 company_id,
                 member_id: &list.member_id,
-                applied,
+                applied: applied.contains(&list.member_id),
                 base: "memberships_synced",
                 renamed: Vec::new(),
             };
-            let (outcome, entry) = judge(txn, list.webhook, &change, |detail| {
+            let (outcome, entry) = verdict(list.webhook, &change, &own, own_changes, |detail| {
                 detail["groups"] = json!(ids)
-            })
-            .await?;
+            });
             outcomes.push(outcome);
             entries.push(entry);
         }

@@ -84,6 +84,17 @@ pub(crate) async fn judge<'a>(
     let members = [change.member_id.to_owned()];
     let users = access::users_of_members(txn, change.company_id, &members).await?;
     let changes = access::refresh(txn, &users).await?;
+    Ok(verdict(webhook, change, &users, changes, annotate))
+}
+
+/// How a change is logged, given the member's users and what their refresh changed.
+pub(crate) fn verdict<'a>(
+    webhook: &'a StytchWebhook,
+    change: &MemberChange<'a>,
+    users: &[Uuid],
+    changes: Vec<Change>,
+    annotate: impl FnOnce(&mut serde_json::Value),
+) -> (&'static str, Entry<'a>) {
     let outcome = if change.applied {
         outcome_of(&changes, change.base)
     } else {
@@ -101,7 +112,7 @@ pub(crate) async fn judge<'a>(
         outcome,
         detail,
     );
-    Ok((outcome, log))
+    (outcome, log)
 }
 
 /// What a membership change did, for [`GroupResolver::finish`].

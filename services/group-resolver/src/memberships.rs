@@ -3,6 +3,7 @@
 //! tombstones so an older "add" cannot resurrect them.
 
 use chrono::{DateTime, Utc};
+use scimsync_db::json_time;
 use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, DbErr, Statement};
 use uuid::Uuid;
 
@@ -50,50 +51,86 @@ pub async fn sync_list(
     group_ids: &[String],
     at: DateTime<Utc>,
 ) -> Result<bool, DbErr> {
-    let newest = txn
-        .execute(Statement::from_sql_and_values(
+    let applied = sync_lists(txn, company_id, &[(member_id, group_ids, at)]).await?;
+    Ok(applied.contains(member_id))
+}
+
+/// [`sync_list`] for lists of distinct members, in three statements whatever their number.
+/// Returns the members whose list was applied (no newer list was known).
+pub async fn sync_lists(
+    txn: &DatabaseTransaction,
+    company_id: Uuid,
+    lists: &[(&str, &[String], DateTime<Utc>)],
+) -> Result<std::collections::HashSet<String>, DbErr> {
+    let rows: Vec<serde_json::Value> = lists
+        .iter()
+        .map(|(member, groups, at)| {
+            serde_json::json!({ "member": member, "version": json_time(*at), "group_ids": groups })
+        })
+        .collect();
+    let applied = txn
+        .query_all(Statement::from_sql_and_values(
             DbBackend::Postgres,
-            "INSERT INTO member_group_lists (company_id, stytch_member_id, version, group_ids) VALUES ($1, $2, $3, $4)
+            "INSERT INTO member_group_lists (company_id, stytch_member_id, version, group_ids)
+             SELECT $1, r.member, r.version, r.group_ids
+             FROM jsonb_to_recordset($2::jsonb) AS r(member text, version timestamptz, group_ids text[])
+             ORDER BY r.member
              ON CONFLICT (company_id, stytch_member_id) DO UPDATE
                  SET version = EXCLUDED.version, group_ids = EXCLUDED.group_ids
-                 WHERE member_group_lists.version < EXCLUDED.version",
-            [company_id.into(), member_id.into(), at.into(), group_ids.to_vec().into()],
+                 WHERE member_group_lists.version < EXCLUDED.version
+             RETURNING stytch_member_id",
+            [company_id.into(), serde_json::Value::Array(rows).into()],
         ))
-        .await?;
-    if newest.rows_affected() == 0 {
-        return Ok(false);
+        .await?
+        .iter()
+        .map(|r| r.try_get::<String>("", "stytch_member_id"))
+        .collect::<Result<std::collections::HashSet<String>, DbErr>>()?;
+    // Only the applied lists' memberships, in one order (group, then member) for every
+    // transaction: rows are locked in that order.
+    let mut joins: Vec<(&str, &str, DateTime<Utc>)> = Vec::new();
+    let mut kept = Vec::new();
+    for (member, groups, at) in lists {
+        if !applied.contains(*member) {
+            continue;
+        }
+        joins.extend(groups.iter().map(|g| (g.as_str(), *member, *at)));
+        kept.push(
+            serde_json::json!({ "member": member, "version": json_time(*at), "group_ids": groups }),
+        );
     }
-    // Every group the list names, in one statement (sorted: rows are locked in that order).
-    // No newer list exists (this one was just stored as the newest), so unlike `set` there is
-    // no verdict of a newer list to record first.
-    let mut sorted = group_ids.to_vec();
-    sorted.sort();
-    sorted.dedup();
+    if kept.is_empty() {
+        return Ok(applied);
+    }
+    joins.sort();
+    joins.dedup();
+    let joins: Vec<serde_json::Value> = joins
+        .into_iter()
+        .map(|(group, member, at)| serde_json::json!({ "g": group, "m": member, "v": json_time(at) }))
+        .collect();
     txn.execute(Statement::from_sql_and_values(
         DbBackend::Postgres,
         "INSERT INTO scim_group_memberships (company_id, idp_group_id, stytch_member_id, present, version)
-         SELECT $1, g.id, $2, true, $3 FROM unnest($4::text[]) WITH ORDINALITY AS g(id, n) ORDER BY g.n
+         SELECT $1, r.g, r.m, true, r.v
+         FROM jsonb_to_recordset($2::jsonb) AS r(g text, m text, v timestamptz)
+         ORDER BY r.g COLLATE \"C\", r.m COLLATE \"C\"
          ON CONFLICT (company_id, idp_group_id, stytch_member_id) DO UPDATE
              SET present = EXCLUDED.present, version = EXCLUDED.version
              WHERE (scim_group_memberships.version, NOT scim_group_memberships.present)
                  < (EXCLUDED.version, NOT EXCLUDED.present)",
-        [company_id.into(), member_id.into(), at.into(), sorted.into()],
+        [company_id.into(), serde_json::Value::Array(joins).into()],
     ))
     .await?;
     txn.execute(Statement::from_sql_and_values(
         DbBackend::Postgres,
-        "UPDATE scim_group_memberships SET present = false, version = $4
-         WHERE company_id = $1 AND stytch_member_id = $2 AND NOT (idp_group_id = ANY($3))
-           AND (version, NOT present) < ($4, true)",
-        [
-            company_id.into(),
-            member_id.into(),
-            group_ids.to_vec().into(),
-            at.into(),
-        ],
+        "UPDATE scim_group_memberships m SET present = false, version = r.version
+         FROM jsonb_to_recordset($2::jsonb) AS r(member text, version timestamptz, group_ids text[])
+         WHERE m.company_id = $1 AND m.stytch_member_id = r.member
+           AND NOT (m.idp_group_id = ANY(r.group_ids))
+           AND (m.version, NOT m.present) < (r.version, true)",
+        [company_id.into(), serde_json::Value::Array(kept).into()],
     ))
     .await?;
-    Ok(true)
+    Ok(applied)
 }
 
 /// Groups each of these members is currently in (present memberships), as (member, group).

@@ -278,6 +278,35 @@ pub async fn users_of_members(
     Ok(rows.into_iter().map(|r| r.id).collect())
 }
 
+const USERS_BY_MEMBER: &str =
+    "WITH found AS MATERIALIZED (SELECT id, company_id, stytch_member_id FROM users WHERE stytch_member_id = ANY($2))
+     SELECT stytch_member_id, id FROM found WHERE company_id = $1";
+
+#[derive(Debug, FromQueryResult)]
+struct MemberUserRow {
+    stytch_member_id: String,
+    id: Uuid,
+}
+
+/// [`users_of_members`], each user with its member id.
+pub async fn users_by_member(
+    conn: &impl ConnectionTrait,
+    company_id: Uuid,
+    member_ids: &[String],
+) -> Result<Vec<(String, Uuid)>, DbErr> {
+    let rows = MemberUserRow::find_by_statement(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        USERS_BY_MEMBER,
+        [company_id.into(), member_ids.to_vec().into()],
+    ))
+    .all(conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| (r.stytch_member_id, r.id))
+        .collect())
+}
+
 #[derive(Debug, FromQueryResult)]
 struct MemberRow {
     stytch_member_id: String,

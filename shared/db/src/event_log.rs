@@ -71,7 +71,7 @@ async fn write_all(
         .map(|e| {
             serde_json::json!({
                 "company_id": e.company_id,
-                "received_at": e.received_at,
+                "received_at": crate::json_time(e.received_at),
                 "event_id": e.event_id,
                 "event_type": e.event_type,
                 "concern": e.concern,

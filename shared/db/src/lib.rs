@@ -42,3 +42,24 @@ pub async fn connect_url(
 pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
     Migrator::up(db, None).await
 }
+
+/// A timestamp for a JSON row a statement reads with `jsonb_to_recordset`: microseconds,
+/// truncated as the driver truncates a bound timestamp, so a value stored through JSON and one
+/// bound directly compare equal.
+pub fn json_time(at: chrono::DateTime<chrono::Utc>) -> String {
+    at.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    #[test]
+    fn json_time_truncates_to_microseconds() {
+        let at = chrono::Utc
+            .timestamp_opt(1_700_000_000, 123_456_999)
+            .single()
+            .expect("valid");
+        assert_eq!(super::json_time(at), "2023-11-14T22:13:20.123456Z");
+    }
+}

@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 
 use scimsync_db::entity::manager_link;
+use scimsync_db::json_time;
 use scimsync_schema::message::UserProvisioned;
 use sea_orm::{ConnectionTrait, DbBackend, DbErr, EntityTrait, Statement};
 use uuid::Uuid;
@@ -152,7 +153,24 @@ pub async fn write_links(
     if links.is_empty() {
         return Ok(());
     }
-    let rows = serde_json::to_value(links).map_err(|e| DbErr::Custom(e.to_string()))?;
+    let rows: Vec<serde_json::Value> = links
+        .iter()
+        .map(|l| {
+            serde_json::json!({
+                "company_id": l.company_id,
+                "stytch_member_id": l.stytch_member_id,
+                "manager_value": l.manager_value,
+                "event_timestamp": json_time(l.event_timestamp),
+                "event_id": l.event_id,
+                "event_type": l.event_type,
+                "received_at": json_time(l.received_at),
+                "status": l.status,
+                "first_seen_at": json_time(l.first_seen_at),
+                "updated_at": json_time(l.updated_at),
+            })
+        })
+        .collect();
+    let rows = serde_json::Value::Array(rows);
     conn.execute(Statement::from_sql_and_values(
         DbBackend::Postgres,
         WRITE_LINKS,
