@@ -47,6 +47,29 @@ async fn users(env: &TestEnv, company: Uuid, prefix: &str, n: i64) {
         .unwrap_or_else(|e| panic!("insert users: {e:?}"));
 }
 
+/// Three memberships per user and thousands of org entries per kind, in the company's first
+/// sync's shape.
+async fn memberships_and_entries(env: &TestEnv, company: Uuid, prefix: &str) {
+    for sql in [
+        "INSERT INTO scim_group_memberships (company_id, idp_group_id, stytch_member_id, present, version)
+         SELECT $1, 'group-' || g, $2 || '-member-' || i, true, now()
+         FROM generate_series(1, 5000) AS i, generate_series(1, 3) AS g",
+        "INSERT INTO org_schema_entries (id, company_id, kind, value)
+         SELECT gen_random_uuid(), $1, k, k || '-' || i
+         FROM generate_series(1, 3000) AS i, unnest(ARRAY['job_title', 'country', 'city']) AS k
+         WHERE $2 <> ''",
+    ] {
+        env.db
+            .execute(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                sql,
+                [company.into(), prefix.into()],
+            ))
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e:?}"));
+    }
+}
+
 /// Shared buffers (hit + read) the statement touched, from its plan's root node.
 async fn buffers(env: &TestEnv, sql: &str, values: Vec<Value>) -> i64 {
     let row = env
@@ -79,6 +102,7 @@ async fn key_lookups_stay_index_lookups_for_a_company_without_statistics() {
         .unwrap_or_else(|e| panic!("analyze: {e:?}"));
     let new = company(&env, "org-new").await;
     users(&env, new, "new", NEW_COMPANY_USERS).await;
+    memberships_and_entries(&env, new, "new").await;
     let last = format!("new-member-{NEW_COMPANY_USERS}");
 
     let members = buffers(
@@ -122,12 +146,54 @@ async fn key_lookups_stay_index_lookups_for_a_company_without_statistics() {
             vec!["new-scim-7".to_owned()].into(),
             vec![0_i32].into(),
             vec![new].into(),
-            vec![last].into(),
+            vec![last.clone()].into(),
+        ],
+    )
+    .await;
+    let groups = buffers(
+        &env,
+        scimsync_group_resolver::memberships::CURRENT_GROUPS_OF,
+        vec![new.into(), vec![last.clone()].into()],
+    )
+    .await;
+    let leave = buffers(
+        &env,
+        scimsync_group_resolver::memberships::LEAVE,
+        vec![
+            new.into(),
+            serde_json::json!([{ "member": last, "version": "2030-01-01T00:00:00Z", "group_ids": [] }])
+                .into(),
+        ],
+    )
+    .await;
+    let user: Uuid = env
+        .db
+        .query_one(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT id FROM users WHERE stytch_member_id = $1",
+            [last.clone().into()],
+        ))
+        .await
+        .unwrap()
+        .unwrap()
+        .try_get("", "id")
+        .unwrap();
+    let attach = buffers(
+        &env,
+        scimsync_user_upsert::org::ATTACH,
+        vec![
+            new.into(),
+            user.into(),
+            vec!["job_title".to_owned(), "country".to_owned()].into(),
+            vec!["job_title-7".to_owned(), "country-7".to_owned()].into(),
         ],
     )
     .await;
     for (what, n) in [
         ("users of members", members),
+        ("current groups", groups),
+        ("left groups", leave),
+        ("org attributes", attach),
         ("reports", reports),
         ("manager lookup", manager),
         ("user match", matched),

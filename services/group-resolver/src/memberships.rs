@@ -122,16 +122,39 @@ pub async fn sync_lists(
     .await?;
     txn.execute(Statement::from_sql_and_values(
         DbBackend::Postgres,
-        "UPDATE scim_group_memberships m SET present = false, version = r.version
-         FROM jsonb_to_recordset($2::jsonb) AS r(member text, version timestamptz, group_ids text[])
-         WHERE m.company_id = $1 AND m.stytch_member_id = r.member
-           AND NOT (m.idp_group_id = ANY(r.group_ids))
-           AND (m.version, NOT m.present) < (r.version, true)",
+        LEAVE,
         [company_id.into(), serde_json::Value::Array(kept).into()],
     ))
     .await?;
     Ok(applied)
 }
+
+/// Each member's memberships through the (company, member) index, one member at a time: the
+/// `OFFSET 0` keeps the planner from turning the loop into one scan of the company's
+/// memberships, which it does for a company it has no statistics for yet (every company during
+/// its first sync), reading all of them for every batch.
+pub const CURRENT_GROUPS_OF: &str = "
+SELECT m.stytch_member_id, m.idp_group_id
+FROM unnest($2::text[]) AS k(member)
+CROSS JOIN LATERAL (
+    SELECT stytch_member_id, idp_group_id FROM scim_group_memberships
+    WHERE company_id = $1 AND stytch_member_id = k.member AND present
+    OFFSET 0
+) m";
+
+/// The memberships an applied list leaves (`$2`: JSON rows `member`, `version`, `group_ids`),
+/// found member by member as in [`CURRENT_GROUPS_OF`] and updated by row id.
+pub const LEAVE: &str = "
+UPDATE scim_group_memberships m SET present = false, version = r.version
+FROM jsonb_to_recordset($2::jsonb) AS r(member text, version timestamptz, group_ids text[])
+CROSS JOIN LATERAL (
+    SELECT ctid AS row_id FROM scim_group_memberships
+    WHERE company_id = $1 AND stytch_member_id = r.member
+    OFFSET 0
+) x
+WHERE m.ctid = x.row_id
+  AND NOT (m.idp_group_id = ANY(r.group_ids))
+  AND (m.version, NOT m.present) < (r.version, true)";
 
 /// Groups each of these members is currently in (present memberships), as (member, group).
 pub async fn current_groups_of(
@@ -142,8 +165,7 @@ pub async fn current_groups_of(
     let rows = txn
         .query_all(Statement::from_sql_and_values(
             DbBackend::Postgres,
-            "SELECT stytch_member_id, idp_group_id FROM scim_group_memberships
-             WHERE company_id = $1 AND stytch_member_id = ANY($2) AND present",
+            CURRENT_GROUPS_OF,
             [company_id.into(), member_ids.to_vec().into()],
         ))
         .await?;

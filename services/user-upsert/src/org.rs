@@ -17,15 +17,17 @@ INSERT INTO org_schema_entries (id, company_id, kind, value)
 SELECT gen_random_uuid(), $1, kind, value FROM unnest($2::text[], $3::text[]) AS w(kind, value)
 ON CONFLICT (company_id, kind, value) DO NOTHING";
 
-/// One unique-index probe per value (LATERAL): a join let the planner scan all of a new
-/// company's entries for every user.
-const ATTACH: &str = "
+/// One unique-index probe per value: a join let the planner scan all of a new company's entries
+/// for every user, and so does a plain LATERAL, which the planner pulls up into the same join
+/// (`OFFSET 0` keeps it a per-value probe).
+pub const ATTACH: &str = "
 INSERT INTO user_org_attributes (user_id, kind, entry_id)
 SELECT $2, w.kind, e.id
 FROM unnest($3::text[], $4::text[]) AS w(kind, value)
 CROSS JOIN LATERAL (
     SELECT id FROM org_schema_entries
     WHERE company_id = $1 AND kind = w.kind AND value = w.value
+    OFFSET 0
 ) e
 ON CONFLICT (user_id, kind) DO UPDATE SET entry_id = EXCLUDED.entry_id
 WHERE user_org_attributes.entry_id IS DISTINCT FROM EXCLUDED.entry_id";
