@@ -146,3 +146,71 @@ async fn a_backlog_applied_in_batches_ends_as_if_applied_one_by_one() {
     assert!(batched, "no batch of several messages in:\n{text}");
     app.stop().await;
 }
+
+/// New records of a batch get their activity and level in one refresh before the commit: the
+/// memberships applied before them count, and each event's log entry shows its own change.
+#[tokio::test]
+async fn new_records_of_a_batch_take_the_memberships_that_arrived_first() {
+    let mut app = TestApp::spawn_with(Services::INGEST_ONLY, |s| {
+        s.worker.concurrency = 1;
+        s.worker.batch_size = 32;
+    })
+    .await;
+    let company = app.register_company("org-first", &["example.com"]).await;
+    let admins = [("g-admins", "SkillsdbGlobalAdmins")];
+    let mut events = Vec::new();
+    for i in 0..8 {
+        let event = create(
+            "org-first",
+            &format!("m-{i}"),
+            &format!("p{i}@example.com"),
+            t(i),
+        );
+        // Even members are admins; odd ones never had a group.
+        events.push(if i % 2 == 0 {
+            with_groups(event, &admins)
+        } else {
+            event
+        });
+    }
+    for event in &events {
+        app.accept(event).await;
+    }
+    let only = |group_resolver: bool, user_upsert: bool| Services {
+        ingest: false,
+        user_upsert,
+        group_resolver,
+        manager_linker: false,
+        ingest_broker_port: None,
+    };
+    // The memberships first, for members who have no record yet.
+    app.start_workers(only(true, false)).await;
+    for event in events.iter().step_by(2) {
+        app.logged_by(company, &event_id(event), "group-resolver")
+            .await;
+    }
+    app.start_workers(only(false, true)).await;
+    for (i, event) in events.iter().enumerate() {
+        let logged = app
+            .logged_by(company, &event_id(event), "user-upsert")
+            .await;
+        assert_eq!(logged["outcome"], "created", "{logged}");
+        let user = app
+            .user_by_email(company, &format!("p{i}@example.com"))
+            .await
+            .unwrap();
+        let level = if i % 2 == 0 { "admin" } else { "basic" };
+        assert_eq!(user["permission_level"], level, "{user}");
+        assert_eq!(user["active"], true, "{user}");
+        // The log shows what changed, for its own user only: the admins' level.
+        let changes = logged["detail"]["access_changes"].as_array().unwrap();
+        if i % 2 == 0 {
+            assert_eq!(changes.len(), 1, "only its own user: {logged}");
+            assert_eq!(changes[0]["user_id"], user["id"], "{logged}");
+            assert_eq!(changes[0]["level_after"], "admin", "{logged}");
+        } else {
+            assert!(changes.is_empty(), "nothing changed: {logged}");
+        }
+    }
+    app.stop().await;
+}

@@ -184,6 +184,7 @@ impl Store {
                 return Err(error);
             }
         };
+        let mut refresh_later = Vec::new();
         let mut entries = Vec::with_capacity(items.len());
         let mut applied = Vec::with_capacity(items.len());
         let mut companies = BTreeSet::new();
@@ -202,6 +203,7 @@ impl Store {
                         created,
                         stored: stored.remove(&prepared.member_id).unwrap_or_default(),
                         unheld: &mut unheld,
+                        refresh_later: &mut refresh_later,
                     }),
                 )
                 .await;
@@ -224,6 +226,21 @@ impl Store {
                     return Err(error);
                 }
             }
+        }
+        let changes = match access::refresh(&txn, &refresh_later).await {
+            Ok(changes) => changes,
+            Err(error) => {
+                let _ = txn.rollback().await;
+                return Err(error);
+            }
+        };
+        for entry in &mut entries {
+            let Some(user_id) = entry.user_id.filter(|u| refresh_later.contains(u)) else {
+                continue;
+            };
+            let own: Vec<&access::Change> =
+                changes.iter().filter(|c| c.user_id == user_id).collect();
+            entry.detail["access_changes"] = serde_json::json!(own);
         }
         event_log::record_all(&txn, &entries).await?;
         txn.commit().await?;

@@ -70,6 +70,8 @@ pub(super) struct InBatch<'b> {
     pub stored: Option<Vec<crate::fold::MemberEvent>>,
     /// The batch's keys nobody holds.
     pub unheld: &'b mut matching::Unheld,
+    /// New records whose activity and level the batch refreshes together before its commit.
+    pub refresh_later: &'b mut Vec<Uuid>,
 }
 
 /// What happened, for logs and tests.
@@ -272,13 +274,13 @@ impl Store {
         batch: Option<InBatch<'_>>,
     ) -> Result<Step<'a>, DbErr> {
         let none = org::Created::new();
-        let (created, stored, mut unheld) = match batch {
-            Some(b) => (b.created, b.stored, Some(b.unheld)),
+        let (created, stored, mut unheld, refresh_later) = match batch {
+            Some(b) => (b.created, b.stored, Some(b.unheld), Some(b.refresh_later)),
             None => {
                 let stored =
                     events::record_and_load(txn, ctx.webhook, envelope, ctx.member_id, member)
                         .await?;
-                (&none, stored, None)
+                (&none, stored, None, None)
             }
         };
         let Some(events) = stored else {
@@ -380,8 +382,17 @@ impl Store {
             }
         };
         let org_changes = org::attach(txn, company.id, user_id, &state, created).await?;
-        // Effective activity and permission level (memberships may have arrived first).
-        let access_changes = access::refresh(txn, &[user_id]).await?;
+        // Effective activity and permission level (memberships may have arrived first). A new
+        // record has no manager and no reports yet, so its refresh changes nobody else and not
+        // the outcome (`created`): a batch refreshes its new records together, and fills in
+        // their `access_changes`.
+        let access_changes = match (existing_id, refresh_later) {
+            (None, Some(later)) => {
+                later.push(user_id);
+                Vec::new()
+            }
+            _ => access::refresh(txn, &[user_id]).await?,
+        };
         let own = access_changes.iter().find(|c| c.user_id == user_id);
         let mut outcome = match (existing_id, created_or_adopted, own) {
             (None, _, _) => "created",
