@@ -26,6 +26,16 @@ async fn manager_of(app: &TestApp, company: Uuid, email: &str) -> Value {
     user(app, company, email).await["manager_id"].clone()
 }
 
+/// Waits until the user with this email reports to `manager` (a user id).
+async fn wait_linked(app: &TestApp, company: Uuid, email: &str, manager: &Value) {
+    wait_until(
+        &format!("{email} to be linked"),
+        Duration::from_secs(30),
+        || async { (manager_of(app, company, email).await == *manager).then_some(()) },
+    )
+    .await;
+}
+
 #[tokio::test]
 async fn a_report_sent_before_its_manager_is_linked_without_any_manual_step() {
     let app = TestApp::spawn().await;
@@ -41,14 +51,7 @@ async fn a_report_sent_before_its_manager_is_linked_without_any_manual_step() {
     app.accept(&boss).await;
     app.logged(company, &event_id(&boss)).await;
     let boss_id = user(&app, company, "boss@example.com").await["id"].clone();
-    wait_until(
-        "the report to be linked",
-        Duration::from_secs(30),
-        || async {
-            (manager_of(&app, company, "report@example.com").await == boss_id).then_some(())
-        },
-    )
-    .await;
+    wait_linked(&app, company, "report@example.com", &boss_id).await;
     let log = app.logged_by(company, &event_id(&report), LINKER).await;
     assert_eq!(
         log["outcome"], "manager_linked",
@@ -90,14 +93,7 @@ async fn a_pending_link_resolves_when_its_manager_gains_the_awaited_external_id(
     set_scim(&mut renamed, "external_id", json!("ext-boss"));
     app.accept(&renamed).await;
     let boss_id = user(&app, company, "boss@example.com").await["id"].clone();
-    wait_until(
-        "the report to be linked",
-        Duration::from_secs(30),
-        || async {
-            (manager_of(&app, company, "report@example.com").await == boss_id).then_some(())
-        },
-    )
-    .await;
+    wait_linked(&app, company, "report@example.com", &boss_id).await;
     let log = app.logged_by(company, &event_id(&report), LINKER).await;
     assert_eq!(log["outcome"], "manager_linked", "{log}");
 

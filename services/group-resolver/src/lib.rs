@@ -10,6 +10,7 @@ mod batch;
 mod change;
 pub mod groups;
 pub mod handler;
+mod idp_groups;
 pub mod kind;
 pub mod memberships;
 

@@ -259,8 +259,8 @@ async fn refresh_levels(
 /// Key first, company after (see migration 000003): a new company's lookups stay index lookups
 /// before ANALYZE has seen it. `$1` company, `$2` member ids.
 pub const USERS_OF_MEMBERS: &str =
-    "WITH found AS MATERIALIZED (SELECT id, company_id FROM users WHERE stytch_member_id = ANY($2))
-     SELECT id FROM found WHERE company_id = $1";
+    "WITH found AS MATERIALIZED (SELECT id, company_id, stytch_member_id FROM users WHERE stytch_member_id = ANY($2))
+     SELECT stytch_member_id, id FROM found WHERE company_id = $1";
 
 /// The users of a company behind these Stytch member ids.
 pub async fn users_of_members(
@@ -268,19 +268,9 @@ pub async fn users_of_members(
     company_id: Uuid,
     member_ids: &[String],
 ) -> Result<Vec<Uuid>, DbErr> {
-    let rows = IdRow::find_by_statement(Statement::from_sql_and_values(
-        DbBackend::Postgres,
-        USERS_OF_MEMBERS,
-        [company_id.into(), member_ids.to_vec().into()],
-    ))
-    .all(conn)
-    .await?;
-    Ok(rows.into_iter().map(|r| r.id).collect())
+    let users = users_by_member(conn, company_id, member_ids).await?;
+    Ok(users.into_iter().map(|(_, id)| id).collect())
 }
-
-const USERS_BY_MEMBER: &str =
-    "WITH found AS MATERIALIZED (SELECT id, company_id, stytch_member_id FROM users WHERE stytch_member_id = ANY($2))
-     SELECT stytch_member_id, id FROM found WHERE company_id = $1";
 
 #[derive(Debug, FromQueryResult)]
 struct MemberUserRow {
@@ -296,7 +286,7 @@ pub async fn users_by_member(
 ) -> Result<Vec<(String, Uuid)>, DbErr> {
     let rows = MemberUserRow::find_by_statement(Statement::from_sql_and_values(
         DbBackend::Postgres,
-        USERS_BY_MEMBER,
+        USERS_OF_MEMBERS,
         [company_id.into(), member_ids.to_vec().into()],
     ))
     .all(conn)

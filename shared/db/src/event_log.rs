@@ -20,18 +20,13 @@ pub struct Entry<'a> {
 
 /// Records the entry unless this concern already logged this event (redeliveries).
 pub async fn record(conn: &impl ConnectionTrait, entry: Entry<'_>) -> Result<(), DbErr> {
-    write(conn, entry, "ON CONFLICT (event_id, concern) DO NOTHING").await
+    record_all(conn, &[entry]).await
 }
 
 /// Records the entry, replacing this concern's earlier row for the event: for outcomes that
 /// move on after the first attempt (a pending manager link that later resolves).
 pub async fn record_latest(conn: &impl ConnectionTrait, entry: Entry<'_>) -> Result<(), DbErr> {
-    write(
-        conn,
-        entry,
-        &format!("ON CONFLICT (event_id, concern) {LATEST}"),
-    )
-    .await
+    record_latest_all(conn, &[entry]).await
 }
 
 const LATEST: &str = "DO UPDATE
@@ -40,13 +35,9 @@ const LATEST: &str = "DO UPDATE
         company_id = COALESCE(EXCLUDED.company_id, scim_event_log.company_id)";
 
 /// Records several entries in one statement, each unless its concern already logged its event
-/// (as [`record`] does one by one): batch handlers log a whole batch at once.
+/// (as [`record`] does for one): batch handlers log a whole batch at once.
 pub async fn record_all(conn: &impl ConnectionTrait, entries: &[Entry<'_>]) -> Result<(), DbErr> {
-    match entries {
-        [] => Ok(()),
-        [entry] => record(conn, entry.clone()).await,
-        _ => write_all(conn, entries, "DO NOTHING").await,
-    }
+    write_all(conn, entries, "DO NOTHING").await
 }
 
 /// [`record_latest`] for several entries, in one statement. An event may appear once only.
@@ -54,11 +45,7 @@ pub async fn record_latest_all(
     conn: &impl ConnectionTrait,
     entries: &[Entry<'_>],
 ) -> Result<(), DbErr> {
-    match entries {
-        [] => Ok(()),
-        [entry] => record_latest(conn, entry.clone()).await,
-        _ => write_all(conn, entries, LATEST).await,
-    }
+    write_all(conn, entries, LATEST).await
 }
 
 async fn write_all(
@@ -66,6 +53,9 @@ async fn write_all(
     entries: &[Entry<'_>],
     on_conflict: &str,
 ) -> Result<(), DbErr> {
+    if entries.is_empty() {
+        return Ok(());
+    }
     let rows: Vec<serde_json::Value> = entries
         .iter()
         .map(|e| {
@@ -98,31 +88,3 @@ SELECT company_id, received_at, event_id, event_type, concern, user_id, stytch_m
 FROM jsonb_to_recordset($1::jsonb) AS e(
     company_id uuid, received_at timestamptz, event_id text, event_type text, concern text,
     user_id uuid, stytch_member_id text, outcome text, detail jsonb)";
-
-async fn write(
-    conn: &impl ConnectionTrait,
-    entry: Entry<'_>,
-    on_conflict: &str,
-) -> Result<(), DbErr> {
-    conn.execute(Statement::from_sql_and_values(
-        DbBackend::Postgres,
-        format!(
-            "INSERT INTO scim_event_log
-                 (company_id, received_at, event_id, event_type, concern, user_id, stytch_member_id, outcome, detail)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) {on_conflict}"
-        ),
-        [
-            entry.company_id.into(),
-            entry.received_at.into(),
-            entry.event_id.into(),
-            entry.event_type.into(),
-            entry.concern.into(),
-            entry.user_id.into(),
-            entry.stytch_member_id.map(str::to_owned).into(),
-            entry.outcome.into(),
-            entry.detail.into(),
-        ],
-    ))
-    .await?;
-    Ok(())
-}

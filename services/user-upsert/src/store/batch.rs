@@ -12,8 +12,9 @@ use uuid::Uuid;
 use super::context::Context;
 use super::events;
 use super::matching;
-use super::{Applied, InBatch, ProcessError, Step, Store};
-use crate::fold::{fold, MemberEvent};
+use super::steps::{InBatch, Step};
+use super::{Applied, ProcessError, Store};
+use crate::fold::{fold, MemberEvent, MemberState};
 use crate::org;
 
 /// One SCIM member event of a batch.
@@ -28,6 +29,9 @@ struct Prepared<'a> {
     item: Item<'a>,
     member_id: String,
     member: Option<Member>,
+    /// The state this event alone gives: the values the fold may take from it (its org
+    /// entries, created ahead, and its keys, looked up once for the batch).
+    own: MemberState,
 }
 
 /// How far a batch transaction went.
@@ -59,10 +63,17 @@ impl Store {
                 self.apply_run(std::mem::take(&mut run), &mut results).await;
                 members = HashSet::from([member_id.clone()]);
             }
+            let own = fold(vec![MemberEvent {
+                event_id: item.webhook.event_id.clone(),
+                timestamp: item.envelope.timestamp,
+                action: item.envelope.action(),
+                member: member.clone(),
+            }]);
             let prepared = Prepared {
                 item: *item,
                 member_id,
                 member,
+                own,
             };
             run.push((index, prepared));
         }
@@ -129,17 +140,10 @@ impl Store {
             let Ok(Some(company)) = self.companies.find(&self.db, organization_id).await else {
                 continue;
             };
-            // The values this event itself carries: what the fold may take from it.
-            let state = fold(vec![MemberEvent {
-                event_id: prepared.item.webhook.event_id.clone(),
-                timestamp: prepared.item.envelope.timestamp,
-                action: prepared.item.envelope.action(),
-                member: Some(member.clone()),
-            }]);
             by_company
                 .entry(company.id)
                 .or_default()
-                .extend(org::values(&state));
+                .extend(org::values(&prepared.own));
         }
         let mut created = org::Created::new();
         for (company_id, values) in by_company {
@@ -258,13 +262,11 @@ fn keys(items: &[Prepared<'_>]) -> Vec<(String, Option<String>, Option<String>)>
     items
         .iter()
         .map(|p| {
-            let state = fold(vec![MemberEvent {
-                event_id: p.item.webhook.event_id.clone(),
-                timestamp: p.item.envelope.timestamp,
-                action: p.item.envelope.action(),
-                member: p.member.clone(),
-            }]);
-            (p.member_id.clone(), state.external_id, state.email)
+            (
+                p.member_id.clone(),
+                p.own.external_id.clone(),
+                p.own.email.clone(),
+            )
         })
         .collect()
 }

@@ -1,0 +1,214 @@
+//! One event's steps, from the member's stored events to the user record, its org entries, its
+//! activity and level, and the outcome to log (R1-R11): the same code for one event and for a
+//! batch, which only hands it what it prepared.
+
+use scimsync_db::access;
+use scimsync_db::event_log::Entry;
+use scimsync_schema::stytch::{Action, Member};
+use scimsync_schema::Envelope;
+use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, DbErr, Statement};
+use serde_json::json;
+use uuid::Uuid;
+
+use super::context::Context;
+use super::matching::{self, MatchedBy};
+use super::{events, write, Applied, Store};
+use crate::fold::fold;
+use crate::org;
+
+/// What a batch prepared for one of its events.
+pub(super) struct InBatch<'b> {
+    /// The org entries created ahead.
+    pub created: &'b org::Created,
+    /// The member's events, this one already stored (`None`: a duplicate).
+    pub stored: Option<Vec<crate::fold::MemberEvent>>,
+    /// The batch's keys nobody holds.
+    pub unheld: &'b mut matching::Unheld,
+    /// New records whose activity and level the batch refreshes together before its commit.
+    pub refresh_later: &'b mut Vec<Uuid>,
+}
+
+#[allow(clippy::large_enum_variant)] // one per event, moved once
+pub(super) enum Step<'a> {
+    Commit {
+        applied: Applied,
+        company_id: Option<Uuid>,
+        entry: Entry<'a>,
+    },
+    Duplicate,
+    Reject {
+        company_id: Uuid,
+        user_id: Option<Uuid>,
+        outcome: &'static str,
+        detail: serde_json::Value,
+    },
+    UnknownOrganization(String),
+}
+
+impl Store {
+    /// One event's steps, inside a transaction that holds the member's lock; `batch` is what a
+    /// batch prepared for it.
+    pub(super) async fn apply_in<'a>(
+        &self,
+        txn: &DatabaseTransaction,
+        ctx: &Context<'a>,
+        envelope: &Envelope,
+        member: Option<&Member>,
+        batch: Option<InBatch<'_>>,
+    ) -> Result<Step<'a>, DbErr> {
+        let none = org::Created::new();
+        let (created, stored, mut unheld, refresh_later) = match batch {
+            Some(b) => (b.created, b.stored, Some(b.unheld), Some(b.refresh_later)),
+            None => {
+                let stored =
+                    events::record_and_load(txn, ctx.webhook, envelope, ctx.member_id, member)
+                        .await?;
+                (&none, stored, None, None)
+            }
+        };
+        let Some(events) = stored else {
+            return Ok(Step::Duplicate);
+        };
+        let had_delete = events.iter().any(|e| e.action == Action::Delete);
+        let state = fold(events);
+        let is_newest = state.newest.is_none_or(|n| envelope.timestamp >= n);
+
+        let Some(org) = state.organization_id.clone() else {
+            // Only deletes so far: nothing to deactivate yet. The event stays stored, so a
+            // create arriving later (older timestamp) still ends deactivated, as in order.
+            return Ok(Step::Commit {
+                applied: Applied::just("member_not_found", None),
+                company_id: None,
+                entry: ctx.entry(None, None, "member_not_found", json!({ "deferred": true })),
+            });
+        };
+        let Some(company) = self.companies.find(txn, &org).await? else {
+            return Ok(Step::UnknownOrganization(org));
+        };
+        if had_delete {
+            // A delete logged before its company was known now gets one.
+            txn.execute(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                "UPDATE scim_event_log SET company_id = $1 WHERE company_id IS NULL AND stytch_member_id = $2",
+                [company.id.into(), ctx.member_id.into()],
+            ))
+            .await?;
+        }
+        // A batch may know already that nobody holds the member's keys.
+        let unheld_keys = unheld
+            .as_deref()
+            .is_some_and(|u| u.covers(ctx.member_id, &state));
+        let (existing, matched_by) = if unheld_keys {
+            (None, None)
+        } else {
+            matching::match_user(txn, company.id, ctx.member_id, &state).await?
+        };
+        let email = match (&state.email, &existing) {
+            (Some(email), _) => email.clone(),
+            (None, Some(user)) => user.email.clone(),
+            (None, None) => {
+                let detail =
+                    json!({ "reason": "no email address in any event of this member yet" });
+                return Ok(Step::Commit {
+                    applied: Applied::just("missing_email", None),
+                    company_id: Some(company.id),
+                    entry: ctx.entry(Some(company.id), None, "missing_email", detail),
+                });
+            }
+        };
+        let existing_id = existing.as_ref().map(|u| u.id);
+        let reject = |outcome, detail| Step::Reject {
+            company_id: company.id,
+            user_id: existing_id,
+            outcome,
+            detail,
+        };
+        if !scimsync_schema::email::domain_allowed(&email, &company.allowed_email_domains) {
+            let detail =
+                json!({ "email": email, "allowed_email_domains": company.allowed_email_domains });
+            return Ok(reject("rejected_email_domain", detail));
+        }
+        // An existing record keeping its email cannot collide; a new or changed one may.
+        if existing
+            .as_ref()
+            .is_none_or(|u| !u.email.eq_ignore_ascii_case(&email))
+            && !unheld_keys
+        {
+            if let Some(other) = matching::email_owner(txn, &email, existing_id).await? {
+                let detail = json!({ "email": email, "conflicting_user_id": other });
+                return Ok(reject("rejected_duplicate_email", detail));
+            }
+        }
+        let written = match existing {
+            None => write::insert(txn, &company, ctx.member_id, &email, &state)
+                .await?
+                .map(|id| (id, true, Vec::new()))
+                .map_err(str::to_owned),
+            Some(user) => {
+                let adopted = matched_by == Some(MatchedBy::Email) && !user.scim_provisioned;
+                let id = user.id;
+                write::update(txn, user, &company, ctx.member_id, &email, &state)
+                    .await?
+                    .map(|changed| (id, adopted, changed))
+            }
+        };
+        if let Some(unheld) = unheld.as_mut() {
+            unheld.take(&email);
+        }
+        let (user_id, created_or_adopted, changed) = match written {
+            Ok(written) => written,
+            Err(constraint) => {
+                return Ok(reject(
+                    "rejected_duplicate_email",
+                    json!({ "email": email, "constraint": constraint }),
+                ))
+            }
+        };
+        let org_changes = org::attach(txn, company.id, user_id, &state, created).await?;
+        // Effective activity and permission level (memberships may have arrived first). A new
+        // record has no manager and no reports yet, so its refresh changes nobody else and not
+        // the outcome (`created`): a batch refreshes its new records together, and fills in
+        // their `access_changes`.
+        let access_changes = match (existing_id, refresh_later) {
+            (None, Some(later)) => {
+                later.push(user_id);
+                Vec::new()
+            }
+            _ => access::refresh(txn, &[user_id]).await?,
+        };
+        let own = access_changes.iter().find(|c| c.user_id == user_id);
+        let mut outcome = match (existing_id, created_or_adopted, own) {
+            (None, _, _) => "created",
+            (Some(_), true, _) => "adopted",
+            (Some(_), false, Some(c)) if c.deactivated() => "deactivated",
+            (Some(_), false, Some(c)) if c.reactivated() => "reactivated",
+            (Some(_), false, _) if !changed.is_empty() || org_changes > 0 => "updated",
+            _ => "unchanged",
+        };
+        if outcome == "unchanged" && !is_newest {
+            outcome = "stale_ignored";
+        }
+        let detail = json!({
+            "matched_by": matched_by.as_ref().map(MatchedBy::as_str),
+            "changed_fields": changed,
+            "out_of_order": !is_newest,
+            "access_changes": access_changes,
+        });
+        // A new user, or a new id a pending manager value may name (R13): waiting links are
+        // woken at once rather than on their next retry.
+        let new_id = changed
+            .iter()
+            .any(|f| matches!(*f, "scim_id" | "external_id" | "stytch_member_id"));
+        let provisioned = (matches!(outcome, "created" | "adopted") || new_id)
+            .then(|| ctx.announcement(company.id, user_id, &state));
+        Ok(Step::Commit {
+            applied: Applied {
+                outcome,
+                user_id: Some(user_id),
+                provisioned,
+            },
+            company_id: Some(company.id),
+            entry: ctx.entry(Some(company.id), Some(user_id), outcome, detail),
+        })
+    }
+}
