@@ -214,3 +214,71 @@ async fn new_records_of_a_batch_take_the_memberships_that_arrived_first() {
     }
     app.stop().await;
 }
+
+/// A batch announces its new users to manager-linker in one message, not one per user: every
+/// user is announced, and there are fewer announcement messages than users.
+#[tokio::test]
+async fn a_batch_announces_its_new_users_in_one_message() {
+    use scimsync_schema::topology::MANAGER_LINKER;
+    use scimsync_schema::QueueMessage;
+
+    let mut app = TestApp::spawn_with(Services::INGEST_ONLY, |s| {
+        s.worker.concurrency = 1;
+        s.worker.batch_size = 32;
+    })
+    .await;
+    let company = app.register_company("org-announce", &["example.com"]).await;
+    let events: Vec<_> = (0..10)
+        .map(|i| {
+            create(
+                "org-announce",
+                &format!("m-{i}"),
+                &format!("a{i}@example.com"),
+                t(i),
+            )
+        })
+        .collect();
+    for event in &events {
+        app.accept(event).await;
+    }
+    app.start_workers(Services {
+        ingest: false,
+        user_upsert: true,
+        group_resolver: false,
+        manager_linker: false,
+        ingest_broker_port: None,
+    })
+    .await;
+    for event in &events {
+        let logged = app
+            .logged_by(company, &event_id(event), "user-upsert")
+            .await;
+        assert_eq!(logged["outcome"], "created", "{logged}");
+    }
+    // The events are acknowledged only after their announcement is confirmed, so it is queued.
+    let broker = scimsync_tests::broker::Broker::connect(&app.env.amqp_url).await;
+    let (mut announcements, mut announced) = (0, Vec::new());
+    while let Some(taken) = broker.take(MANAGER_LINKER.name).await {
+        match QueueMessage::from_bytes(&taken.body).unwrap() {
+            QueueMessage::StytchWebhookV1(_) => {}
+            QueueMessage::UsersProvisionedV1(batch) => {
+                announcements += 1;
+                assert_eq!(
+                    taken.header(scimsync_schema::headers::EVENT_ID).as_deref(),
+                    Some(batch.event_id.as_str())
+                );
+                announced.extend(batch.users.into_iter().map(|u| u.stytch_member_id));
+            }
+            other => panic!("unexpected message {other:?}"),
+        }
+    }
+    announced.sort();
+    let expected: Vec<String> = (0..10).map(|i| format!("m-{i}")).collect();
+    assert_eq!(announced, expected, "every new user announced once");
+    assert!(
+        announcements < expected.len(),
+        "{announcements} announcement messages for {} users",
+        expected.len()
+    );
+    app.stop().await;
+}

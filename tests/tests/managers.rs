@@ -387,3 +387,61 @@ async fn a_manager_that_never_arrives_is_dead_lettered_after_the_age_limit() {
         .is_null());
     app.stop().await;
 }
+
+/// An announcement in the one-user shape earlier versions published (`user_provisioned.v1`),
+/// still queued or replayed from a dead-letter queue, wakes its links as before.
+#[tokio::test]
+async fn a_single_user_announcement_of_an_earlier_version_still_wakes_links() {
+    use scimsync_schema::message::UserProvisioned;
+    use scimsync_schema::QueueMessage;
+    use sea_orm::ConnectionTrait;
+
+    let app = TestApp::spawn_with(
+        scimsync_tests::app::Services {
+            manager_linker: true,
+            ..scimsync_tests::app::Services::INGEST_ONLY
+        },
+        |_| {},
+    )
+    .await;
+    let company = app.register_company("org-v1", &[]).await;
+    let report = with_manager(
+        create("org-v1", "m-report", "report@example.com", t(0)),
+        "m-boss",
+    );
+    app.accept(&report).await;
+    let pending = app.logged_by(company, &event_id(&report), LINKER).await;
+    assert_eq!(pending["outcome"], "manager_pending");
+    // The two records, written without user-upsert (which announces in the batch shape).
+    let (report_id, boss_id) = (Uuid::now_v7(), Uuid::now_v7());
+    for (id, member, email) in [
+        (report_id, "m-report", "report@example.com"),
+        (boss_id, "m-boss", "boss@example.com"),
+    ] {
+        app.env
+            .db
+            .execute_unprepared(&format!(
+                "INSERT INTO users (id, company_id, email, stytch_member_id, scim_provisioned)
+                 VALUES ('{id}', '{company}', '{email}', '{member}', true)"
+            ))
+            .await
+            .unwrap();
+    }
+    let broker = Broker::connect(&app.env.amqp_url).await;
+    for (id, member) in [(boss_id, "m-boss"), (report_id, "m-report")] {
+        let message = QueueMessage::UserProvisionedV1(UserProvisioned {
+            event_id: format!("evt-{member}:user_provisioned"),
+            timestamp: t(1),
+            company_id: company.to_string(),
+            user_id: id.to_string(),
+            stytch_member_id: member.into(),
+            scim_id: None,
+            external_id: None,
+        });
+        broker.put(MANAGER_LINKER.name, &message.to_bytes()).await;
+    }
+    wait_linked(&app, company, "report@example.com", &json!(boss_id)).await;
+    let log = app.logged_by(company, &event_id(&report), LINKER).await;
+    assert_eq!(log["outcome"], "manager_linked", "{log}");
+    app.stop().await;
+}

@@ -31,8 +31,8 @@ enum Work {
         member_id: String,
         value: String,
     },
-    /// A new user record: pending links it completes.
-    Wake(UserProvisioned),
+    /// New user records (one, or a batch's): pending links they complete.
+    Wake(Vec<UserProvisioned>),
     /// Nothing to do, or a verdict already.
     Done(Outcome),
 }
@@ -73,7 +73,10 @@ impl ManagerLinker {
                     detail: format!("not a scimsync queue message: {error}"),
                 })
             }
-            Ok(QueueMessage::UserProvisionedV1(provisioned)) => return Work::Wake(provisioned),
+            Ok(QueueMessage::UserProvisionedV1(provisioned)) => {
+                return Work::Wake(vec![provisioned])
+            }
+            Ok(QueueMessage::UsersProvisionedV1(batch)) => return Work::Wake(batch.users),
             Ok(QueueMessage::StytchWebhookV1(webhook)) => webhook,
         };
         let envelope = match webhook.envelope() {
@@ -153,16 +156,21 @@ impl ManagerLinker {
         }
     }
 
-    fn woken(provisioned: &UserProvisioned, result: Result<usize, DbErr>) -> Outcome {
-        match result {
-            Ok(resolved) => {
-                tracing::info!(event_id = %provisioned.event_id, resolved, "pending links woken");
-                Outcome::Ack
+    /// One message's announcements: acknowledged once every one of them is settled.
+    fn woken(results: impl IntoIterator<Item = Result<usize, DbErr>>) -> Outcome {
+        let mut resolved = 0;
+        for result in results {
+            match result {
+                Ok(n) => resolved += n,
+                Err(error) => {
+                    return Outcome::Retry {
+                        reason: format!("database: {error}"),
+                    }
+                }
             }
-            Err(error) => Outcome::Retry {
-                reason: format!("database: {error}"),
-            },
         }
+        tracing::info!(resolved, "pending links woken");
+        Outcome::Ack
     }
 }
 
@@ -175,7 +183,10 @@ impl Handler for ManagerLinker {
             return self.observed(&seen, result);
         }
         match work {
-            Work::Wake(provisioned) => Self::woken(&provisioned, linker.wake(&provisioned).await),
+            Work::Wake(users) => {
+                let announcements: Vec<&UserProvisioned> = users.iter().collect();
+                Self::woken(linker.wake_all(&announcements).await)
+            }
             Work::Done(outcome) => outcome,
             // Taken by `observed()` above.
             Work::Observe { .. } => Outcome::Retry {
@@ -209,19 +220,21 @@ impl Handler for ManagerLinker {
             let _entered = messages[*index].span.enter();
             outcomes[*index] = Some(self.observed(seen, result));
         }
-        let wakes: Vec<(usize, &UserProvisioned)> = works
+        // Every announcement of the batch's messages together, each message's in a run.
+        let wakes: Vec<(usize, &[UserProvisioned])> = works
             .iter()
             .enumerate()
             .filter_map(|(index, w)| match w {
-                Work::Wake(provisioned) => Some((index, provisioned)),
+                Work::Wake(users) => Some((index, users.as_slice())),
                 _ => None,
             })
             .collect();
-        let announcements: Vec<&UserProvisioned> = wakes.iter().map(|(_, p)| *p).collect();
-        let results = linker.wake_all(&announcements).await;
-        for ((index, provisioned), result) in wakes.iter().zip(results) {
-            let _entered = messages[*index].span.enter();
-            outcomes[*index] = Some(Self::woken(provisioned, result));
+        let announcements: Vec<&UserProvisioned> =
+            wakes.iter().flat_map(|(_, users)| users.iter()).collect();
+        let mut results = linker.wake_all(&announcements).await.into_iter();
+        for (index, users) in wakes {
+            let _entered = messages[index].span.enter();
+            outcomes[index] = Some(Self::woken(results.by_ref().take(users.len())));
         }
         outcomes
             .into_iter()

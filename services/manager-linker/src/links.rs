@@ -10,7 +10,6 @@ use chrono::{DateTime, Utc};
 use scimsync_db::entity::manager_link;
 use scimsync_db::event_log::Entry;
 use scimsync_db::hierarchy::{self, Connected};
-use scimsync_schema::message::UserProvisioned;
 use scimsync_schema::StytchWebhook;
 use sea_orm::{DatabaseConnection, DatabaseTransaction, DbErr};
 use serde_json::json;
@@ -100,15 +99,6 @@ impl Linker<'_> {
             .await
             .pop()
             .unwrap_or(Err(DbErr::Custom("no attempt for the event".into())))
-    }
-
-    /// A user record now exists: resolve every pending link it completes (as the report, or
-    /// as the awaited manager).
-    pub async fn wake(&self, provisioned: &UserProvisioned) -> Result<usize, DbErr> {
-        self.wake_all(&[provisioned])
-            .await
-            .pop()
-            .unwrap_or(Err(DbErr::Custom("no result for the announcement".into())))
     }
 
     /// The event's value applied to the member's link as it stands (`current`, locked): the

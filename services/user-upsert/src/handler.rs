@@ -5,7 +5,7 @@ use scimsync_platform::amqp::headers::set_str;
 use scimsync_platform::amqp::{Handler, Incoming, Outcome, Outgoing, Publisher};
 use scimsync_platform::metrics::metrics;
 use scimsync_schema::headers as h;
-use scimsync_schema::message::{UserProvisioned, USER_PROVISIONED_ROUTING_KEY};
+use scimsync_schema::message::{UserProvisioned, UsersProvisioned, USER_PROVISIONED_ROUTING_KEY};
 use scimsync_schema::topology::EVENTS_EXCHANGE;
 use scimsync_schema::topology::USER_UPSERT;
 use scimsync_schema::{Envelope, QueueMessage, StytchWebhook};
@@ -20,12 +20,14 @@ pub struct UserUpsert {
 }
 
 impl UserUpsert {
-    async fn announce(
-        &self,
-        provisioned: UserProvisioned,
-    ) -> Result<(), scimsync_platform::amqp::PublishError> {
-        let event_id = provisioned.event_id.clone();
-        let body = QueueMessage::UserProvisionedV1(provisioned).to_bytes();
+    /// Every announcement of a batch in one message, confirmed before any of the batch's events
+    /// is acknowledged (A3). Nothing to announce: nothing published.
+    async fn announce(&self, users: Vec<UserProvisioned>) -> Result<(), String> {
+        let Some(batch) = UsersProvisioned::of(users) else {
+            return Ok(());
+        };
+        let event_id = batch.event_id.clone();
+        let body = QueueMessage::UsersProvisionedV1(batch).to_bytes();
         let mut headers = FieldTable::default();
         set_str(&mut headers, h::EVENT_ID, event_id.clone());
         self.publisher
@@ -37,6 +39,7 @@ impl UserUpsert {
                 headers,
             })
             .await
+            .map_err(|error| error.to_string())
     }
 }
 
@@ -94,24 +97,26 @@ impl UserUpsert {
                 .log_ignored(webhook, envelope, member.as_ref())
                 .await
         };
-        self.conclude(webhook, result).await
+        let announced = self
+            .announce(announcements(std::slice::from_ref(&result)))
+            .await;
+        Self::conclude(webhook, result, &announced)
     }
 
-    /// Turns what the store did into an outcome; the follow-up of a new user record must be
-    /// confirmed before the ack (A3).
-    async fn conclude(
-        &self,
+    /// Turns what the store did into an outcome. An event that announced a user is acknowledged
+    /// only once the announcement is confirmed (`announced`, A3); otherwise it is retried, and
+    /// its redelivery, a duplicate, announces again.
+    fn conclude(
         webhook: &StytchWebhook,
         result: Result<store::Applied, ProcessError>,
+        announced: &Result<(), String>,
     ) -> Outcome {
         match result {
             Ok(applied) => {
-                if let Some(provisioned) = applied.provisioned.clone() {
-                    if let Err(error) = self.announce(provisioned).await {
-                        return Outcome::Retry {
-                            reason: format!("follow-up not confirmed: {error}"),
-                        };
-                    }
+                if let (Some(_), Err(error)) = (&applied.provisioned, announced) {
+                    return Outcome::Retry {
+                        reason: format!("follow-up not confirmed: {error}"),
+                    };
                 }
                 metrics().event_result(USER_UPSERT.name, &webhook.event_type, applied.outcome);
                 tracing::info!(
@@ -141,6 +146,14 @@ impl UserUpsert {
     }
 }
 
+/// The users these results announce, in order.
+fn announcements(results: &[Result<store::Applied, ProcessError>]) -> Vec<UserProvisioned> {
+    results
+        .iter()
+        .filter_map(|r| r.as_ref().ok()?.provisioned.clone())
+        .collect()
+}
+
 impl Handler for UserUpsert {
     async fn handle(&self, message: &Incoming) -> Outcome {
         match decode(message) {
@@ -168,13 +181,14 @@ impl Handler for UserUpsert {
             .collect();
         let items: Vec<store::Item<'_>> = scim.iter().map(|(_, item)| *item).collect();
         let results = self.store.apply_batch(&items).await;
+        let announced = self.announce(announcements(&results)).await;
         let mut concluded: Vec<Option<Outcome>> = (0..messages.len()).map(|_| None).collect();
-        let conclusions = scim.iter().zip(results).map(|((index, item), result)| {
-            let span = messages[*index].span.clone();
-            async move { (*index, self.conclude(item.webhook, result).await) }.instrument(span)
-        });
-        for (index, outcome) in futures_util::future::join_all(conclusions).await {
-            concluded[index] = Some(outcome);
+        for ((index, item), result) in scim.iter().zip(results) {
+            concluded[*index] = Some(
+                messages[*index]
+                    .span
+                    .in_scope(|| Self::conclude(item.webhook, result, &announced)),
+            );
         }
         let mut outcomes = Vec::with_capacity(messages.len());
         for ((message, decoded), done) in messages.iter().zip(&decoded).zip(concluded) {

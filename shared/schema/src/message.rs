@@ -14,8 +14,14 @@ pub enum QueueMessage {
     #[serde(rename = "stytch_webhook.v1")]
     StytchWebhookV1(StytchWebhook),
     /// A user record now exists (created or adopted): wakes manager links waiting for it.
+    /// No longer published (see [`QueueMessage::UsersProvisionedV1`]); still handled, so a
+    /// message already queued or dead-lettered replays.
     #[serde(rename = "user_provisioned.v1")]
     UserProvisionedV1(UserProvisioned),
+    /// Every user one batch of member events provisioned: one message per batch rather than
+    /// one per user.
+    #[serde(rename = "users_provisioned.v1")]
+    UsersProvisionedV1(UsersProvisioned),
 }
 
 impl QueueMessage {
@@ -24,6 +30,7 @@ impl QueueMessage {
         match self {
             Self::StytchWebhookV1(w) => &w.event_id,
             Self::UserProvisionedV1(u) => &u.event_id,
+            Self::UsersProvisionedV1(u) => &u.event_id,
         }
     }
 
@@ -31,6 +38,7 @@ impl QueueMessage {
         match self {
             Self::StytchWebhookV1(w) => w.timestamp,
             Self::UserProvisionedV1(u) => u.timestamp,
+            Self::UsersProvisionedV1(u) => u.timestamp,
         }
     }
 
@@ -100,6 +108,34 @@ pub struct UserProvisioned {
     pub external_id: Option<String>,
 }
 
+/// Announcements of one batch, in one message.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct UsersProvisioned {
+    /// `<first announcement's event id>+<count>`: the message's id; each announcement keeps
+    /// its own.
+    pub event_id: String,
+    /// The newest of the announcements' timestamps.
+    pub timestamp: DateTime<Utc>,
+    pub users: Vec<UserProvisioned>,
+}
+
+impl UsersProvisioned {
+    /// `None` for no announcements: nothing to publish.
+    pub fn of(users: Vec<UserProvisioned>) -> Option<Self> {
+        let first = users.first()?;
+        let event_id = match users.len() {
+            1 => first.event_id.clone(),
+            n => format!("{}+{}", first.event_id, n - 1),
+        };
+        let timestamp = users.iter().map(|u| u.timestamp).max()?;
+        Some(Self {
+            event_id,
+            timestamp,
+            users,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -123,6 +159,42 @@ mod tests {
         let back = QueueMessage::from_bytes(&bytes).expect("decode");
         assert_eq!(back, msg);
         assert_eq!(back.event_id(), "e1");
+    }
+
+    fn announcement(n: u32, second: u32) -> UserProvisioned {
+        UserProvisioned {
+            event_id: format!("e{n}:user_provisioned"),
+            timestamp: DateTime::from_timestamp(1_767_225_600 + i64::from(second), 0)
+                .expect("time"),
+            company_id: "c".into(),
+            user_id: format!("u{n}"),
+            stytch_member_id: format!("m{n}"),
+            scim_id: None,
+            external_id: Some(format!("x{n}")),
+        }
+    }
+
+    #[test]
+    fn a_batch_of_announcements_is_one_message_named_after_its_first() {
+        assert_eq!(UsersProvisioned::of(Vec::new()), None);
+        let one = UsersProvisioned::of(vec![announcement(1, 5)]).expect("one");
+        assert_eq!(one.event_id, "e1:user_provisioned");
+        let batch = UsersProvisioned::of(vec![
+            announcement(1, 5),
+            announcement(2, 9),
+            announcement(3, 7),
+        ])
+        .expect("three");
+        assert_eq!(batch.event_id, "e1:user_provisioned+2");
+        assert_eq!(batch.timestamp, announcement(2, 9).timestamp);
+        let msg = QueueMessage::UsersProvisionedV1(batch.clone());
+        let bytes = msg.to_bytes();
+        let text = String::from_utf8(bytes.clone()).expect("utf8");
+        assert!(text.contains(r#""kind":"users_provisioned.v1""#), "{text}");
+        let back = QueueMessage::from_bytes(&bytes).expect("decode");
+        assert_eq!(back, msg);
+        assert_eq!(back.event_id(), "e1:user_provisioned+2");
+        assert_eq!(back.timestamp(), batch.timestamp);
     }
 
     #[test]
