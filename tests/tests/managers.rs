@@ -31,7 +31,11 @@ async fn wait_linked(app: &TestApp, company: Uuid, email: &str, manager: &Value)
     wait_until(
         &format!("{email} to be linked"),
         Duration::from_secs(30),
-        || async { (manager_of(app, company, email).await == *manager).then_some(()) },
+        || async {
+            let user = app.user_by_email(company, email).await;
+            user.is_some_and(|u| u["manager_id"] == *manager)
+                .then_some(())
+        },
     )
     .await;
 }
@@ -258,6 +262,8 @@ async fn a_local_clear_sticks_against_stale_values_and_yields_to_a_new_value() {
     }
     let first = with_manager(create("org-l", "m-r", "r@example.com", t(1)), "m-old");
     app.accept(&first).await;
+    let old_id = user(&app, company, "old@example.com").await["id"].clone();
+    wait_linked(&app, company, "r@example.com", &old_id).await;
     assert_eq!(
         app.logged_by(company, &event_id(&first), LINKER).await["outcome"],
         "manager_linked"
@@ -319,7 +325,10 @@ async fn the_manager_level_follows_active_direct_reports() {
     }
     let r = with_manager(create("org-p", "m-r", "r@example.com", t(1)), "m-a");
     app.accept(&r).await;
-    app.logged_by(company, &event_id(&r), LINKER).await;
+    // manager-linker may see the event before r's record exists: the link then waits for
+    // user-upsert's announcement.
+    let a_id = user(&app, company, "a@example.com").await["id"].clone();
+    wait_linked(&app, company, "r@example.com", &a_id).await;
     assert_eq!(
         user(&app, company, "a@example.com").await["permission_level"],
         "manager"

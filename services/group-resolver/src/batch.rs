@@ -1,8 +1,8 @@
-//! Applying a batch of member group lists together: one transaction, one statement locking
-//! every member, one reading their current groups, one taking the groups' shared locks, one
-//! making sure the groups exist, three writing every list and its memberships, one finding the
-//! members' users, one refreshing their activity and level, one event log insert: nothing per
-//! list. A database error falls back to one transaction per list, so one bad event never holds
+//! Applying a batch of member group lists together: one transaction, one statement taking
+//! group-resolver's lock on every member, one reading their current groups, one taking the
+//! groups' shared locks, one making sure the groups exist, three writing every list and its
+//! memberships, one taking the member locks every worker shares, one finding the members'
+//! users, one refreshing their activity and level, one event log insert: nothing per list. A database error falls back to one transaction per list, so one bad event never holds
 //! the others back.
 
 use std::collections::HashSet;
@@ -89,7 +89,7 @@ impl GroupResolver {
         DbErr,
     > {
         let members: Vec<String> = run.iter().map(|l| l.member_id.clone()).collect();
-        access::lock_members(txn, &members).await?;
+        access::lock_concern(txn, crate::CONCERN, &members).await?;
         // Groups the lists name, plus groups the members are leaving.
         let mut touched: Vec<String> = run.iter().flat_map(List::ids).collect();
         touched.extend(
@@ -109,7 +109,10 @@ impl GroupResolver {
             .map(|(l, ids)| (l.member_id.as_str(), ids.as_slice(), l.at))
             .collect();
         let applied = memberships::sync_lists(txn, company_id, &lists).await?;
-        // Every member's activity and level in one refresh.
+        // Every member's activity and level in one refresh, under the lock every worker takes
+        // before writing a user record (and before looking the users up: a record committed
+        // before the lock is refreshed here, one committed after saw these memberships).
+        access::lock_members(txn, &members).await?;
         let users = access::users_by_member(txn, company_id, &members).await?;
         let mut all: Vec<Uuid> = users.iter().map(|(_, u)| *u).collect();
         all.sort();

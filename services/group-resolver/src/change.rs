@@ -82,6 +82,9 @@ pub(crate) async fn judge<'a>(
     annotate: impl FnOnce(&mut serde_json::Value),
 ) -> Result<(&'static str, Entry<'a>), DbErr> {
     let members = [change.member_id.to_owned()];
+    // The lock every worker takes before writing a user record, then the lookup (see
+    // `access::lock_members`).
+    access::lock_members(txn, &members).await?;
     let users = access::users_of_members(txn, change.company_id, &members).await?;
     let changes = access::refresh(txn, &users).await?;
     Ok(verdict(webhook, change, &users, changes, annotate))

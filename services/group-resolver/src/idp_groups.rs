@@ -66,7 +66,7 @@ impl GroupResolver {
         let member_id = event.member_id.clone().unwrap_or_default();
         let present = event.action == GroupAction::MemberAdd;
         let txn = self.db.begin().await?;
-        access::lock_members(&txn, std::slice::from_ref(&member_id)).await?;
+        access::lock_concern(&txn, crate::CONCERN, std::slice::from_ref(&member_id)).await?;
         access::lock_groups_shared(&txn, company_id, std::slice::from_ref(&event.group_id)).await?;
         let renamed = groups::ensure(
             &txn,

@@ -21,7 +21,7 @@ use scimsync_platform::Settings;
 use scimsync_schema::topology::MANAGER_LINKER;
 use tokio_util::sync::CancellationToken;
 
-pub const CONCERN: &str = "manager-linker";
+pub const CONCERN: &str = scimsync_db::hierarchy::LINKER;
 
 /// Where "now" comes from: the wall clock in production, a controllable one in tests.
 pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;

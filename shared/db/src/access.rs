@@ -3,6 +3,9 @@
 //! touched, inside its transaction and holding the member locks ([`lock_members`]), so the
 //! result never depends on which worker ran first.
 //!
+//! Lock order, everywhere: a concern's own member locks ([`lock_concern`]), group locks, member
+//! locks ([`lock_members`]), the company's hierarchy lock.
+//!
 //! - active = the member's own events say active (`scim_active`, R9 a/b, R10) and the member has
 //!   not lost every group membership it had (`groups_lost_at`, R9 c/d). A member that never had
 //!   a group stays active.
@@ -14,7 +17,12 @@ use std::collections::BTreeSet;
 use sea_orm::{ConnectionTrait, DbBackend, DbErr, FromQueryResult, Statement};
 use uuid::Uuid;
 
-/// Serialises work on these members across every worker replica until the transaction ends.
+/// Serialises the writes that feed these members' activity and level (their user records and
+/// [`refresh`]) across every worker, until the transaction ends. Take it after the concern's
+/// own lock ([`lock_concern`]) and the reads, right before the first write to a user record or
+/// the refresh: whichever transaction takes it last refreshes with every other worker's inputs
+/// committed, and the workers wait on each other only for that short tail.
+///
 /// Locks are taken in sorted order (sorted here, kept by `WITH ORDINALITY`) so two
 /// transactions never deadlock on them; one statement however many members.
 pub async fn lock_members(conn: &impl ConnectionTrait, member_ids: &[String]) -> Result<(), DbErr> {
@@ -25,6 +33,22 @@ pub async fn lock_members(conn: &impl ConnectionTrait, member_ids: &[String]) ->
         sorted.into_iter().cloned().collect(),
     )
     .await
+}
+
+/// Serialises one concern's work on these members (its own rows: a member's stored events, its
+/// group lists, its manager link) across that concern's replicas and batches, until the
+/// transaction ends. Taken first, before [`lock_members`]; the three workers read the same
+/// stream at the same moment, and each holds only its own concern's lock while it reads.
+pub async fn lock_concern(
+    conn: &impl ConnectionTrait,
+    concern: &str,
+    member_ids: &[String],
+) -> Result<(), DbErr> {
+    let sorted: BTreeSet<String> = member_ids
+        .iter()
+        .map(|m| format!("{concern}:{m}"))
+        .collect();
+    lock_sorted(conn, "pg_advisory_xact_lock", sorted.into_iter().collect()).await
 }
 
 const LOCK_SORTED: &str = "

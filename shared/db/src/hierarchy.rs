@@ -11,6 +11,10 @@ use uuid::Uuid;
 use crate::access;
 use crate::entity::manager_link;
 
+/// The concern that owns the manager links (`manager_links`): manager-linker's lock name and
+/// event log concern.
+pub const LINKER: &str = "manager-linker";
+
 /// Serialises hierarchy changes of one company until the transaction ends. Always taken after
 /// the member locks, never before, so lock order is the same everywhere.
 pub async fn lock(txn: &DatabaseTransaction, company_id: Uuid) -> Result<(), DbErr> {
@@ -103,7 +107,11 @@ pub async fn clear_locally(
 ) -> Result<Option<Uuid>, DbErr> {
     let txn = db.begin().await?;
     if let Some(member_id) = member_id {
-        access::lock_members(&txn, &[member_id.to_owned()]).await?;
+        // The link's own lock first (manager-linker takes it to change the link), then the
+        // member's.
+        let members = [member_id.to_owned()];
+        access::lock_concern(&txn, LINKER, &members).await?;
+        access::lock_members(&txn, &members).await?;
     }
     lock(&txn, company_id).await?;
     let previous = set_manager(&txn, user_id, None).await?;

@@ -1,6 +1,7 @@
 //! Links applied in batches: runs of distinct members share one transaction, every read and
-//! write of the run is one statement for all its links (`sql`), the company's hierarchy lock is
-//! held only for the hierarchy writes, and links left pending look again once committed. A
+//! write of the run is one statement for all its links (`sql`), the member locks every worker
+//! shares and the company's hierarchy lock are held only for the hierarchy writes, and links
+//! left pending look again once committed. A
 //! database error falls back to one event at a time.
 
 use std::collections::HashMap;
@@ -75,7 +76,7 @@ impl Linker<'_> {
         run: &[Observed<'_>],
     ) -> Result<Vec<Attempt>, DbErr> {
         let members: Vec<String> = run.iter().map(|s| s.member_id.to_owned()).collect();
-        access::lock_members(txn, &members).await?;
+        access::lock_concern(txn, crate::CONCERN, &members).await?;
         let keys: Vec<Key> = run.iter().map(|s| key(s.company_id, s.member_id)).collect();
         let current = sql::links_for_update(txn, &keys).await?;
         let stored: Vec<Stored<'_>> = run
@@ -148,7 +149,7 @@ impl Linker<'_> {
             .iter()
             .map(|i| seen[*i].member_id.to_owned())
             .collect();
-        access::lock_members(&txn, &members).await?;
+        access::lock_concern(&txn, crate::CONCERN, &members).await?;
         let keys: Vec<Key> = candidates
             .iter()
             .map(|i| key(seen[*i].company_id, seen[*i].member_id))
@@ -221,7 +222,7 @@ impl Linker<'_> {
         announcements: &[&UserProvisioned],
     ) -> Result<Vec<usize>, DbErr> {
         let members: Vec<String> = woken.iter().map(|((_, m), _)| m.clone()).collect();
-        access::lock_members(txn, &members).await?;
+        access::lock_concern(txn, crate::CONCERN, &members).await?;
         let keys: Vec<Key> = woken.iter().map(|(k, _)| k.clone()).collect();
         let mut locked = sql::links_for_update(txn, &keys).await?;
         let mut pending = Vec::new();
@@ -278,6 +279,13 @@ impl Linker<'_> {
             .collect();
         found.managers = sql::managers(txn, &values).await?;
 
+        // The user records are written from here on: the member locks every worker shares,
+        // then (in `connect`) the company's hierarchy lock.
+        let members: Vec<String> = links
+            .iter()
+            .map(|(l, _)| l.stytch_member_id.clone())
+            .collect();
+        access::lock_members(txn, &members).await?;
         let mut affected = Vec::new();
         let mut attempts = Vec::with_capacity(links.len());
         // Hierarchy locks per company, taken once each (a batch is almost always one company).

@@ -164,7 +164,7 @@ impl Store {
     ) -> Result<Together, DbErr> {
         let txn = self.db.begin().await?;
         let members: Vec<String> = items.iter().map(|p| p.member_id.clone()).collect();
-        access::lock_members(&txn, &members).await?;
+        access::lock_concern(&txn, super::CONCERN, &members).await?;
         let new: Vec<events::NewEvent<'_>> = items
             .iter()
             .map(|p| events::NewEvent {
@@ -188,6 +188,11 @@ impl Store {
                 return Err(error);
             }
         };
+        // The user records are written from here on.
+        if let Err(error) = access::lock_members(&txn, &members).await {
+            let _ = txn.rollback().await;
+            return Err(error);
+        }
         let mut refresh_later = Vec::new();
         let mut entries = Vec::with_capacity(items.len());
         let mut applied = Vec::with_capacity(items.len());

@@ -1,14 +1,16 @@
 //! Applying member events to PostgreSQL: one event in one short transaction ([`Store::apply`]),
 //! or a batch of events of distinct members in one transaction ([`Store::apply_batch`]).
 //!
-//! Steps: lock the member (advisory, transaction-scoped), store the event and read back all of
+//! Steps: lock the member (advisory, transaction-scoped: user-upsert's own lock, then the
+//! lock every worker takes before writing a user record), store the event and read back all of
 //! the member's events (R17), fold them, find the company (R2) and the user (R1), check email
 //! rules (R3, R4), write the user (R5-R10), attach org schema entries (R6), recompute activity
 //! and level, log the outcome (R16). A rejection rolls everything back and is logged on its
 //! own, so a rejected event writes nothing. Each step is one statement where it can be: the
 //! worker is bound by round trips, not by the database.
 //!
-//! A batch shares what can be shared: the transaction, one statement locking every member, the
+//! A batch shares what can be shared: the transaction, one statement for each kind of member
+//! lock (the shared one taken only once the batch's reads are done), the
 //! org entries created ahead in one statement per company, one multi-row event log insert. The
 //! per-event steps and rules are the same code as for one event. An event the batch cannot
 //! carry (a rejection, which must roll back its own writes only; a duplicate; an unknown
@@ -146,8 +148,11 @@ impl Store {
             member_id: &member_id,
         };
         let txn = self.db.begin().await?;
-        // Serialise work on one member across every worker replica; released at commit.
-        access::lock_members(&txn, std::slice::from_ref(&member_id)).await?;
+        // Serialise work on one member across every replica, and its user record's writes
+        // across every worker; released at commit.
+        let members = std::slice::from_ref(&member_id);
+        access::lock_concern(&txn, CONCERN, members).await?;
+        access::lock_members(&txn, members).await?;
         match self
             .apply_in(&txn, &ctx, envelope, member.as_ref(), None)
             .await?
