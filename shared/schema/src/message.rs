@@ -1,13 +1,17 @@
 //! Messages on the queue: a versioned, internally tagged enum. New shapes are new variants;
 //! an old variant never changes meaning, so a dead letter from last month still replays.
 
+use std::borrow::Cow;
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::value::RawValue;
 
 use crate::stytch::{Envelope, SchemaError};
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+/// Decoded by [`QueueMessage::from_bytes`]: serde's derive for internally tagged enums buffers
+/// the fields, which a raw envelope cannot go through.
+#[derive(Debug, Clone, Serialize, PartialEq)]
 #[serde(tag = "kind")]
 pub enum QueueMessage {
     /// A verified Stytch webhook, exactly as received (the envelope is kept whole).
@@ -47,12 +51,27 @@ impl QueueMessage {
         serde_json::to_vec(self).unwrap_or_default()
     }
 
+    /// Reads the `kind` first (the other fields skipped, not decoded), then the message as
+    /// that kind.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, serde_json::Error> {
-        serde_json::from_slice(bytes)
+        #[derive(Deserialize)]
+        struct Kind<'a> {
+            #[serde(borrow)]
+            kind: Cow<'a, str>,
+        }
+        let Kind { kind } = serde_json::from_slice(bytes)?;
+        match kind.as_ref() {
+            "stytch_webhook.v1" => serde_json::from_slice(bytes).map(Self::StytchWebhookV1),
+            "user_provisioned.v1" => serde_json::from_slice(bytes).map(Self::UserProvisionedV1),
+            "users_provisioned.v1" => serde_json::from_slice(bytes).map(Self::UsersProvisionedV1),
+            other => Err(serde::de::Error::custom(format!(
+                "unknown message kind {other:?}"
+            ))),
+        }
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct StytchWebhook {
     /// Svix message id (stable across Svix retries).
     pub svix_id: String,
@@ -64,15 +83,27 @@ pub struct StytchWebhook {
     pub timestamp: DateTime<Utc>,
     /// When ingest accepted it.
     pub received_at: DateTime<Utc>,
-    /// The envelope as received, unknown fields included.
-    pub envelope: Value,
+    /// The envelope as received, byte for byte, unknown fields included: carried through
+    /// without being decoded into a tree and written out again.
+    pub envelope: Box<RawValue>,
+}
+
+impl PartialEq for StytchWebhook {
+    fn eq(&self, other: &Self) -> bool {
+        self.svix_id == other.svix_id
+            && self.event_id == other.event_id
+            && self.event_type == other.event_type
+            && self.timestamp == other.timestamp
+            && self.received_at == other.received_at
+            && self.envelope.get() == other.envelope.get()
+    }
 }
 
 impl StytchWebhook {
     pub fn new(
         svix_id: String,
         envelope: &Envelope,
-        raw: Value,
+        raw: Box<RawValue>,
         received_at: DateTime<Utc>,
     ) -> Self {
         Self {
@@ -87,7 +118,7 @@ impl StytchWebhook {
 
     /// The typed envelope (validated again: the queue is a trust boundary too).
     pub fn envelope(&self) -> Result<Envelope, SchemaError> {
-        Envelope::from_value(self.envelope.clone())
+        Envelope::parse(self.envelope.get().as_bytes())
     }
 }
 
@@ -146,7 +177,7 @@ mod tests {
             br#"{"action":"DELETE","event_id":"e1","id":"m1","object_type":"member","source":"SCIM","timestamp":"2025-01-01T00:00:00.000000Z"}"#,
         )
         .expect("valid");
-        let raw = serde_json::to_value(&env).expect("value");
+        let raw = serde_json::value::to_raw_value(&env).expect("raw");
         let msg = QueueMessage::StytchWebhookV1(StytchWebhook::new(
             "msg_1".into(),
             &env,

@@ -75,13 +75,40 @@ pub struct Envelope {
 }
 
 impl Envelope {
-    /// Decodes and validates a webhook body. Errors name the field that is wrong.
+    /// Decodes and validates a webhook body straight from its bytes (no intermediate JSON
+    /// tree). Errors name the field that is wrong, in the same words as [`Envelope::from_value`].
     pub fn parse(body: &[u8]) -> Result<Self, SchemaError> {
-        let value: Value = serde_json::from_slice(body).map_err(SchemaError::Json)?;
-        Self::from_value(value)
+        let starts_an_object = body
+            .iter()
+            .find(|b| !b.is_ascii_whitespace())
+            .is_some_and(|b| *b == b'{');
+        if !starts_an_object {
+            serde_json::from_slice::<serde::de::IgnoredAny>(body).map_err(SchemaError::Json)?;
+            return Err(SchemaError::NotAnObject);
+        }
+        let mut decoder = serde_json::Deserializer::from_slice(body);
+        let envelope: Envelope = serde_path_to_error::deserialize(&mut decoder).map_err(|e| {
+            let path = e.path().to_string();
+            let error = e.into_inner();
+            if error.is_syntax() || error.is_eof() {
+                return SchemaError::Json(error);
+            }
+            // A field error found before a syntax error further on: the syntax comes first.
+            if let Err(syntax) = serde_json::from_slice::<serde::de::IgnoredAny>(body) {
+                return SchemaError::Json(syntax);
+            }
+            // The position suffix a byte decoder adds; the path names the field already.
+            let message = error.to_string();
+            let suffix = format!(" at line {} column {}", error.line(), error.column());
+            let message = message.strip_suffix(&suffix).unwrap_or(&message);
+            SchemaError::field(path, message)
+        })?;
+        decoder.end().map_err(SchemaError::Json)?;
+        envelope.validate()?;
+        Ok(envelope)
     }
 
-    /// Validates an already decoded JSON value (the queue carries the envelope as a value).
+    /// Validates an already decoded JSON value.
     pub fn from_value(value: Value) -> Result<Self, SchemaError> {
         if !value.is_object() {
             return Err(SchemaError::NotAnObject);

@@ -100,3 +100,36 @@ fn non_objects_are_refused() {
     ));
     assert!(matches!(Envelope::parse(b"{"), Err(SchemaError::Json(_))));
 }
+
+/// Ingest and the workers decode from bytes; the answer must be what decoding the tree gives,
+/// word for word (the 400 body names the field and the problem).
+#[test]
+fn decoding_from_bytes_agrees_with_decoding_a_tree() {
+    let mut bodies = vec![create_body()];
+    let mut bad_bool = create_body();
+    bad_bool["member"]["scim_registration"]["scim_attributes"]["active"] =
+        serde_json::json!("perhaps");
+    let mut bad_time = create_body();
+    bad_time["timestamp"] = serde_json::json!("yesterday");
+    let mut number_id = create_body();
+    number_id["event_id"] = serde_json::json!(5);
+    let mut no_member = create_body();
+    no_member.as_object_mut().expect("object").remove("member");
+    let mut empty_source = create_body();
+    empty_source["source"] = serde_json::json!(" ");
+    bodies.extend([bad_bool, bad_time, number_id, no_member, empty_source]);
+    for body in bodies {
+        let bytes = serde_json::to_vec_pretty(&body).expect("bytes");
+        let from_bytes = Envelope::parse(&bytes).map_err(|e| e.to_string());
+        let from_tree = Envelope::from_value(body).map_err(|e| e.to_string());
+        assert_eq!(from_bytes, from_tree);
+    }
+    assert!(matches!(
+        Envelope::parse(b"{\"event_id\": \"e\"} trailing"),
+        Err(SchemaError::Json(_))
+    ));
+    assert!(matches!(
+        Envelope::parse(b"  \"text\""),
+        Err(SchemaError::NotAnObject)
+    ));
+}
