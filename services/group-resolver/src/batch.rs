@@ -2,8 +2,9 @@
 //! group-resolver's lock on every member, one reading their current groups, one taking the
 //! groups' shared locks, one making sure the groups exist, three writing every list and its
 //! memberships, one taking the member locks every worker shares, one finding the members'
-//! users, one refreshing their activity and level, one event log insert: nothing per list. A database error falls back to one transaction per list, so one bad event never holds
-//! the others back.
+//! users, one refreshing their activity and level, one event log insert: nothing per list. A
+//! database error falls back to one transaction per list, so one bad event never holds the
+//! others back.
 
 use std::collections::HashSet;
 

@@ -228,6 +228,16 @@ mod tests {
         assert_eq!(back.timestamp(), batch.timestamp);
     }
 
+    /// The kinds `from_bytes` matches are the ones serde writes: the one-user shape too (the
+    /// other two round-trip above).
+    #[test]
+    fn the_one_user_announcement_still_decodes() {
+        let msg = QueueMessage::UserProvisionedV1(announcement(4, 0));
+        let bytes = msg.to_bytes();
+        assert!(String::from_utf8_lossy(&bytes).contains(r#""kind":"user_provisioned.v1""#));
+        assert_eq!(QueueMessage::from_bytes(&bytes).expect("decode"), msg);
+    }
+
     #[test]
     fn unknown_versions_are_refused() {
         assert!(QueueMessage::from_bytes(br#"{"kind":"stytch_webhook.v99"}"#).is_err());

@@ -1,8 +1,7 @@
 //! Links applied in batches: runs of distinct members share one transaction, every read and
 //! write of the run is one statement for all its links (`sql`), the member locks every worker
 //! shares and the company's hierarchy lock are held only for the hierarchy writes, and links
-//! left pending look again once committed. A
-//! database error falls back to one event at a time.
+//! left pending look again once committed. A database error falls back to one event at a time.
 
 use std::collections::HashMap;
 

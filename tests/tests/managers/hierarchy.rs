@@ -1,0 +1,238 @@
+//! The hierarchy links build: long chains, cycles under concurrency (R14), local clears
+//! (R15) and the Manager level (R12).
+
+use std::time::Duration;
+
+use scimsync_tests::events::{create, event_id, t, update, with_manager};
+use scimsync_tests::{wait_until, TestApp};
+use serde_json::Value;
+
+use super::{manager_of, user, wait_linked, LINKER};
+
+#[tokio::test]
+async fn a_chain_of_depth_50_sent_leaf_first_converges() {
+    let app = TestApp::spawn().await;
+    let company = app.register_company("org-c", &[]).await;
+    for i in (0..50).rev() {
+        let mut e = create(
+            "org-c",
+            &format!("m-{i}"),
+            &format!("c{i}@example.com"),
+            t(i),
+        );
+        if i > 0 {
+            e = with_manager(e, &format!("m-{}", i - 1));
+        }
+        app.accept(&e).await;
+    }
+    wait_until("49 links", Duration::from_secs(60), || async {
+        let linked = app
+            .env
+            .count("SELECT count(*) AS n FROM users WHERE manager_id IS NOT NULL")
+            .await;
+        (linked == 49).then_some(())
+    })
+    .await;
+    for i in 1..50 {
+        let expected = user(&app, company, &format!("c{}@example.com", i - 1)).await["id"].clone();
+        assert_eq!(
+            manager_of(&app, company, &format!("c{i}@example.com")).await,
+            expected
+        );
+    }
+    assert_eq!(
+        user(&app, company, "c49@example.com").await["permission_level"],
+        "basic"
+    );
+    assert_eq!(
+        user(&app, company, "c0@example.com").await["permission_level"],
+        "manager"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn concurrent_opposite_assignments_never_leave_a_cycle() {
+    let app = TestApp::spawn().await;
+    let company = app.register_company("org-x", &[]).await;
+    const PAIRS: i64 = 40;
+    const ROUNDS: i64 = 3;
+    for round in 0..ROUNDS {
+        for i in 0..PAIRS {
+            for side in ["a", "b"] {
+                let e = create(
+                    "org-x",
+                    &format!("{side}-{round}-{i}"),
+                    &format!("{side}{round}.{i}@example.com"),
+                    t(i),
+                );
+                app.accept(&e).await;
+            }
+        }
+    }
+    app.wait_logged_count(PAIRS * ROUNDS * 2).await;
+    for round in 0..ROUNDS {
+        // Both directions of every pair at once, many in flight.
+        let mut sends = tokio::task::JoinSet::new();
+        let mut expected_events = Vec::new();
+        for i in 0..PAIRS {
+            let (a, b) = (format!("a-{round}-{i}"), format!("b-{round}-{i}"));
+            let ab = with_manager(
+                update("org-x", &a, &format!("a{round}.{i}@example.com"), t(100)),
+                &b,
+            );
+            let ba = with_manager(
+                update("org-x", &b, &format!("b{round}.{i}@example.com"), t(100)),
+                &a,
+            );
+            for e in [ab, ba] {
+                expected_events.push(event_id(&e));
+                let (http, url) = (app.http.clone(), app.ingest_url.clone());
+                sends.spawn(async move { scimsync_tests::app::post_signed(&http, &url, &e).await });
+            }
+        }
+        while let Some(status) = sends.join_next().await {
+            assert_eq!(status.unwrap(), 202);
+        }
+        for id in &expected_events {
+            app.logged_by(company, id, LINKER).await;
+        }
+    }
+    let cycles = app
+        .env
+        .count(
+            "WITH RECURSIVE walk(start, id, depth) AS (
+                 SELECT id, manager_id, 1 FROM users WHERE manager_id IS NOT NULL
+                 UNION ALL
+                 SELECT w.start, u.manager_id, w.depth + 1 FROM walk w JOIN users u ON u.id = w.id
+                 WHERE u.manager_id IS NOT NULL AND w.depth < 200 AND w.id <> w.start)
+             SELECT count(*) AS n FROM walk WHERE id = start",
+        )
+        .await;
+    assert_eq!(cycles, 0);
+    let outcomes = app
+        .env
+        .count("SELECT count(*) AS n FROM scim_event_log WHERE concern = 'manager-linker' AND outcome = 'skipped_circular_manager'")
+        .await;
+    assert_eq!(
+        outcomes,
+        PAIRS * ROUNDS,
+        "exactly one side of every pair was skipped"
+    );
+    let linked = app
+        .env
+        .count("SELECT count(*) AS n FROM users WHERE manager_id IS NOT NULL")
+        .await;
+    assert_eq!(linked, PAIRS * ROUNDS, "and the other side was linked");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_local_clear_sticks_against_stale_values_and_yields_to_a_new_value() {
+    let app = TestApp::spawn().await;
+    let company = app.register_company("org-l", &[]).await;
+    for (m, email) in [("m-old", "old@example.com"), ("m-new", "new@example.com")] {
+        let e = create("org-l", m, email, t(0));
+        app.accept(&e).await;
+        app.logged(company, &event_id(&e)).await;
+    }
+    let first = with_manager(create("org-l", "m-r", "r@example.com", t(1)), "m-old");
+    app.accept(&first).await;
+    let old_id = user(&app, company, "old@example.com").await["id"].clone();
+    wait_linked(&app, company, "r@example.com", &old_id).await;
+    assert_eq!(
+        app.logged_by(company, &event_id(&first), LINKER).await["outcome"],
+        "manager_linked"
+    );
+    let report = user(&app, company, "r@example.com").await;
+    let url = format!(
+        "{}/api/v1/companies/{company}/users/{}/manager",
+        app.admin_url,
+        report["id"].as_str().unwrap()
+    );
+    let cleared: Value = app
+        .http
+        .delete(&url)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(cleared["manager_id"].is_null());
+    assert_eq!(
+        user(&app, company, "old@example.com").await["permission_level"],
+        "basic",
+        "demoted with the clear"
+    );
+
+    let stale = with_manager(update("org-l", "m-r", "r@example.com", t(2)), "m-old");
+    app.accept(&stale).await;
+    assert_eq!(
+        app.logged_by(company, &event_id(&stale), LINKER).await["outcome"],
+        "manager_unchanged"
+    );
+    assert!(
+        manager_of(&app, company, "r@example.com").await.is_null(),
+        "the clear sticks"
+    );
+
+    let reassigned = with_manager(update("org-l", "m-r", "r@example.com", t(3)), "m-new");
+    app.accept(&reassigned).await;
+    assert_eq!(
+        app.logged_by(company, &event_id(&reassigned), LINKER).await["outcome"],
+        "manager_linked"
+    );
+    assert_eq!(
+        manager_of(&app, company, "r@example.com").await,
+        user(&app, company, "new@example.com").await["id"]
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_manager_level_follows_active_direct_reports() {
+    let app = TestApp::spawn().await;
+    let company = app.register_company("org-p", &[]).await;
+    for (m, email) in [("m-a", "a@example.com"), ("m-b", "b@example.com")] {
+        let e = create("org-p", m, email, t(0));
+        app.accept(&e).await;
+        app.logged(company, &event_id(&e)).await;
+    }
+    let r = with_manager(create("org-p", "m-r", "r@example.com", t(1)), "m-a");
+    app.accept(&r).await;
+    // manager-linker may see the event before r's record exists: the link then waits for
+    // user-upsert's announcement.
+    let a_id = user(&app, company, "a@example.com").await["id"].clone();
+    wait_linked(&app, company, "r@example.com", &a_id).await;
+    assert_eq!(
+        user(&app, company, "a@example.com").await["permission_level"],
+        "manager"
+    );
+
+    let moved = with_manager(update("org-p", "m-r", "r@example.com", t(2)), "m-b");
+    app.accept(&moved).await;
+    assert_eq!(
+        app.logged_by(company, &event_id(&moved), LINKER).await["outcome"],
+        "manager_linked"
+    );
+    assert_eq!(
+        user(&app, company, "a@example.com").await["permission_level"],
+        "basic",
+        "lost the last report"
+    );
+    assert_eq!(
+        user(&app, company, "b@example.com").await["permission_level"],
+        "manager"
+    );
+
+    let gone = scimsync_tests::events::delete("m-r", t(3));
+    app.accept(&gone).await;
+    app.logged(company, &event_id(&gone)).await;
+    assert_eq!(
+        user(&app, company, "b@example.com").await["permission_level"],
+        "basic",
+        "the only report is deactivated"
+    );
+    app.stop().await;
+}

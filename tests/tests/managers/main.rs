@@ -1,0 +1,40 @@
+//! Manager linking: SPEC R13, R14, R15 and the Manager level of R12. Links that wait for a
+//! user (`pending`), and the hierarchy they build (`hierarchy`).
+
+// Test support: a failed expectation is the test failing, so unwrap/expect/panic are the point.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod hierarchy;
+mod pending;
+
+use std::time::Duration;
+
+use scimsync_tests::{wait_until, TestApp};
+use serde_json::Value;
+use uuid::Uuid;
+
+const LINKER: &str = "manager-linker";
+
+async fn user(app: &TestApp, company: Uuid, email: &str) -> Value {
+    app.user_by_email(company, email)
+        .await
+        .unwrap_or_else(|| panic!("{email} exists"))
+}
+
+async fn manager_of(app: &TestApp, company: Uuid, email: &str) -> Value {
+    user(app, company, email).await["manager_id"].clone()
+}
+
+/// Waits until the user with this email reports to `manager` (a user id).
+async fn wait_linked(app: &TestApp, company: Uuid, email: &str, manager: &Value) {
+    wait_until(
+        &format!("{email} to be linked"),
+        Duration::from_secs(30),
+        || async {
+            let user = app.user_by_email(company, email).await;
+            user.is_some_and(|u| u["manager_id"] == *manager)
+                .then_some(())
+        },
+    )
+    .await;
+}

@@ -1,0 +1,202 @@
+//! Links whose manager, or whose report, has no record yet (R13): woken by user-upsert's
+//! announcements, given up after the age limit.
+
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use scimsync_platform::metrics::{metrics, EventLabels};
+use scimsync_schema::topology::MANAGER_LINKER;
+use scimsync_tests::broker::Broker;
+use scimsync_tests::events::{create, event_id, set_scim, t, update, with_manager};
+use scimsync_tests::{wait_until, TestApp};
+use serde_json::json;
+use uuid::Uuid;
+
+use super::{manager_of, user, wait_linked, LINKER};
+
+#[tokio::test]
+async fn a_report_sent_before_its_manager_is_linked_without_any_manual_step() {
+    let app = TestApp::spawn().await;
+    let company = app.register_company("org-m", &[]).await;
+    let report = with_manager(
+        create("org-m", "m-report", "report@example.com", t(0)),
+        "m-boss",
+    );
+    app.accept(&report).await;
+    let pending = app.logged_by(company, &event_id(&report), LINKER).await;
+    assert_eq!(pending["outcome"], "manager_pending");
+    let boss = create("org-m", "m-boss", "boss@example.com", t(1));
+    app.accept(&boss).await;
+    app.logged(company, &event_id(&boss)).await;
+    let boss_id = user(&app, company, "boss@example.com").await["id"].clone();
+    wait_linked(&app, company, "report@example.com", &boss_id).await;
+    let log = app.logged_by(company, &event_id(&report), LINKER).await;
+    assert_eq!(
+        log["outcome"], "manager_linked",
+        "the report's own event now says linked: {log}"
+    );
+    assert_eq!(
+        user(&app, company, "boss@example.com").await["permission_level"],
+        "manager"
+    );
+    let reports = app
+        .get(&format!(
+            "/api/v1/companies/{company}/users/{}/reports",
+            boss_id.as_str().unwrap()
+        ))
+        .await;
+    assert_eq!(reports["users"].as_array().map(Vec::len), Some(1));
+    app.stop().await;
+}
+
+/// The manager value names an external id the manager's record gains only in a later update:
+/// the update announces the new id, which wakes the pending link at once (the link's own
+/// message comes back only after `manager.pending_retry_secs`, two minutes by default).
+#[tokio::test]
+async fn a_pending_link_resolves_when_its_manager_gains_the_awaited_external_id() {
+    let app = TestApp::spawn().await;
+    let company = app.register_company("org-x", &[]).await;
+    let boss = create("org-x", "m-boss", "boss@example.com", t(0));
+    app.accept(&boss).await;
+    app.logged(company, &event_id(&boss)).await;
+    let report = with_manager(
+        create("org-x", "m-report", "report@example.com", t(1)),
+        "ext-boss",
+    );
+    app.accept(&report).await;
+    let pending = app.logged_by(company, &event_id(&report), LINKER).await;
+    assert_eq!(pending["outcome"], "manager_pending");
+
+    let mut renamed = update("org-x", "m-boss", "boss@example.com", t(2));
+    set_scim(&mut renamed, "external_id", json!("ext-boss"));
+    app.accept(&renamed).await;
+    let boss_id = user(&app, company, "boss@example.com").await["id"].clone();
+    wait_linked(&app, company, "report@example.com", &boss_id).await;
+    let log = app.logged_by(company, &event_id(&report), LINKER).await;
+    assert_eq!(log["outcome"], "manager_linked", "{log}");
+
+    // The report's event again (a redelivery, or its own message back from the delay tier):
+    // the log keeps what the event did.
+    let handled = || {
+        metrics()
+            .events
+            .get_or_create(&EventLabels {
+                queue: MANAGER_LINKER.name.into(),
+                event_type: "scim.member.create".into(),
+                outcome: "ack",
+            })
+            .get()
+    };
+    let before = handled();
+    app.accept(&report).await;
+    wait_until(
+        "the redelivery to be handled",
+        Duration::from_secs(30),
+        || async { (handled() > before).then_some(()) },
+    )
+    .await;
+    let log = app.logged_by(company, &event_id(&report), LINKER).await;
+    assert_eq!(
+        log["outcome"], "manager_linked",
+        "a redelivery rewrote the log: {log}"
+    );
+    assert_eq!(
+        manager_of(&app, company, "report@example.com").await,
+        boss_id
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_manager_that_never_arrives_is_dead_lettered_after_the_age_limit() {
+    let app = TestApp::spawn_with(Default::default(), |s| {
+        s.manager.max_pending_age_secs = 3600;
+        // The message's own return is what gives up; no need to wait two minutes for it.
+        s.manager.pending_retry_secs = 1;
+    })
+    .await;
+    let company = app.register_company("org-n", &[]).await;
+    let e = with_manager(
+        create("org-n", "m-1", "orphan@example.com", t(0)),
+        "m-nobody",
+    );
+    app.accept(&e).await;
+    assert_eq!(
+        app.logged_by(company, &event_id(&e), LINKER).await["outcome"],
+        "manager_pending"
+    );
+    app.clock_offset_secs.store(7200, Ordering::Relaxed);
+    let broker = Broker::connect(&app.env.amqp_url).await;
+    let dead = wait_until("the dead letter", Duration::from_secs(30), || async {
+        broker.take("scimsync.manager-linker.dlq").await
+    })
+    .await;
+    assert_eq!(
+        dead.header("x-dead-letter-reason").as_deref(),
+        Some("manager_not_found")
+    );
+    let log = app.logged_by(company, &event_id(&e), LINKER).await;
+    assert_eq!(log["outcome"], "manager_not_found");
+    assert!(manager_of(&app, company, "orphan@example.com")
+        .await
+        .is_null());
+    app.stop().await;
+}
+
+/// An announcement in the one-user shape earlier versions published (`user_provisioned.v1`),
+/// still queued or replayed from a dead-letter queue, wakes its links as before.
+#[tokio::test]
+async fn a_single_user_announcement_of_an_earlier_version_still_wakes_links() {
+    use scimsync_schema::message::UserProvisioned;
+    use scimsync_schema::QueueMessage;
+    use sea_orm::ConnectionTrait;
+
+    let app = TestApp::spawn_with(
+        scimsync_tests::app::Services {
+            manager_linker: true,
+            ..scimsync_tests::app::Services::INGEST_ONLY
+        },
+        |_| {},
+    )
+    .await;
+    let company = app.register_company("org-v1", &[]).await;
+    let report = with_manager(
+        create("org-v1", "m-report", "report@example.com", t(0)),
+        "m-boss",
+    );
+    app.accept(&report).await;
+    let pending = app.logged_by(company, &event_id(&report), LINKER).await;
+    assert_eq!(pending["outcome"], "manager_pending");
+    // The two records, written without user-upsert (which announces in the batch shape).
+    let (report_id, boss_id) = (Uuid::now_v7(), Uuid::now_v7());
+    for (id, member, email) in [
+        (report_id, "m-report", "report@example.com"),
+        (boss_id, "m-boss", "boss@example.com"),
+    ] {
+        app.env
+            .db
+            .execute_unprepared(&format!(
+                "INSERT INTO users (id, company_id, email, stytch_member_id, scim_provisioned)
+                 VALUES ('{id}', '{company}', '{email}', '{member}', true)"
+            ))
+            .await
+            .unwrap();
+    }
+    let broker = Broker::connect(&app.env.amqp_url).await;
+    for (id, member) in [(boss_id, "m-boss"), (report_id, "m-report")] {
+        let message = QueueMessage::UserProvisionedV1(UserProvisioned {
+            event_id: format!("evt-{member}:user_provisioned"),
+            timestamp: t(1),
+            company_id: company.to_string(),
+            user_id: id.to_string(),
+            stytch_member_id: member.into(),
+            scim_id: None,
+            external_id: None,
+        });
+        broker.put(MANAGER_LINKER.name, &message.to_bytes()).await;
+    }
+    wait_linked(&app, company, "report@example.com", &json!(boss_id)).await;
+    let log = app.logged_by(company, &event_id(&report), LINKER).await;
+    assert_eq!(log["outcome"], "manager_linked", "{log}");
+    app.stop().await;
+}
