@@ -8,6 +8,7 @@
 //! timed, and the run's company deleted with all its rows (unless `--keep-data`). Benchmarks
 //! are not tests: nothing here runs under `make test`.
 
+mod broker;
 mod cleanup;
 mod converge;
 pub mod latency;
@@ -55,12 +56,12 @@ pub struct Args {
     /// Webhooks in flight in the unthrottled scenarios.
     #[arg(long, default_value_t = 64)]
     pub concurrency: usize,
-    /// Scenarios to run: throughput, ingest-alone, latency, converge-small, converge-big,
-    /// memory.
+    /// Scenarios to run: throughput, ingest-alone, broker, latency, converge-small,
+    /// converge-big, memory.
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "throughput,ingest-alone,latency,converge-small,converge-big,memory"
+        default_value = "throughput,ingest-alone,broker,latency,converge-small,converge-big,memory"
     )]
     pub only: Vec<String>,
     #[arg(long, default_value = "http://127.0.0.1:8080")]
@@ -138,6 +139,15 @@ pub async fn run(settings: &Settings, args: Args) -> anyhow::Result<()> {
     if wants("ingest-alone") {
         bench.ingest_alone(&mut figures).await?;
         bench.memory_so_far("ingest alone");
+    }
+    if wants("broker") {
+        bench
+            .broker_ceiling(
+                &settings.amqp.url,
+                settings.amqp.publisher_channels,
+                &mut figures,
+            )
+            .await?;
     }
     if wants("latency") {
         for (i, rate) in args.latency_rates.iter().enumerate() {

@@ -118,30 +118,41 @@ fn cpu_ticks() -> (u64, u64) {
         .collect();
     let total: u64 = fields.iter().take(8).sum();
     let idle = fields.get(3).copied().unwrap_or(0) + fields.get(4).copied().unwrap_or(0);
-    let mut ours = 0;
-    if let Ok(entries) = std::fs::read_dir("/proc") {
-        for entry in entries.flatten() {
-            let path = entry.path();
-            let Ok(stat) = std::fs::read_to_string(path.join("stat")) else {
-                continue;
-            };
-            let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
-                continue;
-            };
-            if !OURS.contains(&&stat[open + 1..close]) {
-                continue;
-            }
-            // After the name: state is field 3; utime, stime, cutime, cstime are 14 to 17.
-            let rest: Vec<u64> = stat[close + 1..]
-                .split_whitespace()
-                .skip(11)
-                .take(4)
-                .filter_map(|f| f.parse().ok())
-                .collect();
-            ours += rest.iter().sum::<u64>();
-        }
-    }
+    let ours = process_ticks(|name| OURS.contains(&name));
     (total.saturating_sub(idle), ours)
+}
+
+/// CPU ticks (user and system, children reaped included) of the processes whose name passes.
+fn process_ticks(wanted: impl Fn(&str) -> bool) -> u64 {
+    let mut ticks = 0;
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return 0;
+    };
+    for entry in entries.flatten() {
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
+            continue;
+        };
+        if !wanted(&stat[open + 1..close]) {
+            continue;
+        }
+        // After the name: state is field 3; utime, stime, cutime, cstime are 14 to 17.
+        ticks += stat[close + 1..]
+            .split_whitespace()
+            .skip(11)
+            .take(4)
+            .filter_map(|f| f.parse::<u64>().ok())
+            .sum::<u64>();
+    }
+    ticks
+}
+
+/// CPU seconds used so far by the processes named `name` (e.g. `beam.smp`, the broker).
+pub fn process_cpu_secs(name: &str) -> f64 {
+    // Kernel clock ticks are 100 per second on Linux.
+    process_ticks(|n| n == name) as f64 / 100.0
 }
 
 /// Measures how much of the machine other processes (a build, a test run) used meanwhile: the
