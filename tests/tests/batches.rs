@@ -34,7 +34,8 @@ async fn a_backlog_applied_in_batches_ends_as_if_applied_one_by_one() {
     let mut events = vec![boss.clone()];
     for i in 1..=12 {
         let email = format!("report{i}@example.com");
-        let report = create("org-batch", &format!("m-{i}"), &email, t(i));
+        let mut report = create("org-batch", &format!("m-{i}"), &email, t(i));
+        set_scim(&mut report, "title", json!("Engineer"));
         events.push(with_manager(with_groups(report, &groups[1..]), "m-boss"));
     }
     // A domain the company does not allow, in the middle of the batch.
@@ -122,6 +123,16 @@ async fn a_backlog_applied_in_batches_ends_as_if_applied_one_by_one() {
         ))
         .await;
     assert_eq!(title, 1, "report 4 carries the title of its second event");
+    // The batch attached its new records' titles together, before its commit.
+    let engineers = app
+        .env
+        .count(&format!(
+            "SELECT count(*) AS n FROM user_org_attributes a JOIN org_schema_entries e ON e.id = a.entry_id
+             JOIN users u ON u.id = a.user_id
+             WHERE u.company_id = '{company}' AND e.kind = 'job_title' AND e.value = 'Engineer'"
+        ))
+        .await;
+    assert_eq!(engineers, 11, "every report but report 4 is an Engineer");
     let memberships = app
         .env
         .count("SELECT count(*) AS n FROM scim_group_memberships WHERE present")

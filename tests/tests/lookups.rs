@@ -182,8 +182,8 @@ async fn key_lookups_stay_index_lookups_for_a_company_without_statistics() {
         &env,
         scimsync_user_upsert::org::ATTACH,
         vec![
-            new.into(),
-            user.into(),
+            vec![new, new].into(),
+            vec![user, user].into(),
             vec!["job_title".to_owned(), "country".to_owned()].into(),
             vec!["job_title-7".to_owned(), "country-7".to_owned()].into(),
         ],

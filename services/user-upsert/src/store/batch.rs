@@ -194,6 +194,7 @@ impl Store {
             return Err(error);
         }
         let mut refresh_later = Vec::new();
+        let mut attach_later = org::Later::default();
         let mut entries = Vec::with_capacity(items.len());
         let mut applied = Vec::with_capacity(items.len());
         let mut companies = BTreeSet::new();
@@ -213,6 +214,7 @@ impl Store {
                         stored: stored.remove(&prepared.member_id).unwrap_or_default(),
                         unheld: &mut unheld,
                         refresh_later: &mut refresh_later,
+                        attach_later: &mut attach_later,
                     }),
                 )
                 .await;
@@ -235,6 +237,10 @@ impl Store {
                     return Err(error);
                 }
             }
+        }
+        if let Err(error) = attach_later.flush(&txn, created).await {
+            let _ = txn.rollback().await;
+            return Err(error);
         }
         let changes = match access::refresh(&txn, &refresh_later).await {
             Ok(changes) => changes,

@@ -26,6 +26,8 @@ pub(super) struct InBatch<'b> {
     pub unheld: &'b mut matching::Unheld,
     /// New records whose activity and level the batch refreshes together before its commit.
     pub refresh_later: &'b mut Vec<Uuid>,
+    /// New records' org attachments, made together before the commit.
+    pub attach_later: &'b mut org::Later,
 }
 
 #[allow(clippy::large_enum_variant)] // one per event, moved once
@@ -57,13 +59,19 @@ impl Store {
         batch: Option<InBatch<'_>>,
     ) -> Result<Step<'a>, DbErr> {
         let none = org::Created::new();
-        let (created, stored, mut unheld, refresh_later) = match batch {
-            Some(b) => (b.created, b.stored, Some(b.unheld), Some(b.refresh_later)),
+        let (created, stored, mut unheld, refresh_later, attach_later) = match batch {
+            Some(b) => (
+                b.created,
+                b.stored,
+                Some(b.unheld),
+                Some(b.refresh_later),
+                Some(b.attach_later),
+            ),
             None => {
                 let stored =
                     events::record_and_load(txn, ctx.webhook, envelope, ctx.member_id, member)
                         .await?;
-                (&none, stored, None, None)
+                (&none, stored, None, None, None)
             }
         };
         let Some(events) = stored else {
@@ -164,7 +172,15 @@ impl Store {
                 ))
             }
         };
-        let org_changes = org::attach(txn, company.id, user_id, &state, created).await?;
+        // A new record's attachments change nothing else and not the outcome (`created`): a
+        // batch makes them together before its commit.
+        let org_changes = match (existing_id, attach_later) {
+            (None, Some(later)) => {
+                later.push(company.id, user_id, &state);
+                0
+            }
+            _ => org::attach(txn, company.id, user_id, &state, created).await?,
+        };
         // Effective activity and permission level (memberships may have arrived first). A new
         // record has no manager and no reports yet, so its refresh changes nobody else and not
         // the outcome (`created`): a batch refreshes its new records together, and fills in
