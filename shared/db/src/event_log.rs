@@ -53,9 +53,17 @@ async fn write_all(
     entries: &[Entry<'_>],
     on_conflict: &str,
 ) -> Result<(), DbErr> {
-    if entries.is_empty() {
-        return Ok(());
+    for chunk in entries.chunks(crate::ROWS_PER_STATEMENT) {
+        write_chunk(conn, chunk, on_conflict).await?;
     }
+    Ok(())
+}
+
+async fn write_chunk(
+    conn: &impl ConnectionTrait,
+    entries: &[Entry<'_>],
+    on_conflict: &str,
+) -> Result<(), DbErr> {
     let rows: Vec<serde_json::Value> = entries
         .iter()
         .map(|e| {

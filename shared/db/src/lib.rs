@@ -18,6 +18,12 @@ use secrecy::ExposeSecret;
 pub use migration::Migrator;
 use scimsync_platform::settings::DatabaseSettings;
 
+/// Rows per multi-row write at most. A manager-linker wake can settle thousands of links in one
+/// transaction: written in one statement, their JSON parameter ran to megabytes, serialised
+/// whole and copied into the connection's buffer at once (manager-linker's memory peak, per a
+/// heap profile). Chunks of this size keep each statement to a few hundred kilobytes.
+pub const ROWS_PER_STATEMENT: usize = 500;
+
 /// Opens a pool sized from settings.
 pub async fn connect(settings: &DatabaseSettings) -> Result<DatabaseConnection, DbErr> {
     connect_url(settings.url.expose_secret(), settings).await

@@ -150,9 +150,16 @@ pub async fn write_links(
     conn: &impl ConnectionTrait,
     links: &[&manager_link::Model],
 ) -> Result<(), DbErr> {
-    if links.is_empty() {
-        return Ok(());
+    for chunk in links.chunks(scimsync_db::ROWS_PER_STATEMENT) {
+        write_links_chunk(conn, chunk).await?;
     }
+    Ok(())
+}
+
+async fn write_links_chunk(
+    conn: &impl ConnectionTrait,
+    links: &[&manager_link::Model],
+) -> Result<(), DbErr> {
     let rows: Vec<serde_json::Value> = links
         .iter()
         .map(|l| {
