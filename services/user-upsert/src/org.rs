@@ -79,7 +79,7 @@ pub async fn create_entries(
 }
 
 /// One user's org values to attach.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Attachment {
     pub company_id: Uuid,
     pub user_id: Uuid,
@@ -166,12 +166,7 @@ impl Later {
     }
 
     /// Makes all the deferred attachments.
-    pub async fn flush(
-        &mut self,
-        txn: &DatabaseTransaction,
-        created: &Created,
-    ) -> Result<u64, DbErr> {
-        let all = std::mem::take(&mut self.0);
-        attach_all(txn, &all, created).await
+    pub async fn flush(self, txn: &DatabaseTransaction, created: &Created) -> Result<u64, DbErr> {
+        attach_all(txn, &self.0, created).await
     }
 }

@@ -22,7 +22,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::table::{Figure, Goal as Target, Unit};
 use super::{system, Bench};
-use crate::simulate::plan::{plan, Order};
+use crate::simulate::plan::Order;
 use crate::simulate::report::thousands;
 
 const EXCHANGE: &str = "scimsync.bench.ceiling";
@@ -74,19 +74,9 @@ impl Bench {
             Target::None,
         );
         // Realistic bodies: the webhooks of a generated organisation, as ingest receives them.
-        let prepared = self
-            .session
-            .prepare(n, 6000, None, |t| t.initial_sync())
-            .await?;
-        let bodies: Arc<Vec<Arc<[u8]>>> = Arc::new(
-            plan(&prepared.truth, Order::Random, 0.0, 1)
-                .initial
-                .into_iter()
-                .map(|d| d.body)
-                .collect(),
-        );
-        let company = prepared.company;
-        drop(prepared);
+        let (company, _, deliveries) = self.first_sync(n, 6000, Order::Random, 1).await?;
+        let bodies: Arc<Vec<Arc<[u8]>>> =
+            Arc::new(deliveries.into_iter().map(|d| d.body).collect());
         anyhow::ensure!(
             !bodies.is_empty(),
             "the generated organisation has no webhooks"

@@ -10,6 +10,25 @@ use crate::simulate::report::thousands;
 use crate::simulate::session::Goal;
 
 impl Bench {
+    /// A fresh company and its organisation's first sync: the member creates (generated with
+    /// `seed`, in `order`, shuffled with `plan_seed`) and the state they must end in. Only
+    /// these are kept: the generated truth is several times their size.
+    pub(super) async fn first_sync(
+        &self,
+        users: usize,
+        seed: u64,
+        order: Order,
+        plan_seed: u64,
+    ) -> anyhow::Result<(uuid::Uuid, Goal, Vec<player::Delivery>)> {
+        let prepared = self
+            .session
+            .prepare(users, seed, None, |t| t.initial_sync())
+            .await?;
+        let goal = Goal::of(&prepared.truth);
+        let deliveries = plan(&prepared.truth, order, 0.0, plan_seed).initial;
+        Ok((prepared.company, goal, deliveries))
+    }
+
     /// Every delivery as fast as ingest answers, `--concurrency` in flight.
     async fn send_unthrottled(
         &self,
@@ -72,14 +91,7 @@ impl Bench {
         order: Order,
         seed: u64,
     ) -> anyhow::Result<ConvergeRun> {
-        let prepared = self
-            .session
-            .prepare(users, seed, None, |t| t.initial_sync())
-            .await?;
-        let goal = Goal::of(&prepared.truth);
-        let deliveries = plan(&prepared.truth, order, 0.0, seed).initial;
-        let company = prepared.company;
-        drop(prepared);
+        let (company, goal, deliveries) = self.first_sync(users, seed, order, seed).await?;
         let bar = crate::simulate::progress(deliveries.len() as u64, "webhooks", false);
         let meter = system::CpuMeter::start();
         let first = Instant::now();
@@ -159,14 +171,9 @@ impl Bench {
             Target::None,
         );
         for run in 0..self.args.runs {
-            let prepared = self
-                .session
-                .prepare(n, 4000 + run as u64, None, |t| t.initial_sync())
+            let (company, goal, deliveries) = self
+                .first_sync(n, 4000 + run as u64, Order::Random, 1)
                 .await?;
-            let goal = Goal::of(&prepared.truth);
-            let deliveries = plan(&prepared.truth, Order::Random, 0.0, 1).initial;
-            let company = prepared.company;
-            drop(prepared);
             let meter = system::CpuMeter::start();
             system::signal_workers(&self.args.pid_dir, "STOP")?;
             let bar = crate::simulate::progress(deliveries.len() as u64, "webhooks", false);
