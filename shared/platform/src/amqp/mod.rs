@@ -14,6 +14,7 @@ use lapin::{Connection, ConnectionProperties};
 
 pub use consumer::{ConsumerConfig, Handler, Incoming, Outcome};
 pub use publisher::{Outgoing, PublishError, Publisher};
+pub use settle::{dead_letter_kept, Kept};
 
 /// Opens a connection driven by the current tokio runtime.
 pub async fn connect(url: &str, name: &str) -> Result<Connection, lapin::Error> {

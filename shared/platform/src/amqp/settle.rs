@@ -12,7 +12,7 @@ use scimsync_schema::topology::{delay_for_attempt, tier_at_least, DEAD_LETTER_EX
 
 use super::consumer::{ConsumerConfig, InFlight, Incoming, Outcome};
 use super::headers::{get_str, set_str, set_u64};
-use super::publisher::{Outgoing, Publisher};
+use super::publisher::{Outgoing, PublishError, Publisher};
 use crate::metrics::metrics;
 
 /// Settles one message with the broker; returns its in-flight gauge guard.
@@ -162,6 +162,14 @@ async fn publish_then_ack(
     }
 }
 
+/// Adds why, when and from which queue a message is dead-lettered.
+fn mark_dead(headers: &mut FieldTable, queue: &str, reason: &str, detail: &str) {
+    set_str(headers, h::DL_REASON, reason);
+    set_str(headers, h::DL_DETAIL, detail);
+    set_str(headers, h::DL_FAILED_AT, Utc::now().to_rfc3339());
+    set_str(headers, h::DL_QUEUE, queue);
+}
+
 async fn dead_letter(
     config: &ConsumerConfig,
     publisher: &Publisher,
@@ -171,10 +179,7 @@ async fn dead_letter(
     detail: &str,
 ) {
     let mut headers = copy_headers(incoming);
-    set_str(&mut headers, h::DL_REASON, reason);
-    set_str(&mut headers, h::DL_DETAIL, detail);
-    set_str(&mut headers, h::DL_FAILED_AT, Utc::now().to_rfc3339());
-    set_str(&mut headers, h::DL_QUEUE, config.queue.name);
+    mark_dead(&mut headers, config.queue.name, reason, detail);
     tracing::warn!(reason, detail, "dead-lettering message");
     let (exchange, routing_key) = (DEAD_LETTER_EXCHANGE, config.queue.name);
     if publish_then_ack(
@@ -189,4 +194,43 @@ async fn dead_letter(
     {
         metrics().dead_lettered(config.queue.name, reason);
     }
+}
+
+/// A message the worker acknowledged but kept, to dead-letter later if it comes to that (a
+/// pending manager link keeps its event's message in the database until the age limit).
+#[derive(Debug, Clone, Copy)]
+pub struct Kept<'a> {
+    pub body: &'a [u8],
+    /// Where the message was first published (its dead letter's replay target).
+    pub exchange: &'a str,
+    pub routing_key: &'a str,
+    pub message_id: Option<&'a str>,
+}
+
+/// Dead-letters a kept message from `queue` with the same headers as a held one, and waits
+/// for the broker's confirm.
+pub async fn dead_letter_kept(
+    publisher: &Publisher,
+    queue: &str,
+    kept: Kept<'_>,
+    reason: &str,
+    detail: &str,
+) -> Result<(), PublishError> {
+    let mut headers = FieldTable::default();
+    set_u64(&mut headers, h::ATTEMPTS, 1);
+    set_str(&mut headers, h::DL_ORIGINAL_EXCHANGE, kept.exchange);
+    set_str(&mut headers, h::DL_ORIGINAL_ROUTING_KEY, kept.routing_key);
+    mark_dead(&mut headers, queue, reason, detail);
+    tracing::warn!(reason, detail, "dead-lettering a kept message");
+    publisher
+        .publish(Outgoing {
+            exchange: DEAD_LETTER_EXCHANGE,
+            routing_key: queue,
+            body: kept.body,
+            message_id: kept.message_id,
+            headers,
+        })
+        .await?;
+    metrics().dead_lettered(queue, reason);
+    Ok(())
 }
