@@ -1,9 +1,10 @@
-//! Routes member events and user announcements; pending links go back on the delay tiers.
+//! Routes member events and user announcements. A link left pending keeps its event's message
+//! and the message is acknowledged: the link waits in the database (see `crate::sweep`).
 
 use std::time::Duration;
 
 use scimsync_db::companies::Cache;
-use scimsync_platform::amqp::{Handler, Incoming, Outcome};
+use scimsync_platform::amqp::{Handler, Incoming, Kept, Outcome};
 use scimsync_schema::message::UserProvisioned;
 use scimsync_schema::stytch::Action;
 use scimsync_schema::{QueueMessage, StytchWebhook};
@@ -17,8 +18,6 @@ pub struct ManagerLinker {
     pub db: DatabaseConnection,
     pub clock: Clock,
     pub max_pending_age: Duration,
-    /// The shortest delay before a pending link's message comes back.
-    pub pending_retry: Duration,
     pub companies: Cache,
 }
 
@@ -38,7 +37,8 @@ enum Work {
 }
 
 impl Work {
-    fn observed(&self) -> Option<Observed<'_>> {
+    /// The event to observe, if this is one; `message` is the one it came in.
+    fn observed<'a>(&'a self, message: &'a Incoming) -> Option<Observed<'a>> {
         match self {
             Self::Observe {
                 webhook,
@@ -50,6 +50,12 @@ impl Work {
                 company_id: *company_id,
                 member_id,
                 value,
+                message: Kept {
+                    body: &message.body,
+                    exchange: &message.exchange,
+                    routing_key: &message.routing_key,
+                    message_id: message.message_id.as_deref(),
+                },
             }),
             _ => None,
         }
@@ -130,11 +136,9 @@ impl ManagerLinker {
         let event_id = &seen.webhook.event_id;
         match result {
             Ok(attempt @ Attempt::Pending { .. }) => {
-                tracing::info!(%event_id, ?attempt, "manager not there yet; waiting");
-                Outcome::Wait {
-                    reason: "manager_pending".into(),
-                    at_least: self.pending_retry,
-                }
+                // The link keeps the message (for its dead letter, should it come to that).
+                tracing::info!(%event_id, ?attempt, "manager not there yet; the link waits");
+                Outcome::Ack
             }
             Ok(Attempt::GaveUp { .. }) => Outcome::DeadLetter {
                 reason: "manager_not_found".into(),
@@ -178,7 +182,7 @@ impl Handler for ManagerLinker {
     async fn handle(&self, message: &Incoming) -> Outcome {
         let work = self.work(message).await;
         let linker = self.linker();
-        if let Some(seen) = work.observed() {
+        if let Some(seen) = work.observed(message) {
             let result = linker.observe(&seen).await;
             return self.observed(&seen, result);
         }
@@ -212,7 +216,7 @@ impl Handler for ManagerLinker {
         let observed: Vec<(usize, Observed<'_>)> = works
             .iter()
             .enumerate()
-            .filter_map(|(index, w)| w.observed().map(|seen| (index, seen)))
+            .filter_map(|(index, w)| w.observed(&messages[index]).map(|seen| (index, seen)))
             .collect();
         let seen: Vec<Observed<'_>> = observed.iter().map(|(_, s)| s.clone()).collect();
         let results = linker.observe_all(&seen).await;

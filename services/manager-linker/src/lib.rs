@@ -3,14 +3,16 @@
 //!
 //! Identity providers send reports before their managers, so a manager value that resolves to
 //! nobody yet stays pending: every new user record (or new id on one) announces itself
-//! (`internal.user.provisioned`) and wakes the links waiting for it; the message itself comes
-//! back on the delay tiers, from `manager.pending_retry_secs` on, to catch a missed announcement
-//! and the age limit.
+//! (`internal.user.provisioned`) and wakes the links waiting for it. A pending link keeps its
+//! event's message, which is acknowledged; the sweep looks at pending links again from the
+//! database, every `manager.pending_retry_secs`, to catch a missed announcement and the age
+//! limit.
 //! Cycles never form: hierarchy changes are serialised per company and checked inside the same
 //! transaction.
 
 pub mod handler;
 pub mod links;
+pub mod sweep;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -37,14 +39,32 @@ pub async fn run_with_clock(
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     let db = scimsync_db::connect(&settings.database).await?;
+    let max_pending_age = Duration::from_secs(settings.manager.max_pending_age_secs);
     let handler = handler::ManagerLinker {
         db: db.clone(),
-        clock,
-        max_pending_age: Duration::from_secs(settings.manager.max_pending_age_secs),
-        pending_retry: Duration::from_secs(settings.manager.pending_retry_secs),
+        clock: clock.clone(),
+        max_pending_age,
         companies: scimsync_db::companies::Cache::new(Duration::from_secs(30)),
     };
-    worker::run(&settings, CONCERN, MANAGER_LINKER, |_| handler, shutdown).await?;
+    let mut sweeping = None;
+    let sweep_stop = shutdown.child_token();
+    let with_sweep = |publisher| {
+        let sweeper = sweep::Sweeper {
+            db: db.clone(),
+            clock,
+            max_pending_age,
+            every: Duration::from_secs(settings.manager.pending_retry_secs),
+            publisher,
+        };
+        sweeping = Some(tokio::spawn(sweeper.run(sweep_stop.clone())));
+        handler
+    };
+    let result = worker::run(&settings, CONCERN, MANAGER_LINKER, with_sweep, shutdown).await;
+    sweep_stop.cancel();
+    if let Some(sweeping) = sweeping {
+        let _ = sweeping.await;
+    }
+    result?;
     db.close().await?;
     Ok(())
 }

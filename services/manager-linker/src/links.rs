@@ -10,6 +10,7 @@ use chrono::{DateTime, Utc};
 use scimsync_db::entity::manager_link;
 use scimsync_db::event_log::Entry;
 use scimsync_db::hierarchy::{self, Connected};
+use scimsync_platform::amqp::Kept;
 use scimsync_schema::StytchWebhook;
 use sea_orm::{DatabaseConnection, DatabaseTransaction, DbErr};
 use serde_json::json;
@@ -19,6 +20,8 @@ use crate::CONCERN;
 
 mod batch;
 pub mod sql;
+
+pub use batch::Swept;
 
 /// Where a link stands after an attempt.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -90,6 +93,27 @@ pub struct Observed<'a> {
     pub company_id: Uuid,
     pub member_id: &'a str,
     pub value: &'a str,
+    /// The event's message, which the link keeps while it is pending.
+    pub message: Kept<'a>,
+}
+
+/// What a link is settled for.
+#[derive(Debug, Clone, Copy)]
+enum By<'a> {
+    /// The message of the event that set its value (kept on the link while it is pending).
+    Event(Kept<'a>),
+    /// The announcement (its event id) of a user it was waiting for.
+    Wake(&'a str),
+    /// The sweep's look at links left pending.
+    Sweep,
+}
+
+impl By<'_> {
+    /// Whether an expired link may be given up. A wake-up may not: it has no message to
+    /// dead-letter. The event's message and the sweep (which reads the kept one) have.
+    fn may_give_up(self) -> bool {
+        !matches!(self, Self::Wake(_))
+    }
 }
 
 impl Linker<'_> {
@@ -163,10 +187,8 @@ impl Linker<'_> {
     }
 
     /// The reads of an attempt, which need no hierarchy lock: who the report and the manager
-    /// are (`found`), or why the link cannot be made (yet). Only the event's own message may
-    /// give up on an expired link (`may_give_up`): it is what goes to the dead-letter queue. A
-    /// wake-up that gave up would leave the link `not_found` with nothing dead-lettered, and
-    /// the message's next retry would start the link's age over.
+    /// are (`found`), or why the link cannot be made (yet). An expired link is given up only
+    /// where its message can be dead-lettered (`may_give_up`, see [`By`]).
     fn lookup(&self, link: &manager_link::Model, found: &Found, may_give_up: bool) -> Lookup {
         let user = found
             .reports
@@ -197,12 +219,7 @@ impl Linker<'_> {
 
     /// The attempt's log entry, against the event that brought the link's value (it replaces
     /// that event's earlier outcome).
-    fn entry<'a>(
-        &self,
-        link: &'a manager_link::Model,
-        attempt: &Attempt,
-        woken_by: Option<&str>,
-    ) -> Entry<'a> {
+    fn entry<'a>(&self, link: &'a manager_link::Model, attempt: &Attempt, by: By<'_>) -> Entry<'a> {
         let mut detail = json!({ "manager_value": link.manager_value });
         match attempt {
             Attempt::Linked { manager, .. } => detail["manager_id"] = json!(manager),
@@ -219,8 +236,10 @@ impl Linker<'_> {
             }
             _ => {}
         }
-        if let Some(cause) = woken_by {
-            detail["woken_by"] = json!(cause);
+        match by {
+            By::Wake(cause) => detail["woken_by"] = json!(cause),
+            By::Sweep => detail["settled_by"] = json!("sweep"),
+            By::Event(_) => {}
         }
         Entry {
             company_id: Some(link.company_id),

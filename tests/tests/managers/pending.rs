@@ -5,7 +5,8 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use scimsync_platform::metrics::{metrics, EventLabels};
-use scimsync_schema::topology::MANAGER_LINKER;
+use scimsync_schema::topology::{DELAY_TIERS, MANAGER_LINKER};
+use scimsync_schema::QueueMessage;
 use scimsync_tests::broker::Broker;
 use scimsync_tests::events::{create, event_id, set_scim, t, update, with_manager};
 use scimsync_tests::{wait_until, TestApp};
@@ -50,8 +51,8 @@ async fn a_report_sent_before_its_manager_is_linked_without_any_manual_step() {
 }
 
 /// The manager value names an external id the manager's record gains only in a later update:
-/// the update announces the new id, which wakes the pending link at once (the link's own
-/// message comes back only after `manager.pending_retry_secs`, two minutes by default).
+/// the update announces the new id, which wakes the pending link at once (the sweep would look
+/// at it only after `manager.pending_retry_secs`, two minutes by default).
 #[tokio::test]
 async fn a_pending_link_resolves_when_its_manager_gains_the_awaited_external_id() {
     let app = TestApp::spawn().await;
@@ -75,7 +76,7 @@ async fn a_pending_link_resolves_when_its_manager_gains_the_awaited_external_id(
     let log = app.logged_by(company, &event_id(&report), LINKER).await;
     assert_eq!(log["outcome"], "manager_linked", "{log}");
 
-    // The report's event again (a redelivery, or its own message back from the delay tier):
+    // The report's event again (a redelivery, or a replay):
     // the log keeps what the event did.
     let handled = || {
         metrics()
@@ -111,7 +112,7 @@ async fn a_pending_link_resolves_when_its_manager_gains_the_awaited_external_id(
 async fn a_manager_that_never_arrives_is_dead_lettered_after_the_age_limit() {
     let app = TestApp::spawn_with(Default::default(), |s| {
         s.manager.max_pending_age_secs = 3600;
-        // The message's own return is what gives up; no need to wait two minutes for it.
+        // The sweep is what gives up; no need to wait two minutes for it.
         s.manager.pending_retry_secs = 1;
     })
     .await;
@@ -125,8 +126,13 @@ async fn a_manager_that_never_arrives_is_dead_lettered_after_the_age_limit() {
         app.logged_by(company, &event_id(&e), LINKER).await["outcome"],
         "manager_pending"
     );
-    app.clock_offset_secs.store(7200, Ordering::Relaxed);
+    // The link keeps the message in the database: nothing waits on the delay tiers.
     let broker = Broker::connect(&app.env.amqp_url).await;
+    for tier in DELAY_TIERS {
+        let queue = MANAGER_LINKER.delay_queue(*tier);
+        assert_eq!(broker.depth(&queue).await, Some(0), "{queue}");
+    }
+    app.clock_offset_secs.store(7200, Ordering::Relaxed);
     let dead = wait_until("the dead letter", Duration::from_secs(30), || async {
         broker.take("scimsync.manager-linker.dlq").await
     })
@@ -135,6 +141,14 @@ async fn a_manager_that_never_arrives_is_dead_lettered_after_the_age_limit() {
         dead.header("x-dead-letter-reason").as_deref(),
         Some("manager_not_found")
     );
+    // The dead letter is the event's own message, so a replay sends the event again.
+    match QueueMessage::from_bytes(&dead.body) {
+        Ok(QueueMessage::StytchWebhookV1(webhook)) => {
+            assert_eq!(webhook.event_id, event_id(&e));
+        }
+        _ => panic!("the dead letter is not the event's message"),
+    }
+    assert!(dead.header("x-original-routing-key").is_some());
     let log = app.logged_by(company, &event_id(&e), LINKER).await;
     assert_eq!(log["outcome"], "manager_not_found");
     assert!(manager_of(&app, company, "orphan@example.com")
@@ -148,8 +162,6 @@ async fn a_manager_that_never_arrives_is_dead_lettered_after_the_age_limit() {
 #[tokio::test]
 async fn a_single_user_announcement_of_an_earlier_version_still_wakes_links() {
     use scimsync_schema::message::UserProvisioned;
-    use scimsync_schema::QueueMessage;
-    use sea_orm::ConnectionTrait;
 
     let app = TestApp::spawn_with(
         scimsync_tests::app::Services {
@@ -168,20 +180,16 @@ async fn a_single_user_announcement_of_an_earlier_version_still_wakes_links() {
     let pending = app.logged_by(company, &event_id(&report), LINKER).await;
     assert_eq!(pending["outcome"], "manager_pending");
     // The two records, written without user-upsert (which announces in the batch shape).
-    let (report_id, boss_id) = (Uuid::now_v7(), Uuid::now_v7());
-    for (id, member, email) in [
-        (report_id, "m-report", "report@example.com"),
-        (boss_id, "m-boss", "boss@example.com"),
-    ] {
-        app.env
-            .db
-            .execute_unprepared(&format!(
-                "INSERT INTO users (id, company_id, email, stytch_member_id, scim_provisioned)
-                 VALUES ('{id}', '{company}', '{email}', '{member}', true)"
-            ))
-            .await
-            .unwrap();
-    }
+    let ids = insert_users(
+        &app,
+        company,
+        &[
+            ("m-report", "report@example.com"),
+            ("m-boss", "boss@example.com"),
+        ],
+    )
+    .await;
+    let (report_id, boss_id) = (ids[0], ids[1]);
     let broker = Broker::connect(&app.env.amqp_url).await;
     for (id, member) in [(boss_id, "m-boss"), (report_id, "m-report")] {
         let message = QueueMessage::UserProvisionedV1(UserProvisioned {
@@ -199,4 +207,59 @@ async fn a_single_user_announcement_of_an_earlier_version_still_wakes_links() {
     let log = app.logged_by(company, &event_id(&report), LINKER).await;
     assert_eq!(log["outcome"], "manager_linked", "{log}");
     app.stop().await;
+}
+
+/// Both users exist but no announcement ever came (a crash between a commit and its
+/// announcement): the sweep looks at the pending link again and makes it.
+#[tokio::test]
+async fn the_sweep_settles_a_link_whose_announcement_was_missed() {
+    let app = TestApp::spawn_with(
+        scimsync_tests::app::Services {
+            manager_linker: true,
+            ..scimsync_tests::app::Services::INGEST_ONLY
+        },
+        |s| s.manager.pending_retry_secs = 1,
+    )
+    .await;
+    let company = app.register_company("org-sweep", &[]).await;
+    let report = with_manager(
+        create("org-sweep", "m-report", "report@example.com", t(0)),
+        "m-boss",
+    );
+    app.accept(&report).await;
+    let pending = app.logged_by(company, &event_id(&report), LINKER).await;
+    assert_eq!(pending["outcome"], "manager_pending");
+    let boss_id = insert_users(
+        &app,
+        company,
+        &[
+            ("m-report", "report@example.com"),
+            ("m-boss", "boss@example.com"),
+        ],
+    )
+    .await[1];
+    wait_linked(&app, company, "report@example.com", &json!(boss_id)).await;
+    let log = app.logged_by(company, &event_id(&report), LINKER).await;
+    assert_eq!(log["outcome"], "manager_linked", "{log}");
+    assert_eq!(log["detail"]["settled_by"], "sweep", "{log}");
+    app.stop().await;
+}
+
+/// Writes user records directly (without user-upsert, so nobody announces them).
+async fn insert_users(app: &TestApp, company: Uuid, users: &[(&str, &str)]) -> Vec<Uuid> {
+    use sea_orm::ConnectionTrait;
+    let mut ids = Vec::new();
+    for (member, email) in users {
+        let id = Uuid::now_v7();
+        app.env
+            .db
+            .execute_unprepared(&format!(
+                "INSERT INTO users (id, company_id, email, stytch_member_id, scim_provisioned)
+                 VALUES ('{id}', '{company}', '{email}', '{member}', true)"
+            ))
+            .await
+            .unwrap();
+        ids.push(id);
+    }
+    ids
 }

@@ -1,13 +1,16 @@
 //! The linker's reads and writes, each one statement for a whole batch: who the reports and
-//! the managers are, the links to settle (locked), the links' new state, and which pending
-//! links an announcement wakes.
+//! the managers are, the links to settle (locked), the links' new state, which pending links an
+//! announcement wakes, and which the sweep looks at again.
 
 use std::collections::HashMap;
 
+use chrono::{DateTime, Utc};
 use scimsync_db::entity::manager_link;
 use scimsync_db::json_time;
+use scimsync_platform::amqp::Kept;
 use scimsync_schema::message::UserProvisioned;
 use sea_orm::{ConnectionTrait, DbBackend, DbErr, EntityTrait, Statement};
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 /// A (company, Stytch member id) or (company, manager value) pair.
@@ -38,27 +41,47 @@ ORDER BY k.company_id, k.value, f.rank, f.id";
 
 /// The links of (company, member) pairs, locked until the transaction ends.
 pub const LINKS_FOR_UPDATE: &str = "
-SELECT l.* FROM manager_links l
+SELECT l.company_id, l.stytch_member_id, l.manager_value, l.event_timestamp, l.event_id,
+       l.event_type, l.received_at, l.status, l.first_seen_at, l.updated_at
+FROM manager_links l
 JOIN unnest($1::uuid[], $2::text[]) AS k(company_id, member)
   ON l.company_id = k.company_id AND l.stytch_member_id = k.member
 ORDER BY l.company_id, l.stytch_member_id
 FOR UPDATE OF l";
 
-/// Writes links whole (inserted or replaced).
+/// Writes links whole (inserted or replaced). A pending link keeps the message it is given, or
+/// the one it had; a link that is no longer pending keeps none.
 pub const WRITE_LINKS: &str = "
 INSERT INTO manager_links (company_id, stytch_member_id, manager_value, event_timestamp, event_id,
-                           event_type, received_at, status, first_seen_at, updated_at)
+                           event_type, received_at, status, first_seen_at, updated_at, message)
 SELECT company_id, stytch_member_id, manager_value, event_timestamp, event_id,
-       event_type, received_at, status, first_seen_at, updated_at
+       event_type, received_at, status, first_seen_at, updated_at,
+       CASE WHEN status = 'pending' THEN message END
 FROM jsonb_to_recordset($1::jsonb) AS r(
     company_id uuid, stytch_member_id text, manager_value text, event_timestamp timestamptz,
     event_id text, event_type text, received_at timestamptz, status text,
-    first_seen_at timestamptz, updated_at timestamptz)
+    first_seen_at timestamptz, updated_at timestamptz, message jsonb)
 ON CONFLICT (company_id, stytch_member_id) DO UPDATE SET
     manager_value = EXCLUDED.manager_value, event_timestamp = EXCLUDED.event_timestamp,
     event_id = EXCLUDED.event_id, event_type = EXCLUDED.event_type,
     received_at = EXCLUDED.received_at, status = EXCLUDED.status,
-    first_seen_at = EXCLUDED.first_seen_at, updated_at = EXCLUDED.updated_at";
+    first_seen_at = EXCLUDED.first_seen_at, updated_at = EXCLUDED.updated_at,
+    message = CASE WHEN EXCLUDED.status = 'pending'
+                   THEN COALESCE(EXCLUDED.message, manager_links.message) END";
+
+/// Pending links last looked at before `$1`, those looked at longest ago first, at most `$2`.
+pub const DUE: &str = "
+SELECT company_id, stytch_member_id FROM manager_links
+WHERE status = 'pending' AND updated_at < $1
+ORDER BY updated_at
+LIMIT $2";
+
+/// The messages these links keep.
+pub const KEPT: &str = "
+SELECT l.company_id, l.stytch_member_id, l.message FROM manager_links l
+JOIN unnest($1::uuid[], $2::text[]) AS k(company_id, member)
+  ON l.company_id = k.company_id AND l.stytch_member_id = k.member
+WHERE l.message IS NOT NULL";
 
 /// The pending links new users complete: as the awaited manager (`$1`-`$3`: announcement
 /// index, company, one of its ids) or as the report (`$4`-`$6`: index, company, member id).
@@ -145,10 +168,100 @@ pub async fn links_for_update(
         .collect())
 }
 
-/// Inserts or replaces these links (distinct members).
+/// A message a pending link keeps: what its dead letter will carry (`manager_not_found`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeptMessage {
+    pub exchange: String,
+    pub routing_key: String,
+    pub message_id: Option<String>,
+    /// The message body (JSON text).
+    pub body: String,
+}
+
+impl KeptMessage {
+    pub fn of(kept: Kept<'_>) -> Self {
+        Self {
+            exchange: kept.exchange.to_owned(),
+            routing_key: kept.routing_key.to_owned(),
+            message_id: kept.message_id.map(str::to_owned),
+            body: String::from_utf8_lossy(kept.body).into_owned(),
+        }
+    }
+
+    pub fn as_kept(&self) -> Kept<'_> {
+        Kept {
+            body: self.body.as_bytes(),
+            exchange: &self.exchange,
+            routing_key: &self.routing_key,
+            message_id: self.message_id.as_deref(),
+        }
+    }
+}
+
+/// The pending links due for another look: last looked at before `before`, oldest first.
+pub async fn due(
+    conn: &impl ConnectionTrait,
+    before: DateTime<Utc>,
+    limit: u64,
+) -> Result<Vec<Key>, DbErr> {
+    let rows = conn
+        .query_all(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            DUE,
+            [
+                before.into(),
+                i64::try_from(limit).unwrap_or(i64::MAX).into(),
+            ],
+        ))
+        .await?;
+    rows.into_iter()
+        .map(|row| {
+            Ok((
+                row.try_get("", "company_id")?,
+                row.try_get("", "stytch_member_id")?,
+            ))
+        })
+        .collect()
+}
+
+/// The messages these links keep (links without one are left out).
+pub async fn kept(
+    conn: &impl ConnectionTrait,
+    keys: &[Key],
+) -> Result<HashMap<Key, KeptMessage>, DbErr> {
+    if keys.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let (companies, members) = split(keys);
+    let rows = conn
+        .query_all(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            KEPT,
+            [companies.into(), members.into()],
+        ))
+        .await?;
+    let mut kept = HashMap::new();
+    for row in rows {
+        let key: Key = (
+            row.try_get("", "company_id")?,
+            row.try_get("", "stytch_member_id")?,
+        );
+        let message: serde_json::Value = row.try_get("", "message")?;
+        match serde_json::from_value(message) {
+            Ok(message) => {
+                kept.insert(key, message);
+            }
+            Err(error) => tracing::warn!(%error, ?key, "a link keeps a message it cannot read"),
+        }
+    }
+    Ok(kept)
+}
+
+/// Inserts or replaces these links (distinct members), each with the message it is to keep if
+/// it is pending (`None`: the one it has).
 pub async fn write_links(
     conn: &impl ConnectionTrait,
-    links: &[&manager_link::Model],
+    links: &[(&manager_link::Model, Option<Kept<'_>>)],
 ) -> Result<(), DbErr> {
     for chunk in links.chunks(scimsync_db::ROWS_PER_STATEMENT) {
         write_links_chunk(conn, chunk).await?;
@@ -158,11 +271,11 @@ pub async fn write_links(
 
 async fn write_links_chunk(
     conn: &impl ConnectionTrait,
-    links: &[&manager_link::Model],
+    links: &[(&manager_link::Model, Option<Kept<'_>>)],
 ) -> Result<(), DbErr> {
     let rows: Vec<serde_json::Value> = links
         .iter()
-        .map(|l| {
+        .map(|(l, kept)| {
             serde_json::json!({
                 "company_id": l.company_id,
                 "stytch_member_id": l.stytch_member_id,
@@ -174,6 +287,7 @@ async fn write_links_chunk(
                 "status": l.status,
                 "first_seen_at": json_time(l.first_seen_at),
                 "updated_at": json_time(l.updated_at),
+                "message": kept.map(KeptMessage::of),
             })
         })
         .collect();

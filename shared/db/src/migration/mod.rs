@@ -11,7 +11,12 @@ pub struct Migrator;
 #[sea_orm_migration::async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(Initial), Box::new(Groups), Box::new(LookupIndexes)]
+        vec![
+            Box::new(Initial),
+            Box::new(Groups),
+            Box::new(LookupIndexes),
+            Box::new(KeptMessages),
+        ]
     }
 }
 
@@ -42,3 +47,4 @@ macro_rules! sql_migration {
 sql_migration!(Initial, "m20261122_000001_initial");
 sql_migration!(Groups, "m20261122_000002_groups");
 sql_migration!(LookupIndexes, "m20261122_000003_lookup_indexes");
+sql_migration!(KeptMessages, "m20261201_000004_kept_messages");
