@@ -23,6 +23,9 @@ pub mod sql;
 
 pub use batch::Swept;
 
+/// The most links one transaction settles when a wake-up or the sweep finds many.
+pub const LINKS_PER_TRANSACTION: usize = 500;
+
 /// Where a link stands after an attempt.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Attempt {

@@ -12,11 +12,8 @@ use scimsync_platform::amqp::Publisher;
 use sea_orm::DatabaseConnection;
 use tokio_util::sync::CancellationToken;
 
-use crate::links::Linker;
+use crate::links::{Linker, LINKS_PER_TRANSACTION};
 use crate::Clock;
-
-/// Links looked at per transaction (a round goes on while it finds this many).
-pub const PER_TRANSACTION: u64 = 500;
 
 pub struct Sweeper {
     pub db: DatabaseConnection,
@@ -53,7 +50,7 @@ impl Sweeper {
                 max_pending_age: self.max_pending_age,
             };
             match linker
-                .sweep(&self.publisher, self.due_before(now), PER_TRANSACTION)
+                .sweep(&self.publisher, self.due_before(now), LINKS_PER_TRANSACTION)
                 .await
             {
                 Ok(swept) => {
@@ -65,7 +62,8 @@ impl Sweeper {
                             "pending links looked at again"
                         );
                     }
-                    if swept.due < usize::try_from(PER_TRANSACTION).unwrap_or(usize::MAX) {
+                    // A round goes on while it finds a full transaction's worth.
+                    if swept.due < LINKS_PER_TRANSACTION {
                         return;
                     }
                 }

@@ -263,3 +263,59 @@ async fn insert_users(app: &TestApp, company: Uuid, users: &[(&str, &str)]) -> V
     }
     ids
 }
+
+/// A manager who arrives after 600 reports wakes them all at once: more links than one
+/// transaction settles (500), so the wake-up goes in two, and every report is linked.
+#[tokio::test]
+async fn a_manager_arriving_after_600_reports_links_every_one() {
+    use sea_orm::{ConnectionTrait, DbBackend, Statement};
+
+    const REPORTS: usize = 600;
+    let app = TestApp::spawn().await;
+    let company = app.register_company("org-wide", &[]).await;
+    for n in 0..REPORTS {
+        let report = with_manager(
+            create(
+                "org-wide",
+                &format!("m-r{n}"),
+                &format!("r{n}@example.com"),
+                t(0),
+            ),
+            "m-boss",
+        );
+        app.accept(&report).await;
+    }
+    let pending = || async {
+        let row = app
+            .env
+            .db
+            .query_one(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                "SELECT count(*) AS n FROM manager_links WHERE company_id = $1 AND status = 'pending'",
+                [company.into()],
+            ))
+            .await
+            .unwrap()
+            .unwrap();
+        row.try_get::<i64>("", "n").unwrap()
+    };
+    wait_until("every link pending", Duration::from_secs(60), || async {
+        (pending().await == REPORTS as i64).then_some(())
+    })
+    .await;
+    app.accept(&create("org-wide", "m-boss", "boss@example.com", t(1)))
+        .await;
+    wait_until("every link made", Duration::from_secs(60), || async {
+        (pending().await == 0).then_some(())
+    })
+    .await;
+    let boss_id = user(&app, company, "boss@example.com").await["id"].clone();
+    let users = app.users(company).await;
+    let linked = users.iter().filter(|u| u["manager_id"] == boss_id).count();
+    assert_eq!(linked, REPORTS);
+    assert_eq!(
+        user(&app, company, "boss@example.com").await["permission_level"],
+        "manager"
+    );
+    app.stop().await;
+}

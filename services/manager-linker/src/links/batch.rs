@@ -16,7 +16,9 @@ use sea_orm::{DatabaseTransaction, DbErr, TransactionTrait};
 use uuid::Uuid;
 
 use super::sql::{self, Key};
-use super::{connect, is_open, Attempt, By, Found, Linker, Lookup, Observed, Stored};
+use super::{
+    connect, is_open, Attempt, By, Found, Linker, Lookup, Observed, Stored, LINKS_PER_TRANSACTION,
+};
 
 fn key(company_id: Uuid, member_id: &str) -> Key {
     (company_id, member_id.to_owned())
@@ -200,20 +202,26 @@ impl Linker<'_> {
         if woken.is_empty() {
             return Ok(resolved);
         }
-        let txn = self.db.begin().await?;
-        match self.wake_within(&txn, &woken, announcements).await {
-            Ok(woke) => {
-                txn.commit().await?;
-                for index in woke {
-                    resolved[index] += 1;
+        // A manager arriving after thousands of reports wakes them all: a transaction settles
+        // at most LINKS_PER_TRANSACTION of them, which bounds its memory and how long it holds
+        // the company's hierarchy lock. Each link stands alone, so a chunk committed before a
+        // failure stays made (the retry finds it no longer pending).
+        for chunk in woken.chunks(LINKS_PER_TRANSACTION) {
+            let txn = self.db.begin().await?;
+            match self.wake_within(&txn, chunk, announcements).await {
+                Ok(woke) => {
+                    txn.commit().await?;
+                    for index in woke {
+                        resolved[index] += 1;
+                    }
                 }
-                Ok(resolved)
-            }
-            Err(error) => {
-                let _ = txn.rollback().await;
-                Err(error)
+                Err(error) => {
+                    let _ = txn.rollback().await;
+                    return Err(error);
+                }
             }
         }
+        Ok(resolved)
     }
 
     /// Settles the woken links still pending; returns, per resolved link, the announcement
@@ -258,7 +266,7 @@ impl Linker<'_> {
         &self,
         publisher: &Publisher,
         before: chrono::DateTime<chrono::Utc>,
-        limit: u64,
+        limit: usize,
     ) -> anyhow::Result<Swept> {
         let due = sql::due(self.db, before, limit).await?;
         if due.is_empty() {

@@ -202,7 +202,7 @@ impl KeptMessage {
 pub async fn due(
     conn: &impl ConnectionTrait,
     before: DateTime<Utc>,
-    limit: u64,
+    limit: usize,
 ) -> Result<Vec<Key>, DbErr> {
     let rows = conn
         .query_all(Statement::from_sql_and_values(
