@@ -49,4 +49,7 @@ sql_migration!(Initial, "m20261122_000001_initial");
 sql_migration!(Groups, "m20261122_000002_groups");
 sql_migration!(LookupIndexes, "m20261122_000003_lookup_indexes");
 sql_migration!(KeptMessages, "m20261201_000004_kept_messages");
-sql_migration!(OrgAttributeEntries, "m20261201_000005_org_attribute_entries");
+sql_migration!(
+    OrgAttributeEntries,
+    "m20261201_000005_org_attribute_entries"
+);
