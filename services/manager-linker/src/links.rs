@@ -20,8 +20,9 @@ use crate::CONCERN;
 
 mod batch;
 pub mod sql;
+mod sweep;
 
-pub use batch::Swept;
+pub use sweep::Swept;
 
 /// The most links one transaction settles when a wake-up or the sweep finds many.
 pub const LINKS_PER_TRANSACTION: usize = 500;

@@ -163,33 +163,8 @@ async fn a_manager_that_never_arrives_is_dead_lettered_after_the_age_limit() {
 async fn a_single_user_announcement_of_an_earlier_version_still_wakes_links() {
     use scimsync_schema::message::UserProvisioned;
 
-    let app = TestApp::spawn_with(
-        scimsync_tests::app::Services {
-            manager_linker: true,
-            ..scimsync_tests::app::Services::INGEST_ONLY
-        },
-        |_| {},
-    )
-    .await;
-    let company = app.register_company("org-v1", &[]).await;
-    let report = with_manager(
-        create("org-v1", "m-report", "report@example.com", t(0)),
-        "m-boss",
-    );
-    app.accept(&report).await;
-    let pending = app.logged_by(company, &event_id(&report), LINKER).await;
-    assert_eq!(pending["outcome"], "manager_pending");
-    // The two records, written without user-upsert (which announces in the batch shape).
-    let ids = insert_users(
-        &app,
-        company,
-        &[
-            ("m-report", "report@example.com"),
-            ("m-boss", "boss@example.com"),
-        ],
-    )
-    .await;
-    let (report_id, boss_id) = (ids[0], ids[1]);
+    let (app, company, report, [report_id, boss_id]) =
+        report_pending_then_written("org-v1", |_| {}).await;
     let broker = Broker::connect(&app.env.amqp_url).await;
     for (id, member) in [(boss_id, "m-boss"), (report_id, "m-report")] {
         let message = QueueMessage::UserProvisionedV1(UserProvisioned {
@@ -213,23 +188,39 @@ async fn a_single_user_announcement_of_an_earlier_version_still_wakes_links() {
 /// announcement): the sweep looks at the pending link again and makes it.
 #[tokio::test]
 async fn the_sweep_settles_a_link_whose_announcement_was_missed() {
+    let (app, company, report, [_, boss_id]) =
+        report_pending_then_written("org-sweep", |s| s.manager.pending_retry_secs = 1).await;
+    wait_linked(&app, company, "report@example.com", &json!(boss_id)).await;
+    let log = app.logged_by(company, &event_id(&report), LINKER).await;
+    assert_eq!(log["outcome"], "manager_linked", "{log}");
+    assert_eq!(log["detail"]["settled_by"], "sweep", "{log}");
+    app.stop().await;
+}
+
+/// manager-linker alone (no user-upsert, so nobody announces users): a report whose manager
+/// (`m-boss`) has no record is pending; then both records are written directly. Returns the
+/// app, the company, the report's event and the ids of the report and the boss.
+async fn report_pending_then_written(
+    org: &str,
+    tweak: impl FnOnce(&mut scimsync_platform::Settings),
+) -> (TestApp, Uuid, serde_json::Value, [Uuid; 2]) {
     let app = TestApp::spawn_with(
         scimsync_tests::app::Services {
             manager_linker: true,
             ..scimsync_tests::app::Services::INGEST_ONLY
         },
-        |s| s.manager.pending_retry_secs = 1,
+        tweak,
     )
     .await;
-    let company = app.register_company("org-sweep", &[]).await;
+    let company = app.register_company(org, &[]).await;
     let report = with_manager(
-        create("org-sweep", "m-report", "report@example.com", t(0)),
+        create(org, "m-report", "report@example.com", t(0)),
         "m-boss",
     );
     app.accept(&report).await;
     let pending = app.logged_by(company, &event_id(&report), LINKER).await;
     assert_eq!(pending["outcome"], "manager_pending");
-    let boss_id = insert_users(
+    let ids = insert_users(
         &app,
         company,
         &[
@@ -237,12 +228,8 @@ async fn the_sweep_settles_a_link_whose_announcement_was_missed() {
             ("m-boss", "boss@example.com"),
         ],
     )
-    .await[1];
-    wait_linked(&app, company, "report@example.com", &json!(boss_id)).await;
-    let log = app.logged_by(company, &event_id(&report), LINKER).await;
-    assert_eq!(log["outcome"], "manager_linked", "{log}");
-    assert_eq!(log["detail"]["settled_by"], "sweep", "{log}");
-    app.stop().await;
+    .await;
+    (app, company, report, [ids[0], ids[1]])
 }
 
 /// Writes user records directly (without user-upsert, so nobody announces them).

@@ -2,16 +2,14 @@
 //! write of the run is one statement for all its links (`sql`), the member locks every worker
 //! shares and the company's hierarchy lock are held only for the hierarchy writes, and links
 //! left pending look again once committed. A database error falls back to one event at a time.
-//! The sweep looks at links still pending later, from the database.
+//! The sweep (`super::sweep`) looks at links still pending later, from the database.
 
 use std::collections::HashMap;
 
 use scimsync_db::access;
 use scimsync_db::entity::manager_link;
 use scimsync_db::event_log::{self, Entry};
-use scimsync_platform::amqp::{dead_letter_kept, Publisher};
 use scimsync_schema::message::UserProvisioned;
-use scimsync_schema::topology::MANAGER_LINKER;
 use sea_orm::{DatabaseTransaction, DbErr, TransactionTrait};
 use uuid::Uuid;
 
@@ -20,7 +18,7 @@ use super::{
     connect, is_open, Attempt, By, Found, Linker, Lookup, Observed, Stored, LINKS_PER_TRANSACTION,
 };
 
-fn key(company_id: Uuid, member_id: &str) -> Key {
+pub(super) fn key(company_id: Uuid, member_id: &str) -> Key {
     (company_id, member_id.to_owned())
 }
 
@@ -258,106 +256,12 @@ impl Linker<'_> {
             .collect())
     }
 
-    /// One look at up to `limit` pending links last looked at before `before`, in one
-    /// transaction: settled if both their ends exist now (an announcement was missed), given up
-    /// past the age limit (their kept message dead-lettered with reason `manager_not_found`,
-    /// confirmed before the commit), the others marked as looked at now.
-    pub async fn sweep(
-        &self,
-        publisher: &Publisher,
-        before: chrono::DateTime<chrono::Utc>,
-        limit: usize,
-    ) -> anyhow::Result<Swept> {
-        let due = sql::due(self.db, before, limit).await?;
-        if due.is_empty() {
-            return Ok(Swept::default());
-        }
-        let txn = self.db.begin().await?;
-        match self.sweep_within(&txn, publisher, &due, before).await {
-            Ok(mut swept) => {
-                txn.commit().await?;
-                swept.due = due.len();
-                Ok(swept)
-            }
-            Err(error) => {
-                let _ = txn.rollback().await;
-                Err(error)
-            }
-        }
-    }
-
-    async fn sweep_within(
-        &self,
-        txn: &DatabaseTransaction,
-        publisher: &Publisher,
-        due: &[Key],
-        before: chrono::DateTime<chrono::Utc>,
-    ) -> anyhow::Result<Swept> {
-        let members: Vec<String> = due.iter().map(|(_, m)| m.clone()).collect();
-        access::lock_concern(txn, crate::CONCERN, &members).await?;
-        let mut locked = sql::links_for_update(txn, due).await?;
-        // Another replica's sweep, or an event, may have got there first.
-        let links: Vec<manager_link::Model> = due
-            .iter()
-            .filter_map(|key| locked.remove(key))
-            .filter(|l| l.status == "pending" && l.updated_at < before)
-            .map(|mut l| {
-                l.updated_at = self.now;
-                l
-            })
-            .collect();
-        let expired: Vec<Key> = links
-            .iter()
-            .filter(|l| self.expired(l))
-            .map(|l| key(l.company_id, &l.stytch_member_id))
-            .collect();
-        let kept = sql::kept(txn, &expired).await?;
-        let attempts = self
-            .settle_all(
-                txn,
-                links.iter().map(|l| (l.clone(), By::Sweep)).collect(),
-                true,
-            )
-            .await?;
-        let mut swept = Swept::default();
-        for (link, attempt) in links.iter().zip(&attempts) {
-            match attempt {
-                Attempt::Pending { .. } => {}
-                Attempt::GaveUp { .. } => {
-                    swept.given_up += 1;
-                    let detail = format!(
-                        "no user of the company matched manager value {:?} within {:?}",
-                        link.manager_value, self.max_pending_age
-                    );
-                    match kept.get(&key(link.company_id, &link.stytch_member_id)) {
-                        Some(message) => {
-                            dead_letter_kept(
-                                publisher,
-                                MANAGER_LINKER.name,
-                                message.as_kept(),
-                                "manager_not_found",
-                                &detail,
-                            )
-                            .await?;
-                        }
-                        None => tracing::warn!(
-                            event_id = %link.event_id, %detail,
-                            "gave up on a link that kept no message: nothing to dead-letter"
-                        ),
-                    }
-                }
-                _ => swept.settled += 1,
-            }
-        }
-        Ok(swept)
-    }
-
     /// Settles links of distinct members in one transaction holding their locks: the lookups
     /// first (two statements), then the hierarchy changes (the company's hierarchy lock is held
     /// from the first one to the commit, so the part under it is kept short), one activity and
     /// level refresh, then the links' new state (every link if `write_all`, else those whose
     /// status moved, with the event's message on those left pending) and their log entries.
-    async fn settle_all(
+    pub(super) async fn settle_all(
         &self,
         txn: &DatabaseTransaction,
         links: Vec<(manager_link::Model, By<'_>)>,
@@ -437,15 +341,4 @@ impl Linker<'_> {
         event_log::record_latest_all(txn, &entries).await?;
         Ok(attempts)
     }
-}
-
-/// What one sweep did.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct Swept {
-    /// Pending links due for a look.
-    pub due: usize,
-    /// Linked, or skipped as circular, now.
-    pub settled: usize,
-    /// Past the age limit: dead-lettered.
-    pub given_up: usize,
 }

@@ -9,7 +9,7 @@ use scimsync_db::entity::manager_link;
 use scimsync_db::json_time;
 use scimsync_platform::amqp::Kept;
 use scimsync_schema::message::UserProvisioned;
-use sea_orm::{ConnectionTrait, DbBackend, DbErr, EntityTrait, Statement};
+use sea_orm::{ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryResult, Statement};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -98,6 +98,14 @@ FROM unnest($4::int4[], $5::uuid[], $6::text[]) AS k(n, company_id, member)
 JOIN manager_links l ON l.company_id = k.company_id AND l.stytch_member_id = k.member
 WHERE l.status = 'pending'
 ORDER BY 1, 2, 3";
+
+/// A row's link key (its `company_id` and `stytch_member_id` columns).
+fn link_key(row: &QueryResult) -> Result<Key, DbErr> {
+    Ok((
+        row.try_get("", "company_id")?,
+        row.try_get("", "stytch_member_id")?,
+    ))
+}
 
 fn split(keys: &[Key]) -> (Vec<Uuid>, Vec<String>) {
     keys.iter().map(|(c, k)| (*c, k.clone())).unzip()
@@ -214,14 +222,7 @@ pub async fn due(
             ],
         ))
         .await?;
-    rows.into_iter()
-        .map(|row| {
-            Ok((
-                row.try_get("", "company_id")?,
-                row.try_get("", "stytch_member_id")?,
-            ))
-        })
-        .collect()
+    rows.iter().map(link_key).collect()
 }
 
 /// The messages these links keep (links without one are left out).
@@ -242,10 +243,7 @@ pub async fn kept(
         .await?;
     let mut kept = HashMap::new();
     for row in rows {
-        let key: Key = (
-            row.try_get("", "company_id")?,
-            row.try_get("", "stytch_member_id")?,
-        );
+        let key = link_key(&row)?;
         let message: serde_json::Value = row.try_get("", "message")?;
         match serde_json::from_value(message) {
             Ok(message) => {
@@ -344,10 +342,7 @@ pub async fn awaiting(
     let mut first: HashMap<Key, usize> = HashMap::new();
     for row in rows {
         let n: i32 = row.try_get("", "n")?;
-        let key: Key = (
-            row.try_get("", "company_id")?,
-            row.try_get("", "stytch_member_id")?,
-        );
+        let key = link_key(&row)?;
         first
             .entry(key)
             .or_insert(usize::try_from(n).unwrap_or_default());
