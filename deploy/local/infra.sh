@@ -206,6 +206,11 @@ unix_socket_directories = '$PG_SOCKET_DIR'
 max_connections = 200
 # Local development data only: losing the last few commits on a crash is fine.
 synchronous_commit = off
+# A first sync fills empty tables within seconds. With the default 1-minute naptime the planner
+# keeps the statistics of the empty tables for the whole sync, and its cached plans scan whole
+# tables where an index probe would do (docs/benchmarks.md, "Statistics of tables that start
+# empty").
+autovacuum_naptime = 5s
 EOF
 }
 
