@@ -38,6 +38,8 @@ pub enum Connected {
 
 /// The cycle check and the write in one statement: the walk up from the manager sees the
 /// writes made earlier in the transaction. `UNION` stops the walk even on pre-existing bad data.
+/// `FOR NO KEY UPDATE` is what the update itself takes: it changes no key, so other workers'
+/// foreign-key checks on the user (an event log row, an org value) need not wait for the commit.
 const CONNECT: &str = "
 WITH RECURSIVE up(id) AS (
     SELECT $2::uuid
@@ -45,7 +47,10 @@ WITH RECURSIVE up(id) AS (
     SELECT u.manager_id FROM users u JOIN up ON u.id = up.id WHERE u.manager_id IS NOT NULL
 ),
 cycle AS (SELECT EXISTS (SELECT 1 FROM up WHERE id = $1) AS yes),
-old AS (SELECT id, manager_id FROM users WHERE id = $1 AND NOT (SELECT yes FROM cycle) FOR UPDATE),
+old AS (
+    SELECT id, manager_id FROM users WHERE id = $1 AND NOT (SELECT yes FROM cycle)
+    FOR NO KEY UPDATE
+),
 changed AS (
     UPDATE users u SET manager_id = $2, updated_at = now() FROM old WHERE u.id = old.id
     RETURNING old.manager_id AS previous
@@ -85,7 +90,7 @@ pub async fn set_manager(
         .query_one(Statement::from_sql_and_values(
             DbBackend::Postgres,
             "UPDATE users u SET manager_id = $2, updated_at = now()
-             FROM (SELECT id, manager_id FROM users WHERE id = $1 FOR UPDATE) old
+             FROM (SELECT id, manager_id FROM users WHERE id = $1 FOR NO KEY UPDATE) old
              WHERE u.id = old.id
              RETURNING old.manager_id AS previous",
             [user.into(), manager.into()],
