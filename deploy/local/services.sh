@@ -68,6 +68,18 @@ running_pid() {
     echo "$pid"
 }
 
+# The pid recorded for NAME if that process is alive but runs NAME from another build directory.
+other_build_pid() {
+    local file pid exe
+    file="$(pidfile "$1")"
+    [[ -s "$file" ]] || return 1
+    pid="$(tr -dc '0-9' <"$file")"
+    [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null || return 1
+    exe="$(readlink "/proc/$pid/exe" 2>/dev/null || true)"
+    [[ "$exe" == */"$1" || "$exe" == */"$1 (deleted)" ]] || return 1
+    echo "$pid"
+}
+
 load_env() {
     eval "$("$ROOT/deploy/local/infra.sh" env)"
     export SCIMSYNC__TELEMETRY__LOG_FORMAT=json
@@ -135,6 +147,9 @@ cmd_stop() {
             kill -TERM "$pid" 2>/dev/null || true
             pids+=("$pid")
             names+=("$name")
+        elif pid="$(other_build_pid "$name")"; then
+            # Keep the pid file: it is the only record of that process.
+            log "$name: pid $pid runs $(readlink "/proc/$pid/exe"), not $BIN_DIR/$name; left running (stop it with SCIMSYNC_BIN_DIR set to its directory)"
         else
             log "$name: not running"
             rm -f "$(pidfile "$name")"
