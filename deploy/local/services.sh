@@ -55,14 +55,21 @@ answers_200() {
     [[ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$1" 2>/dev/null)" == 200 ]]
 }
 
-# The pid recorded for NAME, if that process is alive and really is the service binary
-# (a rebuilt binary shows as ".../name (deleted)", which still counts).
-running_pid() {
-    local file pid exe
+# The pid recorded for NAME, if that process is still alive.
+recorded_pid() {
+    local file pid
     file="$(pidfile "$1")"
     [[ -s "$file" ]] || return 1
     pid="$(tr -dc '0-9' <"$file")"
     [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null || return 1
+    echo "$pid"
+}
+
+# The pid recorded for NAME, if that process is alive and really is the service binary
+# (a rebuilt binary shows as ".../name (deleted)", which still counts).
+running_pid() {
+    local pid exe
+    pid="$(recorded_pid "$1")" || return 1
     exe="$(readlink "/proc/$pid/exe" 2>/dev/null || true)"
     [[ -z "$exe" || "$exe" == "$BIN_DIR/$1"* ]] || return 1
     echo "$pid"
@@ -70,11 +77,8 @@ running_pid() {
 
 # The pid recorded for NAME if that process is alive but runs NAME from another build directory.
 other_build_pid() {
-    local file pid exe
-    file="$(pidfile "$1")"
-    [[ -s "$file" ]] || return 1
-    pid="$(tr -dc '0-9' <"$file")"
-    [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null || return 1
+    local pid exe
+    pid="$(recorded_pid "$1")" || return 1
     exe="$(readlink "/proc/$pid/exe" 2>/dev/null || true)"
     [[ "$exe" == */"$1" || "$exe" == */"$1 (deleted)" ]] || return 1
     echo "$pid"
