@@ -192,14 +192,24 @@ pg_ensure_traversable() {
 pg_init() {
     log "postgres: initialising a new cluster in $PG_DATA"
     # trust authentication is acceptable ONLY because the server listens on 127.0.0.1 and on
-    # a unix socket inside .local/ (see listen_addresses below): nothing off this machine can
-    # reach it. Never copy this setup to a shared host.
+    # a unix socket inside .local/ (listen_addresses in pg_write_settings): nothing off this
+    # machine can reach it. Never copy this setup to a shared host.
     as_pg "$PG_BIN/initdb" --pgdata="$PG_DATA" --auth=trust --username="$PG_SUPERUSER" \
         --encoding=UTF8 --locale=C.UTF-8 >>"$PG_LOG" 2>&1 \
         || die "postgres: initdb failed; see $PG_LOG"
-    cat >>"$PG_DATA/postgresql.conf" <<EOF
+}
 
-# --- scimsync local development (deploy/local/infra.sh) ---
+# Our settings live in their own file, rewritten at every start, so a change here reaches
+# clusters initialised before it. postgresql.conf includes it last, so it wins over the lines
+# earlier versions of this script appended there.
+pg_include_settings() {
+    grep -q "^include_if_exists = 'scimsync.conf'" "$PG_DATA/postgresql.conf" \
+        || printf "\ninclude_if_exists = 'scimsync.conf'\n" >>"$PG_DATA/postgresql.conf"
+}
+
+pg_write_settings() {
+    cat >"$PG_DATA/scimsync.conf" <<EOF
+# --- scimsync local development: written by deploy/local/infra.sh at every start ---
 listen_addresses = '127.0.0.1'
 port = $PG_PORT
 unix_socket_directories = '$PG_SOCKET_DIR'
@@ -212,6 +222,8 @@ synchronous_commit = off
 # empty").
 autovacuum_naptime = 5s
 EOF
+    chown "$PG_OS_USER:" "$PG_DATA/scimsync.conf"
+    pg_include_settings
 }
 
 pg_start() {
@@ -231,6 +243,7 @@ pg_start() {
         rm -rf "$PG_DATA"
         pg_init
     fi
+    pg_write_settings
     # A stale postmaster.pid from a killed server is handled by postgres itself.
     local t0
     t0="$(now)"
