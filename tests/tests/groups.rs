@@ -16,6 +16,15 @@ async fn send_and_wait(app: &TestApp, company: Uuid, event: &Value, concern: &st
     app.logged_by(company, &event_id(event), concern).await
 }
 
+/// Sends a member event and waits until both user-upsert and group-resolver logged it: the two
+/// workers apply it independently, so one's log line says nothing about the other's write.
+/// Returns group-resolver's log row.
+async fn send_and_wait_both(app: &TestApp, company: Uuid, event: &Value) -> Value {
+    send_and_wait(app, company, event, "user-upsert").await;
+    app.logged_by(company, &event_id(event), "group-resolver")
+        .await
+}
+
 async fn user(app: &TestApp, company: Uuid, email: &str) -> Value {
     app.user_by_email(company, email)
         .await
@@ -44,22 +53,19 @@ async fn the_highest_level_wins_and_a_user_in_both_default_groups_counts_in_both
         create("org-g", "m-1", "both@example.com", t(0)),
         &[ADMINS, FULL],
     );
-    send_and_wait(&app, company, &both, "user-upsert").await;
-    let log = app
-        .logged_by(company, &event_id(&both), "group-resolver")
-        .await;
+    let log = send_and_wait_both(&app, company, &both).await;
     assert!(
         ["level_changed", "memberships_synced"]
             .contains(&log["outcome"].as_str().unwrap_or_default()),
         "{log}"
     );
     let full = with_groups(create("org-g", "m-2", "full@example.com", t(1)), &[FULL]);
-    send_and_wait(&app, company, &full, "group-resolver").await;
+    send_and_wait_both(&app, company, &full).await;
     let custom = with_groups(
         create("org-g", "m-3", "custom@example.com", t(2)),
         &[("g-eng", "Engineering")],
     );
-    send_and_wait(&app, company, &custom, "group-resolver").await;
+    send_and_wait_both(&app, company, &custom).await;
 
     assert_eq!(
         user(&app, company, "both@example.com").await["permission_level"],
@@ -137,9 +143,8 @@ async fn losing_the_last_membership_deactivates_but_never_having_one_does_not() 
         &[("g-eng", "Engineering")],
     );
     let loner = with_groups(create("org-g", "m-2", "loner@example.com", t(0)), &[]);
-    send_and_wait(&app, company, &grouped, "group-resolver").await;
-    send_and_wait(&app, company, &loner, "group-resolver").await;
-    send_and_wait(&app, company, &loner, "user-upsert").await;
+    send_and_wait_both(&app, company, &grouped).await;
+    send_and_wait_both(&app, company, &loner).await;
     assert_eq!(
         user(&app, company, "loner@example.com").await["active"],
         true,
@@ -216,8 +221,7 @@ async fn a_deleted_group_removes_only_that_membership_and_its_career_automations
         &[("g-ghost", "Ghosts"), ("g-other", "Others")],
     );
     for e in [&only, &many] {
-        send_and_wait(&app, company, e, "group-resolver").await;
-        send_and_wait(&app, company, e, "user-upsert").await;
+        send_and_wait_both(&app, company, e).await;
     }
     let ghost = group_row(&app, company, "g-ghost").await;
     let base = format!(
