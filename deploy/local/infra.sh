@@ -202,11 +202,6 @@ pg_init() {
 # Our settings live in their own file, rewritten at every start, so a change here reaches
 # clusters initialised before it. postgresql.conf includes it last, so it wins over the lines
 # earlier versions of this script appended there.
-pg_include_settings() {
-    grep -q "^include_if_exists = 'scimsync.conf'" "$PG_DATA/postgresql.conf" \
-        || printf "\ninclude_if_exists = 'scimsync.conf'\n" >>"$PG_DATA/postgresql.conf"
-}
-
 pg_write_settings() {
     cat >"$PG_DATA/scimsync.conf" <<EOF
 # --- scimsync local development: written by deploy/local/infra.sh at every start ---
@@ -223,7 +218,8 @@ synchronous_commit = off
 autovacuum_naptime = 5s
 EOF
     chown "$PG_OS_USER:" "$PG_DATA/scimsync.conf"
-    pg_include_settings
+    grep -q "^include_if_exists = 'scimsync.conf'" "$PG_DATA/postgresql.conf" \
+        || printf "\ninclude_if_exists = 'scimsync.conf'\n" >>"$PG_DATA/postgresql.conf"
 }
 
 pg_start() {
