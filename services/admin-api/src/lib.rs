@@ -40,7 +40,7 @@ pub async fn run(
     });
     let app = router(state, settings.admin.token().map(str::to_owned));
     tracing::info!(addr = %listener.local_addr()?, "admin-api listening");
-    axum::serve(listener, app)
+    axum::serve(scimsync_platform::http::no_delay(listener), app)
         .with_graceful_shutdown(shutdown.cancelled_owned())
         .await?;
     db.close().await?;

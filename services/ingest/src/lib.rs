@@ -57,7 +57,7 @@ pub async fn run(
     });
     let app = router(state, settings.ingest.max_body_bytes);
     tracing::info!(addr = %listener.local_addr()?, "ingest listening");
-    axum::serve(listener, app)
+    axum::serve(scimsync_platform::http::no_delay(listener), app)
         .with_graceful_shutdown(shutdown.cancelled_owned())
         .await?;
     publisher.close().await;

@@ -84,6 +84,20 @@ impl ApiError {
     }
 }
 
+/// The listener every HTTP server here accepts on: each accepted connection gets `TCP_NODELAY`,
+/// so a response written in more than one piece is not held back by Nagle's algorithm until the
+/// client's delayed acknowledgement (up to 40 ms on Linux).
+pub fn no_delay(
+    listener: tokio::net::TcpListener,
+) -> impl axum::serve::Listener<Addr = std::net::SocketAddr> {
+    use axum::serve::ListenerExt;
+    listener.tap_io(|stream| {
+        if let Err(error) = stream.set_nodelay(true) {
+            tracing::debug!(%error, "could not set TCP_NODELAY");
+        }
+    })
+}
+
 /// Serves `GET /healthz` (workers' liveness probe) and `GET /metrics` on `listen` until
 /// shutdown; an empty address disables both.
 pub async fn serve_health(
@@ -99,7 +113,7 @@ pub async fn serve_health(
         .route("/healthz", axum::routing::get(healthz))
         .route("/metrics", axum::routing::get(metrics));
     Ok(Some(tokio::spawn(async move {
-        if let Err(error) = axum::serve(listener, app)
+        if let Err(error) = axum::serve(no_delay(listener), app)
             .with_graceful_shutdown(shutdown.cancelled_owned())
             .await
         {
