@@ -290,19 +290,27 @@ impl Linker<'_> {
             .collect();
         found.managers = sql::managers(txn, &values).await?;
 
-        // The user records are written from here on: the member locks every worker shares,
-        // then (in `connect`) the company's hierarchy lock.
+        // Only candidates write user records: from here on they take the member locks every
+        // worker shares, then (in `connect`) the company's hierarchy lock. A link that stays
+        // pending writes its own row only, under this worker's own lock; the announcement of
+        // the user it waits for wakes it, and that wake waits on the same own lock.
+        let lookups: Vec<Lookup> = links
+            .iter()
+            .map(|(link, by)| self.lookup(link, &found, by.may_give_up()))
+            .collect();
         let members: Vec<String> = links
             .iter()
-            .map(|(l, _)| l.stytch_member_id.clone())
+            .zip(&lookups)
+            .filter(|(_, lookup)| matches!(lookup, Lookup::Candidate { .. }))
+            .map(|((l, _), _)| l.stytch_member_id.clone())
             .collect();
         access::lock_members(txn, &members).await?;
         let mut affected = Vec::new();
         let mut attempts = Vec::with_capacity(links.len());
         // Hierarchy locks per company, taken once each (a batch is almost always one company).
         let mut held: HashMap<Uuid, bool> = HashMap::new();
-        for (link, by) in &links {
-            attempts.push(match self.lookup(link, &found, by.may_give_up()) {
+        for ((link, _), lookup) in links.iter().zip(lookups) {
+            attempts.push(match lookup {
                 Lookup::Settled(attempt) => attempt,
                 Lookup::Candidate { user, manager } => {
                     let held = held.entry(link.company_id).or_default();
