@@ -282,3 +282,85 @@ async fn a_deleted_group_removes_only_that_membership_and_its_career_automations
     );
     app.stop().await;
 }
+
+/// A user record committed while group-resolver applies the member's list (after it looked for
+/// the user, before the list's memberships were visible to the user's own refresh) still gets
+/// the level the list gives. The test plays user-upsert's part by hand: it holds the member lock
+/// every worker takes before writing a user record, inserts the record (at the default basic
+/// level, as a refresh that saw no memberships would leave it), lets group-resolver apply the
+/// list, and only then commits.
+#[tokio::test]
+async fn a_user_committed_while_its_list_is_applied_still_gets_the_lists_level() {
+    use scimsync_tests::app::Services;
+    use sea_orm::{ConnectionTrait, DbBackend, Statement, TransactionTrait};
+
+    let app = TestApp::spawn_with(
+        Services {
+            group_resolver: true,
+            ..Services::INGEST_ONLY
+        },
+        |_| {},
+    )
+    .await;
+    let company = app.register_company("org-race", &["example.com"]).await;
+    let user_id = Uuid::now_v7();
+    let upsert = app.env.db.begin().await.unwrap();
+    upsert
+        .execute(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
+            ["m-race".into()],
+        ))
+        .await
+        .unwrap();
+    upsert
+        .execute(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "INSERT INTO users (id, company_id, email, stytch_member_id, scim_provisioned)
+             VALUES ($1, $2, 'race@example.com', 'm-race', true)",
+            [user_id.into(), company.into()],
+        ))
+        .await
+        .unwrap();
+
+    let event = with_groups(
+        create("org-race", "m-race", "race@example.com", t(1)),
+        &[ADMINS],
+    );
+    app.accept(&event).await;
+    // The list's memberships commit while the record is still uncommitted (group-resolver
+    // waits for the member lock only after its own commit).
+    scimsync_tests::wait::wait_until(
+        "group-resolver to commit the list",
+        std::time::Duration::from_secs(30),
+        || async {
+            let n = app
+                .env
+                .count("SELECT count(*) AS n FROM scim_group_memberships WHERE stytch_member_id = 'm-race' AND present")
+                .await;
+            (n == 1).then_some(())
+        },
+    )
+    .await;
+    upsert.commit().await.unwrap();
+
+    let logged = scimsync_tests::wait::wait_until(
+        "group-resolver to log the level it gave",
+        std::time::Duration::from_secs(30),
+        || async {
+            let entry = app
+                .logged_by(company, &event_id(&event), "group-resolver")
+                .await;
+            (entry["outcome"] == "level_changed").then_some(entry)
+        },
+    )
+    .await;
+    let u = user(&app, company, "race@example.com").await;
+    assert_eq!(u["permission_level"], "admin", "{u}");
+    assert_eq!(u["id"], json!(user_id), "{u}");
+    let changes = logged["detail"]["level_changes"].as_array().unwrap();
+    assert_eq!(changes.len(), 1, "{logged}");
+    assert_eq!(changes[0]["to"], "admin", "{logged}");
+    assert!(logged["detail"].get("user_pending").is_none(), "{logged}");
+    app.stop().await;
+}

@@ -1,20 +1,21 @@
 //! Applying a batch of member group lists together: one transaction, one statement taking
 //! group-resolver's lock on every member, one reading their current groups, one taking the
 //! groups' shared locks, one making sure the groups exist, three writing every list and its
-//! memberships, one taking the member locks every worker shares, one finding the members'
-//! users, one refreshing their activity and level, one event log insert: nothing per list. A
-//! database error falls back to one transaction per list, so one bad event never holds the
-//! others back.
+//! memberships, one finding the members' users, one taking the member locks every worker shares
+//! for the members that have one, one refreshing their activity and level, one event log insert:
+//! nothing per list. Members without a user record get one short second look after the commit
+//! ([`change::recheck`]). A database error falls back to one transaction per list, so one bad
+//! event never holds the others back.
 
 use std::collections::HashSet;
 
 use scimsync_db::access;
-use scimsync_db::event_log;
+use scimsync_db::event_log::{self, Entry};
 use sea_orm::{DbErr, TransactionTrait};
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::change::{verdict, List, MemberChange};
+use crate::change::{self, verdict, List, MemberChange, Unseen};
 use crate::groups;
 use crate::handler::{Failure, GroupResolver};
 use crate::memberships;
@@ -61,34 +62,32 @@ impl GroupResolver {
         run: &[List<'_>],
     ) -> Result<Vec<&'static str>, DbErr> {
         let txn = self.db.begin().await?;
-        let result = self.within(&txn, company_id, run).await;
-        let (outcomes, entries, renamed) = match result {
+        let mut done = match self.within(&txn, company_id, run).await {
             Ok(done) => done,
             Err(error) => {
                 let _ = txn.rollback().await;
                 return Err(error);
             }
         };
-        event_log::record_all(&txn, &entries).await?;
+        event_log::record_all(&txn, &done.entries).await?;
         txn.commit().await?;
-        self.refresh_groups(company_id, &renamed).await?;
-        Ok(outcomes)
+        let (indices, unseen): (Vec<usize>, Vec<Unseen<'_>>) = done.unseen.drain(..).unzip();
+        let rechecked = change::recheck(&self.db, company_id, &unseen).await?;
+        for (index, outcome) in indices.into_iter().zip(rechecked) {
+            if let Some(outcome) = outcome {
+                done.outcomes[index] = outcome;
+            }
+        }
+        self.refresh_groups(company_id, &done.renamed).await?;
+        Ok(done.outcomes)
     }
 
-    #[allow(clippy::type_complexity)]
     async fn within<'a>(
         &self,
         txn: &sea_orm::DatabaseTransaction,
         company_id: Uuid,
         run: &'a [List<'a>],
-    ) -> Result<
-        (
-            Vec<&'static str>,
-            Vec<scimsync_db::event_log::Entry<'a>>,
-            Vec<String>,
-        ),
-        DbErr,
-    > {
+    ) -> Result<Done<'a>, DbErr> {
         let members: Vec<String> = run.iter().map(|l| l.member_id.clone()).collect();
         access::lock_concern(txn, crate::CONCERN, &members).await?;
         // Groups the lists name, plus groups the members are leaving.
@@ -110,28 +109,17 @@ impl GroupResolver {
             .map(|(l, ids)| (l.member_id.as_str(), ids.as_slice(), l.at))
             .collect();
         let applied = memberships::sync_lists(txn, company_id, &lists).await?;
-        // Every member's activity and level in one refresh, under the lock every worker takes
-        // before writing a user record (and before looking the users up: a record committed
-        // before the lock is refreshed here, one committed after saw these memberships).
-        access::lock_members(txn, &members).await?;
-        let users = access::users_by_member(txn, company_id, &members).await?;
-        let mut all: Vec<Uuid> = users.iter().map(|(_, u)| *u).collect();
-        all.sort();
-        all.dedup();
-        let changes = access::refresh(txn, &all).await?;
-        let mut outcomes = Vec::with_capacity(run.len());
-        let mut entries = Vec::with_capacity(run.len());
-        for (list, ids) in run.iter().zip(ids) {
-            let own: Vec<Uuid> = users
-                .iter()
-                .filter(|(m, _)| *m == list.member_id)
-                .map(|(_, u)| *u)
-                .collect();
-            let own_changes = changes
-                .iter()
-                .filter(|c| own.contains(&c.user_id))
-                .cloned()
-                .collect();
+        // Every member's activity and level in one refresh; members with no user record yet
+        // get their second look after the commit.
+        let (users, changes) = change::refresh_present(txn, company_id, &members).await?;
+        let mut done = Done {
+            outcomes: Vec::with_capacity(run.len()),
+            entries: Vec::with_capacity(run.len()),
+            renamed,
+            unseen: Vec::new(),
+        };
+        for (index, (list, ids)) in run.iter().zip(ids).enumerate() {
+            let (own, own_changes) = change::own(&users, &changes, &list.member_id);
             let change = MemberChange {
                 company_id,
                 member_id: &list.member_id,
@@ -139,12 +127,31 @@ impl GroupResolver {
                 base: "memberships_synced",
                 renamed: Vec::new(),
             };
-            let (outcome, entry) = verdict(list.webhook, &change, &own, own_changes, |detail| {
-                detail["groups"] = json!(ids)
-            });
-            outcomes.push(outcome);
-            entries.push(entry);
+            let note = ("groups", json!(ids));
+            let (outcome, entry) = verdict(list.webhook, &change, &own, own_changes, &note);
+            done.outcomes.push(outcome);
+            done.entries.push(entry);
+            if own.is_empty() {
+                let webhook = list.webhook;
+                done.unseen.push((
+                    index,
+                    Unseen {
+                        webhook,
+                        change,
+                        note,
+                    },
+                ));
+            }
         }
-        Ok((outcomes, entries, renamed))
+        Ok(done)
     }
+}
+
+/// What a batch's transaction did: an outcome and a log entry per list, the groups it renamed,
+/// and the lists whose members had no user record (with their index in the batch).
+struct Done<'a> {
+    outcomes: Vec<&'static str>,
+    entries: Vec<Entry<'a>>,
+    renamed: Vec<String>,
+    unseen: Vec<(usize, Unseen<'a>)>,
 }

@@ -2,9 +2,9 @@
 //! and the batch paths share.
 
 use scimsync_db::access::{self, Change};
-use scimsync_db::event_log::Entry;
+use scimsync_db::event_log::{self, Entry};
 use scimsync_schema::StytchWebhook;
-use sea_orm::DbErr;
+use sea_orm::{DatabaseConnection, DatabaseTransaction, DbErr, TransactionTrait};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -73,21 +73,102 @@ pub(crate) enum Listed<'a> {
     Skip(&'static str),
 }
 
-/// Recomputes the member's activity and level after a membership change and decides how the
-/// event is logged.
-pub(crate) async fn judge<'a>(
-    txn: &sea_orm::DatabaseTransaction,
-    webhook: &'a StytchWebhook,
-    change: &MemberChange<'a>,
-    annotate: impl FnOnce(&mut serde_json::Value),
-) -> Result<(&'static str, Entry<'a>), DbErr> {
-    let members = [change.member_id.to_owned()];
-    // The lock every worker takes before writing a user record, then the lookup (see
-    // `access::lock_members`).
-    access::lock_members(txn, &members).await?;
-    let users = access::users_of_members(txn, change.company_id, &members).await?;
-    let changes = access::refresh(txn, &users).await?;
-    Ok(verdict(webhook, change, &users, changes, annotate))
+/// What an event adds to its log entry's detail: the list it carried, or the group it named.
+pub(crate) type Note = (&'static str, serde_json::Value);
+
+/// Recomputes the activity and level of the members' users after their memberships changed.
+/// Only members that have a user record take the member locks every worker shares (see
+/// `access::lock_members`); a user deleted meanwhile is simply not refreshed. A member without
+/// one takes no lock here: its user, if user-upsert is creating it right now, is refreshed by
+/// [`recheck`] after this transaction commits. Returns the users by member and what their
+/// refresh changed.
+pub(crate) async fn refresh_present(
+    txn: &DatabaseTransaction,
+    company_id: Uuid,
+    members: &[String],
+) -> Result<(Vec<(String, Uuid)>, Vec<Change>), DbErr> {
+    let users = access::users_by_member(txn, company_id, members).await?;
+    if users.is_empty() {
+        return Ok((Vec::new(), Vec::new()));
+    }
+    let present: Vec<String> = users.iter().map(|(member, _)| member.clone()).collect();
+    access::lock_members(txn, &present).await?;
+    let mut ids: Vec<Uuid> = users.iter().map(|(_, user)| *user).collect();
+    ids.sort();
+    ids.dedup();
+    let changes = access::refresh(txn, &ids).await?;
+    Ok((users, changes))
+}
+
+/// A membership change committed while its member had no user record.
+pub(crate) struct Unseen<'a> {
+    pub webhook: &'a StytchWebhook,
+    pub change: MemberChange<'a>,
+    pub note: Note,
+}
+
+/// The second look, after the commit, at members that had no user record: under their member
+/// locks, any user that appeared since is refreshed. user-upsert creates a user holding that
+/// lock, so this either waits for its commit and sees the user, or runs first and the user's
+/// own refresh sees the committed memberships. Where the refresh changed something, the event's
+/// log entry is replaced. Returns each change's new outcome, where it has one.
+pub(crate) async fn recheck(
+    db: &DatabaseConnection,
+    company_id: Uuid,
+    unseen: &[Unseen<'_>],
+) -> Result<Vec<Option<&'static str>>, DbErr> {
+    let mut outcomes = vec![None; unseen.len()];
+    if unseen.is_empty() {
+        return Ok(outcomes);
+    }
+    let members: Vec<String> = unseen
+        .iter()
+        .map(|u| u.change.member_id.to_owned())
+        .collect();
+    let txn = db.begin().await?;
+    access::lock_members(&txn, &members).await?;
+    let users = access::users_by_member(&txn, company_id, &members).await?;
+    if users.is_empty() {
+        txn.commit().await?;
+        return Ok(outcomes);
+    }
+    let mut ids: Vec<Uuid> = users.iter().map(|(_, user)| *user).collect();
+    ids.sort();
+    ids.dedup();
+    let changes = access::refresh(&txn, &ids).await?;
+    let mut entries = Vec::new();
+    for (one, outcome) in unseen.iter().zip(outcomes.iter_mut()) {
+        let (own, own_changes) = own(&users, &changes, one.change.member_id);
+        if own_changes.is_empty() {
+            // The user's own refresh already saw these memberships.
+            continue;
+        }
+        let (new, entry) = verdict(one.webhook, &one.change, &own, own_changes, &one.note);
+        *outcome = Some(new);
+        entries.push(entry);
+    }
+    event_log::record_latest_all(&txn, &entries).await?;
+    txn.commit().await?;
+    Ok(outcomes)
+}
+
+/// One member's users, and what their refresh changed.
+pub(crate) fn own(
+    users: &[(String, Uuid)],
+    changes: &[Change],
+    member_id: &str,
+) -> (Vec<Uuid>, Vec<Change>) {
+    let own: Vec<Uuid> = users
+        .iter()
+        .filter(|(m, _)| m == member_id)
+        .map(|(_, u)| *u)
+        .collect();
+    let own_changes = changes
+        .iter()
+        .filter(|c| own.contains(&c.user_id))
+        .cloned()
+        .collect();
+    (own, own_changes)
 }
 
 /// How a change is logged, given the member's users and what their refresh changed.
@@ -96,7 +177,7 @@ pub(crate) fn verdict<'a>(
     change: &MemberChange<'a>,
     users: &[Uuid],
     changes: Vec<Change>,
-    annotate: impl FnOnce(&mut serde_json::Value),
+    note: &Note,
 ) -> (&'static str, Entry<'a>) {
     let outcome = if change.applied {
         outcome_of(&changes, change.base)
@@ -104,7 +185,7 @@ pub(crate) fn verdict<'a>(
         "stale_ignored"
     };
     let mut detail = describe(&changes);
-    annotate(&mut detail);
+    detail[note.0] = note.1.clone();
     if users.is_empty() {
         detail["user_pending"] = json!(true);
     }
@@ -119,6 +200,7 @@ pub(crate) fn verdict<'a>(
 }
 
 /// What a membership change did, for [`GroupResolver::finish`].
+#[derive(Clone)]
 pub(crate) struct MemberChange<'a> {
     pub company_id: Uuid,
     pub member_id: &'a str,

@@ -13,7 +13,7 @@ use serde_json::json;
 use tracing::Instrument;
 use uuid::Uuid;
 
-use crate::change::{judge, List, Listed, MemberChange};
+use crate::change::{recheck, refresh_present, verdict, List, Listed, MemberChange, Note, Unseen};
 use crate::groups;
 use crate::kind::DefaultGroups;
 use crate::memberships;
@@ -214,24 +214,37 @@ impl GroupResolver {
             base: "memberships_synced",
             renamed,
         };
-        self.finish(txn, list.webhook, change, |detail| {
-            detail["groups"] = json!(ids)
-        })
-        .await
+        self.finish(txn, list.webhook, change, ("groups", json!(ids)))
+            .await
     }
 
     /// The common end of a membership change: recompute the member's activity and level, log,
-    /// commit, then refresh the members of groups whose kind just changed.
+    /// commit, take the second look if the member had no user record, then refresh the members
+    /// of groups whose kind just changed.
     pub(crate) async fn finish(
         &self,
         txn: sea_orm::DatabaseTransaction,
         webhook: &StytchWebhook,
         change: MemberChange<'_>,
-        annotate: impl FnOnce(&mut serde_json::Value),
+        note: Note,
     ) -> Result<&'static str, Failure> {
-        let (outcome, log) = judge(&txn, webhook, &change, annotate).await?;
+        let members = [change.member_id.to_owned()];
+        let (users, changes) = refresh_present(&txn, change.company_id, &members).await?;
+        let own: Vec<Uuid> = users.iter().map(|(_, user)| *user).collect();
+        let (mut outcome, log) = verdict(webhook, &change, &own, changes, &note);
         event_log::record(&txn, log).await?;
         txn.commit().await?;
+        if own.is_empty() {
+            let company_id = change.company_id;
+            let unseen = [Unseen {
+                webhook,
+                change: change.clone(),
+                note,
+            }];
+            if let Some(new) = recheck(&self.db, company_id, &unseen).await?[0] {
+                outcome = new;
+            }
+        }
         self.refresh_groups(change.company_id, &change.renamed)
             .await?;
         Ok(outcome)

@@ -97,10 +97,8 @@ impl GroupResolver {
             renamed,
         };
         let group_id = event.group_id.clone();
-        self.finish(txn, webhook, change, |detail| {
-            detail["group_id"] = json!(group_id)
-        })
-        .await
+        self.finish(txn, webhook, change, ("group_id", json!(group_id)))
+            .await
     }
 
     async fn group_change(

@@ -21,7 +21,11 @@ use uuid::Uuid;
 /// [`refresh`]) across every worker, until the transaction ends. Take it after the concern's
 /// own lock ([`lock_concern`]) and the reads, right before the first write to a user record or
 /// the refresh: whichever transaction takes it last refreshes with every other worker's inputs
-/// committed, and the workers wait on each other only for that short tail.
+/// committed, and the workers wait on each other only for that short tail. A transaction that
+/// writes only inputs, for members that have no user record yet, may leave it out and take it
+/// after its commit instead, to refresh any record that appeared meanwhile (group-resolver's
+/// second look); one that writes no input and no record needs none (a manager link left
+/// pending).
 ///
 /// Locks are taken in sorted order (sorted here, kept by `WITH ORDINALITY`) so two
 /// transactions never deadlock on them; one statement however many members.
