@@ -153,6 +153,14 @@ impl TestEnv {
         row.try_get::<i64>("", "n")
             .unwrap_or_else(|e| panic!("{sql}: {e}"))
     }
+
+    /// Waits until [`TestEnv::count`] of `sql` reads `expected`; fails the test after `deadline`.
+    pub async fn wait_count(&self, sql: &str, expected: i64, deadline: Duration) {
+        crate::wait::wait_until(&format!("{expected} from {sql}"), deadline, || async {
+            (self.count(sql).await == expected).then_some(())
+        })
+        .await;
+    }
 }
 
 fn authed(http: &reqwest::Client, method: reqwest::Method, url: Url) -> reqwest::RequestBuilder {

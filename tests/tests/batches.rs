@@ -100,20 +100,15 @@ async fn a_backlog_applied_in_batches_ends_as_if_applied_one_by_one() {
         .unwrap();
     assert_eq!(boss_user["permission_level"], "admin");
     // Every report linked to the boss, and the late manager to their report.
-    scimsync_tests::wait::wait_until(
-        "every manager link",
-        scimsync_tests::app::DEADLINE,
-        || async {
-            let linked = app
-                .env
-                .count(&format!(
-                    "SELECT count(*) AS n FROM users WHERE company_id = '{company}' AND manager_id IS NOT NULL"
-                ))
-                .await;
-            (linked == 13).then_some(())
-        },
-    )
-    .await;
+    app.env
+        .wait_count(
+            &format!(
+                "SELECT count(*) AS n FROM users WHERE company_id = '{company}' AND manager_id IS NOT NULL"
+            ),
+            13,
+            scimsync_tests::app::DEADLINE,
+        )
+        .await;
     let title = app
         .env
         .count(&format!(

@@ -330,18 +330,13 @@ async fn a_user_committed_while_its_list_is_applied_still_gets_the_lists_level()
     app.accept(&event).await;
     // The list's memberships commit while the record is still uncommitted (group-resolver
     // waits for the member lock only after its own commit).
-    scimsync_tests::wait::wait_until(
-        "group-resolver to commit the list",
-        std::time::Duration::from_secs(30),
-        || async {
-            let n = app
-                .env
-                .count("SELECT count(*) AS n FROM scim_group_memberships WHERE stytch_member_id = 'm-race' AND present")
-                .await;
-            (n == 1).then_some(())
-        },
-    )
-    .await;
+    app.env
+        .wait_count(
+            "SELECT count(*) AS n FROM scim_group_memberships WHERE stytch_member_id = 'm-race' AND present",
+            1,
+            std::time::Duration::from_secs(30),
+        )
+        .await;
     upsert.commit().await.unwrap();
 
     let logged = scimsync_tests::wait::wait_until(

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use scimsync_tests::events::{create, event_id, t, update, with_manager};
-use scimsync_tests::{wait_until, TestApp};
+use scimsync_tests::TestApp;
 use serde_json::Value;
 
 use super::{manager_of, user, wait_linked, LINKER};
@@ -25,14 +25,13 @@ async fn a_chain_of_depth_50_sent_leaf_first_converges() {
         }
         app.accept(&e).await;
     }
-    wait_until("49 links", Duration::from_secs(60), || async {
-        let linked = app
-            .env
-            .count("SELECT count(*) AS n FROM users WHERE manager_id IS NOT NULL")
-            .await;
-        (linked == 49).then_some(())
-    })
-    .await;
+    app.env
+        .wait_count(
+            "SELECT count(*) AS n FROM users WHERE manager_id IS NOT NULL",
+            49,
+            Duration::from_secs(60),
+        )
+        .await;
     for i in 1..50 {
         let expected = user(&app, company, &format!("c{}@example.com", i - 1)).await["id"].clone();
         assert_eq!(
