@@ -305,12 +305,7 @@ async fn a_user_committed_while_its_list_is_applied_still_gets_the_lists_level()
     let company = app.register_company("org-race", &["example.com"]).await;
     let user_id = Uuid::now_v7();
     let upsert = app.env.db.begin().await.unwrap();
-    upsert
-        .execute(Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
-            ["m-race".into()],
-        ))
+    scimsync_db::access::lock_members(&upsert, &["m-race".to_owned()])
         .await
         .unwrap();
     upsert

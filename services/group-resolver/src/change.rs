@@ -93,11 +93,13 @@ pub(crate) async fn refresh_present(
     }
     let present: Vec<String> = users.iter().map(|(member, _)| member.clone()).collect();
     access::lock_members(txn, &present).await?;
-    let mut ids: Vec<Uuid> = users.iter().map(|(_, user)| *user).collect();
-    ids.sort();
-    ids.dedup();
-    let changes = access::refresh(txn, &ids).await?;
+    let changes = access::refresh(txn, &user_ids(&users)).await?;
     Ok((users, changes))
+}
+
+/// The user ids of `users_by_member` rows (a member has at most one user in a company).
+pub(crate) fn user_ids(users: &[(String, Uuid)]) -> Vec<Uuid> {
+    users.iter().map(|(_, user)| *user).collect()
 }
 
 /// A membership change committed while its member had no user record.
@@ -132,10 +134,7 @@ pub(crate) async fn recheck(
         txn.commit().await?;
         return Ok(outcomes);
     }
-    let mut ids: Vec<Uuid> = users.iter().map(|(_, user)| *user).collect();
-    ids.sort();
-    ids.dedup();
-    let changes = access::refresh(&txn, &ids).await?;
+    let changes = access::refresh(&txn, &user_ids(&users)).await?;
     let mut entries = Vec::new();
     for (one, outcome) in unseen.iter().zip(outcomes.iter_mut()) {
         let (own, own_changes) = own(&users, &changes, one.change.member_id);

@@ -13,7 +13,9 @@ use serde_json::json;
 use tracing::Instrument;
 use uuid::Uuid;
 
-use crate::change::{recheck, refresh_present, verdict, List, Listed, MemberChange, Note, Unseen};
+use crate::change::{
+    recheck, refresh_present, user_ids, verdict, List, Listed, MemberChange, Note, Unseen,
+};
 use crate::groups;
 use crate::kind::DefaultGroups;
 use crate::memberships;
@@ -230,7 +232,7 @@ impl GroupResolver {
     ) -> Result<&'static str, Failure> {
         let members = [change.member_id.to_owned()];
         let (users, changes) = refresh_present(&txn, change.company_id, &members).await?;
-        let own: Vec<Uuid> = users.iter().map(|(_, user)| *user).collect();
+        let own = user_ids(&users);
         let (mut outcome, log) = verdict(webhook, &change, &own, changes, &note);
         event_log::record(&txn, log).await?;
         txn.commit().await?;
