@@ -85,17 +85,28 @@ WHERE l.message IS NOT NULL";
 
 /// The pending links new users complete: as the awaited manager (`$1`-`$3`: announcement
 /// index, company, one of its ids) or as the report (`$4`-`$6`: index, company, member id).
-/// Pending links are found by value with the company checked afterwards (migration 000003):
-/// filtering every pending link of the company made a first sync quadratic.
+/// Each key looks its links up on its own (`LATERAL`, kept apart from the status check by
+/// `OFFSET 0`) through an index led by the value or the member id, and the status is checked
+/// afterwards. A lookup the status could reach would let a planner that has not yet seen the
+/// pending links grow choose a partial index on `status = 'pending'` and read every pending
+/// link for every batch (migration 000006); a first sync was quadratic that way.
 pub const AWAITING: &str = "
 SELECT k.n, l.company_id, l.stytch_member_id
 FROM unnest($1::int4[], $2::uuid[], $3::text[]) AS k(n, company_id, value)
-JOIN manager_links l ON l.manager_value = k.value AND l.status = 'pending'
-WHERE l.company_id = k.company_id
+CROSS JOIN LATERAL (
+    SELECT company_id, stytch_member_id, status FROM manager_links
+    WHERE manager_value = k.value AND company_id = k.company_id
+    OFFSET 0
+) l
+WHERE l.status = 'pending'
 UNION
 SELECT k.n, l.company_id, l.stytch_member_id
 FROM unnest($4::int4[], $5::uuid[], $6::text[]) AS k(n, company_id, member)
-JOIN manager_links l ON l.company_id = k.company_id AND l.stytch_member_id = k.member
+CROSS JOIN LATERAL (
+    SELECT company_id, stytch_member_id, status FROM manager_links
+    WHERE company_id = k.company_id AND stytch_member_id = k.member
+    OFFSET 0
+) l
 WHERE l.status = 'pending'
 ORDER BY 1, 2, 3";
 

@@ -17,6 +17,7 @@ impl MigratorTrait for Migrator {
             Box::new(LookupIndexes),
             Box::new(KeptMessages),
             Box::new(OrgAttributeEntries),
+            Box::new(LinksByValue),
         ]
     }
 }
@@ -53,3 +54,4 @@ sql_migration!(
     OrgAttributeEntries,
     "m20261201_000005_org_attribute_entries"
 );
+sql_migration!(LinksByValue, "m20261202_000006_links_by_value");
