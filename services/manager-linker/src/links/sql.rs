@@ -85,11 +85,10 @@ WHERE l.message IS NOT NULL";
 
 /// The pending links new users complete: as the awaited manager (`$1`-`$3`: announcement
 /// index, company, one of its ids) or as the report (`$4`-`$6`: index, company, member id).
-/// Each key looks its links up on its own (`LATERAL`, kept apart from the status check by
-/// `OFFSET 0`) through an index led by the value or the member id, and the status is checked
-/// afterwards. A lookup the status could reach would let a planner that has not yet seen the
-/// pending links grow choose a partial index on `status = 'pending'` and read every pending
-/// link for every batch (migration 000006); a first sync was quadratic that way.
+/// Each key is looked up on its own (`LATERAL`) through an index led by the value or the member
+/// id; `OFFSET 0` keeps the status check outside, where no partial index on `status = 'pending'`
+/// can serve it. Stale statistics make such an index look empty in a first sync, and reading it
+/// meant reading every pending link once per batch (migration 000006).
 pub const AWAITING: &str = "
 SELECT k.n, l.company_id, l.stytch_member_id
 FROM unnest($1::int4[], $2::uuid[], $3::text[]) AS k(n, company_id, value)
