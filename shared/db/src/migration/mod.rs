@@ -18,6 +18,7 @@ impl MigratorTrait for Migrator {
             Box::new(KeptMessages),
             Box::new(OrgAttributeEntries),
             Box::new(LinksByValue),
+            Box::new(UsersFillfactor),
         ]
     }
 }
@@ -55,3 +56,4 @@ sql_migration!(
     "m20261201_000005_org_attribute_entries"
 );
 sql_migration!(LinksByValue, "m20261202_000006_links_by_value");
+sql_migration!(UsersFillfactor, "m20261202_000007_users_fillfactor");

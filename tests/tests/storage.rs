@@ -1,0 +1,82 @@
+//! How the tables are laid out for the way the workers write them.
+
+// Test support: a failed expectation is the test failing, so unwrap/expect/panic are the point.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use scimsync_tests::env::TestEnv;
+use sea_orm::{ConnectionTrait, DbBackend, Statement, TransactionTrait};
+use uuid::Uuid;
+
+/// The refreshes of activity and level that follow a user's creation change no indexed column,
+/// so they update the record in its own page (HOT) and write no index entry, even in pages
+/// filled by a first sync's inserts.
+#[tokio::test]
+async fn refreshes_of_freshly_inserted_users_are_heap_only_updates() {
+    let env = TestEnv::new().await;
+    let company: Uuid = env
+        .db
+        .query_one(Statement::from_string(
+            DbBackend::Postgres,
+            "INSERT INTO companies (id, name, stytch_organization_id)
+             VALUES (gen_random_uuid(), 'org-hot', 'org-hot') RETURNING id",
+        ))
+        .await
+        .unwrap()
+        .unwrap()
+        .try_get("", "id")
+        .unwrap();
+    // Enough users, in one statement, to fill several pages as a first sync's batches do.
+    env.db
+        .execute(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "INSERT INTO users (id, company_id, email, first_name, last_name, stytch_member_id,
+                                stytch_organization_id, scim_id, external_id, scim_provisioned)
+             SELECT gen_random_uuid(), $1, 'user' || i || '@example.com', 'First' || i,
+                    'Last' || i, 'member-test-' || i, 'org-hot', 'scim-' || i, 'ext-' || i, true
+             FROM generate_series(1, 400) AS i",
+            [company.into()],
+        ))
+        .await
+        .unwrap();
+    let pages = env
+        .count("SELECT count(DISTINCT (ctid::text::point)[0])::bigint AS n FROM users")
+        .await;
+    assert!(pages >= 4, "the users fill {pages} pages");
+    // Every third record in page order: a page's worth of refreshes at once.
+    let ids: Vec<Uuid> = env
+        .db
+        .query_all(Statement::from_string(
+            DbBackend::Postgres,
+            "SELECT id FROM (SELECT id, row_number() OVER (ORDER BY ctid) AS n FROM users) r
+             WHERE n % 3 = 1",
+        ))
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.try_get("", "id").unwrap())
+        .collect();
+
+    let txn = env.db.begin().await.unwrap();
+    scimsync_db::access::refresh(&txn, &ids).await.unwrap();
+    let row = txn
+        .query_one(Statement::from_string(
+            DbBackend::Postgres,
+            "SELECT pg_stat_get_xact_tuples_updated('users'::regclass) AS updated,
+                    pg_stat_get_xact_tuples_hot_updated('users'::regclass) AS hot",
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    let (updated, hot): (i64, i64) = (
+        row.try_get("", "updated").unwrap(),
+        row.try_get("", "hot").unwrap(),
+    );
+    txn.rollback().await.unwrap();
+    assert_eq!(
+        updated,
+        ids.len() as i64,
+        "every refreshed record was updated"
+    );
+    assert_eq!(hot, updated, "and every update stayed in its page");
+    env.cleanup().await;
+}
