@@ -123,7 +123,7 @@ impl UserUpsert {
                     event_id = %webhook.event_id,
                     event_type = %webhook.event_type,
                     outcome = applied.outcome,
-                    user_id = ?applied.user_id,
+                    user_id = applied.user_id.map(tracing::field::display),
                     "member event processed"
                 );
                 Outcome::Ack
