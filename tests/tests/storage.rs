@@ -42,7 +42,8 @@ async fn refreshes_of_freshly_inserted_users_are_heap_only_updates() {
         .count("SELECT count(DISTINCT (ctid::text::point)[0])::bigint AS n FROM users")
         .await;
     assert!(pages >= 4, "the users fill {pages} pages");
-    // Every third record in page order: a page's worth of refreshes at once.
+    // A third of each page's records, refreshed in one transaction: the room a page leaves
+    // must hold that many new versions, since none of the old ones can be pruned meanwhile.
     let ids: Vec<Uuid> = env
         .db
         .query_all(Statement::from_string(
