@@ -154,6 +154,38 @@ impl TestEnv {
             .unwrap_or_else(|e| panic!("{sql}: {e}"))
     }
 
+    /// Registers a company straight in the database (no admin API), named and keyed `org`.
+    pub async fn insert_company(&self, org: &str) -> uuid::Uuid {
+        let row = self
+            .db
+            .query_one(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                "INSERT INTO companies (id, name, stytch_organization_id) VALUES (gen_random_uuid(), $1, $1) RETURNING id",
+                [org.into()],
+            ))
+            .await
+            .unwrap_or_else(|e| panic!("insert company: {e:?}"))
+            .unwrap_or_else(|| panic!("no row"));
+        row.try_get("", "id")
+            .unwrap_or_else(|e| panic!("id: {e:?}"))
+    }
+
+    /// Inserts `n` provisioned users of `company` in one statement: `{prefix}{i}@example.com`,
+    /// member id `{prefix}-member-{i}`, SCIM id `{prefix}-scim-{i}`, external id `{prefix}-ext-{i}`.
+    pub async fn insert_users(&self, company: uuid::Uuid, prefix: &str, n: i64) {
+        self.db
+            .execute(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                "INSERT INTO users (id, company_id, email, stytch_member_id, scim_id, external_id, scim_provisioned)
+                 SELECT gen_random_uuid(), $1, $2 || i || '@example.com', $2 || '-member-' || i,
+                        $2 || '-scim-' || i, $2 || '-ext-' || i, true
+                 FROM generate_series(1, $3) AS i",
+                [company.into(), prefix.into(), n.into()],
+            ))
+            .await
+            .unwrap_or_else(|e| panic!("insert users: {e:?}"));
+    }
+
     /// Waits until [`TestEnv::count`] of `sql` reads `expected`; fails the test after `deadline`.
     pub async fn wait_count(&self, sql: &str, expected: i64, deadline: Duration) {
         crate::wait::wait_until(&format!("{expected} from {sql}"), deadline, || async {

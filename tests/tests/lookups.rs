@@ -20,35 +20,6 @@ const NEW_COMPANY_USERS: i64 = 5_000;
 /// An index lookup reads a handful of pages per branch; the company walk reads hundreds.
 const MAX_BUFFERS: i64 = 60;
 
-async fn company(env: &TestEnv, org: &str) -> Uuid {
-    let row = env
-        .db
-        .query_one(Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            "INSERT INTO companies (id, name, stytch_organization_id) VALUES (gen_random_uuid(), $1, $1) RETURNING id",
-            [org.into()],
-        ))
-        .await
-        .unwrap_or_else(|e| panic!("insert company: {e:?}"))
-        .unwrap_or_else(|| panic!("no row"));
-    row.try_get("", "id")
-        .unwrap_or_else(|e| panic!("id: {e:?}"))
-}
-
-async fn users(env: &TestEnv, company: Uuid, prefix: &str, n: i64) {
-    env.db
-        .execute(Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            "INSERT INTO users (id, company_id, email, stytch_member_id, scim_id, external_id, scim_provisioned)
-             SELECT gen_random_uuid(), $1, $2 || i || '@example.com', $2 || '-member-' || i,
-                    $2 || '-scim-' || i, $2 || '-ext-' || i, true
-             FROM generate_series(1, $3) AS i",
-            [company.into(), prefix.into(), n.into()],
-        ))
-        .await
-        .unwrap_or_else(|e| panic!("insert users: {e:?}"));
-}
-
 /// A manager link with `status` for each of the company's first `n` members, each waiting for
 /// the next member's SCIM id.
 async fn links(env: &TestEnv, company: Uuid, prefix: &str, status: &str, n: i64) {
@@ -113,15 +84,15 @@ async fn buffers(env: &TestEnv, sql: &str, values: Vec<Value>) -> i64 {
 #[tokio::test]
 async fn key_lookups_stay_index_lookups_for_a_company_without_statistics() {
     let env = TestEnv::new().await;
-    let old = company(&env, "org-old").await;
-    users(&env, old, "old", 20_000).await;
+    let old = env.insert_company("org-old").await;
+    env.insert_users(old, "old", 20_000).await;
     links(&env, old, "old", "linked", 20_000).await;
     env.db
         .execute_unprepared("ANALYZE")
         .await
         .unwrap_or_else(|e| panic!("analyze: {e:?}"));
-    let new = company(&env, "org-new").await;
-    users(&env, new, "new", NEW_COMPANY_USERS).await;
+    let new = env.insert_company("org-new").await;
+    env.insert_users(new, "new", NEW_COMPANY_USERS).await;
     memberships_and_entries(&env, new, "new").await;
     // The last ANALYZE saw no pending link: every partial index on them looks empty.
     links(&env, new, "new", "pending", NEW_COMPANY_USERS).await;

@@ -13,31 +13,9 @@ use uuid::Uuid;
 #[tokio::test]
 async fn refreshes_of_freshly_inserted_users_are_heap_only_updates() {
     let env = TestEnv::new().await;
-    let company: Uuid = env
-        .db
-        .query_one(Statement::from_string(
-            DbBackend::Postgres,
-            "INSERT INTO companies (id, name, stytch_organization_id)
-             VALUES (gen_random_uuid(), 'org-hot', 'org-hot') RETURNING id",
-        ))
-        .await
-        .unwrap()
-        .unwrap()
-        .try_get("", "id")
-        .unwrap();
+    let company = env.insert_company("org-hot").await;
     // Enough users, in one statement, to fill several pages as a first sync's batches do.
-    env.db
-        .execute(Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            "INSERT INTO users (id, company_id, email, first_name, last_name, stytch_member_id,
-                                stytch_organization_id, scim_id, external_id, scim_provisioned)
-             SELECT gen_random_uuid(), $1, 'user' || i || '@example.com', 'First' || i,
-                    'Last' || i, 'member-test-' || i, 'org-hot', 'scim-' || i, 'ext-' || i, true
-             FROM generate_series(1, 400) AS i",
-            [company.into()],
-        ))
-        .await
-        .unwrap();
+    env.insert_users(company, "hot", 400).await;
     let pages = env
         .count("SELECT count(DISTINCT (ctid::text::point)[0])::bigint AS n FROM users")
         .await;
