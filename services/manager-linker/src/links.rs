@@ -9,10 +9,10 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use scimsync_db::entity::manager_link;
 use scimsync_db::event_log::Entry;
-use scimsync_db::hierarchy::{self, Connected};
+use scimsync_db::hierarchy::Connected;
 use scimsync_platform::amqp::Kept;
 use scimsync_schema::StytchWebhook;
-use sea_orm::{DatabaseConnection, DatabaseTransaction, DbErr};
+use sea_orm::{DatabaseConnection, DbErr};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -294,37 +294,25 @@ enum Lookup {
     Candidate { user: Uuid, manager: Uuid },
 }
 
-/// Makes `manager` the manager of `user` unless that closes a cycle, under the company's
-/// hierarchy lock (taken unless `held` says this transaction has it). Whose level may change is
-/// added to `affected` (refreshed by the caller).
-async fn connect(
-    txn: &DatabaseTransaction,
-    company_id: Uuid,
-    user: Uuid,
-    manager: Uuid,
-    held: &mut bool,
-    affected: &mut Vec<Uuid>,
-) -> Result<Attempt, DbErr> {
-    if !*held {
-        hierarchy::lock(txn, company_id).await?;
-        *held = true;
-    }
-    let previous = match hierarchy::connect(txn, user, manager).await? {
-        Connected::Cycle => return Ok(Attempt::SkippedCircular { user, manager }),
+/// What connecting `user` to `manager` came to. Whose level may change is added to
+/// `affected` (refreshed by the caller).
+fn connected(user: Uuid, manager: Uuid, connected: Connected, affected: &mut Vec<Uuid>) -> Attempt {
+    let previous = match connected {
+        Connected::Cycle => return Attempt::SkippedCircular { user, manager },
         Connected::Set { previous } => previous,
     };
     if previous == Some(manager) {
-        return Ok(Attempt::Linked {
+        return Attempt::Linked {
             user,
             manager,
             changed: false,
-        });
+        };
     }
     // The new manager may become a Manager; the previous one may stop being one.
     affected.extend(previous.into_iter().chain([manager]));
-    Ok(Attempt::Linked {
+    Attempt::Linked {
         user,
         manager,
         changed: true,
-    })
+    }
 }

@@ -3,11 +3,109 @@
 
 use std::time::Duration;
 
+use scimsync_db::hierarchy::{self, Connected};
+use scimsync_tests::env::TestEnv;
 use scimsync_tests::events::{create, event_id, t, update, with_manager};
 use scimsync_tests::TestApp;
+use sea_orm::{ConnectionTrait, DbBackend, Statement, TransactionTrait};
 use serde_json::Value;
+use uuid::Uuid;
 
 use super::{manager_of, user, wait_linked, LINKER};
+
+/// A batch's hierarchy changes are one read and one write: each pair's cycle check sees the
+/// records in the database and the pairs set before it in the same call.
+#[tokio::test]
+async fn connect_all_checks_each_pair_against_the_database_and_the_pairs_before_it() {
+    let env = TestEnv::new().await;
+    let company = env.insert_company("org-connect-all").await;
+    env.insert_users(company, "ca", 5).await;
+    let id = |n: u32| {
+        let env = &env;
+        async move {
+            let row = env
+                .db
+                .query_one(Statement::from_sql_and_values(
+                    DbBackend::Postgres,
+                    "SELECT id FROM users WHERE stytch_member_id = $1",
+                    [format!("ca-member-{n}").into()],
+                ))
+                .await
+                .unwrap()
+                .unwrap();
+            row.try_get::<Uuid>("", "id").unwrap()
+        }
+    };
+    let (a, b, c, d, e) = (
+        id(1).await,
+        id(2).await,
+        id(3).await,
+        id(4).await,
+        id(5).await,
+    );
+
+    // Already in the database: a reports to b, b to c.
+    let txn = env.db.begin().await.unwrap();
+    hierarchy::lock(&txn, company).await.unwrap();
+    let done = hierarchy::connect_all(&txn, &[(a, b), (b, c)])
+        .await
+        .unwrap();
+    assert_eq!(done, [Connected::Set { previous: None }; 2]);
+    txn.commit().await.unwrap();
+
+    // c under a would close c → a → b → c (read from the database); d under c, then c under
+    // d, closes a loop made in this very call; e moves from nobody to a, then to d.
+    let txn = env.db.begin().await.unwrap();
+    hierarchy::lock(&txn, company).await.unwrap();
+    let done = hierarchy::connect_all(&txn, &[(c, a), (d, c), (c, d), (e, a), (e, d), (a, b)])
+        .await
+        .unwrap();
+    txn.commit().await.unwrap();
+    assert_eq!(
+        done,
+        [
+            Connected::Cycle,
+            Connected::Set { previous: None },
+            Connected::Cycle,
+            Connected::Set { previous: None },
+            Connected::Set { previous: Some(a) },
+            Connected::Set { previous: Some(b) },
+        ]
+    );
+    let managers: Vec<(String, Option<String>)> = env
+        .db
+        .query_all(Statement::from_string(
+            DbBackend::Postgres,
+            "SELECT u.stytch_member_id AS member, m.stytch_member_id AS manager
+             FROM users u LEFT JOIN users m ON m.id = u.manager_id
+             WHERE u.stytch_member_id LIKE 'ca-%' ORDER BY 1",
+        ))
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| {
+            (
+                row.try_get("", "member").unwrap(),
+                row.try_get("", "manager").unwrap(),
+            )
+        })
+        .collect();
+    let expected = [
+        ("1", Some("2")),
+        ("2", Some("3")),
+        ("3", None),
+        ("4", Some("3")),
+        ("5", Some("4")),
+    ]
+    .map(|(m, by)| {
+        (
+            format!("ca-member-{m}"),
+            by.map(|by| format!("ca-member-{by}")),
+        )
+    });
+    assert_eq!(managers, expected);
+    env.cleanup().await;
+}
 
 #[tokio::test]
 async fn a_chain_of_depth_50_sent_leaf_first_converges() {

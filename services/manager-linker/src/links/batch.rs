@@ -4,18 +4,19 @@
 //! left pending look again once committed. A database error falls back to one event at a time.
 //! The sweep (`super::sweep`) looks at links still pending later, from the database.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use scimsync_db::access;
 use scimsync_db::entity::manager_link;
 use scimsync_db::event_log::{self, Entry};
+use scimsync_db::hierarchy;
 use scimsync_schema::message::UserProvisioned;
 use sea_orm::{DatabaseTransaction, DbErr, TransactionTrait};
 use uuid::Uuid;
 
 use super::sql::{self, Key};
 use super::{
-    connect, is_open, Attempt, By, Found, Linker, Lookup, Observed, Stored, LINKS_PER_TRANSACTION,
+    connected, is_open, Attempt, By, Found, Linker, Lookup, Observed, Stored, LINKS_PER_TRANSACTION,
 };
 
 pub(super) fn key(company_id: Uuid, member_id: &str) -> Key {
@@ -291,7 +292,7 @@ impl Linker<'_> {
         found.managers = sql::managers(txn, &values).await?;
 
         // Only candidates write user records: from here on they take the member locks every
-        // worker shares, then (in `connect`) the company's hierarchy lock. A link that stays
+        // worker shares, then the company's hierarchy lock. A link that stays
         // pending writes its own row only, under this worker's own lock; the announcement of
         // the user it waits for wakes it, and that wake waits on the same own lock.
         let lookups: Vec<Lookup> = links
@@ -305,19 +306,35 @@ impl Linker<'_> {
             .map(|((l, _), _)| l.stytch_member_id.clone())
             .collect();
         access::lock_members(txn, &members).await?;
-        let mut affected = Vec::new();
-        let mut attempts = Vec::with_capacity(links.len());
-        // Hierarchy locks per company, taken once each (a batch is almost always one company).
-        let mut held: HashMap<Uuid, bool> = HashMap::new();
-        for ((link, _), lookup) in links.iter().zip(lookups) {
+        // The hierarchy changes of each company under its hierarchy lock, taken once (a batch
+        // is almost always one company) and in company order.
+        let mut attempts: Vec<Option<Attempt>> = Vec::with_capacity(links.len());
+        let mut candidates: BTreeMap<Uuid, Vec<(usize, Uuid, Uuid)>> = BTreeMap::new();
+        for (n, ((link, _), lookup)) in links.iter().zip(lookups).enumerate() {
             attempts.push(match lookup {
-                Lookup::Settled(attempt) => attempt,
+                Lookup::Settled(attempt) => Some(attempt),
                 Lookup::Candidate { user, manager } => {
-                    let held = held.entry(link.company_id).or_default();
-                    connect(txn, link.company_id, user, manager, held, &mut affected).await?
+                    candidates
+                        .entry(link.company_id)
+                        .or_default()
+                        .push((n, user, manager));
+                    None
                 }
             });
         }
+        let mut affected = Vec::new();
+        for (company_id, pairs) in candidates {
+            hierarchy::lock(txn, company_id).await?;
+            let asked: Vec<(Uuid, Uuid)> = pairs.iter().map(|(_, u, m)| (*u, *m)).collect();
+            let done = hierarchy::connect_all(txn, &asked).await?;
+            for ((n, user, manager), done) in pairs.into_iter().zip(done) {
+                attempts[n] = Some(connected(user, manager, done, &mut affected));
+            }
+        }
+        let attempts: Vec<Attempt> = attempts
+            .into_iter()
+            .map(|a| a.unwrap_or(Attempt::Stale))
+            .collect();
         affected.sort();
         affected.dedup();
         access::refresh(txn, &affected).await?;
