@@ -173,14 +173,26 @@ impl TestEnv {
     /// Inserts `n` provisioned users of `company` in one statement: `{prefix}{i}@example.com`,
     /// member id `{prefix}-member-{i}`, SCIM id `{prefix}-scim-{i}`, external id `{prefix}-ext-{i}`.
     pub async fn insert_users(&self, company: uuid::Uuid, prefix: &str, n: i64) {
+        self.insert_users_at_level(company, prefix, n, "basic")
+            .await;
+    }
+
+    /// [`TestEnv::insert_users`] with a stored permission level of `level`.
+    pub async fn insert_users_at_level(
+        &self,
+        company: uuid::Uuid,
+        prefix: &str,
+        n: i64,
+        level: &str,
+    ) {
         self.db
             .execute(Statement::from_sql_and_values(
                 DbBackend::Postgres,
-                "INSERT INTO users (id, company_id, email, stytch_member_id, scim_id, external_id, scim_provisioned)
+                "INSERT INTO users (id, company_id, email, stytch_member_id, scim_id, external_id, scim_provisioned, permission_level)
                  SELECT gen_random_uuid(), $1, $2 || i || '@example.com', $2 || '-member-' || i,
-                        $2 || '-scim-' || i, $2 || '-ext-' || i, true
+                        $2 || '-scim-' || i, $2 || '-ext-' || i, true, $4
                  FROM generate_series(1, $3) AS i",
-                [company.into(), prefix.into(), n.into()],
+                [company.into(), prefix.into(), n.into(), level.into()],
             ))
             .await
             .unwrap_or_else(|e| panic!("insert users: {e:?}"));

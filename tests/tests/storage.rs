@@ -14,8 +14,11 @@ use uuid::Uuid;
 async fn refreshes_of_freshly_inserted_users_are_heap_only_updates() {
     let env = TestEnv::new().await;
     let company = env.insert_company("org-hot").await;
-    // Enough users, in one statement, to fill several pages as a first sync's batches do.
-    env.insert_users(company, "hot", 400).await;
+    // Enough users, in one statement, to fill several pages as a first sync's batches do. They
+    // are stored as Managers with no reports, so each refresh has a level to correct (a refresh
+    // that changes nothing writes nothing).
+    env.insert_users_at_level(company, "hot", 400, "manager")
+        .await;
     let pages = env
         .count("SELECT count(DISTINCT (ctid::text::point)[0])::bigint AS n FROM users")
         .await;
@@ -57,5 +60,57 @@ async fn refreshes_of_freshly_inserted_users_are_heap_only_updates() {
         "every refreshed record was updated"
     );
     assert_eq!(hot, updated, "and every update stayed in its page");
+    env.cleanup().await;
+}
+
+/// A refresh that changes nothing writes nothing: most refreshes of a first sync (a new record,
+/// a manager gaining another report, a member of default groups only) leave the record as it
+/// is, and each would otherwise be a new version of it.
+#[tokio::test]
+async fn a_refresh_that_changes_nothing_writes_no_new_version() {
+    let env = TestEnv::new().await;
+    let company = env.insert_company("org-noop").await;
+    env.insert_users(company, "noop", 20).await;
+    env.insert_users_at_level(company, "stale", 5, "admin")
+        .await;
+    let ids: Vec<Uuid> = env
+        .db
+        .query_all(Statement::from_string(
+            DbBackend::Postgres,
+            "SELECT id FROM users ORDER BY email",
+        ))
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.try_get("", "id").unwrap())
+        .collect();
+    assert_eq!(ids.len(), 25);
+
+    let txn = env.db.begin().await.unwrap();
+    let changes = scimsync_db::access::refresh(&txn, &ids).await.unwrap();
+    let updated: i64 = txn
+        .query_one(Statement::from_string(
+            DbBackend::Postgres,
+            "SELECT pg_stat_get_xact_tuples_updated('users'::regclass) AS n",
+        ))
+        .await
+        .unwrap()
+        .unwrap()
+        .try_get("", "n")
+        .unwrap();
+    txn.commit().await.unwrap();
+    assert_eq!(
+        updated, 5,
+        "only the five records whose level was wrong were written"
+    );
+    assert_eq!(changes.len(), 5);
+    assert!(changes
+        .iter()
+        .all(|c| c.level_before == "admin" && c.level_after == "basic"));
+    assert_eq!(
+        env.count("SELECT count(*) AS n FROM users WHERE permission_level = 'basic'")
+            .await,
+        25
+    );
     env.cleanup().await;
 }

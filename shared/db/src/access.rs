@@ -140,9 +140,11 @@ impl Change {
 
 /// Activity and level of the target users in one statement. A target's level counts its
 /// reports' activity as it was before this statement: [`refresh`] recomputes the levels of the
-/// managers of anyone whose activity flipped afterwards ([`LEVELS`]).
+/// managers of anyone whose activity flipped afterwards ([`LEVELS`]). Only records whose values
+/// change are written: most refreshes (a new record, a manager gaining another report, a list
+/// of default groups) change nothing, and an unchanged record is not given a new version.
 const ACCESS: &str = "
-WITH target AS (
+WITH computed AS (
     SELECT u.id, u.active AS active_before, u.permission_level AS level_before, u.scim_active,
            u.scim_deactivated_at,
            CASE WHEN g.had_any AND g.effective = 0 THEN g.last_change END AS lost_at,
@@ -167,18 +169,27 @@ WITH target AS (
         WHERE m.company_id = u.company_id AND m.stytch_member_id = u.stytch_member_id
     ) g
     WHERE u.id = ANY($1)
+),
+target AS (
+    SELECT c.*, c.scim_active AND c.lost_at IS NULL AS active_after,
+           CASE
+               WHEN c.scim_active AND c.lost_at IS NULL THEN NULL
+               ELSE LEAST(CASE WHEN NOT c.scim_active THEN c.scim_deactivated_at END, c.lost_at)
+           END AS deactivated_after
+    FROM computed c
 )
 UPDATE users u SET
     groups_lost_at = t.lost_at,
-    active = t.scim_active AND t.lost_at IS NULL,
-    deactivated_at = CASE
-        WHEN t.scim_active AND t.lost_at IS NULL THEN NULL
-        ELSE LEAST(CASE WHEN NOT t.scim_active THEN t.scim_deactivated_at END, t.lost_at)
-    END,
+    active = t.active_after,
+    deactivated_at = t.deactivated_after,
     permission_level = t.level_after,
     updated_at = CASE WHEN u.permission_level <> t.level_after THEN now() ELSE u.updated_at END
 FROM target t
 WHERE u.id = t.id
+  AND (u.groups_lost_at IS DISTINCT FROM t.lost_at
+       OR u.active IS DISTINCT FROM t.active_after
+       OR u.deactivated_at IS DISTINCT FROM t.deactivated_after
+       OR u.permission_level IS DISTINCT FROM t.level_after)
 RETURNING u.id AS user_id, t.active_before, u.active AS active_after,
           t.level_before, u.permission_level AS level_after";
 
