@@ -101,6 +101,8 @@ impl Bench {
             .session
             .converge(company, &goal, deadline, &bar)
             .await?;
+        // Before the clean-up, which is not part of the run.
+        let cpu = meter.breakdown(stats.accepted());
         bar.finish_and_clear();
         let run = ConvergeRun {
             accept_rate: stats.accepted() as f64 / stats.send_secs.max(1e-9),
@@ -113,7 +115,7 @@ impl Bench {
             .map(|s| format!("converged in {s:.2} s"))
             .unwrap_or_else(|| "DID NOT CONVERGE".into());
         self.say(format!(
-            "{} users {}: {} webhooks accepted at {:.0}/s, {} refused; {converge}; other processes used {:.0}% of the CPUs",
+            "{} users {}: {} webhooks accepted at {:.0}/s, {} refused; {converge}; other processes used {:.0}% of the CPUs; CPU until then: {cpu}",
             thousands(users as i64),
             order.name(),
             thousands(stats.accepted() as i64),
