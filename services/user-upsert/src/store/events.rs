@@ -48,9 +48,10 @@ WITH ins AS (
     FROM unnest($1::text[], $2::text[], $3::jsonb[], $4::timestamptz[], $5::text[], $6::jsonb[])
          AS n(e, m, o, t, a, b)
     ON CONFLICT (event_id) DO NOTHING
-    RETURNING event_id, stytch_member_id, event_timestamp, action, member
+    RETURNING event_id, stytch_member_id, event_timestamp, action
 )
-SELECT true AS fresh, stytch_member_id, event_id, event_timestamp, action, member FROM ins
+SELECT true AS fresh, stytch_member_id, event_id, event_timestamp, action, NULL::jsonb AS member
+FROM ins
 UNION ALL
 SELECT false, stytch_member_id, event_id, event_timestamp, action, member FROM member_events
 WHERE stytch_member_id = ANY($2) AND event_id <> ALL($1)";
@@ -65,7 +66,8 @@ pub struct NewEvent<'a> {
 
 /// Stores the new events (of distinct members) and reads back every event of their members, in
 /// one statement: per member, every event including the new one, or `None` if the new one was
-/// already stored.
+/// already stored. A new event's body is not read back: it is the one just sent (in a first
+/// sync, that is every body, about a kilobyte of JSON each way).
 pub async fn record_and_load_all(
     txn: &DatabaseTransaction,
     new: &[NewEvent<'_>],
@@ -119,13 +121,20 @@ pub async fn record_and_load_all(
     .await?;
     let mut loaded: HashMap<String, (bool, Vec<MemberEvent>)> = HashMap::new();
     for row in rows {
+        let member = if row.fresh {
+            new.iter()
+                .find(|e| e.webhook.event_id == row.event_id)
+                .and_then(|e| e.member.cloned())
+        } else {
+            row.member.and_then(|m| serde_json::from_value(m).ok())
+        };
         let entry = loaded.entry(row.stytch_member_id).or_default();
         entry.0 |= row.fresh;
         entry.1.push(MemberEvent {
             event_id: row.event_id,
             timestamp: row.event_timestamp,
             action: Action::parse(&row.action),
-            member: row.member.and_then(|m| serde_json::from_value(m).ok()),
+            member,
         });
     }
     Ok(new
