@@ -281,6 +281,37 @@ pub async fn refresh(conn: &impl ConnectionTrait, user_ids: &[Uuid]) -> Result<V
     Ok(changes)
 }
 
+/// Refreshes `user_ids` in a transaction of its own that first takes their member locks, so the
+/// refresh reads every input another worker committed under those locks. For users whose level
+/// a transaction changed without holding their locks (a manager gaining or losing a report):
+/// call it once that transaction has committed. A worker that changed the user's groups
+/// meanwhile, and refreshed it from a snapshot without that transaction's change, has committed
+/// by the time the lock is granted; one that takes the lock later sees the change.
+pub async fn refresh_under_locks(
+    db: &sea_orm::DatabaseConnection,
+    user_ids: &[Uuid],
+) -> Result<Vec<Change>, DbErr> {
+    use sea_orm::TransactionTrait;
+    if user_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let txn = db.begin().await?;
+    let members: Vec<String> = MemberRow::find_by_statement(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "SELECT stytch_member_id FROM users WHERE id = ANY($1) AND stytch_member_id IS NOT NULL",
+        [user_ids.to_vec().into()],
+    ))
+    .all(&txn)
+    .await?
+    .into_iter()
+    .map(|r| r.stytch_member_id)
+    .collect();
+    lock_members(&txn, &members).await?;
+    let changes = refresh(&txn, user_ids).await?;
+    txn.commit().await?;
+    Ok(changes)
+}
+
 /// Recomputes permission levels only (a custom group's level changed, a report moved).
 async fn refresh_levels(
     conn: &impl ConnectionTrait,

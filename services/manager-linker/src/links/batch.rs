@@ -56,9 +56,11 @@ impl Linker<'_> {
     /// pending.
     async fn observe_run(&self, run: &[Observed<'_>]) -> Result<Vec<Attempt>, DbErr> {
         let txn = self.db.begin().await?;
-        let mut attempts = match self.observe_within(&txn, run).await {
+        let mut managers = Vec::new();
+        let mut attempts = match self.observe_within(&txn, run, &mut managers).await {
             Ok(attempts) => {
                 txn.commit().await?;
+                self.refresh_managers(&managers).await;
                 attempts
             }
             Err(error) => {
@@ -77,6 +79,7 @@ impl Linker<'_> {
         &self,
         txn: &DatabaseTransaction,
         run: &[Observed<'_>],
+        managers: &mut Vec<Uuid>,
     ) -> Result<Vec<Attempt>, DbErr> {
         let members: Vec<String> = run.iter().map(|s| s.member_id.to_owned()).collect();
         access::lock_concern(txn, crate::CONCERN, &members).await?;
@@ -103,7 +106,10 @@ impl Linker<'_> {
                 Stored::Done(..) => None,
             })
             .collect();
-        let mut settled = self.settle_all(txn, links, true).await?.into_iter();
+        let mut settled = self
+            .settle_all(txn, links, true, managers)
+            .await?
+            .into_iter();
         Ok(stored
             .into_iter()
             .map(|s| match s {
@@ -167,8 +173,10 @@ impl Linker<'_> {
                 settled_for.push(index);
             }
         }
-        let settled = self.settle_all(&txn, links, false).await?;
+        let mut managers = Vec::new();
+        let settled = self.settle_all(&txn, links, false, &mut managers).await?;
         txn.commit().await?;
+        self.refresh_managers(&managers).await;
         for (index, attempt) in settled_for.into_iter().zip(settled) {
             attempts[index] = attempt;
         }
@@ -207,9 +215,14 @@ impl Linker<'_> {
         // failure stays made (the retry finds it no longer pending).
         for chunk in woken.chunks(LINKS_PER_TRANSACTION) {
             let txn = self.db.begin().await?;
-            match self.wake_within(&txn, chunk, announcements).await {
+            let mut managers = Vec::new();
+            match self
+                .wake_within(&txn, chunk, announcements, &mut managers)
+                .await
+            {
                 Ok(woke) => {
                     txn.commit().await?;
+                    self.refresh_managers(&managers).await;
                     for index in woke {
                         resolved[index] += 1;
                     }
@@ -230,6 +243,7 @@ impl Linker<'_> {
         txn: &DatabaseTransaction,
         woken: &[(Key, usize)],
         announcements: &[&UserProvisioned],
+        managers: &mut Vec<Uuid>,
     ) -> Result<Vec<usize>, DbErr> {
         let members: Vec<String> = woken.iter().map(|((_, m), _)| m.clone()).collect();
         access::lock_concern(txn, crate::CONCERN, &members).await?;
@@ -248,13 +262,23 @@ impl Linker<'_> {
                 (link.clone(), by)
             })
             .collect();
-        let attempts = self.settle_all(txn, links, false).await?;
+        let attempts = self.settle_all(txn, links, false, managers).await?;
         Ok(pending
             .iter()
             .zip(attempts)
             .filter(|(_, attempt)| !matches!(attempt, Attempt::Pending { .. }))
             .map(|((_, index), _)| *index)
             .collect())
+    }
+
+    /// The second refresh of the managers whose reports a committed transaction changed, under
+    /// their member locks (`access::refresh_under_locks`). The first one, in that transaction,
+    /// already did the work unless another worker changed the same manager at the same moment;
+    /// if this one fails, the warning says so and the level waits for the next change.
+    pub(super) async fn refresh_managers(&self, managers: &[Uuid]) {
+        if let Err(error) = access::refresh_under_locks(self.db, managers).await {
+            tracing::warn!(%error, managers = managers.len(), "could not refresh the managers again");
+        }
     }
 
     /// Settles links of distinct members in one transaction holding their locks: the lookups
@@ -267,6 +291,7 @@ impl Linker<'_> {
         txn: &DatabaseTransaction,
         links: Vec<(manager_link::Model, By<'_>)>,
         write_all: bool,
+        managers: &mut Vec<Uuid>,
     ) -> Result<Vec<Attempt>, DbErr> {
         if links.is_empty() {
             return Ok(Vec::new());
@@ -338,6 +363,10 @@ impl Linker<'_> {
         affected.sort();
         affected.dedup();
         access::refresh(txn, &affected).await?;
+        // This transaction holds the reports' member locks, not the managers': a worker changing
+        // a manager's groups meanwhile may have refreshed it without this link, or this refresh
+        // may have missed that worker's change. The caller refreshes them again once committed.
+        managers.extend(&affected);
 
         let mut written = Vec::new();
         for ((link, by), attempt) in links.iter().zip(&attempts) {

@@ -10,6 +10,7 @@ use sea_orm::{DatabaseTransaction, TransactionTrait};
 use super::batch::key;
 use super::sql::{self, Key};
 use super::{Attempt, By, Linker};
+use uuid::Uuid;
 
 impl Linker<'_> {
     /// One look at up to `limit` pending links last looked at before `before`, in one
@@ -27,9 +28,14 @@ impl Linker<'_> {
             return Ok(Swept::default());
         }
         let txn = self.db.begin().await?;
-        match self.sweep_within(&txn, publisher, &due, before).await {
+        let mut managers = Vec::new();
+        match self
+            .sweep_within(&txn, publisher, &due, before, &mut managers)
+            .await
+        {
             Ok(mut swept) => {
                 txn.commit().await?;
+                self.refresh_managers(&managers).await;
                 swept.due = due.len();
                 Ok(swept)
             }
@@ -46,6 +52,7 @@ impl Linker<'_> {
         publisher: &Publisher,
         due: &[Key],
         before: chrono::DateTime<chrono::Utc>,
+        managers: &mut Vec<Uuid>,
     ) -> anyhow::Result<Swept> {
         let members: Vec<String> = due.iter().map(|(_, m)| m.clone()).collect();
         access::lock_concern(txn, crate::CONCERN, &members).await?;
@@ -71,6 +78,7 @@ impl Linker<'_> {
                 txn,
                 links.iter().map(|l| (l.clone(), By::Sweep)).collect(),
                 true,
+                managers,
             )
             .await?;
         let mut swept = Swept::default();
