@@ -367,19 +367,15 @@ async fn a_manager_refreshed_while_its_groups_change_keeps_the_level_they_give()
     scimsync_db::access::lock_members(&groups, &["m-boss".to_owned()])
         .await
         .unwrap();
+    // The admins group and the manager's membership of it, as group-resolver writes them.
     groups
         .execute(Statement::from_sql_and_values(
             DbBackend::Postgres,
-            "INSERT INTO scim_groups (id, company_id, idp_group_id, display_name, kind)
-             VALUES (gen_random_uuid(), $1, 'g-admins', 'SkillsdbGlobalAdmins', 'default_admin')",
-            [company.into()],
-        ))
-        .await
-        .unwrap();
-    groups
-        .execute(Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            "INSERT INTO scim_group_memberships (company_id, idp_group_id, stytch_member_id, present, version)
+            "WITH admins AS (
+                 INSERT INTO scim_groups (id, company_id, idp_group_id, display_name, kind)
+                 VALUES (gen_random_uuid(), $1, 'g-admins', 'SkillsdbGlobalAdmins', 'default_admin')
+             )
+             INSERT INTO scim_group_memberships (company_id, idp_group_id, stytch_member_id, present, version)
              VALUES ($1, 'g-admins', 'm-boss', true, now())",
             [company.into()],
         ))

@@ -317,9 +317,9 @@ impl Linker<'_> {
         found.managers = sql::managers(txn, &values).await?;
 
         // Only candidates write user records: from here on they take the member locks every
-        // worker shares, then the company's hierarchy lock. A link that stays
-        // pending writes its own row only, under this worker's own lock; the announcement of
-        // the user it waits for wakes it, and that wake waits on the same own lock.
+        // worker shares, then the company's hierarchy lock. A link that stays pending writes its
+        // own row only, under this worker's own lock; the announcement of the user it waits for
+        // wakes it, and that wake waits on the same own lock.
         let lookups: Vec<Lookup> = links
             .iter()
             .map(|(link, by)| self.lookup(link, &found, by.may_give_up()))
