@@ -98,6 +98,11 @@ cmd_start() {
             log "$name: already running (pid $pid)"
             continue
         fi
+        # Keep the pid file of a build from another directory: it is the only record of that
+        # process, and `stop` with that directory needs it.
+        if pid="$(other_build_pid "$name")"; then
+            die "$name: pid $pid runs $(readlink "/proc/$pid/exe"), not $BIN_DIR/$name; stop it first (SCIMSYNC_BIN_DIR=<its directory> deploy/local/services.sh stop)"
+        fi
         rm -f "$(pidfile "$name")"
         bin="$BIN_DIR/$name"
         [[ -x "$bin" ]] || die "$name: $bin not found; build it first with 'cargo build --bins'"
