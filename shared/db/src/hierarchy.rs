@@ -195,6 +195,15 @@ pub async fn clear_locally(
         access::refresh(&txn, &[previous]).await?;
     }
     txn.commit().await?;
+    // The previous manager's level, again under its member lock: this transaction did not hold
+    // it, and a worker may have changed that user's groups meanwhile (see
+    // `access::refresh_under_locks`). The clear is committed either way, so a failure here is
+    // logged, not returned.
+    if let Some(previous) = previous {
+        if let Err(error) = access::refresh_under_locks(db, &[previous]).await {
+            tracing::warn!(%error, user_id = %previous, "could not refresh the previous manager again");
+        }
+    }
     Ok(previous)
 }
 
