@@ -154,6 +154,20 @@ impl TestEnv {
             .unwrap_or_else(|e| panic!("{sql}: {e}"))
     }
 
+    /// Runs a query returning one uuid column named `id`, in its order.
+    pub async fn ids(&self, sql: &str) -> Vec<uuid::Uuid> {
+        self.db
+            .query_all(Statement::from_string(DbBackend::Postgres, sql.to_owned()))
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"))
+            .iter()
+            .map(|row| {
+                row.try_get("", "id")
+                    .unwrap_or_else(|e| panic!("{sql}: {e}"))
+            })
+            .collect()
+    }
+
     /// Registers a company straight in the database (no admin API), named and keyed `org`.
     pub async fn insert_company(&self, org: &str) -> uuid::Uuid {
         let row = self

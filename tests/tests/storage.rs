@@ -4,8 +4,24 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use scimsync_tests::env::TestEnv;
-use sea_orm::{ConnectionTrait, DbBackend, Statement, TransactionTrait};
-use uuid::Uuid;
+use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, Statement, TransactionTrait};
+
+/// Updates of `users` in this transaction so far, and how many of them were heap-only (HOT).
+async fn user_updates(txn: &DatabaseTransaction) -> (i64, i64) {
+    let row = txn
+        .query_one(Statement::from_string(
+            DbBackend::Postgres,
+            "SELECT pg_stat_get_xact_tuples_updated('users'::regclass) AS updated,
+                    pg_stat_get_xact_tuples_hot_updated('users'::regclass) AS hot",
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    (
+        row.try_get("", "updated").unwrap(),
+        row.try_get("", "hot").unwrap(),
+    )
+}
 
 /// The refreshes of activity and level that follow a user's creation change no indexed column,
 /// so they update the record in its own page (HOT) and write no index entry, even in pages
@@ -25,34 +41,16 @@ async fn refreshes_of_freshly_inserted_users_are_heap_only_updates() {
     assert!(pages >= 4, "the users fill {pages} pages");
     // A third of each page's records, refreshed in one transaction: the room a page leaves
     // must hold that many new versions, since none of the old ones can be pruned meanwhile.
-    let ids: Vec<Uuid> = env
-        .db
-        .query_all(Statement::from_string(
-            DbBackend::Postgres,
+    let ids = env
+        .ids(
             "SELECT id FROM (SELECT id, row_number() OVER (ORDER BY ctid) AS n FROM users) r
              WHERE n % 3 = 1",
-        ))
-        .await
-        .unwrap()
-        .iter()
-        .map(|row| row.try_get("", "id").unwrap())
-        .collect();
+        )
+        .await;
 
     let txn = env.db.begin().await.unwrap();
     scimsync_db::access::refresh(&txn, &ids).await.unwrap();
-    let row = txn
-        .query_one(Statement::from_string(
-            DbBackend::Postgres,
-            "SELECT pg_stat_get_xact_tuples_updated('users'::regclass) AS updated,
-                    pg_stat_get_xact_tuples_hot_updated('users'::regclass) AS hot",
-        ))
-        .await
-        .unwrap()
-        .unwrap();
-    let (updated, hot): (i64, i64) = (
-        row.try_get("", "updated").unwrap(),
-        row.try_get("", "hot").unwrap(),
-    );
+    let (updated, hot) = user_updates(&txn).await;
     txn.rollback().await.unwrap();
     assert_eq!(
         updated,
@@ -73,31 +71,12 @@ async fn a_refresh_that_changes_nothing_writes_no_new_version() {
     env.insert_users(company, "noop", 20).await;
     env.insert_users_at_level(company, "stale", 5, "admin")
         .await;
-    let ids: Vec<Uuid> = env
-        .db
-        .query_all(Statement::from_string(
-            DbBackend::Postgres,
-            "SELECT id FROM users ORDER BY email",
-        ))
-        .await
-        .unwrap()
-        .iter()
-        .map(|row| row.try_get("", "id").unwrap())
-        .collect();
+    let ids = env.ids("SELECT id FROM users ORDER BY email").await;
     assert_eq!(ids.len(), 25);
 
     let txn = env.db.begin().await.unwrap();
     let changes = scimsync_db::access::refresh(&txn, &ids).await.unwrap();
-    let updated: i64 = txn
-        .query_one(Statement::from_string(
-            DbBackend::Postgres,
-            "SELECT pg_stat_get_xact_tuples_updated('users'::regclass) AS n",
-        ))
-        .await
-        .unwrap()
-        .unwrap()
-        .try_get("", "n")
-        .unwrap();
+    let (updated, _) = user_updates(&txn).await;
     txn.commit().await.unwrap();
     assert_eq!(
         updated, 5,
