@@ -78,6 +78,18 @@ async fn a_backlog_applied_in_batches_ends_as_if_applied_one_by_one() {
     }
     expect(&outsider, "rejected_email_domain").await;
     expect(&twin, "rejected_duplicate_email").await;
+    // The twin's email belongs to report 3, a record of the same batch.
+    let three = app
+        .user_by_email(company, "report3@example.com")
+        .await
+        .unwrap();
+    let twin_logged = app
+        .logged_by(company, &event_id(&twin), "user-upsert")
+        .await;
+    assert_eq!(
+        twin_logged["detail"]["conflicting_user_id"], three["id"],
+        "{twin_logged}"
+    );
     expect(&again, "updated").await;
 
     // Rejected events wrote nothing; the others wrote all they had to.
@@ -286,5 +298,86 @@ async fn a_batch_announces_its_new_users_in_one_message() {
         "{announcements} announcement messages for {} users",
         expected.len()
     );
+    app.stop().await;
+}
+
+/// A batch inserts its new records together before its commit, after its own email checks. If
+/// another writer takes one of their emails in between, the unique index decides at that insert:
+/// that event is rejected as the single path rejects it (R3), and the rest of the batch commits.
+#[tokio::test]
+async fn a_new_email_taken_while_the_batch_runs_rejects_only_that_event() {
+    use sea_orm::{ConnectionTrait, DbBackend, Statement, TransactionTrait};
+    use std::time::Duration;
+
+    let mut app = TestApp::spawn_with(Services::INGEST_ONLY, |s| {
+        s.worker.concurrency = 1;
+        s.worker.batch_size = 32;
+    })
+    .await;
+    let company = app.register_company("org-race", &["example.com"]).await;
+    let events: Vec<serde_json::Value> = (0..6)
+        .map(|i| {
+            let (member, email) = (format!("m-{i}"), format!("p{i}@example.com"));
+            create("org-race", &member, &email, t(i))
+        })
+        .collect();
+    for event in &events {
+        app.accept(event).await;
+    }
+    // Another member's record (SCIM's, so not one to adopt by email) takes p3's email, not
+    // committed yet: the batch's checks cannot see it.
+    let other = app.env.db.begin().await.unwrap();
+    let other_id = uuid::Uuid::now_v7();
+    other
+        .execute(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "INSERT INTO users (id, company_id, email, stytch_member_id, scim_provisioned)
+             VALUES ($1, $2, 'P3@example.com', 'm-other', true)",
+            [other_id.into(), company.into()],
+        ))
+        .await
+        .unwrap();
+    app.start_workers(Services {
+        ingest: false,
+        user_upsert: true,
+        group_resolver: false,
+        manager_linker: false,
+        ingest_broker_port: None,
+    })
+    .await;
+    // The insert of the batch's new records waits on the other writer's row.
+    app.env
+        .wait_count(
+            "SELECT count(*) AS n FROM pg_stat_activity
+             WHERE wait_event_type = 'Lock' AND datname = current_database()",
+            1,
+            Duration::from_secs(30),
+        )
+        .await;
+    other.commit().await.unwrap();
+
+    for (i, event) in events.iter().enumerate() {
+        let logged = app
+            .logged_by(company, &event_id(event), "user-upsert")
+            .await;
+        let outcome = if i == 3 {
+            "rejected_duplicate_email"
+        } else {
+            "created"
+        };
+        assert_eq!(logged["outcome"], outcome, "{logged}");
+    }
+    let holders = app
+        .env
+        .ids("SELECT id FROM users WHERE lower(email) = 'p3@example.com'")
+        .await;
+    assert_eq!(holders, vec![other_id]);
+    let created = app
+        .env
+        .count(&format!(
+            "SELECT count(*) AS n FROM users WHERE company_id = '{company}' AND stytch_member_id <> 'm-other'"
+        ))
+        .await;
+    assert_eq!(created, 5);
     app.stop().await;
 }

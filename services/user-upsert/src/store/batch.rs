@@ -13,7 +13,7 @@ use super::context::Context;
 use super::events;
 use super::matching;
 use super::steps::{InBatch, Step};
-use super::{Applied, ProcessError, Store};
+use super::{write, Applied, ProcessError, Store};
 use crate::fold::{fold, MemberEvent, MemberState};
 use crate::org;
 
@@ -195,6 +195,7 @@ impl Store {
         }
         let mut refresh_later = Vec::new();
         let mut attach_later = org::Later::default();
+        let mut insert_later = write::Later::default();
         let mut entries = Vec::with_capacity(items.len());
         let mut applied = Vec::with_capacity(items.len());
         let mut companies = BTreeSet::new();
@@ -215,6 +216,7 @@ impl Store {
                         unheld: &mut unheld,
                         refresh_later: &mut refresh_later,
                         attach_later: &mut attach_later,
+                        insert_later: &mut insert_later,
                     }),
                 )
                 .await;
@@ -237,6 +239,22 @@ impl Store {
                     return Err(error);
                 }
             }
+        }
+        // A new record whose email another writer took since the batch looked stops the batch
+        // there: that event goes alone and is rejected as the single path rejects it (R3).
+        let lost = match insert_later.flush(&txn).await {
+            Ok(lost) => lost,
+            Err(error) => {
+                let _ = txn.rollback().await;
+                return Err(error);
+            }
+        };
+        if let Some(k) = applied
+            .iter()
+            .position(|a| a.user_id.is_some_and(|u| lost.contains(&u)))
+        {
+            txn.rollback().await?;
+            return Ok(Together::StopAt(k));
         }
         if let Err(error) = attach_later.flush(&txn, created).await {
             let _ = txn.rollback().await;

@@ -11,7 +11,9 @@
 //!
 //! A batch shares what can be shared: the transaction, one statement for each kind of member
 //! lock (the shared one taken only once the batch's reads are done), the
-//! org entries created ahead in one statement per company, one multi-row event log insert. The
+//! org entries created ahead in one statement per company, its new records inserted together
+//! before the commit (their emails checked against each other in memory, and against the
+//! table by the insert's unique index), one multi-row event log insert. The
 //! per-event steps and rules are the same code as for one event. An event the batch cannot
 //! carry (a rejection, which must roll back its own writes only; a duplicate; an unknown
 //! organization) rolls the batch back; the events before it are applied together again, it is

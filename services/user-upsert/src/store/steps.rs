@@ -28,6 +28,8 @@ pub(super) struct InBatch<'b> {
     pub refresh_later: &'b mut Vec<Uuid>,
     /// New records' org attachments, made together before the commit.
     pub attach_later: &'b mut org::Later,
+    /// New records, inserted together before the commit.
+    pub insert_later: &'b mut write::Later,
 }
 
 #[allow(clippy::large_enum_variant)] // one per event, moved once
@@ -59,19 +61,20 @@ impl Store {
         batch: Option<InBatch<'_>>,
     ) -> Result<Step<'a>, DbErr> {
         let none = org::Created::new();
-        let (created, stored, mut unheld, refresh_later, attach_later) = match batch {
+        let (created, stored, mut unheld, refresh_later, attach_later, insert_later) = match batch {
             Some(b) => (
                 b.created,
                 b.stored,
                 Some(b.unheld),
                 Some(b.refresh_later),
                 Some(b.attach_later),
+                Some(b.insert_later),
             ),
             None => {
                 let stored =
                     events::record_and_load(txn, ctx.webhook, envelope, ctx.member_id, member)
                         .await?;
-                (&none, stored, None, None, None)
+                (&none, stored, None, None, None, None)
             }
         };
         let Some(events) = stored else {
@@ -142,17 +145,30 @@ impl Store {
             .is_none_or(|u| !u.email.eq_ignore_ascii_case(&email))
             && !unheld_keys
         {
-            if let Some(other) = matching::email_owner(txn, &email, existing_id).await? {
+            // The batch's new records are not in the table yet.
+            let held_back = insert_later
+                .as_deref()
+                .and_then(|later| later.owner(&email));
+            let other = match held_back {
+                Some(other) => Some(other),
+                None => matching::email_owner(txn, &email, existing_id).await?,
+            };
+            if let Some(other) = other {
                 let detail = json!({ "email": email, "conflicting_user_id": other });
                 return Ok(reject("rejected_duplicate_email", detail));
             }
         }
-        let written = match existing {
-            None => write::insert(txn, &company, ctx.member_id, &email, &state)
+        let written = match (existing, insert_later) {
+            (None, Some(later)) => Ok((
+                later.push(&company, ctx.member_id, &email, &state),
+                true,
+                Vec::new(),
+            )),
+            (None, None) => write::insert(txn, &company, ctx.member_id, &email, &state)
                 .await?
                 .map(|id| (id, true, Vec::new()))
                 .map_err(str::to_owned),
-            Some(user) => {
+            (Some(user), _) => {
                 let adopted = matched_by == Some(MatchedBy::Email) && !user.scim_provisioned;
                 let id = user.id;
                 write::update(txn, user, &company, ctx.member_id, &email, &state)

@@ -1,26 +1,79 @@
 //! Writing the folded state onto a user record (R5, R7-R10). `Err(conflict)` from these
 //! functions means a concurrent writer took the email first: the caller rejects the event (R3).
 
+use std::collections::{HashMap, HashSet};
+
 use chrono::Utc;
 use scimsync_db::entity::{company, user};
 use scimsync_db::errors::unique_violation;
+use scimsync_db::json_time;
 use sea_orm::{
     ActiveModelTrait, ConnectionTrait, DatabaseTransaction, DbBackend, DbErr, Set, Statement,
     TransactionTrait,
 };
+use serde_json::json;
 use uuid::Uuid;
 
 use crate::fold::MemberState;
 
-const INSERT: &str = "
+const INSERT_ALL: &str = "
 INSERT INTO users (id, company_id, email, first_name, last_name, active, deactivated_at,
                    street_address, region, postal_code, business_phone, mobile_phone, fax_phone,
                    employee_number, stytch_member_id, stytch_organization_id, external_id, scim_id,
                    scim_provisioned, date_added, scim_version, scim_active, scim_deactivated_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, true, $19,
-        $20, $6, $7)
+SELECT id, company_id, email, first_name, last_name, active, deactivated_at,
+       street_address, region, postal_code, business_phone, mobile_phone, fax_phone,
+       employee_number, stytch_member_id, stytch_organization_id, external_id, scim_id,
+       true, date_added, scim_version, active, deactivated_at
+FROM jsonb_to_recordset($1::jsonb) AS r(
+    id uuid, company_id uuid, email text, first_name text, last_name text, active boolean,
+    deactivated_at timestamptz, street_address text, region text, postal_code text,
+    business_phone text, mobile_phone text, fax_phone text, employee_number text,
+    stytch_member_id text, stytch_organization_id text, external_id text, scim_id text,
+    date_added timestamptz, scim_version timestamptz)
 ON CONFLICT DO NOTHING
 RETURNING id";
+
+/// A new SCIM user's record, with its id chosen ahead.
+#[derive(Debug)]
+pub struct NewUser {
+    id: Uuid,
+    row: serde_json::Value,
+}
+
+impl NewUser {
+    pub fn new(
+        company: &company::Model,
+        member_id: &str,
+        email: &str,
+        state: &MemberState,
+    ) -> Self {
+        let id = Uuid::now_v7();
+        let row = json!({
+            "id": id,
+            "company_id": company.id,
+            "email": email,
+            "first_name": state.first_name(),
+            "last_name": state.last_name(),
+            "active": state.active,
+            "deactivated_at": state.deactivated_at.map(json_time),
+            "street_address": state.street_address,
+            "region": state.region,
+            "postal_code": state.postal_code,
+            "business_phone": state.business_phone,
+            "mobile_phone": state.mobile_phone,
+            "fax_phone": state.fax_phone,
+            "employee_number": state.employee_number,
+            "stytch_member_id": member_id,
+            "stytch_organization_id": company.stytch_organization_id,
+            "external_id": state.external_id,
+            "scim_id": state.scim_id,
+            "date_added": json_time(state.first_seen.unwrap_or_else(Utc::now)),
+            "scim_version": state.newest.map(json_time),
+        });
+        Self { id, row }
+    }
+}
 
 /// A new SCIM user. The unique email index decides races: no row back means someone else
 /// holds the email now.
@@ -31,37 +84,83 @@ pub async fn insert(
     email: &str,
     state: &MemberState,
 ) -> Result<Result<Uuid, &'static str>, DbErr> {
-    let row = txn
-        .query_one(Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            INSERT,
-            [
-                Uuid::now_v7().into(),
-                company.id.into(),
-                email.into(),
-                state.first_name().into(),
-                state.last_name().into(),
-                state.active.into(),
-                state.deactivated_at.into(),
-                state.street_address.clone().into(),
-                state.region.clone().into(),
-                state.postal_code.clone().into(),
-                state.business_phone.clone().into(),
-                state.mobile_phone.clone().into(),
-                state.fax_phone.clone().into(),
-                state.employee_number.clone().into(),
-                member_id.into(),
-                company.stytch_organization_id.clone().into(),
-                state.external_id.clone().into(),
-                state.scim_id.clone().into(),
-                state.first_seen.unwrap_or_else(Utc::now).into(),
-                state.newest.into(),
-            ],
-        ))
-        .await?;
-    match row {
-        Some(row) => Ok(Ok(row.try_get::<Uuid>("", "id")?)),
-        None => Ok(Err("users_email_lower")),
+    let new = NewUser::new(company, member_id, email, state);
+    let id = new.id;
+    match insert_all(txn, vec![new]).await?.contains(&id) {
+        true => Ok(Ok(id)),
+        false => Ok(Err("users_email_lower")),
+    }
+}
+
+/// Inserts new users (each with a member id of its own), in statements of at most
+/// [`scimsync_db::ROWS_PER_STATEMENT`] rows; returns the ids inserted. A missing id means
+/// another writer holds that user's email now.
+pub async fn insert_all(
+    txn: &DatabaseTransaction,
+    rows: Vec<NewUser>,
+) -> Result<HashSet<Uuid>, DbErr> {
+    let mut inserted = HashSet::with_capacity(rows.len());
+    let mut rows = rows.into_iter().map(|r| r.row).peekable();
+    while rows.peek().is_some() {
+        let chunk: Vec<serde_json::Value> = rows
+            .by_ref()
+            .take(scimsync_db::ROWS_PER_STATEMENT)
+            .collect();
+        let back = txn
+            .query_all(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                INSERT_ALL,
+                [serde_json::Value::Array(chunk).into()],
+            ))
+            .await?;
+        for row in back {
+            inserted.insert(row.try_get::<Uuid>("", "id")?);
+        }
+    }
+    Ok(inserted)
+}
+
+/// The records a batch creates, inserted together before its commit (see `org::Later` for why
+/// no later event of the batch matches them), and the emails they take: R3 compares a later
+/// event's email with them as the unique index would.
+#[derive(Debug, Default)]
+pub struct Later {
+    rows: Vec<NewUser>,
+    emails: HashMap<String, Uuid>,
+}
+
+impl Later {
+    /// Holds a new record back; returns its id.
+    pub fn push(
+        &mut self,
+        company: &company::Model,
+        member_id: &str,
+        email: &str,
+        state: &MemberState,
+    ) -> Uuid {
+        let new = NewUser::new(company, member_id, email, state);
+        let id = new.id;
+        self.rows.push(new);
+        self.emails.insert(email.to_lowercase(), id);
+        id
+    }
+
+    /// The held-back record that takes this email, if any.
+    pub fn owner(&self, email: &str) -> Option<Uuid> {
+        self.emails.get(&email.to_lowercase()).copied()
+    }
+
+    /// Inserts the held-back records; returns the ids of those another writer's email took
+    /// meanwhile (nothing else can stop them: the batch holds their members' locks).
+    pub async fn flush(self, txn: &DatabaseTransaction) -> Result<HashSet<Uuid>, DbErr> {
+        let mut lost: HashSet<Uuid> = self.rows.iter().map(|r| r.id).collect();
+        if lost.is_empty() {
+            return Ok(lost);
+        }
+        for id in insert_all(txn, self.rows).await? {
+            lost.remove(&id);
+        }
+        Ok(lost)
     }
 }
 
