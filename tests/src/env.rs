@@ -212,6 +212,18 @@ impl TestEnv {
             .unwrap_or_else(|e| panic!("insert users: {e:?}"));
     }
 
+    /// Waits until `expected` sessions of this database wait on a lock (a worker stopped by a
+    /// row or advisory lock the test holds); fails the test after 30 s.
+    pub async fn wait_for_lock_waiters(&self, expected: i64) {
+        self.wait_count(
+            "SELECT count(*) AS n FROM pg_stat_activity
+             WHERE wait_event_type = 'Lock' AND datname = current_database()",
+            expected,
+            Duration::from_secs(30),
+        )
+        .await;
+    }
+
     /// Waits until [`TestEnv::count`] of `sql` reads `expected`; fails the test after `deadline`.
     pub async fn wait_count(&self, sql: &str, expected: i64, deadline: Duration) {
         crate::wait::wait_until(&format!("{expected} from {sql}"), deadline, || async {

@@ -14,13 +14,29 @@ use scimsync_tests::events::{create, event_id, set_scim, t, update, with_groups,
 use scimsync_tests::TestApp;
 use serde_json::json;
 
-#[tokio::test]
-async fn a_backlog_applied_in_batches_ends_as_if_applied_one_by_one() {
-    let mut app = TestApp::spawn_with(Services::INGEST_ONLY, |s| {
+/// The events are queued first; the workers started later take them in batches, one at a time.
+async fn backlog_app() -> TestApp {
+    TestApp::spawn_with(Services::INGEST_ONLY, |s| {
         s.worker.concurrency = 1;
         s.worker.batch_size = 32;
     })
-    .await;
+    .await
+}
+
+/// The chosen workers, without ingest.
+fn only(group_resolver: bool, user_upsert: bool) -> Services {
+    Services {
+        ingest: false,
+        user_upsert,
+        group_resolver,
+        manager_linker: false,
+        ingest_broker_port: None,
+    }
+}
+
+#[tokio::test]
+async fn a_backlog_applied_in_batches_ends_as_if_applied_one_by_one() {
+    let mut app = backlog_app().await;
     let company = app.register_company("org-batch", &["example.com"]).await;
     let groups = [
         ("g-admins", "SkillsdbGlobalAdmins"),
@@ -169,11 +185,7 @@ async fn a_backlog_applied_in_batches_ends_as_if_applied_one_by_one() {
 /// memberships applied before them count, and each event's log entry shows its own change.
 #[tokio::test]
 async fn new_records_of_a_batch_take_the_memberships_that_arrived_first() {
-    let mut app = TestApp::spawn_with(Services::INGEST_ONLY, |s| {
-        s.worker.concurrency = 1;
-        s.worker.batch_size = 32;
-    })
-    .await;
+    let mut app = backlog_app().await;
     let company = app.register_company("org-first", &["example.com"]).await;
     let admins = [("g-admins", "SkillsdbGlobalAdmins")];
     let mut events = Vec::new();
@@ -194,13 +206,6 @@ async fn new_records_of_a_batch_take_the_memberships_that_arrived_first() {
     for event in &events {
         app.accept(event).await;
     }
-    let only = |group_resolver: bool, user_upsert: bool| Services {
-        ingest: false,
-        user_upsert,
-        group_resolver,
-        manager_linker: false,
-        ingest_broker_port: None,
-    };
     // The memberships first, for members who have no record yet.
     app.start_workers(only(true, false)).await;
     for event in events.iter().step_by(2) {
@@ -240,11 +245,7 @@ async fn a_batch_announces_its_new_users_in_one_message() {
     use scimsync_schema::topology::MANAGER_LINKER;
     use scimsync_schema::QueueMessage;
 
-    let mut app = TestApp::spawn_with(Services::INGEST_ONLY, |s| {
-        s.worker.concurrency = 1;
-        s.worker.batch_size = 32;
-    })
-    .await;
+    let mut app = backlog_app().await;
     let company = app.register_company("org-announce", &["example.com"]).await;
     let events: Vec<_> = (0..10)
         .map(|i| {
@@ -259,14 +260,7 @@ async fn a_batch_announces_its_new_users_in_one_message() {
     for event in &events {
         app.accept(event).await;
     }
-    app.start_workers(Services {
-        ingest: false,
-        user_upsert: true,
-        group_resolver: false,
-        manager_linker: false,
-        ingest_broker_port: None,
-    })
-    .await;
+    app.start_workers(only(false, true)).await;
     for event in &events {
         let logged = app
             .logged_by(company, &event_id(event), "user-upsert")
@@ -307,13 +301,8 @@ async fn a_batch_announces_its_new_users_in_one_message() {
 #[tokio::test]
 async fn a_new_email_taken_while_the_batch_runs_rejects_only_that_event() {
     use sea_orm::{ConnectionTrait, DbBackend, Statement, TransactionTrait};
-    use std::time::Duration;
 
-    let mut app = TestApp::spawn_with(Services::INGEST_ONLY, |s| {
-        s.worker.concurrency = 1;
-        s.worker.batch_size = 32;
-    })
-    .await;
+    let mut app = backlog_app().await;
     let company = app.register_company("org-race", &["example.com"]).await;
     let events: Vec<serde_json::Value> = (0..6)
         .map(|i| {
@@ -337,23 +326,9 @@ async fn a_new_email_taken_while_the_batch_runs_rejects_only_that_event() {
         ))
         .await
         .unwrap();
-    app.start_workers(Services {
-        ingest: false,
-        user_upsert: true,
-        group_resolver: false,
-        manager_linker: false,
-        ingest_broker_port: None,
-    })
-    .await;
+    app.start_workers(only(false, true)).await;
     // The insert of the batch's new records waits on the other writer's row.
-    app.env
-        .wait_count(
-            "SELECT count(*) AS n FROM pg_stat_activity
-             WHERE wait_event_type = 'Lock' AND datname = current_database()",
-            1,
-            Duration::from_secs(30),
-        )
-        .await;
+    app.env.wait_for_lock_waiters(1).await;
     other.commit().await.unwrap();
 
     for (i, event) in events.iter().enumerate() {

@@ -113,14 +113,7 @@ async fn a_manager_refreshed_while_its_groups_change_keeps_the_level_they_give()
     let link = with_manager(update("org-lv", "m-rep", "rep@example.com", t(1)), "m-boss");
     app.accept(&link).await;
     // manager-linker gets as far as the manager's record (or its member lock) and waits.
-    app.env
-        .wait_count(
-            "SELECT count(*) AS n FROM pg_stat_activity
-             WHERE wait_event_type = 'Lock' AND datname = current_database()",
-            1,
-            Duration::from_secs(30),
-        )
-        .await;
+    app.env.wait_for_lock_waiters(1).await;
     groups.commit().await.unwrap();
 
     wait_linked(&app, company, "rep@example.com", &boss["id"]).await;
