@@ -17,6 +17,26 @@ fn var(name: &str, default: &str) -> String {
         .unwrap_or_else(|| default.to_owned())
 }
 
+/// A record SCIM provisioned for `member`, written on `conn` (a transaction the test holds open,
+/// to play another writer); returns its id.
+pub async fn insert_scim_user(
+    conn: &impl ConnectionTrait,
+    company: uuid::Uuid,
+    member: &str,
+    email: &str,
+) -> uuid::Uuid {
+    let id = uuid::Uuid::now_v7();
+    conn.execute(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "INSERT INTO users (id, company_id, email, stytch_member_id, scim_provisioned)
+         VALUES ($1, $2, $3, $4, true)",
+        [id.into(), company.into(), email.into(), member.into()],
+    ))
+    .await
+    .unwrap_or_else(|e| panic!("insert user {email}: {e:?}"));
+    id
+}
+
 pub fn admin_database_url() -> String {
     var(
         "SCIMSYNC_TEST_DATABASE_URL",

@@ -300,7 +300,8 @@ async fn a_batch_announces_its_new_users_in_one_message() {
 /// that event is rejected as the single path rejects it (R3), and the rest of the batch commits.
 #[tokio::test]
 async fn a_new_email_taken_while_the_batch_runs_rejects_only_that_event() {
-    use sea_orm::{ConnectionTrait, DbBackend, Statement, TransactionTrait};
+    use scimsync_tests::env::insert_scim_user;
+    use sea_orm::TransactionTrait;
 
     let mut app = backlog_app().await;
     let company = app.register_company("org-race", &["example.com"]).await;
@@ -316,16 +317,7 @@ async fn a_new_email_taken_while_the_batch_runs_rejects_only_that_event() {
     // Another member's record (SCIM's, so not one to adopt by email) takes p3's email, not
     // committed yet: the batch's checks cannot see it.
     let other = app.env.db.begin().await.unwrap();
-    let other_id = uuid::Uuid::now_v7();
-    other
-        .execute(Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            "INSERT INTO users (id, company_id, email, stytch_member_id, scim_provisioned)
-             VALUES ($1, $2, 'P3@example.com', 'm-other', true)",
-            [other_id.into(), company.into()],
-        ))
-        .await
-        .unwrap();
+    let other_id = insert_scim_user(&other, company, "m-other", "P3@example.com").await;
     app.start_workers(only(false, true)).await;
     // The insert of the batch's new records waits on the other writer's row.
     app.env.wait_for_lock_waiters(1).await;

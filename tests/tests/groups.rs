@@ -292,7 +292,8 @@ async fn a_deleted_group_removes_only_that_membership_and_its_career_automations
 #[tokio::test]
 async fn a_user_committed_while_its_list_is_applied_still_gets_the_lists_level() {
     use scimsync_tests::app::Services;
-    use sea_orm::{ConnectionTrait, DbBackend, Statement, TransactionTrait};
+    use scimsync_tests::env::insert_scim_user;
+    use sea_orm::TransactionTrait;
 
     let app = TestApp::spawn_with(
         Services {
@@ -303,20 +304,11 @@ async fn a_user_committed_while_its_list_is_applied_still_gets_the_lists_level()
     )
     .await;
     let company = app.register_company("org-race", &["example.com"]).await;
-    let user_id = Uuid::now_v7();
     let upsert = app.env.db.begin().await.unwrap();
     scimsync_db::access::lock_members(&upsert, &["m-race".to_owned()])
         .await
         .unwrap();
-    upsert
-        .execute(Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            "INSERT INTO users (id, company_id, email, stytch_member_id, scim_provisioned)
-             VALUES ($1, $2, 'race@example.com', 'm-race', true)",
-            [user_id.into(), company.into()],
-        ))
-        .await
-        .unwrap();
+    let user_id = insert_scim_user(&upsert, company, "m-race", "race@example.com").await;
 
     let event = with_groups(
         create("org-race", "m-race", "race@example.com", t(1)),
