@@ -86,9 +86,10 @@ pub async fn insert(
 ) -> Result<Result<Uuid, &'static str>, DbErr> {
     let new = NewUser::new(company, member_id, email, state);
     let id = new.id;
-    match insert_all(txn, vec![new]).await?.contains(&id) {
-        true => Ok(Ok(id)),
-        false => Ok(Err("users_email_lower")),
+    if insert_all(txn, vec![new]).await?.contains(&id) {
+        Ok(Ok(id))
+    } else {
+        Ok(Err("users_email_lower"))
     }
 }
 
