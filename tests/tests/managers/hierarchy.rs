@@ -10,7 +10,7 @@ use scimsync_tests::TestApp;
 use sea_orm::{ConnectionTrait, DbBackend, Statement, TransactionTrait};
 use serde_json::Value;
 
-use super::{manager_of, user, wait_linked, LINKER};
+use super::{create_users, manager_of, user, wait_linked, LINKER};
 
 /// A batch's hierarchy changes are one read and one write: each pair's cycle check sees the
 /// records in the database and the pairs set before it in the same call.
@@ -210,11 +210,13 @@ async fn concurrent_opposite_assignments_never_leave_a_cycle() {
 async fn a_local_clear_sticks_against_stale_values_and_yields_to_a_new_value() {
     let app = TestApp::spawn().await;
     let company = app.register_company("org-l", &[]).await;
-    for (m, email) in [("m-old", "old@example.com"), ("m-new", "new@example.com")] {
-        let e = create("org-l", m, email, t(0));
-        app.accept(&e).await;
-        app.logged(company, &event_id(&e)).await;
-    }
+    create_users(
+        &app,
+        company,
+        "org-l",
+        &[("m-old", "old@example.com"), ("m-new", "new@example.com")],
+    )
+    .await;
     let first = with_manager(create("org-l", "m-r", "r@example.com", t(1)), "m-old");
     app.accept(&first).await;
     let old_id = user(&app, company, "old@example.com").await["id"].clone();

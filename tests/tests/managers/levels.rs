@@ -8,17 +8,19 @@ use scimsync_tests::TestApp;
 use sea_orm::{ConnectionTrait, DbBackend, Statement, TransactionTrait};
 use uuid::Uuid;
 
-use super::{user, wait_linked, LINKER};
+use super::{create_users, user, wait_linked, LINKER};
 
 #[tokio::test]
 async fn the_manager_level_follows_active_direct_reports() {
     let app = TestApp::spawn().await;
     let company = app.register_company("org-p", &[]).await;
-    for (m, email) in [("m-a", "a@example.com"), ("m-b", "b@example.com")] {
-        let e = create("org-p", m, email, t(0));
-        app.accept(&e).await;
-        app.logged(company, &event_id(&e)).await;
-    }
+    create_users(
+        &app,
+        company,
+        "org-p",
+        &[("m-a", "a@example.com"), ("m-b", "b@example.com")],
+    )
+    .await;
     let r = with_manager(create("org-p", "m-r", "r@example.com", t(1)), "m-a");
     app.accept(&r).await;
     // manager-linker may see the event before r's record exists: the link then waits for
@@ -78,11 +80,13 @@ async fn a_manager_refreshed_while_its_groups_change_keeps_the_level_they_give()
     )
     .await;
     let company = app.register_company("org-lv", &[]).await;
-    for (member, email) in [("m-boss", "boss@example.com"), ("m-rep", "rep@example.com")] {
-        let e = create("org-lv", member, email, t(0));
-        app.accept(&e).await;
-        app.logged_by(company, &event_id(&e), "user-upsert").await;
-    }
+    create_users(
+        &app,
+        company,
+        "org-lv",
+        &[("m-boss", "boss@example.com"), ("m-rep", "rep@example.com")],
+    )
+    .await;
     let boss = user(&app, company, "boss@example.com").await;
     let boss_id: Uuid = boss["id"].as_str().unwrap().parse().unwrap();
 

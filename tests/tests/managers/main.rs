@@ -10,6 +10,7 @@ mod pending;
 
 use std::time::Duration;
 
+use scimsync_tests::events::{create, event_id, t};
 use scimsync_tests::{wait_until, TestApp};
 use serde_json::Value;
 use uuid::Uuid;
@@ -24,6 +25,17 @@ async fn user(app: &TestApp, company: Uuid, email: &str) -> Value {
 
 async fn manager_of(app: &TestApp, company: Uuid, email: &str) -> Value {
     user(app, company, email).await["manager_id"].clone()
+}
+
+/// Creates these members (member id, email) at `t(0)` and waits until user-upsert has applied
+/// each: their records exist.
+async fn create_users(app: &TestApp, company: Uuid, org: &str, people: &[(&str, &str)]) {
+    for (member, email) in people {
+        let event = create(org, member, email, t(0));
+        app.accept(&event).await;
+        app.logged_by(company, &event_id(&event), "user-upsert")
+            .await;
+    }
 }
 
 /// Waits until the user with this email reports to `manager` (a user id).

@@ -234,19 +234,9 @@ async fn report_pending_then_written(
 
 /// Writes user records directly (without user-upsert, so nobody announces them).
 async fn insert_users(app: &TestApp, company: Uuid, users: &[(&str, &str)]) -> Vec<Uuid> {
-    use sea_orm::ConnectionTrait;
     let mut ids = Vec::new();
     for (member, email) in users {
-        let id = Uuid::now_v7();
-        app.env
-            .db
-            .execute_unprepared(&format!(
-                "INSERT INTO users (id, company_id, email, stytch_member_id, scim_provisioned)
-                 VALUES ('{id}', '{company}', '{email}', '{member}', true)"
-            ))
-            .await
-            .unwrap();
-        ids.push(id);
+        ids.push(scimsync_tests::env::insert_scim_user(&app.env.db, company, member, email).await);
     }
     ids
 }
