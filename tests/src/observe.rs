@@ -8,12 +8,17 @@
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
+use chrono::Utc;
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::trace::{SdkTracerProvider, SpanData, SpanExporter};
 use scimsync_platform::settings::TelemetrySettings;
 use scimsync_platform::telemetry::{self, TelemetryGuard};
 use serde_json::Value;
 use tracing_subscriber::fmt::MakeWriter;
+use uuid::Uuid;
+
+use crate::app::SECRET;
+use crate::TestApp;
 
 /// Keeps every finished span.
 #[derive(Debug, Clone, Default)]
@@ -76,7 +81,9 @@ impl Logs {
 
 /// Installs the services' telemetry (JSON logs, OpenTelemetry layer) as the global subscriber,
 /// with spans and log lines kept in memory. Once per process: one such test per test binary.
-pub fn capture() -> (Spans, Logs, TelemetryGuard) {
+/// `exporting` is what the services pass when an OTLP endpoint is set; without one, they keep
+/// trace ids but do not fill in what only an exported span shows.
+pub fn capture(exporting: bool) -> (Spans, Logs, TelemetryGuard) {
     let spans = Spans::default();
     let logs = Logs::default();
     let provider = SdkTracerProvider::builder()
@@ -89,9 +96,37 @@ pub fn capture() -> (Spans, Logs, TelemetryGuard) {
         log_level: "info".into(),
         otlp_endpoint: String::new(),
     };
-    let guard = telemetry::install("scimsync-tests", &settings, provider, logs.clone())
-        .expect("install telemetry");
+    let guard = telemetry::install(
+        "scimsync-tests",
+        &settings,
+        provider,
+        exporting,
+        logs.clone(),
+    )
+    .expect("install telemetry");
     (spans, logs, guard)
+}
+
+/// Posts a signed webhook, with a W3C `traceparent` header if given, and expects it accepted.
+pub async fn post_traced(app: &TestApp, body: &Value, traceparent: Option<&str>) {
+    let bytes = serde_json::to_vec(body).expect("json");
+    let id = format!("msg_{}", Uuid::new_v4().simple());
+    let timestamp = Utc::now().timestamp();
+    let signature =
+        scimsync_platform::svix::sign(SECRET, &id, timestamp, &bytes).expect("signature");
+    let mut request = app
+        .http
+        .post(format!("{}/webhooks/stytch", app.ingest_url))
+        .header("svix-id", &id)
+        .header("svix-timestamp", timestamp.to_string())
+        .header("svix-signature", signature)
+        .header("content-type", "application/json")
+        .body(bytes);
+    if let Some(traceparent) = traceparent {
+        request = request.header("traceparent", traceparent);
+    }
+    let response = request.send().await.expect("post");
+    assert_eq!(response.status(), 202);
 }
 
 /// The value of one series (`name{labels}` exactly as exposed) in a Prometheus scrape.

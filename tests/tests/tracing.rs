@@ -6,15 +6,12 @@
 // Test support: a failed expectation is the test failing, so unwrap/expect/panic are the point.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use chrono::Utc;
 use opentelemetry::trace::{SpanId, SpanKind, TraceId};
 use opentelemetry_sdk::trace::SpanData;
-use scimsync_tests::app::{DEADLINE, SECRET};
+use scimsync_tests::app::DEADLINE;
 use scimsync_tests::events::{create, event_id, t};
-use scimsync_tests::observe::{capture, Spans};
+use scimsync_tests::observe::{capture, post_traced, Spans};
 use scimsync_tests::{wait_until, TestApp};
-use serde_json::Value;
-use uuid::Uuid;
 
 const WORKER_SPAN: &str = "process scimsync.user-upsert";
 
@@ -23,28 +20,6 @@ fn attribute(span: &SpanData, key: &str) -> Option<String> {
         .iter()
         .find(|kv| kv.key.as_str() == key)
         .map(|kv| kv.value.as_str().into_owned())
-}
-
-/// Posts a signed webhook, with a W3C `traceparent` header if given.
-async fn post(app: &TestApp, body: &Value, traceparent: Option<&str>) {
-    let bytes = serde_json::to_vec(body).expect("json");
-    let id = format!("msg_{}", Uuid::new_v4().simple());
-    let timestamp = Utc::now().timestamp();
-    let signature =
-        scimsync_platform::svix::sign(SECRET, &id, timestamp, &bytes).expect("signature");
-    let mut request = app
-        .http
-        .post(format!("{}/webhooks/stytch", app.ingest_url))
-        .header("svix-id", &id)
-        .header("svix-timestamp", timestamp.to_string())
-        .header("svix-signature", signature)
-        .header("content-type", "application/json")
-        .body(bytes);
-    if let Some(traceparent) = traceparent {
-        request = request.header("traceparent", traceparent);
-    }
-    let response = request.send().await.expect("post");
-    assert_eq!(response.status(), 202);
 }
 
 /// The finished span called `name` that carries this event id.
@@ -60,7 +35,7 @@ async fn span_of(spans: &Spans, name: &str, event: &str) -> SpanData {
 
 #[tokio::test]
 async fn one_trace_covers_the_webhook_request_and_the_worker_and_log_lines_carry_it() {
-    let (spans, logs, _telemetry) = capture();
+    let (spans, logs, _telemetry) = capture(true);
     let app = TestApp::spawn().await;
     let company = app.register_company("org-traced", &[]).await;
 
@@ -69,7 +44,7 @@ async fn one_trace_covers_the_webhook_request_and_the_worker_and_log_lines_carry
     let caller_span = "00f067aa0ba902b7";
     let joined = create("org-traced", "m-1", "ada@example.com", t(0));
     let joined_id = event_id(&joined);
-    post(
+    post_traced(
         &app,
         &joined,
         Some(&format!("00-{caller_trace}-{caller_span}-01")),
@@ -97,6 +72,15 @@ async fn one_trace_covers_the_webhook_request_and_the_worker_and_log_lines_carry
     assert_eq!(process.span_context.trace_id(), trace);
     assert_eq!(process.parent_span_id, publish.span_context.span_id());
     assert!(process.parent_span_is_remote, "the parent came over AMQP");
+    // Exported spans carry the log lines written inside them.
+    assert!(
+        process
+            .events
+            .iter()
+            .any(|e| e.name == "member event processed"),
+        "{:?}",
+        process.events
+    );
     assert_eq!(
         attribute(&process, "messaging.system").as_deref(),
         Some("rabbitmq")
@@ -134,7 +118,7 @@ async fn one_trace_covers_the_webhook_request_and_the_worker_and_log_lines_carry
     // Without a caller trace, the request starts one and the worker still joins it.
     let fresh = create("org-traced", "m-2", "grace@example.com", t(1));
     let fresh_id = event_id(&fresh);
-    post(&app, &fresh, None).await;
+    post_traced(&app, &fresh, None).await;
     let request = span_of(&spans, "POST /webhooks/stytch", &fresh_id).await;
     let process = span_of(&spans, WORKER_SPAN, &fresh_id).await;
     assert_ne!(request.span_context.trace_id(), trace);

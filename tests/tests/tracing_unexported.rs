@@ -1,0 +1,70 @@
+//! Telemetry without an OTLP endpoint (the default): spans are not exported, yet every log line
+//! still carries the trace id, and the trace still crosses the queue (SPEC A5).
+//!
+//! One test only: it installs the process-wide subscriber.
+
+// Test support: a failed expectation is the test failing, so unwrap/expect/panic are the point.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use scimsync_tests::app::DEADLINE;
+use scimsync_tests::events::{create, event_id, t, with_manager};
+use scimsync_tests::observe::{capture, post_traced};
+use scimsync_tests::{wait_until, TestApp};
+
+#[tokio::test]
+async fn without_export_log_lines_still_carry_the_trace_across_the_queue() {
+    let (spans, logs, _telemetry) = capture(false);
+    let app = TestApp::spawn().await;
+    app.register_company("org-quiet", &[]).await;
+
+    let caller_trace = "0af7651916cd43dd8448eb211c80319c";
+    // A manager who is not there yet: manager-linker writes a line for it too.
+    let body = with_manager(
+        create("org-quiet", "m-1", "ada@example.com", t(0)),
+        "m-boss",
+    );
+    let id = event_id(&body);
+    post_traced(
+        &app,
+        &body,
+        Some(&format!("00-{caller_trace}-b7ad6b7169203331-01")),
+    )
+    .await;
+
+    // Ingest's line and each worker's line name the event and the caller's trace.
+    let accepted = wait_until("ingest's log line", DEADLINE, || async {
+        logs.json_lines().into_iter().find(|line| {
+            line["fields"]["message"] == "event accepted" && line["fields"]["event_id"] == id
+        })
+    })
+    .await;
+    assert_eq!(accepted["span"]["trace_id"], caller_trace, "{accepted}");
+    assert_eq!(accepted["span"]["event_id"], id.as_str(), "{accepted}");
+    assert_eq!(
+        accepted["span"]["organization_id"], "org-quiet",
+        "{accepted}"
+    );
+    for message in [
+        "member event processed",
+        "manager not there yet; the link waits",
+    ] {
+        let line = wait_until(message, DEADLINE, || async {
+            logs.json_lines().into_iter().find(|line| {
+                line["fields"]["message"] == message && line["span"]["event_id"] == id.as_str()
+            })
+        })
+        .await;
+        assert_eq!(line["span"]["trace_id"], caller_trace, "{line}");
+    }
+
+    // What only an exported span shows is left out: the log lines are not copied into spans.
+    let finished = spans.finished();
+    assert!(
+        finished.iter().any(|s| s.name == "POST /webhooks/stytch"),
+        "spans still end"
+    );
+    for span in &finished {
+        assert!(span.events.is_empty(), "{}: {:?}", span.name, span.events);
+    }
+    app.stop().await;
+}
