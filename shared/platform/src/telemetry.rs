@@ -69,7 +69,7 @@ pub fn resource(service: &'static str) -> Resource {
 /// Spans always get OpenTelemetry trace ids, which log lines and AMQP headers carry. When the
 /// provider exports nothing (`exporting` false), the OpenTelemetry layer skips what only an
 /// exported span shows: log lines as span events, busy and idle times, code locations and
-/// threads. Those took about a tenth of every service's CPU with nowhere to go.
+/// threads (3-9% of each service's CPU, for nothing to read them; docs/benchmarks.md).
 pub fn install<W>(
     service: &'static str,
     settings: &TelemetrySettings,
@@ -83,9 +83,9 @@ where
     opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
     opentelemetry::global::set_tracer_provider(provider.clone());
     // Spans go to OpenTelemetry at INFO whatever the log level, so quieter logs (`warn`) do not
-    // switch tracing off; the log level filters the log lines only.
-    // No code here reads OpenTelemetry's own current context (trace context crosses the queue
-    // from the tracing span), so entering a span need not activate it.
+    // switch tracing off; the log level filters the log lines only. No code here reads
+    // OpenTelemetry's own current context (trace context crosses the queue from the tracing
+    // span), so entering a span need not activate it.
     let otel = tracing_opentelemetry::layer()
         .with_tracer(provider.tracer(service))
         .with_context_activation(false)
