@@ -11,7 +11,7 @@ use tracing::Level;
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 use tracing_subscriber::field::RecordFields;
 use tracing_subscriber::field::VisitOutput as _;
-use tracing_subscriber::filter::filter_fn;
+use tracing_subscriber::filter::{filter_fn, LevelFilter};
 use tracing_subscriber::fmt::format::{JsonFields, JsonVisitor, Writer};
 use tracing_subscriber::fmt::{FormatFields, FormattedFields, MakeWriter};
 use tracing_subscriber::layer::SubscriberExt;
@@ -92,9 +92,11 @@ where
         .with_tracked_inactivity(exporting)
         .with_location(exporting)
         .with_threads(exporting)
-        .with_filter(filter_fn(move |meta| {
-            meta.level() <= &Level::INFO && (exporting || meta.is_span())
-        }));
+        .with_filter(
+            filter_fn(move |meta| meta.level() <= &Level::INFO && (exporting || meta.is_span()))
+                // Lets debug and trace call sites stay off without asking the filter.
+                .with_max_level_hint(LevelFilter::INFO),
+        );
 
     let filter =
         EnvFilter::try_from_default_env().or_else(|_| EnvFilter::try_new(&settings.log_level))?;
