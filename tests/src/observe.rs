@@ -17,8 +17,9 @@ use serde_json::Value;
 use tracing_subscriber::fmt::MakeWriter;
 use uuid::Uuid;
 
-use crate::app::SECRET;
-use crate::TestApp;
+use crate::app::{DEADLINE, SECRET};
+use crate::webhooks::signed_request;
+use crate::{wait_until, TestApp};
 
 /// Keeps every finished span.
 #[derive(Debug, Clone, Default)]
@@ -69,6 +70,20 @@ impl<'a> MakeWriter<'a> for Logs {
 }
 
 impl Logs {
+    /// Waits for the JSON log line with this message written inside the span of this event.
+    pub async fn line(&self, message: &str, event_id: &str) -> Value {
+        wait_until(
+            &format!("log line {message:?} of {event_id}"),
+            DEADLINE,
+            || async {
+                self.json_lines().into_iter().find(|line| {
+                    line["fields"]["message"] == message && line["span"]["event_id"] == event_id
+                })
+            },
+        )
+        .await
+    }
+
     /// Every JSON log line so far.
     pub fn json_lines(&self) -> Vec<Value> {
         let bytes = self.0.lock().expect("logs").clone();
@@ -111,17 +126,14 @@ pub fn capture(exporting: bool) -> (Spans, Logs, TelemetryGuard) {
 pub async fn post_traced(app: &TestApp, body: &Value, traceparent: Option<&str>) {
     let bytes = serde_json::to_vec(body).expect("json");
     let id = format!("msg_{}", Uuid::new_v4().simple());
-    let timestamp = Utc::now().timestamp();
-    let signature =
-        scimsync_platform::svix::sign(SECRET, &id, timestamp, &bytes).expect("signature");
-    let mut request = app
-        .http
-        .post(format!("{}/webhooks/stytch", app.ingest_url))
-        .header("svix-id", &id)
-        .header("svix-timestamp", timestamp.to_string())
-        .header("svix-signature", signature)
-        .header("content-type", "application/json")
-        .body(bytes);
+    let mut request = signed_request(
+        &app.http,
+        &app.ingest_url,
+        &id,
+        Utc::now().timestamp(),
+        &bytes,
+        SECRET,
+    );
     if let Some(traceparent) = traceparent {
         request = request.header("traceparent", traceparent);
     }

@@ -99,13 +99,7 @@ async fn one_trace_covers_the_webhook_request_and_the_worker_and_log_lines_carry
     }
 
     // The worker's log lines carry the event id, the organization and the trace id.
-    let line = wait_until("the worker's log line", DEADLINE, || async {
-        logs.json_lines().into_iter().find(|line| {
-            line["fields"]["message"] == "member event processed"
-                && line["span"]["event_id"] == joined_id.as_str()
-        })
-    })
-    .await;
+    let line = logs.line("member event processed", &joined_id).await;
     assert_eq!(line["span"]["organization_id"], "org-traced", "{line}");
     assert_eq!(line["span"]["trace_id"], caller_trace, "{line}");
     assert!(

@@ -6,10 +6,9 @@
 // Test support: a failed expectation is the test failing, so unwrap/expect/panic are the point.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use scimsync_tests::app::DEADLINE;
 use scimsync_tests::events::{create, event_id, t, with_manager};
 use scimsync_tests::observe::{capture, post_traced};
-use scimsync_tests::{wait_until, TestApp};
+use scimsync_tests::TestApp;
 
 #[tokio::test]
 async fn without_export_log_lines_still_carry_the_trace_across_the_queue() {
@@ -32,12 +31,7 @@ async fn without_export_log_lines_still_carry_the_trace_across_the_queue() {
     .await;
 
     // Ingest's line and each worker's line name the event and the caller's trace.
-    let accepted = wait_until("ingest's log line", DEADLINE, || async {
-        logs.json_lines().into_iter().find(|line| {
-            line["fields"]["message"] == "event accepted" && line["fields"]["event_id"] == id
-        })
-    })
-    .await;
+    let accepted = logs.line("event accepted", &id).await;
     assert_eq!(accepted["span"]["trace_id"], caller_trace, "{accepted}");
     assert_eq!(accepted["span"]["event_id"], id.as_str(), "{accepted}");
     assert_eq!(
@@ -48,12 +42,7 @@ async fn without_export_log_lines_still_carry_the_trace_across_the_queue() {
         "member event processed",
         "manager not there yet; the link waits",
     ] {
-        let line = wait_until(message, DEADLINE, || async {
-            logs.json_lines().into_iter().find(|line| {
-                line["fields"]["message"] == message && line["span"]["event_id"] == id.as_str()
-            })
-        })
-        .await;
+        let line = logs.line(message, &id).await;
         assert_eq!(line["span"]["trace_id"], caller_trace, "{line}");
     }
 
