@@ -1,6 +1,7 @@
-//! A TCP proxy in front of RabbitMQ that a test can cut and restore, to play a broker outage
-//! for one service without disturbing the shared server or other tests.
+//! A TCP proxy in front of RabbitMQ or PostgreSQL that a test can cut and restore, to play an
+//! outage for one client without disturbing the shared server or other tests.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use tokio::net::{TcpListener, TcpStream};
@@ -11,6 +12,8 @@ pub struct Proxy {
     pub port: u16,
     up: Arc<watch::Sender<bool>>,
     stop: CancellationToken,
+    /// Connections forwarded, and connections dropped at once because the proxy was cut.
+    counts: Arc<[AtomicU64; 2]>,
 }
 
 impl Proxy {
@@ -21,7 +24,8 @@ impl Proxy {
         let (up, _) = watch::channel(true);
         let up = Arc::new(up);
         let stop = CancellationToken::new();
-        let (up2, stop2) = (up.clone(), stop.clone());
+        let counts: Arc<[AtomicU64; 2]> = Arc::default();
+        let (up2, stop2, counts2) = (up.clone(), stop.clone(), counts.clone());
         tokio::spawn(async move {
             loop {
                 let accepted = tokio::select! {
@@ -32,9 +36,11 @@ impl Proxy {
                     continue;
                 };
                 if !*up2.borrow() {
+                    counts2[1].fetch_add(1, Ordering::Relaxed);
                     drop(inbound);
                     continue;
                 }
+                counts2[0].fetch_add(1, Ordering::Relaxed);
                 let mut down = up2.subscribe();
                 let target = target.clone();
                 tokio::spawn(async move {
@@ -48,7 +54,22 @@ impl Proxy {
                 });
             }
         });
-        Self { port, up, stop }
+        Self {
+            port,
+            up,
+            stop,
+            counts,
+        }
+    }
+
+    /// Connections forwarded so far.
+    pub fn forwarded(&self) -> u64 {
+        self.counts[0].load(Ordering::Relaxed)
+    }
+
+    /// Connections dropped so far because the proxy was cut.
+    pub fn refused(&self) -> u64 {
+        self.counts[1].load(Ordering::Relaxed)
     }
 
     /// Drops every connection and refuses new ones.

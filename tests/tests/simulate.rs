@@ -5,16 +5,20 @@
 // Test support: a failed expectation is the test failing, so unwrap/expect/panic are the point.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use scimctl::simulate::{Args, Order};
-use scimsync_tests::TestApp;
+use std::time::Duration;
 
-#[tokio::test]
-async fn a_simulated_organisation_converges_to_the_generated_truth() {
-    let app = TestApp::spawn().await;
-    let args = Args {
-        users: 100,
+use scimctl::simulate::{Args, Order};
+use scimsync_tests::proxy::Proxy;
+use scimsync_tests::wait::wait_until;
+use scimsync_tests::TestApp;
+use sea_orm::{ConnectionTrait, DbBackend, Statement};
+use secrecy::ExposeSecret;
+
+fn args(app: &TestApp, users: usize, churn: usize) -> Args {
+    Args {
+        users,
         order: Order::ReportsFirst,
-        churn: 60,
+        churn,
         duplicates: 0.1,
         concurrency: 16,
         rate: None,
@@ -22,10 +26,17 @@ async fn a_simulated_organisation_converges_to_the_generated_truth() {
         company_org: None,
         ingest_url: app.ingest_url.clone(),
         admin_url: app.admin_url.clone(),
+        retry_for: 30,
         timeout: 60,
         json: false,
         secret: None,
-    };
+    }
+}
+
+#[tokio::test]
+async fn a_simulated_organisation_converges_to_the_generated_truth() {
+    let app = TestApp::spawn().await;
+    let args = args(&app, 100, 60);
     let report = scimctl::simulate::simulate(&app.env.settings, &args)
         .await
         .expect("the simulation runs");
@@ -41,5 +52,76 @@ async fn a_simulated_organisation_converges_to_the_generated_truth() {
         .by_status
         .keys()
         .all(|s| (200..300).contains(s)));
+    app.stop().await;
+}
+
+/// The simulator polls PostgreSQL directly while it waits for convergence. Losing that
+/// connection (a database restart) must not end the run: it shows the failure and reads again
+/// until the database answers or its timeout passes.
+#[tokio::test]
+async fn the_simulator_waits_out_a_database_outage_while_it_polls() {
+    let app = TestApp::spawn().await;
+    let proxy = Proxy::start("127.0.0.1:55432".into()).await;
+    let mut settings = app.env.settings.clone();
+    let direct = settings.database.url.expose_secret().to_owned();
+    let proxied = direct.replacen("127.0.0.1:55432", &format!("127.0.0.1:{}", proxy.port), 1);
+    settings.database.url = proxied.into();
+    settings.database.connect_timeout_secs = 1;
+    let org = "sim-outage";
+    let args = Args {
+        company_org: Some(org.to_owned()),
+        ..args(&app, 30, 0)
+    };
+    let simulation =
+        tokio::spawn(async move { scimctl::simulate::simulate(&settings, &args).await });
+
+    // Cut as soon as the simulator holds its connection (before it sends anything), and keep
+    // the outage until the product has applied every create (the services' own connections do
+    // not go through the proxy): by then the simulator has polled, and failed, meanwhile.
+    wait_until(
+        "the simulator to connect",
+        Duration::from_secs(30),
+        || async { (proxy.forwarded() > 0).then_some(()) },
+    )
+    .await;
+    proxy.cut();
+    wait_until(
+        "the product to apply every create during the outage",
+        Duration::from_secs(60),
+        || async {
+            let row = app
+                .env
+                .db
+                .query_one(Statement::from_sql_and_values(
+                    DbBackend::Postgres,
+                    "SELECT count(*) AS users, count(u.manager_id) AS linked FROM users u \
+                     JOIN companies c ON c.id = u.company_id WHERE c.stytch_organization_id = $1",
+                    [org.into()],
+                ))
+                .await
+                .ok()??;
+            let users: i64 = row.try_get("", "users").ok()?;
+            let linked: i64 = row.try_get("", "linked").ok()?;
+            (users == 30 && linked == 29).then_some(())
+        },
+    )
+    .await;
+    assert!(
+        proxy.refused() > 0,
+        "the simulator never read during the outage"
+    );
+    proxy.restore();
+
+    let report = simulation
+        .await
+        .expect("the simulation task")
+        .expect("the simulation outlasts the outage");
+    assert!(report.converged);
+    assert_eq!(
+        report.mismatch_count,
+        0,
+        "{}",
+        scimctl::simulate::report::render(&report)
+    );
     app.stop().await;
 }

@@ -119,7 +119,7 @@ pub async fn run(
         let admin = session.admin.clone();
         tasks.spawn(async move {
             let started = Instant::now();
-            let outcome = player::deliver(&http, &target, &delivery, 8).await;
+            let outcome = player::deliver(&http, &target, &delivery, super::RETRY_FOR).await;
             let finished = Instant::now();
             drop(permit);
             let ok = (200..300).contains(&outcome.status);

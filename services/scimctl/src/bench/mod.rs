@@ -17,13 +17,17 @@ pub mod system;
 pub mod table;
 
 use std::path::PathBuf;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use scimsync_platform::Settings;
 
 use crate::simulate::session::Session;
 use system::{Machine, Rabbit};
+
+/// How long the benchmark retries a refused webhook (about eight attempts): a refusal is
+/// counted, not waited out.
+const RETRY_FOR: Duration = Duration::from_secs(5);
 
 #[derive(clap::Args, Debug, Clone)]
 pub struct Args {

@@ -38,7 +38,7 @@ impl Bench {
         let pace = Pace {
             concurrency: self.args.concurrency,
             rate: None,
-            max_attempts: 8,
+            retry_for: super::RETRY_FOR,
         };
         player::play(
             &self.session.http,

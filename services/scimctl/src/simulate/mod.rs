@@ -80,6 +80,10 @@ pub struct Args {
     pub ingest_url: String,
     #[arg(long, default_value = "http://127.0.0.1:8081")]
     pub admin_url: String,
+    /// Seconds a delivery keeps being retried after a 5xx, a 429 or no answer, as Svix would
+    /// (long enough to outlast a restart of ingest or the broker).
+    #[arg(long, default_value_t = 30)]
+    pub retry_for: u64,
     /// Seconds to wait for convergence after the last webhook.
     #[arg(long, default_value_t = 600)]
     pub timeout: u64,
@@ -169,7 +173,7 @@ pub async fn simulate(settings: &Settings, args: &Args) -> anyhow::Result<Report
     let pace = Pace {
         concurrency: args.concurrency,
         rate: args.rate,
-        max_attempts: 8,
+        retry_for: Duration::from_secs(args.retry_for),
     };
 
     let total = (plan.initial.len() + plan.churn.len() + plan.last.len()) as u64;
@@ -190,7 +194,8 @@ pub async fn simulate(settings: &Settings, args: &Args) -> anyhow::Result<Report
         webhooks.merge(player::play(&session.http, &session.target, deliveries, pace, &bar).await);
         let probe = session.probe(company);
         for id in &ids {
-            while probe.concerns_logged(id).await? < MEMBER_CONCERNS {
+            // A failed read counts as "not yet", as in `converge`.
+            while probe.concerns_logged(id).await.unwrap_or(0) < MEMBER_CONCERNS {
                 anyhow::ensure!(
                     Instant::now() < deadline,
                     "event {id} was not processed by every worker within the timeout"

@@ -31,8 +31,9 @@ pub struct Pace {
     pub concurrency: usize,
     /// Deliveries per second; `None` sends as fast as the concurrency allows.
     pub rate: Option<f64>,
-    /// Attempts per delivery, the first included.
-    pub max_attempts: u32,
+    /// How long a delivery keeps being retried after its first attempt (Svix keeps trying
+    /// for more than a day; a simulation needs to outlast a restart, not a day).
+    pub retry_for: Duration,
 }
 
 /// What happened to every delivery.
@@ -105,13 +106,14 @@ pub async fn send_once(
 }
 
 /// Sends until a final answer: 2xx and 4xx (but 429) end it, the rest is retried like Svix
-/// would (quicker: 50 ms doubling up to 2 s, instead of 5 s, 5 min, ...).
+/// would (quicker: 50 ms doubling up to 2 s, instead of 5 s, 5 min, ...) for `retry_for`.
 pub async fn deliver(
     http: &reqwest::Client,
     target: &Target,
     delivery: &Delivery,
-    max_attempts: u32,
+    retry_for: Duration,
 ) -> Outcome {
+    let first = Instant::now();
     let mut backoff = Duration::from_millis(50);
     let mut attempts = 0;
     loop {
@@ -119,7 +121,7 @@ pub async fn deliver(
         let started = Instant::now();
         let status = send_once(http, target, delivery).await.unwrap_or(0);
         let retry = status == 0 || status == 429 || status >= 500;
-        if !retry || attempts >= max_attempts {
+        if !retry || first.elapsed() + backoff > retry_for {
             return Outcome {
                 status,
                 attempts,
@@ -169,7 +171,7 @@ pub async fn play(
         let http = http.clone();
         let target = target.clone();
         tasks.spawn(async move {
-            let outcome = deliver(&http, &target, &delivery, pace.max_attempts).await;
+            let outcome = deliver(&http, &target, &delivery, pace.retry_for).await;
             drop(permit);
             outcome
         });
@@ -201,5 +203,100 @@ fn record(
         stats
             .latencies_us
             .push(latency.as_micros().min(u128::from(u32::MAX)) as u32);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    // Test support: a failed expectation is the test failing.
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpListener;
+
+    /// A stand-in for ingest on a free port: answers each request (one per connection) with
+    /// the next of `statuses`, then `then` for good. Returns the webhook URL.
+    async fn ingest(statuses: &[u16], then: u16) -> String {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/webhooks/stytch", listener.local_addr().unwrap());
+        let mut answers = std::collections::VecDeque::from(statuses.to_vec());
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                read_request(&mut socket).await;
+                let status = answers.pop_front().unwrap_or(then);
+                let response = format!(
+                    "HTTP/1.1 {status} X\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+                );
+                let _ = socket.write_all(response.as_bytes()).await;
+            }
+        });
+        url
+    }
+
+    /// Reads the head and the body its `content-length` announces.
+    async fn read_request(socket: &mut tokio::net::TcpStream) {
+        let mut request = Vec::new();
+        let mut chunk = [0u8; 4096];
+        loop {
+            let Ok(n) = socket.read(&mut chunk).await else {
+                return;
+            };
+            if n == 0 {
+                return;
+            }
+            request.extend_from_slice(&chunk[..n]);
+            let text = String::from_utf8_lossy(&request).to_ascii_lowercase();
+            let Some(head) = text.find("\r\n\r\n") else {
+                continue;
+            };
+            let length = text[..head]
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length:"))
+                .and_then(|v| v.trim().parse::<usize>().ok())
+                .unwrap_or(0);
+            if request.len() >= head + 4 + length {
+                return;
+            }
+        }
+    }
+
+    async fn deliver_to(url: String, retry_for: Duration) -> Outcome {
+        let target = Target {
+            url,
+            secret: "whsec_AAECAwQFBgcICQoLDA0ODxAREhMUFRYX".to_owned(),
+        };
+        let delivery = Delivery {
+            body: Arc::from(&b"{}"[..]),
+            svix_id: "msg_test".to_owned(),
+        };
+        deliver(&client(1).unwrap(), &target, &delivery, retry_for).await
+    }
+
+    #[tokio::test]
+    async fn refusals_are_retried_until_ingest_accepts() {
+        let url = ingest(&[503, 503, 429], 202).await;
+        let outcome = deliver_to(url, Duration::from_secs(30)).await;
+        assert_eq!((outcome.status, outcome.attempts), (202, 4));
+    }
+
+    #[tokio::test]
+    async fn a_client_error_is_final() {
+        let url = ingest(&[400], 202).await;
+        let outcome = deliver_to(url, Duration::from_secs(30)).await;
+        assert_eq!((outcome.status, outcome.attempts), (400, 1));
+    }
+
+    #[tokio::test]
+    async fn a_delivery_gives_up_once_its_retry_time_is_spent() {
+        let url = ingest(&[], 503).await;
+        let outcome = deliver_to(url, Duration::from_millis(300)).await;
+        assert_eq!(outcome.status, 503);
+        // 50 ms, then 100 ms between attempts: at most three fit in 300 ms.
+        assert!(
+            (2..=3).contains(&outcome.attempts),
+            "{} attempts",
+            outcome.attempts
+        );
     }
 }

@@ -173,7 +173,8 @@ impl Session {
     }
 
     /// Polls until the observed state equals `goal` or `deadline` passes; the instant the
-    /// matching read started, if it did.
+    /// matching read started, if it did. A failed read (PostgreSQL restarting, say) is shown
+    /// and tried again; it is an error only when the deadline passes while reads still fail.
     pub async fn converge(
         &self,
         company: Uuid,
@@ -182,26 +183,19 @@ impl Session {
         progress: &ProgressBar,
     ) -> anyhow::Result<Option<Instant>> {
         let probe = self.probe(company);
+        let mut failing = false;
         loop {
             let polled = Instant::now();
-            let counts = probe
-                .counts()
-                .await
-                .context("polling PostgreSQL for progress")?;
-            progress.set_message(format!(
-                "{}/{} users, {}/{} active, {}/{} managers linked",
-                counts.users,
-                goal.counts.users,
-                counts.active,
-                goal.counts.active,
-                counts.linked,
-                goal.counts.linked
-            ));
-            if counts == goal.counts {
-                let started = Instant::now();
-                let digest = probe.digest().await.context("reading the state digest")?;
-                if digest == goal.digest {
-                    return Ok(Some(started));
+            match matches(&probe, goal, progress).await {
+                Ok(Some(started)) => return Ok(Some(started)),
+                Ok(None) => failing = false,
+                Err(error) if Instant::now() >= deadline => return Err(error),
+                Err(error) => {
+                    if !failing {
+                        tracing::warn!(error = %format!("{error:#}"), "cannot poll for progress; trying again");
+                    }
+                    failing = true;
+                    progress.set_message(format!("cannot poll for progress: {error:#}"));
                 }
             }
             // Reads compete with the workers for the same CPUs: at most a tenth of the time.
@@ -213,4 +207,31 @@ impl Session {
             tokio::time::sleep(pause).await;
         }
     }
+}
+
+/// One poll: the instant the read that found the goal started, if the state matches it.
+async fn matches(
+    probe: &Probe,
+    goal: &Goal,
+    progress: &ProgressBar,
+) -> anyhow::Result<Option<Instant>> {
+    let counts = probe
+        .counts()
+        .await
+        .context("polling PostgreSQL for progress")?;
+    progress.set_message(format!(
+        "{}/{} users, {}/{} active, {}/{} managers linked",
+        counts.users,
+        goal.counts.users,
+        counts.active,
+        goal.counts.active,
+        counts.linked,
+        goal.counts.linked
+    ));
+    if counts != goal.counts {
+        return Ok(None);
+    }
+    let started = Instant::now();
+    let digest = probe.digest().await.context("reading the state digest")?;
+    Ok((digest == goal.digest).then_some(started))
 }
