@@ -14,7 +14,7 @@ SCIMCTL := target/debug/scimctl
 # Exports the database and AMQP URLs for the services and the tests (SCIMSYNC_TEST_*).
 LOCAL_ENV := eval "$$($(INFRA) env)"
 
-.PHONY: help up down infra test lint fmt migrate logs status deploy-check demo bench
+.PHONY: help up down infra test lint fmt migrate logs status deploy-check demo drill bench
 
 help: ## List the targets
 	@echo "Usage: make <target>"
@@ -40,6 +40,9 @@ demo: up ## Start everything, simulate a 1,000-person organisation, print a summ
 	$(LOCAL_ENV)
 	echo "+ $(SCIMCTL) simulate --users 1000 --order random --churn 200 --duplicates 0.05"
 	$(SCIMCTL) simulate --users 1000 --order random --churn 200 --duplicates 0.05
+
+drill: up ## Start everything, then crash each part of it during a simulation; nothing may be lost
+	deploy/local/drill.sh
 
 bench: ## Benchmark a release build of everything (long); writes deploy/bench/results.md
 	deploy/bench/run.sh

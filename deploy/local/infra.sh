@@ -7,6 +7,8 @@
 #   deploy/local/infra.sh start     start both servers (idempotent) and wait until ready
 #   deploy/local/infra.sh stop      stop what `start` started (idempotent)
 #   deploy/local/infra.sh status    tell whether each server is up
+#   deploy/local/infra.sh crash postgres|rabbitmq   stop one server the way a crash would (no
+#                                   clean shutdown; `start` brings it back), for drills
 #   deploy/local/infra.sh env       print `export` lines for the services and the tests
 #   deploy/local/infra.sh psql [ARGS...]         psql on the local scimsync database
 #   deploy/local/infra.sh rabbitmqctl [ARGS...]  rabbitmqctl against the local node
@@ -209,8 +211,11 @@ listen_addresses = '127.0.0.1'
 port = $PG_PORT
 unix_socket_directories = '$PG_SOCKET_DIR'
 max_connections = 200
-# Local development data only: losing the last few commits on a crash is fine.
-synchronous_commit = off
+# The default, said out loud: a worker acknowledges a message once its commit returns (A3), so
+# a commit must survive a crash. With it off, deploy/local/drill.sh lost manager links that
+# were committed and acknowledged just before PostgreSQL crashed; with it on, the benchmark
+# measured no difference.
+synchronous_commit = on
 # A first sync fills empty tables within seconds. With the default 1-minute naptime the planner
 # keeps the statistics of the empty tables for the whole sync, and its cached plans scan whole
 # tables where an index probe would do (docs/benchmarks.md, "Statistics of tables that start
@@ -456,6 +461,31 @@ cmd_stop() {
     rabbit_stop
 }
 
+# A crash, not a stop: PostgreSQL aborts at once (immediate mode, so its next start recovers
+# from the WAL), and the broker's VM gets SIGKILL. deploy/local/drill.sh uses this.
+cmd_crash() {
+    case "${1:-}" in
+        postgres)
+            pid_alive "$PG_DATA/postmaster.pid" || die "postgres: not running from $LOCAL"
+            as_pg "$PG_BIN/pg_ctl" --pgdata="$PG_DATA" --mode=immediate --wait stop >/dev/null \
+                || die "postgres: pg_ctl stop --mode=immediate failed; see $PG_LOG"
+            rm -f "$PG_PIDFILE"
+            log "postgres: crashed (immediate stop; the next start recovers from the WAL)"
+            ;;
+        rabbitmq)
+            pid_alive "$RABBIT_PIDFILE" || die "rabbitmq: not running from $LOCAL"
+            local pid
+            pid="$(cat "$RABBIT_PIDFILE")"
+            # The start script leads its own process group (setsid): the script and the VM.
+            kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid"
+            while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
+            rm -f "$RABBIT_PIDFILE"
+            log "rabbitmq: crashed (SIGKILL to pid $pid and its VM)"
+            ;;
+        *) die "crash what? postgres or rabbitmq" ;;
+    esac
+}
+
 cmd_status() {
     local rc=0
     pg_status || rc=1
@@ -482,6 +512,7 @@ case "${1:-}" in
     start) cmd_start ;;
     stop) cmd_stop ;;
     status) cmd_status ;;
+    crash) cmd_crash "${2:-}" ;;
     env) cmd_env ;;
     psql) shift; exec "$PG_BIN/psql" -h "$PG_HOST" -p "$PG_PORT" -U "$PG_SUPERUSER" -d "$PG_DATABASE" "$@" ;;
     rabbitmqctl | rabbitmq-diagnostics | rabbitmq-plugins | rabbitmq-queues)
