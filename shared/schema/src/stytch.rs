@@ -86,6 +86,12 @@ impl Envelope {
             serde_json::from_slice::<serde::de::IgnoredAny>(body).map_err(SchemaError::Json)?;
             return Err(SchemaError::NotAnObject);
         }
+        // Almost every body is valid: decode without tracking the path, and only decode again
+        // with it to name the field when that fails.
+        if let Ok(envelope) = serde_json::from_slice::<Envelope>(body) {
+            envelope.validate()?;
+            return Ok(envelope);
+        }
         let mut decoder = serde_json::Deserializer::from_slice(body);
         let envelope: Envelope = serde_path_to_error::deserialize(&mut decoder).map_err(|e| {
             let path = e.path().to_string();
@@ -186,6 +192,9 @@ impl Envelope {
         };
         if !value.is_object() {
             return Err(SchemaError::field("member", "must be a JSON object"));
+        }
+        if let Ok(member) = Member::deserialize(value) {
+            return Ok(Some(member));
         }
         serde_path_to_error::deserialize(value)
             .map(Some)
