@@ -62,24 +62,40 @@ pub async fn sync_lists(
     company_id: Uuid,
     lists: &[(&str, &[String], DateTime<Utc>)],
 ) -> Result<std::collections::HashSet<String>, DbErr> {
-    let rows: Vec<serde_json::Value> = lists
-        .iter()
-        .map(|(member, groups, at)| {
-            serde_json::json!({ "member": member, "version": json_time(*at), "group_ids": groups })
-        })
-        .collect();
+    /// A member's list, as `jsonb_to_recordset` reads it.
+    #[derive(serde::Serialize)]
+    struct List<'a> {
+        member: &'a str,
+        version: String,
+        group_ids: &'a [String],
+    }
+    /// A membership to hold: group, member, version.
+    #[derive(serde::Serialize)]
+    struct Join<'a> {
+        g: &'a str,
+        m: &'a str,
+        v: String,
+    }
+    fn list<'a>(&(member, group_ids, at): &(&'a str, &'a [String], DateTime<Utc>)) -> List<'a> {
+        List {
+            member,
+            version: json_time(at),
+            group_ids,
+        }
+    }
+    let rows: Vec<List<'_>> = lists.iter().map(list).collect();
     let applied = txn
         .query_all(Statement::from_sql_and_values(
             DbBackend::Postgres,
             "INSERT INTO member_group_lists (company_id, stytch_member_id, version, group_ids)
              SELECT $1, r.member, r.version, r.group_ids
-             FROM jsonb_to_recordset($2::jsonb) AS r(member text, version timestamptz, group_ids text[])
+             FROM jsonb_to_recordset($2::text::jsonb) AS r(member text, version timestamptz, group_ids text[])
              ORDER BY r.member
              ON CONFLICT (company_id, stytch_member_id) DO UPDATE
                  SET version = EXCLUDED.version, group_ids = EXCLUDED.group_ids
                  WHERE member_group_lists.version < EXCLUDED.version
              RETURNING stytch_member_id",
-            [company_id.into(), serde_json::Value::Array(rows).into()],
+            [company_id.into(), scimsync_db::json_rows(&rows)?],
         ))
         .await?
         .iter()
@@ -89,41 +105,44 @@ pub async fn sync_lists(
     // transaction: rows are locked in that order.
     let mut joins: Vec<(&str, &str, DateTime<Utc>)> = Vec::new();
     let mut kept = Vec::new();
-    for (member, groups, at) in lists {
+    for entry in lists {
+        let (member, groups, at) = entry;
         if !applied.contains(*member) {
             continue;
         }
         joins.extend(groups.iter().map(|g| (g.as_str(), *member, *at)));
-        kept.push(
-            serde_json::json!({ "member": member, "version": json_time(*at), "group_ids": groups }),
-        );
+        kept.push(list(entry));
     }
     if kept.is_empty() {
         return Ok(applied);
     }
     joins.sort();
     joins.dedup();
-    let joins: Vec<serde_json::Value> = joins
+    let joins: Vec<Join<'_>> = joins
         .into_iter()
-        .map(|(group, member, at)| serde_json::json!({ "g": group, "m": member, "v": json_time(at) }))
+        .map(|(g, m, at)| Join {
+            g,
+            m,
+            v: json_time(at),
+        })
         .collect();
     txn.execute(Statement::from_sql_and_values(
         DbBackend::Postgres,
         "INSERT INTO scim_group_memberships (company_id, idp_group_id, stytch_member_id, present, version)
          SELECT $1, r.g, r.m, true, r.v
-         FROM jsonb_to_recordset($2::jsonb) AS r(g text, m text, v timestamptz)
+         FROM jsonb_to_recordset($2::text::jsonb) AS r(g text, m text, v timestamptz)
          ORDER BY r.g COLLATE \"C\", r.m COLLATE \"C\"
          ON CONFLICT (company_id, idp_group_id, stytch_member_id) DO UPDATE
              SET present = EXCLUDED.present, version = EXCLUDED.version
              WHERE (scim_group_memberships.version, NOT scim_group_memberships.present)
                  < (EXCLUDED.version, NOT EXCLUDED.present)",
-        [company_id.into(), serde_json::Value::Array(joins).into()],
+        [company_id.into(), scimsync_db::json_rows(&joins)?],
     ))
     .await?;
     txn.execute(Statement::from_sql_and_values(
         DbBackend::Postgres,
         LEAVE,
-        [company_id.into(), serde_json::Value::Array(kept).into()],
+        [company_id.into(), scimsync_db::json_rows(&kept)?],
     ))
     .await?;
     Ok(applied)
@@ -146,7 +165,7 @@ CROSS JOIN LATERAL (
 /// found member by member as in [`CURRENT_GROUPS_OF`] and updated by row id.
 pub const LEAVE: &str = "
 UPDATE scim_group_memberships m SET present = false, version = r.version
-FROM jsonb_to_recordset($2::jsonb) AS r(member text, version timestamptz, group_ids text[])
+FROM jsonb_to_recordset($2::text::jsonb) AS r(member text, version timestamptz, group_ids text[])
 CROSS JOIN LATERAL (
     SELECT ctid AS row_id FROM scim_group_memberships
     WHERE company_id = $1 AND stytch_member_id = r.member

@@ -64,26 +64,36 @@ async fn write_chunk(
     entries: &[Entry<'_>],
     on_conflict: &str,
 ) -> Result<(), DbErr> {
-    let rows: Vec<serde_json::Value> = entries
+    #[derive(serde::Serialize)]
+    struct Row<'a> {
+        company_id: Option<Uuid>,
+        received_at: String,
+        event_id: &'a str,
+        event_type: &'a str,
+        concern: &'a str,
+        user_id: Option<Uuid>,
+        stytch_member_id: Option<&'a str>,
+        outcome: &'a str,
+        detail: &'a serde_json::Value,
+    }
+    let rows: Vec<Row<'_>> = entries
         .iter()
-        .map(|e| {
-            serde_json::json!({
-                "company_id": e.company_id,
-                "received_at": crate::json_time(e.received_at),
-                "event_id": e.event_id,
-                "event_type": e.event_type,
-                "concern": e.concern,
-                "user_id": e.user_id,
-                "stytch_member_id": e.stytch_member_id,
-                "outcome": e.outcome,
-                "detail": e.detail,
-            })
+        .map(|e| Row {
+            company_id: e.company_id,
+            received_at: crate::json_time(e.received_at),
+            event_id: e.event_id,
+            event_type: e.event_type,
+            concern: e.concern,
+            user_id: e.user_id,
+            stytch_member_id: e.stytch_member_id,
+            outcome: e.outcome,
+            detail: &e.detail,
         })
         .collect();
     conn.execute(Statement::from_sql_and_values(
         DbBackend::Postgres,
         format!("{RECORD_ALL} ON CONFLICT (event_id, concern) {on_conflict}"),
-        [serde_json::Value::Array(rows).into()],
+        [crate::json_rows(&rows)?],
     ))
     .await?;
     Ok(())
@@ -93,6 +103,6 @@ const RECORD_ALL: &str = "
 INSERT INTO scim_event_log
     (company_id, received_at, event_id, event_type, concern, user_id, stytch_member_id, outcome, detail)
 SELECT company_id, received_at, event_id, event_type, concern, user_id, stytch_member_id, outcome, detail
-FROM jsonb_to_recordset($1::jsonb) AS e(
+FROM jsonb_to_recordset($1::text::jsonb) AS e(
     company_id uuid, received_at timestamptz, event_id text, event_type text, concern text,
     user_id uuid, stytch_member_id text, outcome text, detail jsonb)";

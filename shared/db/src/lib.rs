@@ -49,6 +49,16 @@ pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
     Migrator::up(db, None).await
 }
 
+/// Rows for a statement that reads them with `jsonb_to_recordset($n::text::jsonb)`, written
+/// straight to JSON text. A `serde_json::Value` parameter costs a tree per row (a map, its keys
+/// and values allocated one by one), written out by the driver, then dropped: work the workers
+/// did for every row they wrote.
+pub fn json_rows<T: serde::Serialize>(rows: &[T]) -> Result<sea_orm::Value, DbErr> {
+    serde_json::to_string(rows)
+        .map(sea_orm::Value::from)
+        .map_err(|e| DbErr::Custom(format!("cannot write rows as JSON: {e}")))
+}
+
 /// A timestamp for a JSON row a statement reads with `jsonb_to_recordset`: microseconds,
 /// truncated as the driver truncates a bound timestamp, so a value stored through JSON and one
 /// bound directly compare equal.

@@ -57,7 +57,7 @@ INSERT INTO manager_links (company_id, stytch_member_id, manager_value, event_ti
 SELECT company_id, stytch_member_id, manager_value, event_timestamp, event_id,
        event_type, received_at, status, first_seen_at, updated_at,
        CASE WHEN status = 'pending' THEN message END
-FROM jsonb_to_recordset($1::jsonb) AS r(
+FROM jsonb_to_recordset($1::text::jsonb) AS r(
     company_id uuid, stytch_member_id text, manager_value text, event_timestamp timestamptz,
     event_id text, event_type text, received_at timestamptz, status text,
     first_seen_at timestamptz, updated_at timestamptz, message jsonb)
@@ -281,29 +281,40 @@ async fn write_links_chunk(
     conn: &impl ConnectionTrait,
     links: &[(&manager_link::Model, Option<Kept<'_>>)],
 ) -> Result<(), DbErr> {
-    let rows: Vec<serde_json::Value> = links
+    #[derive(Serialize)]
+    struct Row<'a> {
+        company_id: Uuid,
+        stytch_member_id: &'a str,
+        manager_value: &'a str,
+        event_timestamp: String,
+        event_id: &'a str,
+        event_type: &'a str,
+        received_at: String,
+        status: &'a str,
+        first_seen_at: String,
+        updated_at: String,
+        message: Option<KeptMessage>,
+    }
+    let rows: Vec<Row<'_>> = links
         .iter()
-        .map(|(l, kept)| {
-            serde_json::json!({
-                "company_id": l.company_id,
-                "stytch_member_id": l.stytch_member_id,
-                "manager_value": l.manager_value,
-                "event_timestamp": json_time(l.event_timestamp),
-                "event_id": l.event_id,
-                "event_type": l.event_type,
-                "received_at": json_time(l.received_at),
-                "status": l.status,
-                "first_seen_at": json_time(l.first_seen_at),
-                "updated_at": json_time(l.updated_at),
-                "message": kept.map(KeptMessage::of),
-            })
+        .map(|(l, kept)| Row {
+            company_id: l.company_id,
+            stytch_member_id: &l.stytch_member_id,
+            manager_value: &l.manager_value,
+            event_timestamp: json_time(l.event_timestamp),
+            event_id: &l.event_id,
+            event_type: &l.event_type,
+            received_at: json_time(l.received_at),
+            status: &l.status,
+            first_seen_at: json_time(l.first_seen_at),
+            updated_at: json_time(l.updated_at),
+            message: kept.map(KeptMessage::of),
         })
         .collect();
-    let rows = serde_json::Value::Array(rows);
     conn.execute(Statement::from_sql_and_values(
         DbBackend::Postgres,
         WRITE_LINKS,
-        [rows.into()],
+        [scimsync_db::json_rows(&rows)?],
     ))
     .await?;
     Ok(())

@@ -44,8 +44,8 @@ struct MemberRow {
 const RECORD_AND_LOAD_ALL: &str = "
 WITH ins AS (
     INSERT INTO member_events (event_id, stytch_member_id, organization_id, event_timestamp, action, member)
-    SELECT e, m, o #>> '{}', t, a, NULLIF(b, 'null'::jsonb)
-    FROM unnest($1::text[], $2::text[], $3::jsonb[], $4::timestamptz[], $5::text[], $6::jsonb[])
+    SELECT e, m, o #>> '{}', t, a, NULLIF(b, 'null')::jsonb
+    FROM unnest($1::text[], $2::text[], $3::jsonb[], $4::timestamptz[], $5::text[], $6::text[])
          AS n(e, m, o, t, a, b)
     ON CONFLICT (event_id) DO NOTHING
     RETURNING event_id, stytch_member_id, event_timestamp, action
@@ -97,12 +97,13 @@ pub async fn record_and_load_all(
         .iter()
         .map(|e| e.envelope.action.to_ascii_uppercase())
         .collect();
-    let bodies: Vec<serde_json::Value> = new
+    // Each body written straight to JSON text (no `Value` tree to build and drop per event).
+    let bodies: Vec<String> = new
         .iter()
         .map(|e| {
             e.member
-                .map(|m| serde_json::to_value(m).unwrap_or_default())
-                .unwrap_or_default()
+                .and_then(|m| serde_json::to_string(m).ok())
+                .unwrap_or_else(|| "null".to_owned())
         })
         .collect();
     let rows = MemberRow::find_by_statement(Statement::from_sql_and_values(
@@ -114,7 +115,7 @@ pub async fn record_and_load_all(
             json(organizations),
             timestamps.into(),
             actions.into(),
-            json(bodies),
+            bodies.into(),
         ],
     ))
     .all(txn)

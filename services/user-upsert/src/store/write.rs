@@ -11,7 +11,6 @@ use sea_orm::{
     ActiveModelTrait, ConnectionTrait, DatabaseTransaction, DbBackend, DbErr, Set, Statement,
     TransactionTrait,
 };
-use serde_json::json;
 use uuid::Uuid;
 
 use crate::fold::MemberState;
@@ -25,7 +24,7 @@ SELECT id, company_id, email, first_name, last_name, active, deactivated_at,
        street_address, region, postal_code, business_phone, mobile_phone, fax_phone,
        employee_number, stytch_member_id, stytch_organization_id, external_id, scim_id,
        true, date_added, scim_version, active, deactivated_at
-FROM jsonb_to_recordset($1::jsonb) AS r(
+FROM jsonb_to_recordset($1::text::jsonb) AS r(
     id uuid, company_id uuid, email text, first_name text, last_name text, active boolean,
     deactivated_at timestamptz, street_address text, region text, postal_code text,
     business_phone text, mobile_phone text, fax_phone text, employee_number text,
@@ -34,11 +33,29 @@ FROM jsonb_to_recordset($1::jsonb) AS r(
 ON CONFLICT DO NOTHING
 RETURNING id";
 
-/// A new SCIM user's record, with its id chosen ahead.
-#[derive(Debug)]
+/// A new SCIM user's record, with its id chosen ahead: one row of [`INSERT_ALL`].
+#[derive(Debug, serde::Serialize)]
 pub struct NewUser {
     id: Uuid,
-    row: serde_json::Value,
+    company_id: Uuid,
+    email: String,
+    first_name: String,
+    last_name: String,
+    active: bool,
+    deactivated_at: Option<String>,
+    street_address: Option<String>,
+    region: Option<String>,
+    postal_code: Option<String>,
+    business_phone: Option<String>,
+    mobile_phone: Option<String>,
+    fax_phone: Option<String>,
+    employee_number: Option<String>,
+    stytch_member_id: String,
+    stytch_organization_id: String,
+    external_id: Option<String>,
+    scim_id: Option<String>,
+    date_added: String,
+    scim_version: Option<String>,
 }
 
 impl NewUser {
@@ -48,30 +65,28 @@ impl NewUser {
         email: &str,
         state: &MemberState,
     ) -> Self {
-        let id = Uuid::now_v7();
-        let row = json!({
-            "id": id,
-            "company_id": company.id,
-            "email": email,
-            "first_name": state.first_name(),
-            "last_name": state.last_name(),
-            "active": state.active,
-            "deactivated_at": state.deactivated_at.map(json_time),
-            "street_address": state.street_address,
-            "region": state.region,
-            "postal_code": state.postal_code,
-            "business_phone": state.business_phone,
-            "mobile_phone": state.mobile_phone,
-            "fax_phone": state.fax_phone,
-            "employee_number": state.employee_number,
-            "stytch_member_id": member_id,
-            "stytch_organization_id": company.stytch_organization_id,
-            "external_id": state.external_id,
-            "scim_id": state.scim_id,
-            "date_added": json_time(state.first_seen.unwrap_or_else(Utc::now)),
-            "scim_version": state.newest.map(json_time),
-        });
-        Self { id, row }
+        Self {
+            id: Uuid::now_v7(),
+            company_id: company.id,
+            email: email.to_owned(),
+            first_name: state.first_name(),
+            last_name: state.last_name(),
+            active: state.active,
+            deactivated_at: state.deactivated_at.map(json_time),
+            street_address: state.street_address.clone(),
+            region: state.region.clone(),
+            postal_code: state.postal_code.clone(),
+            business_phone: state.business_phone.clone(),
+            mobile_phone: state.mobile_phone.clone(),
+            fax_phone: state.fax_phone.clone(),
+            employee_number: state.employee_number.clone(),
+            stytch_member_id: member_id.to_owned(),
+            stytch_organization_id: company.stytch_organization_id.clone(),
+            external_id: state.external_id.clone(),
+            scim_id: state.scim_id.clone(),
+            date_added: json_time(state.first_seen.unwrap_or_else(Utc::now)),
+            scim_version: state.newest.map(json_time),
+        }
     }
 }
 
@@ -101,17 +116,12 @@ pub async fn insert_all(
     rows: Vec<NewUser>,
 ) -> Result<HashSet<Uuid>, DbErr> {
     let mut inserted = HashSet::with_capacity(rows.len());
-    let mut rows = rows.into_iter().map(|r| r.row).peekable();
-    while rows.peek().is_some() {
-        let chunk: Vec<serde_json::Value> = rows
-            .by_ref()
-            .take(scimsync_db::ROWS_PER_STATEMENT)
-            .collect();
+    for chunk in rows.chunks(scimsync_db::ROWS_PER_STATEMENT) {
         let back = txn
             .query_all(Statement::from_sql_and_values(
                 DbBackend::Postgres,
                 INSERT_ALL,
-                [serde_json::Value::Array(chunk).into()],
+                [scimsync_db::json_rows(chunk)?],
             ))
             .await?;
         for row in back {
