@@ -188,11 +188,18 @@ impl Session {
             let polled = Instant::now();
             match matches(&probe, goal, progress).await {
                 Ok(Some(started)) => return Ok(Some(started)),
-                Ok(None) => failing = false,
+                Ok(None) => {
+                    if failing {
+                        progress.suspend(|| eprintln!("simulate: polling for progress again"));
+                    }
+                    failing = false;
+                }
                 Err(error) if Instant::now() >= deadline => return Err(error),
                 Err(error) => {
                     if !failing {
-                        tracing::warn!(error = %format!("{error:#}"), "cannot poll for progress; trying again");
+                        progress.suspend(|| {
+                            eprintln!("simulate: cannot poll for progress ({error:#}); trying again until the timeout");
+                        });
                     }
                     failing = true;
                     progress.set_message(format!("cannot poll for progress: {error:#}"));
