@@ -93,3 +93,31 @@ async fn a_refresh_that_changes_nothing_writes_no_new_version() {
     );
     env.cleanup().await;
 }
+
+/// A worker acknowledges a message once its commit returns (A3), so the services' connections
+/// commit durably even where the database was told not to (`synchronous_commit = off` lost
+/// acknowledged manager links in a crash drill).
+#[tokio::test]
+async fn the_services_commit_durably_whatever_the_database_default() {
+    let env = TestEnv::new().await;
+    env.db
+        .execute(Statement::from_string(
+            DbBackend::Postgres,
+            format!(
+                "ALTER DATABASE \"{}\" SET synchronous_commit = off",
+                env.name
+            ),
+        ))
+        .await
+        .unwrap();
+    let db = scimsync_db::connect(&env.settings.database).await.unwrap();
+    let row = db
+        .query_one(Statement::from_string(
+            DbBackend::Postgres,
+            "SELECT current_setting('synchronous_commit') AS setting",
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(row.try_get::<String>("", "setting").unwrap(), "on");
+}

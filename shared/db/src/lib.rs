@@ -40,7 +40,10 @@ pub async fn connect_url(
         .min_connections(settings.min_connections)
         .connect_timeout(Duration::from_secs(settings.connect_timeout_secs))
         .acquire_timeout(Duration::from_secs(settings.connect_timeout_secs))
-        .sqlx_logging(false);
+        .sqlx_logging(false)
+        // A worker acknowledges a message once its commit returns (A3), so a returned commit
+        // must survive a crash, whatever default the server or its database was given.
+        .map_sqlx_postgres_opts(|pg| pg.options([("synchronous_commit", "on")]));
     Database::connect(options).await
 }
 
