@@ -4,6 +4,10 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
+use reqwest::Url;
+use scimsync_platform::settings::DatabaseSettings;
+use secrecy::ExposeSecret;
+
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
@@ -60,6 +64,24 @@ impl Proxy {
             stop,
             counts,
         }
+    }
+
+    /// A proxy in front of the test PostgreSQL server (`SCIMSYNC_TEST_DATABASE_URL`).
+    pub async fn database() -> Self {
+        let url = crate::env::admin_database_url();
+        let parsed = Url::parse(&url).unwrap_or_else(|e| panic!("database URL {url:?}: {e}"));
+        let host = parsed.host_str().unwrap_or("127.0.0.1");
+        Self::start(format!("{host}:{}", parsed.port().unwrap_or(5432))).await
+    }
+
+    /// Points database settings at this proxy (same database, user and options), with a short
+    /// connect timeout so a cut shows at once.
+    pub fn reroute(&self, database: &mut DatabaseSettings) {
+        let mut url = Url::parse(database.url.expose_secret()).expect("database URL");
+        url.set_host(Some("127.0.0.1")).expect("host");
+        url.set_port(Some(self.port)).expect("port");
+        database.url = String::from(url).into();
+        database.connect_timeout_secs = 1;
     }
 
     /// Connections forwarded so far.

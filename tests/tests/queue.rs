@@ -50,15 +50,8 @@ async fn malformed_messages_are_dead_lettered_with_a_reason_while_others_keep_fl
 
 #[tokio::test]
 async fn a_database_outage_is_retried_through_delay_queues_not_dead_lettered() {
-    let proxy = Proxy::start("127.0.0.1:55432".into()).await;
-    let port = proxy.port;
-    let app = TestApp::spawn_with(Default::default(), |s| {
-        let direct = secrecy::ExposeSecret::expose_secret(&s.database.url).to_owned();
-        let proxied = direct.replacen("127.0.0.1:55432", &format!("127.0.0.1:{port}"), 1);
-        s.database.url = proxied.into();
-        s.database.connect_timeout_secs = 1;
-    })
-    .await;
+    let proxy = Proxy::database().await;
+    let app = TestApp::spawn_with(Default::default(), |s| proxy.reroute(&mut s.database)).await;
     let company = app.register_company("org-t", &[]).await;
     proxy.cut();
     let event = create("org-t", "m-1", "patient@example.com", t(0));

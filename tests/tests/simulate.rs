@@ -12,7 +12,6 @@ use scimsync_tests::proxy::Proxy;
 use scimsync_tests::wait::wait_until;
 use scimsync_tests::TestApp;
 use sea_orm::{ConnectionTrait, DbBackend, Statement};
-use secrecy::ExposeSecret;
 
 fn args(app: &TestApp, users: usize, churn: usize) -> Args {
     Args {
@@ -61,12 +60,9 @@ async fn a_simulated_organisation_converges_to_the_generated_truth() {
 #[tokio::test]
 async fn the_simulator_waits_out_a_database_outage_while_it_polls() {
     let app = TestApp::spawn().await;
-    let proxy = Proxy::start("127.0.0.1:55432".into()).await;
+    let proxy = Proxy::database().await;
     let mut settings = app.env.settings.clone();
-    let direct = settings.database.url.expose_secret().to_owned();
-    let proxied = direct.replacen("127.0.0.1:55432", &format!("127.0.0.1:{}", proxy.port), 1);
-    settings.database.url = proxied.into();
-    settings.database.connect_timeout_secs = 1;
+    proxy.reroute(&mut settings.database);
     let org = "sim-outage";
     let args = Args {
         company_org: Some(org.to_owned()),
