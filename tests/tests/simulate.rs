@@ -63,6 +63,9 @@ async fn the_simulator_waits_out_a_database_outage_while_it_polls() {
     let proxy = Proxy::database().await;
     let mut settings = app.env.settings.clone();
     proxy.reroute(&mut settings.database);
+    // No idle connection kept up in the background: every connection the proxy refuses is
+    // one the simulator asked for.
+    settings.database.min_connections = 0;
     let org = "sim-outage";
     let args = Args {
         company_org: Some(org.to_owned()),
@@ -71,41 +74,48 @@ async fn the_simulator_waits_out_a_database_outage_while_it_polls() {
     let simulation =
         tokio::spawn(async move { scimctl::simulate::simulate(&settings, &args).await });
 
-    // Cut as soon as the simulator holds its connection (before it sends anything), and keep
-    // the outage until the product has applied every create (the services' own connections do
-    // not go through the proxy): by then the simulator has polled, and failed, meanwhile.
-    wait_until(
-        "the simulator to connect",
-        Duration::from_secs(30),
-        || async { (proxy.forwarded() > 0).then_some(()) },
-    )
-    .await;
-    proxy.cut();
-    wait_until(
-        "the product to apply every create during the outage",
-        Duration::from_secs(60),
-        || async {
-            let row = app
-                .env
-                .db
+    // Cut once the simulator has registered its company through the admin API: it holds its
+    // database connection by then, and has not sent anything yet. Keep the outage until the
+    // product has applied every create (the services' own connections do not go through the
+    // proxy) and the simulator has tried to read through the cut at least once.
+    let count = |sql: &'static str| {
+        let db = &app.env.db;
+        async move {
+            let row = db
                 .query_one(Statement::from_sql_and_values(
                     DbBackend::Postgres,
-                    "SELECT count(*) AS users, count(u.manager_id) AS linked FROM users u \
-                     JOIN companies c ON c.id = u.company_id WHERE c.stytch_organization_id = $1",
+                    sql,
                     [org.into()],
                 ))
                 .await
                 .ok()??;
-            let users: i64 = row.try_get("", "users").ok()?;
-            let linked: i64 = row.try_get("", "linked").ok()?;
-            (users == 30 && linked == 29).then_some(())
+            row.try_get::<i64>("", "n").ok()
+        }
+    };
+    wait_until(
+        "the simulator to register its company",
+        Duration::from_secs(30),
+        || async {
+            (count("SELECT count(*) AS n FROM companies WHERE stytch_organization_id = $1").await
+                == Some(1))
+            .then_some(())
         },
     )
     .await;
-    assert!(
-        proxy.refused() > 0,
-        "the simulator never read during the outage"
-    );
+    proxy.cut();
+    wait_until(
+        "the product to apply every create, and the simulator to read, during the outage",
+        Duration::from_secs(60),
+        || async {
+            let linked = count(
+                "SELECT count(u.manager_id) AS n FROM users u \
+                 JOIN companies c ON c.id = u.company_id WHERE c.stytch_organization_id = $1",
+            )
+            .await;
+            (linked == Some(29) && proxy.refused() > 0).then_some(())
+        },
+    )
+    .await;
     proxy.restore();
 
     let report = simulation
