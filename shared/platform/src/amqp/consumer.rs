@@ -360,10 +360,10 @@ async fn process<H: Handler>(
         async move {
             let event_type = message.event_type.clone();
             let gauge = settle(config, publisher, message, outcome).await;
-            // Counted once settled, then no longer in flight: a scrape never sees a message
+            // No longer in flight, then counted once settled: a scrape never sees a message
             // counted as handled and still in flight.
-            metrics().event_handled(config.queue.name, &event_type, label, elapsed);
             drop(gauge);
+            metrics().event_handled(config.queue.name, &event_type, label, elapsed);
         }
         .instrument(span)
     });
