@@ -56,3 +56,17 @@ log "benchmarking build $label"
 # From the repository root: the defaults are .local/run (pid files) and deploy/bench/results.md.
 "$RELEASE/scimctl" bench --label "$label" "$@"
 log "done in $((SECONDS - started)) s (build included)"
+
+# The README shows the latest full table: a run of every scenario into the default results
+# file replaces the one between its markers (the machine line and the table); a partial run
+# (--only) or one written elsewhere (--results) leaves it alone.
+for arg in "$@"; do
+    case "$arg" in
+    --only | --only=* | --results | --results=*)
+        log "partial or redirected run: README.md keeps its table"
+        exit 0
+        ;;
+    esac
+done
+deploy/bench/readme-table.sh deploy/bench/results.md README.md
+log "README.md now shows this table"
