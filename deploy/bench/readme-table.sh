@@ -15,6 +15,7 @@ block="$(awk '/^Measured / && !machine { machine = $0; next }
               END { if (machine == "" || table == "") exit 1; printf "%s\n\n%s", machine, table }' "$results")" \
     || { echo "readme-table: no machine line and table in $results" >&2; exit 1; }
 tmp="$(mktemp "$readme.XXXXXX")"
+trap 'rm -f "$tmp"' EXIT
 BLOCK="$block" awk '
     $0 == "<!-- bench table: start -->" { print; print ""; print ENVIRON["BLOCK"]; print ""; skip = 1; next }
     $0 == "<!-- bench table: end -->" { skip = 0 }
