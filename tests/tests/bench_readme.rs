@@ -105,34 +105,27 @@ fn the_readme_gets_the_machine_line_and_table_between_its_markers_and_nothing_el
     fs::remove_dir_all(&dir).unwrap();
 }
 
+/// Runs the copy on these contents and expects it refused, saying `why`, with the README as
+/// it was.
+fn assert_refused(dir: &Path, results_text: &str, readme_text: &str, why: &str) {
+    let (results, readme) = (dir.join("results.md"), dir.join("README.md"));
+    fs::write(&results, results_text).unwrap();
+    fs::write(&readme, readme_text).unwrap();
+    let out = copy_table(&results, &readme);
+    assert!(!out.status.success(), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains(why),
+        "{out:?}"
+    );
+    assert_eq!(fs::read_to_string(&readme).unwrap(), readme_text);
+}
+
 #[test]
 fn a_readme_without_markers_or_results_without_a_table_are_refused_and_left_alone() {
     let dir = scratch("bench-readme-refused");
-    let (results, readme) = (dir.join("results.md"), dir.join("README.md"));
-
     let unmarked = "# project\n\nNo markers here.\n";
-    fs::write(&results, RESULTS).unwrap();
-    fs::write(&readme, unmarked).unwrap();
-    let out = copy_table(&results, &readme);
-    assert!(!out.status.success());
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("<!-- bench table: start -->"),
-        "{out:?}"
-    );
-    assert_eq!(fs::read_to_string(&readme).unwrap(), unmarked);
-
-    fs::write(
-        &results,
-        "# scimsync benchmark results\n\nThe run was cut short.\n",
-    )
-    .unwrap();
-    fs::write(&readme, README_BEFORE).unwrap();
-    let out = copy_table(&results, &readme);
-    assert!(!out.status.success());
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("no machine line and table"),
-        "{out:?}"
-    );
-    assert_eq!(fs::read_to_string(&readme).unwrap(), README_BEFORE);
+    assert_refused(&dir, RESULTS, unmarked, "<!-- bench table: start -->");
+    let cut_short = "# scimsync benchmark results\n\nThe run was cut short.\n";
+    assert_refused(&dir, cut_short, README_BEFORE, "no machine line and table");
     fs::remove_dir_all(&dir).unwrap();
 }
