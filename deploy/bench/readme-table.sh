@@ -20,4 +20,6 @@ BLOCK="$block" awk '
     $0 == "<!-- bench table: start -->" { print; print ""; print ENVIRON["BLOCK"]; print ""; skip = 1; next }
     $0 == "<!-- bench table: end -->" { skip = 0 }
     !skip { print }' "$readme" >"$tmp"
+# mktemp makes the file private; the README keeps the mode it had.
+chmod --reference="$readme" "$tmp"
 mv "$tmp" "$readme"

@@ -7,6 +7,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::fs;
+use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -93,10 +94,13 @@ fn the_readme_gets_the_machine_line_and_table_between_its_markers_and_nothing_el
     let (results, readme) = (dir.join("results.md"), dir.join("README.md"));
     fs::write(&results, RESULTS).unwrap();
     fs::write(&readme, README_BEFORE).unwrap();
+    fs::set_permissions(&readme, fs::Permissions::from_mode(0o644)).unwrap();
 
     let out = copy_table(&results, &readme);
     assert!(out.status.success(), "{out:?}");
     assert_eq!(fs::read_to_string(&readme).unwrap(), README_AFTER);
+    let mode = fs::metadata(&readme).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o644, "the README keeps its mode: {mode:o}");
 
     // A second copy of the same results changes nothing.
     let out = copy_table(&results, &readme);
