@@ -294,6 +294,20 @@ impl TestApp {
         );
     }
 
+    /// Sends a request that should be refused; returns its status, its `Allow` header and its
+    /// JSON body (`Null` if the body is not JSON).
+    pub async fn refusal(&self, method: reqwest::Method, url: &str) -> (u16, String, Value) {
+        let response = self.http.request(method, url).send().await.expect("send");
+        let allow = response
+            .headers()
+            .get("allow")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        let status = response.status().as_u16();
+        (status, allow, response.json().await.unwrap_or(Value::Null))
+    }
+
     pub async fn get(&self, path: &str) -> Value {
         let response = self
             .http

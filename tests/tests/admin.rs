@@ -232,3 +232,34 @@ async fn a_configured_token_is_required_and_openapi_documents_every_endpoint() {
     }
     app.stop().await;
 }
+
+#[tokio::test]
+async fn malformed_ids_bad_queries_unknown_paths_and_methods_are_refused_as_json() {
+    use reqwest::Method;
+    let app = TestApp::spawn_with(Services::ADMIN_ONLY, |_| {}).await;
+    let company = app.register_company("org-refusals", &[]).await;
+    let c = format!("/api/v1/companies/{company}");
+    // (method, path, status, error code, what the message names)
+    #[rustfmt::skip]
+    let cases = [
+        (Method::GET, "/api/v1/companies/x/users".into(), 400, "invalid_path", "company_id"),
+        (Method::GET, format!("{c}/users/42"), 400, "invalid_path", "user_id"),
+        (Method::GET, format!("{c}/users?active=maybe"), 400, "invalid_query", "active"),
+        (Method::GET, format!("{c}/events?limit=-1"), 400, "invalid_query", "limit"),
+        (Method::GET, "/api/v1/nothing".into(), 404, "not_found", "/api/v1/nothing"),
+        (Method::GET, "/nothing".into(), 404, "not_found", "/nothing"),
+        (Method::DELETE, "/api/v1/companies".into(), 405, "method_not_allowed", "DELETE"),
+    ];
+    for (method, path, status, code, names) in cases {
+        let url = format!("{}{path}", app.admin_url);
+        let (got, allow, body) = app.refusal(method, &url).await;
+        let refused = (got, body["error"].as_str());
+        assert_eq!(refused, (status, Some(code)), "{path}: {body}");
+        let message = body["message"].as_str().unwrap_or_default();
+        assert!(message.contains(names), "{path}: {body}");
+        if status == 405 {
+            assert!(allow.contains("GET") && allow.contains("POST"), "{allow}");
+        }
+    }
+    app.stop().await;
+}

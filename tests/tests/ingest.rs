@@ -111,6 +111,22 @@ async fn malformed_bodies_get_400_naming_the_problem() {
 }
 
 #[tokio::test]
+async fn unknown_paths_and_methods_get_json_refusals() {
+    let app = TestApp::spawn_with(Services::INGEST_ONLY, |_| {}).await;
+    let url = format!("{}/webhooks/okta", app.ingest_url);
+    let (status, _, error) = app.refusal(reqwest::Method::POST, &url).await;
+    assert_eq!((status, error["error"].as_str()), (404, Some("not_found")));
+
+    let url = format!("{}/webhooks/stytch", app.ingest_url);
+    let (status, allow, error) = app.refusal(reqwest::Method::GET, &url).await;
+    assert_eq!(
+        (status, error["error"].as_str(), allow.as_str()),
+        (405, Some("method_not_allowed"), "POST")
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn bodies_over_one_mebibyte_get_413() {
     let app = TestApp::spawn_with(Services::INGEST_ONLY, |_| {}).await;
     let mut event = create("org", "m-1", "a@x.io", t(0));

@@ -1,9 +1,10 @@
 //! The SCIM event log of a company, newest first (R16).
 
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::Json;
 use chrono::{DateTime, Utc};
 use scimsync_platform::http::ApiError;
+use scimsync_platform::http::{PathParams, QueryParams};
 use sea_orm::FromQueryResult;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -52,8 +53,8 @@ pub struct EventPage {
     responses((status = 200, body = EventPage), (status = 404, description = "no such company")))]
 pub async fn list(
     State(state): State<SharedState>,
-    Path(company_id): Path<Uuid>,
-    Query(filter): Query<EventFilter>,
+    PathParams(company_id): PathParams<Uuid>,
+    QueryParams(filter): QueryParams<EventFilter>,
 ) -> Result<Json<EventPage>, ApiError> {
     companies::find(&state, company_id).await?;
     let limit = pagination::limit(filter.limit)?;

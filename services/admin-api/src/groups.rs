@@ -1,12 +1,13 @@
 //! SCIM groups of a company: kinds, levels, active members; custom group levels (R12) and
 //! career automations.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use chrono::{DateTime, Utc};
 use scimsync_db::access;
 use scimsync_db::entity::{career_automation, scim_group};
+use scimsync_platform::http::PathParams;
 use scimsync_platform::http::{ApiError, JsonBody};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DbBackend, EntityTrait, FromQueryResult, QueryFilter,
@@ -67,7 +68,7 @@ async fn load(
     params(("company_id" = Uuid, Path)), responses((status = 200, body = GroupList), (status = 404)))]
 pub async fn list(
     State(state): State<SharedState>,
-    Path(company_id): Path<Uuid>,
+    PathParams(company_id): PathParams<Uuid>,
 ) -> Result<Json<GroupList>, ApiError> {
     companies::find(&state, company_id).await?;
     let groups = GroupView::find_by_statement(Statement::from_sql_and_values(
@@ -95,7 +96,7 @@ pub struct GroupLevel {
               (status = 409, description = "default groups have a fixed level")))]
 pub async fn set_level(
     State(state): State<SharedState>,
-    Path((company_id, group_id)): Path<(Uuid, Uuid)>,
+    PathParams((company_id, group_id)): PathParams<(Uuid, Uuid)>,
     JsonBody(body): JsonBody<GroupLevel>,
 ) -> Result<Json<GroupView>, ApiError> {
     let level = body.permission_level.map(|l| l.trim().to_ascii_lowercase());
@@ -178,7 +179,7 @@ pub struct NewAutomation {
     params(("company_id" = Uuid, Path), ("group_id" = Uuid, Path)), responses((status = 200, body = AutomationList), (status = 404)))]
 pub async fn list_automations(
     State(state): State<SharedState>,
-    Path((company_id, group_id)): Path<(Uuid, Uuid)>,
+    PathParams((company_id, group_id)): PathParams<(Uuid, Uuid)>,
 ) -> Result<Json<AutomationList>, ApiError> {
     find_group(&state, company_id, group_id).await?;
     let rows = career_automation::Entity::find()
@@ -198,7 +199,7 @@ pub async fn list_automations(
     responses((status = 201, body = AutomationView), (status = 400), (status = 404), (status = 409)))]
 pub async fn add_automation(
     State(state): State<SharedState>,
-    Path((company_id, group_id)): Path<(Uuid, Uuid)>,
+    PathParams((company_id, group_id)): PathParams<(Uuid, Uuid)>,
     JsonBody(body): JsonBody<NewAutomation>,
 ) -> Result<(StatusCode, Json<AutomationView>), ApiError> {
     let name = body.name.trim().to_owned();
@@ -234,7 +235,7 @@ pub async fn add_automation(
     responses((status = 204), (status = 404)))]
 pub async fn delete_automation(
     State(state): State<SharedState>,
-    Path((company_id, group_id, automation_id)): Path<(Uuid, Uuid, Uuid)>,
+    PathParams((company_id, group_id, automation_id)): PathParams<(Uuid, Uuid, Uuid)>,
 ) -> Result<StatusCode, ApiError> {
     let deleted = career_automation::Entity::delete_many()
         .filter(career_automation::Column::Id.eq(automation_id))

@@ -89,5 +89,8 @@ pub fn router(state: SharedState, token: Option<String>) -> Router {
         .route("/healthz", get(scimsync_platform::http::healthz))
         .route("/metrics", get(scimsync_platform::http::metrics))
         .route("/openapi.json", get(|| async { Json(openapi::document()) }))
+        // Unknown paths and methods are refused as JSON too.
+        .fallback(scimsync_platform::http::no_such_route)
+        .method_not_allowed_fallback(scimsync_platform::http::method_not_allowed)
         .with_state(state)
 }

@@ -1,9 +1,10 @@
 //! SCIM sync status of a company (R16): last sync time and active users per default group.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::Json;
 use chrono::{DateTime, Utc};
 use scimsync_platform::http::ApiError;
+use scimsync_platform::http::PathParams;
 use sea_orm::{ConnectionTrait, DbBackend, Statement};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -41,7 +42,7 @@ WHERE g.company_id = $1 AND g.kind = $2 AND NOT g.deleted";
     responses((status = 200, body = ScimStatus), (status = 404, description = "no such company")))]
 pub async fn get(
     State(state): State<SharedState>,
-    Path(company_id): Path<Uuid>,
+    PathParams(company_id): PathParams<Uuid>,
 ) -> Result<Json<ScimStatus>, ApiError> {
     let company = companies::find(&state, company_id).await?;
     let mut groups = Vec::new();

@@ -1,11 +1,12 @@
 //! Users of a company: list with filters, one user, and edits of product-owned fields.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::Json;
 use chrono::{DateTime, Utc};
 use scimsync_db::entity::user;
 use scimsync_db::errors::unique_violation;
 use scimsync_platform::http::{ApiError, JsonBody};
+use scimsync_platform::http::{PathParams, QueryParams};
 use sea_orm::{ActiveModelTrait, DbBackend, EntityTrait, FromQueryResult, Set, Statement};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -98,8 +99,8 @@ pub struct UserPage {
     responses((status = 200, body = UserPage), (status = 404, description = "no such company")))]
 pub async fn list(
     State(state): State<SharedState>,
-    Path(company_id): Path<Uuid>,
-    Query(filter): Query<UserFilter>,
+    PathParams(company_id): PathParams<Uuid>,
+    QueryParams(filter): QueryParams<UserFilter>,
 ) -> Result<Json<UserPage>, ApiError> {
     companies::find(&state, company_id).await?;
     let limit = pagination::limit(filter.limit)?;
@@ -148,7 +149,7 @@ pub async fn load(
     responses((status = 200, body = UserView), (status = 404, description = "no such company or user")))]
 pub async fn get(
     State(state): State<SharedState>,
-    Path((company_id, user_id)): Path<(Uuid, Uuid)>,
+    PathParams((company_id, user_id)): PathParams<(Uuid, Uuid)>,
 ) -> Result<Json<UserView>, ApiError> {
     Ok(Json(load(&state, company_id, user_id).await?))
 }
@@ -179,7 +180,7 @@ pub struct UserPatch {
               (status = 409, description = "activation of a SCIM user, or email taken")))]
 pub async fn patch(
     State(state): State<SharedState>,
-    Path((company_id, user_id)): Path<(Uuid, Uuid)>,
+    PathParams((company_id, user_id)): PathParams<(Uuid, Uuid)>,
     JsonBody(patch): JsonBody<UserPatch>,
 ) -> Result<Json<UserView>, ApiError> {
     let current = find_user(&state, company_id, user_id).await?;
@@ -267,7 +268,7 @@ async fn find_user(
     responses((status = 200, body = UserView), (status = 404, description = "no such user")))]
 pub async fn clear_manager(
     State(state): State<SharedState>,
-    Path((company_id, user_id)): Path<(Uuid, Uuid)>,
+    PathParams((company_id, user_id)): PathParams<(Uuid, Uuid)>,
 ) -> Result<Json<UserView>, ApiError> {
     let current = find_user(&state, company_id, user_id).await?;
     scimsync_db::hierarchy::clear_locally(
@@ -292,7 +293,7 @@ pub struct ReportList {
     responses((status = 200, body = ReportList), (status = 404, description = "no such user")))]
 pub async fn reports(
     State(state): State<SharedState>,
-    Path((company_id, user_id)): Path<(Uuid, Uuid)>,
+    PathParams((company_id, user_id)): PathParams<(Uuid, Uuid)>,
 ) -> Result<Json<ReportList>, ApiError> {
     find_user(&state, company_id, user_id).await?;
     let sql = format!("{SELECT_USERS} AND u.manager_id = $2 ORDER BY u.id");

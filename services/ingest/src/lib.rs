@@ -75,6 +75,9 @@ pub fn router(state: Arc<AppState>, max_body_bytes: usize) -> Router {
         .route("/metrics", get(scimsync_platform::http::metrics))
         .route("/healthz", get(scimsync_platform::http::healthz))
         .route("/readyz", get(ready))
+        // Unknown paths and methods are refused as JSON, like every other refusal.
+        .fallback(scimsync_platform::http::no_such_route)
+        .method_not_allowed_fallback(scimsync_platform::http::method_not_allowed)
         .with_state(state)
 }
 

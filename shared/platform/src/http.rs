@@ -153,6 +153,65 @@ where
     }
 }
 
+/// An extractor from the request's head (path, query) that wraps axum's and turns its
+/// rejection into an [`ApiError`] with `code`, keeping axum's status and message.
+macro_rules! refusing_as_json {
+    ($(#[$doc:meta])* $name:ident wraps $inner:ident, $rejection:ident, $code:literal) => {
+        $(#[$doc])*
+        pub struct $name<T>(pub T);
+
+        impl<S, T> axum::extract::FromRequestParts<S> for $name<T>
+        where
+            axum::extract::$inner<T>: axum::extract::FromRequestParts<
+                S,
+                Rejection = axum::extract::rejection::$rejection,
+            >,
+            S: Send + Sync,
+        {
+            type Rejection = ApiError;
+
+            async fn from_request_parts(
+                parts: &mut axum::http::request::Parts,
+                state: &S,
+            ) -> Result<Self, Self::Rejection> {
+                axum::extract::$inner::<T>::from_request_parts(parts, state)
+                    .await
+                    .map(|axum::extract::$inner(value)| Self(value))
+                    .map_err(|r| ApiError::new(r.status(), $code, r.body_text()))
+            }
+        }
+    };
+}
+
+refusing_as_json!(
+    /// `Path<T>` whose rejections are [`ApiError`]s: a malformed id in the URL is refused as
+    /// JSON naming it (`invalid_path`), like every other refusal, not as axum's plain text.
+    PathParams wraps Path, PathRejection, "invalid_path"
+);
+
+refusing_as_json!(
+    /// `Query<T>` whose rejections are [`ApiError`]s (`invalid_query`, naming the parameter).
+    QueryParams wraps Query, QueryRejection, "invalid_query"
+);
+
+/// For `Router::fallback`: a path no route serves, refused as JSON.
+pub async fn no_such_route(uri: axum::http::Uri) -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "not_found",
+        format!("no route for {}", uri.path()),
+    )
+}
+
+/// For `Router::method_not_allowed_fallback`: a route asked with a method it does not serve.
+pub async fn method_not_allowed(method: axum::http::Method, uri: axum::http::Uri) -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        format!("{method} is not served on {}", uri.path()),
+    )
+}
+
 /// Prometheus scrape endpoint: every metric of this process.
 pub async fn metrics() -> impl IntoResponse {
     (
