@@ -171,6 +171,11 @@ async fn metrics_count_requests_events_outcomes_dead_letters_and_queue_depth() {
         || async { (sample(&scrape(&app, &worker).await, &dlq) == Some(1.0)).then_some(()) },
     )
     .await;
+    // The workers' endpoint refuses like the others: JSON naming what is not there.
+    let (status, _, body) = app
+        .refusal(reqwest::Method::GET, &format!("{worker}/nothing"))
+        .await;
+    assert_eq!((status, body["error"].as_str()), (404, Some("not_found")));
     stop.cancel();
     stop_health.cancel();
     app.stop().await;

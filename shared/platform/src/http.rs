@@ -111,7 +111,9 @@ pub async fn serve_health(
     tracing::info!(addr = %listener.local_addr()?, "health endpoint listening");
     let app = axum::Router::new()
         .route("/healthz", axum::routing::get(healthz))
-        .route("/metrics", axum::routing::get(metrics));
+        .route("/metrics", axum::routing::get(metrics))
+        .fallback(no_such_route)
+        .method_not_allowed_fallback(method_not_allowed);
     Ok(Some(tokio::spawn(async move {
         if let Err(error) = axum::serve(no_delay(listener), app)
             .with_graceful_shutdown(shutdown.cancelled_owned())
