@@ -230,6 +230,35 @@ async fn a_configured_token_is_required_and_openapi_documents_every_endpoint() {
     ] {
         assert!(doc["paths"][path].is_object(), "{path} is documented");
     }
+    // Every operation documents its refusals, each with the error body.
+    let error = json!({"$ref": "#/components/schemas/Error"});
+    let mut operations = 0;
+    for (path, item) in doc["paths"].as_object().expect("paths") {
+        for (method, operation) in item.as_object().expect("path item") {
+            let responses = operation["responses"].as_object().expect("responses");
+            assert!(responses.contains_key("401"), "{method} {path}: 401");
+            if operation["parameters"]
+                .as_array()
+                .is_some_and(|p| !p.is_empty())
+            {
+                assert!(responses.contains_key("400"), "{method} {path}: 400");
+            }
+            for (code, response) in responses {
+                let description = response["description"].as_str().unwrap_or_default();
+                assert!(
+                    !description.is_empty(),
+                    "{method} {path} {code}: description"
+                );
+            }
+            for (code, response) in responses.iter().filter(|(c, _)| !c.starts_with('2')) {
+                let schema = &response["content"]["application/json"]["schema"];
+                assert_eq!(schema, &error, "{method} {path} {code}");
+            }
+            operations += 1;
+        }
+    }
+    assert_eq!(operations, 14, "every handler is in the document");
+    assert!(doc["components"]["schemas"]["Error"]["properties"]["error"].is_object());
     app.stop().await;
 }
 

@@ -65,7 +65,8 @@ async fn load(
 
 /// Groups of a company, defaults first.
 #[utoipa::path(get, path = "/api/v1/companies/{company_id}/groups", tag = "groups",
-    params(("company_id" = Uuid, Path)), responses((status = 200, body = GroupList), (status = 404)))]
+    params(("company_id" = Uuid, Path)), responses((status = 200, body = GroupList),
+              (status = 404, description = "no such company")))]
 pub async fn list(
     State(state): State<SharedState>,
     PathParams(company_id): PathParams<Uuid>,
@@ -92,7 +93,8 @@ pub struct GroupLevel {
 /// Sets the level a custom group grants; its members' levels are recomputed at once.
 #[utoipa::path(put, path = "/api/v1/companies/{company_id}/groups/{group_id}", tag = "groups",
     params(("company_id" = Uuid, Path), ("group_id" = Uuid, Path)), request_body = GroupLevel,
-    responses((status = 200, body = GroupView), (status = 400), (status = 404),
+    responses((status = 200, body = GroupView), (status = 400, description = "invalid level"),
+              (status = 404, description = "no such company or group"),
               (status = 409, description = "default groups have a fixed level")))]
 pub async fn set_level(
     State(state): State<SharedState>,
@@ -176,7 +178,8 @@ pub struct NewAutomation {
 
 /// Career automations attached to a custom group.
 #[utoipa::path(get, path = "/api/v1/companies/{company_id}/groups/{group_id}/career-automations", tag = "groups",
-    params(("company_id" = Uuid, Path), ("group_id" = Uuid, Path)), responses((status = 200, body = AutomationList), (status = 404)))]
+    params(("company_id" = Uuid, Path), ("group_id" = Uuid, Path)), responses((status = 200, body = AutomationList),
+              (status = 404, description = "no such company or group")))]
 pub async fn list_automations(
     State(state): State<SharedState>,
     PathParams((company_id, group_id)): PathParams<(Uuid, Uuid)>,
@@ -196,7 +199,9 @@ pub async fn list_automations(
 /// Attaches a career automation to a custom group (removed if the IdP deletes the group).
 #[utoipa::path(post, path = "/api/v1/companies/{company_id}/groups/{group_id}/career-automations", tag = "groups",
     params(("company_id" = Uuid, Path), ("group_id" = Uuid, Path)), request_body = NewAutomation,
-    responses((status = 201, body = AutomationView), (status = 400), (status = 404), (status = 409)))]
+    responses((status = 201, body = AutomationView), (status = 400, description = "invalid field"),
+              (status = 404, description = "no such company or group"),
+              (status = 409, description = "not a custom group that exists in the IdP")))]
 pub async fn add_automation(
     State(state): State<SharedState>,
     PathParams((company_id, group_id)): PathParams<(Uuid, Uuid)>,
@@ -232,7 +237,8 @@ pub async fn add_automation(
 /// Detaches a career automation.
 #[utoipa::path(delete, path = "/api/v1/companies/{company_id}/groups/{group_id}/career-automations/{automation_id}", tag = "groups",
     params(("company_id" = Uuid, Path), ("group_id" = Uuid, Path), ("automation_id" = Uuid, Path)),
-    responses((status = 204), (status = 404)))]
+    responses((status = 204, description = "detached"),
+              (status = 404, description = "no such automation in this group")))]
 pub async fn delete_automation(
     State(state): State<SharedState>,
     PathParams((company_id, group_id, automation_id)): PathParams<(Uuid, Uuid, Uuid)>,

@@ -1,8 +1,11 @@
 //! The OpenAPI document served at `/openapi.json`, generated from the handlers' annotations so
 //! it cannot drift from the code.
 
+use axum::http::StatusCode;
+use utoipa::openapi::response::ResponseBuilder;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
-use utoipa::{Modify, OpenApi};
+use utoipa::openapi::{Content, Ref, RefOr};
+use utoipa::{Modify, OpenApi, ToSchema};
 
 use crate::{companies, events, groups, status, users};
 
@@ -16,8 +19,9 @@ use crate::{companies, events, groups, status, users};
         users::UserView, users::UserPage, users::UserPatch, users::ReportList,
         events::EventView, events::EventPage, status::ScimStatus, status::GroupStatus,
         groups::GroupView, groups::GroupList, groups::GroupLevel, groups::AutomationView, groups::AutomationList, groups::NewAutomation,
+        Error,
     )),
-    modifiers(&BearerAuth),
+    modifiers(&BearerAuth, &Refusals),
     security(("bearer" = [])),
 )]
 struct ApiDoc;
@@ -32,6 +36,86 @@ impl Modify for BearerAuth {
             SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
         );
     }
+}
+
+/// The body of every refusal (`scimsync_platform::http::ApiError`).
+#[derive(ToSchema)]
+#[allow(dead_code)] // Describes the JSON the API writes; never built here.
+struct Error {
+    /// What went wrong, for programs: `invalid_path`, `invalid_query`, `invalid_body`,
+    /// `invalid_field`, `not_found`, `unauthorized`, ...
+    error: String,
+    /// What went wrong, for people.
+    message: String,
+    /// The field at fault, when there is one.
+    field: Option<String>,
+}
+
+/// Every operation's refusals carry the [`Error`] body, and every operation documents what any
+/// of them can answer: 401 for a missing or wrong token when one is configured, and, when it
+/// takes parameters, 400 for a malformed id in the path or a query value of the wrong type.
+struct Refusals;
+
+impl Modify for Refusals {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        let error = || Content::new(Some(Ref::from_schema_name("Error")));
+        let common = [
+            (
+                "400",
+                "a malformed id in the path (`invalid_path`) or query value (`invalid_query`)",
+            ),
+            (
+                "401",
+                "a missing or wrong bearer token, when the admin token is set",
+            ),
+        ];
+        for item in doc.paths.paths.values_mut() {
+            let operations = [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.patch,
+            ];
+            for operation in operations.into_iter().flatten() {
+                let has_parameters = operation.parameters.as_ref().is_some_and(|p| !p.is_empty());
+                let responses = &mut operation.responses.responses;
+                for (code, description) in common {
+                    if code == "400" && !has_parameters {
+                        continue;
+                    }
+                    responses.entry(code.to_owned()).or_insert_with(|| {
+                        RefOr::T(ResponseBuilder::new().description(description).build())
+                    });
+                }
+                for (code, response) in responses.iter_mut() {
+                    let RefOr::T(response) = response else {
+                        continue;
+                    };
+                    if response.description.is_empty() {
+                        response.description = reason(code);
+                    }
+                    if !code.starts_with('2') {
+                        response
+                            .content
+                            .entry("application/json".to_owned())
+                            .or_insert_with(error);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The status code's reason phrase, for a response documented without a description (the
+/// OpenAPI format requires one).
+fn reason(code: &str) -> String {
+    code.parse::<u16>()
+        .ok()
+        .and_then(|code| StatusCode::from_u16(code).ok())
+        .and_then(|code| code.canonical_reason())
+        .unwrap_or("response")
+        .to_owned()
 }
 
 pub fn document() -> utoipa::openapi::OpenApi {
