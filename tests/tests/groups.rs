@@ -97,6 +97,12 @@ async fn the_highest_level_wins_and_a_user_in_both_default_groups_counts_in_both
         "admins: both; full access: both + full: {status}"
     );
 
+    // The group list counts each group's active members.
+    for (group, members) in [("g-admins", 1), ("g-full", 2), ("g-eng", 1)] {
+        let row = group_row(&app, company, group).await;
+        assert_eq!(row["active_members"], members, "{row}");
+    }
+
     // An admin gives the custom group a level: its members are recomputed at once.
     let eng = group_row(&app, company, "g-eng").await;
     assert_eq!(eng["kind"], "custom");
@@ -113,6 +119,12 @@ async fn the_highest_level_wins_and_a_user_in_both_default_groups_counts_in_both
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(
+        (&body["permission_level"], &body["active_members"]),
+        (&json!("full_access"), &json!(1)),
+        "the group as it is now: {body}"
+    );
     assert_eq!(
         user(&app, company, "custom@example.com").await["permission_level"],
         "full_access"
@@ -161,6 +173,8 @@ async fn losing_the_last_membership_deactivates_but_never_having_one_does_not() 
     );
     let log = send_and_wait(&app, company, &removed, "group-resolver").await;
     assert_eq!(log["outcome"], "deactivated");
+    let eng = group_row(&app, company, "g-eng").await;
+    assert_eq!(eng["active_members"], 0, "{eng}");
     let u = user(&app, company, "grouped@example.com").await;
     assert_eq!(
         (u["active"].as_bool(), u["deactivated_at"].as_str()),
@@ -184,6 +198,8 @@ async fn losing_the_last_membership_deactivates_but_never_having_one_does_not() 
         user(&app, company, "grouped@example.com").await["active"],
         true
     );
+    let eng = group_row(&app, company, "g-eng").await;
+    assert_eq!(eng["active_members"], 1, "{eng}");
     app.stop().await;
 }
 
