@@ -120,4 +120,36 @@ async fn the_services_commit_durably_whatever_the_database_default() {
         .unwrap()
         .unwrap();
     assert_eq!(row.try_get::<String>("", "setting").unwrap(), "on");
+    env.cleanup().await;
+}
+
+async fn setting(db: &sea_orm::DatabaseConnection, name: &str) -> String {
+    let row = db
+        .query_one(Statement::from_string(
+            DbBackend::Postgres,
+            format!("SELECT current_setting('{name}') AS setting"),
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    row.try_get::<String>("", "setting").unwrap()
+}
+
+/// Companies differ in size by orders of magnitude, so the admin API plans each read for the
+/// company it reads instead of settling on one plan for all; the workers keep PostgreSQL's
+/// default. Its connections commit durably too.
+#[tokio::test]
+async fn the_admin_api_plans_each_statement_for_its_parameters() {
+    let env = TestEnv::new().await;
+    let admin = scimsync_admin_api::connect(&env.settings.database)
+        .await
+        .unwrap();
+    assert_eq!(
+        setting(&admin, "plan_cache_mode").await,
+        "force_custom_plan"
+    );
+    assert_eq!(setting(&admin, "synchronous_commit").await, "on");
+    let worker = scimsync_db::connect(&env.settings.database).await.unwrap();
+    assert_eq!(setting(&worker, "plan_cache_mode").await, "auto");
+    env.cleanup().await;
 }

@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use axum::routing::get;
 use axum::{middleware, Json, Router};
-use scimsync_platform::settings::GroupSettings;
+use scimsync_platform::settings::{DatabaseSettings, GroupSettings};
 use scimsync_platform::Settings;
 use sea_orm::DatabaseConnection;
 use tokio::net::TcpListener;
@@ -33,7 +33,7 @@ pub async fn run(
     listener: TcpListener,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
-    let db = scimsync_db::connect(&settings.database).await?;
+    let db = connect(&settings.database).await?;
     let state = Arc::new(AppState {
         db: db.clone(),
         groups: settings.groups.clone(),
@@ -45,6 +45,15 @@ pub async fn run(
         .await?;
     db.close().await?;
     Ok(())
+}
+
+/// The admin API's pool. Its statements are planned for each call's parameters rather than once
+/// for all (PostgreSQL's generic plan after five calls of a prepared statement): companies range
+/// from ten people to a hundred thousand, so a plan made for none of them in particular filtered
+/// a large company's event log in 100 ms instead of 40. An admin read plans in about a
+/// millisecond.
+pub async fn connect(settings: &DatabaseSettings) -> Result<DatabaseConnection, sea_orm::DbErr> {
+    scimsync_db::connect_with(settings, &[("plan_cache_mode", "force_custom_plan")]).await
 }
 
 pub fn router(state: SharedState, token: Option<String>) -> Router {

@@ -29,11 +29,31 @@ pub async fn connect(settings: &DatabaseSettings) -> Result<DatabaseConnection, 
     connect_url(settings.url.expose_secret(), settings).await
 }
 
+/// Opens a pool whose connections also set these session parameters.
+pub async fn connect_with(
+    settings: &DatabaseSettings,
+    session: &[(&str, &str)],
+) -> Result<DatabaseConnection, DbErr> {
+    open(settings.url.expose_secret(), settings, session).await
+}
+
 /// Opens a pool to an explicit URL (tests use one database each).
 pub async fn connect_url(
     url: &str,
     settings: &DatabaseSettings,
 ) -> Result<DatabaseConnection, DbErr> {
+    open(url, settings, &[]).await
+}
+
+async fn open(
+    url: &str,
+    settings: &DatabaseSettings,
+    session: &[(&str, &str)],
+) -> Result<DatabaseConnection, DbErr> {
+    let session: Vec<(String, String)> = session
+        .iter()
+        .map(|(name, value)| ((*name).to_owned(), (*value).to_owned()))
+        .collect();
     let mut options = ConnectOptions::new(url.to_owned());
     options
         .max_connections(settings.max_connections)
@@ -43,7 +63,10 @@ pub async fn connect_url(
         .sqlx_logging(false)
         // A worker acknowledges a message once its commit returns (A3), so a returned commit
         // must survive a crash, whatever default the server or its database was given.
-        .map_sqlx_postgres_opts(|pg| pg.options([("synchronous_commit", "on")]));
+        .map_sqlx_postgres_opts(move |pg| {
+            pg.options([("synchronous_commit", "on")])
+                .options(session.clone())
+        });
     Database::connect(options).await
 }
 
