@@ -19,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(OrgAttributeEntries),
             Box::new(LinksByValue),
             Box::new(UsersFillfactor),
+            Box::new(EventLogByTime),
         ]
     }
 }
@@ -57,3 +58,4 @@ sql_migration!(
 );
 sql_migration!(LinksByValue, "m20261202_000006_links_by_value");
 sql_migration!(UsersFillfactor, "m20261202_000007_users_fillfactor");
+sql_migration!(EventLogByTime, "m20261204_000008_event_log_by_time");
