@@ -24,6 +24,10 @@ RUN_DIR="$LOCAL/run"
 LOG_DIR="$LOCAL/log"
 BIN_DIR="${SCIMSYNC_BIN_DIR:-$ROOT/target/debug}"
 READY_DEADLINE_SECS="${SCIMSYNC_SERVICES_DEADLINE_SECS:-60}"
+# A service's log past this size is moved to <name>.log.1 (replacing the one before) when the
+# service starts: every event leaves a line in each service's log, and a `make bench` writes
+# gigabytes.
+LOG_KEEP_BYTES="${SCIMSYNC_LOG_KEEP_BYTES:-268435456}"
 STOP_GRACE_SECS=30
 
 log() { printf 'services: %s\n' "$*" >&2; }
@@ -31,6 +35,15 @@ die() { printf 'services: error: %s\n' "$*" >&2; exit 1; }
 
 pidfile() { echo "$RUN_DIR/$1.pid"; }
 logfile() { echo "$LOG_DIR/$1.log"; }
+
+rotate_log() {
+    local file
+    file="$(logfile "$1")"
+    if [[ -f "$file" ]] && (($(stat -c %s "$file") > LOG_KEEP_BYTES)); then
+        mv -f "$file" "$file.1"
+        log "$1: log past $((LOG_KEEP_BYTES / 1048576)) MiB moved to $file.1"
+    fi
+}
 
 # The worker health port of NAME: WORKER_BASE_PORT + its position among the workers.
 worker_port() {
@@ -109,6 +122,7 @@ cmd_start() {
         if answers_200 "$(ready_url "$name")"; then
             die "$name: something not started by this script already answers on $(ready_url "$name"); stop it first"
         fi
+        rotate_log "$name"
         (
             case "$name" in
                 ingest | admin-api) ;;
