@@ -44,6 +44,20 @@ async fn without_export_log_lines_still_carry_the_trace_across_the_queue() {
     ] {
         let line = logs.line(message, &id).await;
         assert_eq!(line["span"]["trace_id"], caller_trace, "{line}");
+        assert_eq!(line["span"]["event_type"], "scim.member.create", "{line}");
+    }
+
+    // The spans' OpenTelemetry fields name the span for a trace; log lines leave them out.
+    for line in logs.json_lines() {
+        let spans = line["spans"].as_array().into_iter().flatten();
+        for span in spans.chain([&line["span"]]) {
+            for field in span.as_object().into_iter().flat_map(|s| s.keys()) {
+                assert!(
+                    !field.starts_with("otel.") && !field.starts_with("messaging."),
+                    "{field} in {line}"
+                );
+            }
+        }
     }
 
     // What only an exported span shows is left out: the log lines are not copied into spans.

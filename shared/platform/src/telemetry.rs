@@ -6,13 +6,14 @@ use opentelemetry::trace::{TraceContextExt as _, TraceId, TracerProvider as _};
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use opentelemetry_sdk::Resource;
+use tracing::field::{Field, Visit};
 use tracing::span::Record;
 use tracing::Level;
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 use tracing_subscriber::field::RecordFields;
 use tracing_subscriber::field::VisitOutput as _;
 use tracing_subscriber::filter::{filter_fn, LevelFilter};
-use tracing_subscriber::fmt::format::{JsonFields, JsonVisitor, Writer};
+use tracing_subscriber::fmt::format::{JsonVisitor, Writer};
 use tracing_subscriber::fmt::{FormatFields, FormattedFields, MakeWriter};
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
@@ -107,7 +108,7 @@ where
             .json()
             .with_current_span(true)
             .with_span_list(true)
-            .fmt_fields(JsonSpanFields::default())
+            .fmt_fields(JsonSpanFields)
             .with_writer(writer)
             .boxed(),
         _ => tracing_subscriber::fmt::layer().with_writer(writer).boxed(),
@@ -128,20 +129,26 @@ pub fn record_trace_id(span: &tracing::Span) {
     }
 }
 
-/// The JSON logs' span fields, as `tracing_subscriber`'s [`JsonFields`] writes them, except that
-/// a field recorded later (trace id, event id, status) is appended to the span's JSON object
-/// instead of parsing it and writing it again whole. A field recorded twice appears twice; the
-/// log line keeps the later value.
+/// The JSON logs' span fields, as `tracing_subscriber`'s `JsonFields` writes them, with two
+/// differences:
+/// - the OpenTelemetry fields (`otel.*`, `messaging.*`) are left out: they describe the span for
+///   a trace backend, and in each line (twice: `span` and `spans`) they doubled a worker's line
+///   to about 1,450 bytes (docs/benchmarks.md, "What the logs cost");
+/// - a field recorded later (trace id, event id, status) is appended to the span's JSON object
+///   instead of parsing it and writing it again whole. A field recorded twice appears twice;
+///   the log line keeps the later value.
 #[derive(Debug, Default)]
-pub struct JsonSpanFields(JsonFields);
+pub struct JsonSpanFields;
 
 impl<'writer> FormatFields<'writer> for JsonSpanFields {
     fn format_fields<R: RecordFields>(
         &self,
-        writer: Writer<'writer>,
+        mut writer: Writer<'writer>,
         fields: R,
     ) -> std::fmt::Result {
-        self.0.format_fields(writer, fields)
+        let mut visitor = JsonVisitor::new(&mut writer);
+        fields.record(&mut LogFields(&mut visitor));
+        visitor.finish()
     }
 
     fn add_fields(
@@ -151,10 +158,64 @@ impl<'writer> FormatFields<'writer> for JsonSpanFields {
     ) -> std::fmt::Result {
         let mut added = String::new();
         let mut visitor = JsonVisitor::new(&mut added);
-        fields.record(&mut visitor);
+        fields.record(&mut LogFields(&mut visitor));
         visitor.finish()?;
         append_object(&mut current.fields, &added);
         Ok(())
+    }
+}
+
+/// Passes on the fields a log line shows (see [`JsonSpanFields`]).
+struct LogFields<'a, V>(&'a mut V);
+
+impl<V: Visit> LogFields<'_, V> {
+    fn shows(field: &Field) -> bool {
+        let name = field.name();
+        !(name.starts_with("otel.") || name.starts_with("messaging."))
+    }
+}
+
+impl<V: Visit> Visit for LogFields<'_, V> {
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        if Self::shows(field) {
+            self.0.record_debug(field, value);
+        }
+    }
+
+    fn record_str(&mut self, field: &Field, value: &str) {
+        if Self::shows(field) {
+            self.0.record_str(field, value);
+        }
+    }
+
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        if Self::shows(field) {
+            self.0.record_i64(field, value);
+        }
+    }
+
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        if Self::shows(field) {
+            self.0.record_u64(field, value);
+        }
+    }
+
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        if Self::shows(field) {
+            self.0.record_bool(field, value);
+        }
+    }
+
+    fn record_f64(&mut self, field: &Field, value: f64) {
+        if Self::shows(field) {
+            self.0.record_f64(field, value);
+        }
+    }
+
+    fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
+        if Self::shows(field) {
+            self.0.record_error(field, value);
+        }
     }
 }
 
