@@ -175,48 +175,27 @@ impl<V: Visit> LogFields<'_, V> {
     }
 }
 
+/// Each `Visit` method, passing the field on when a log line shows it.
+macro_rules! pass_on {
+    ($($method:ident: $value:ty),* $(,)?) => {$(
+        fn $method(&mut self, field: &Field, value: $value) {
+            if Self::shows(field) {
+                self.0.$method(field, value);
+            }
+        }
+    )*};
+}
+
 impl<V: Visit> Visit for LogFields<'_, V> {
-    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
-        if Self::shows(field) {
-            self.0.record_debug(field, value);
-        }
-    }
-
-    fn record_str(&mut self, field: &Field, value: &str) {
-        if Self::shows(field) {
-            self.0.record_str(field, value);
-        }
-    }
-
-    fn record_i64(&mut self, field: &Field, value: i64) {
-        if Self::shows(field) {
-            self.0.record_i64(field, value);
-        }
-    }
-
-    fn record_u64(&mut self, field: &Field, value: u64) {
-        if Self::shows(field) {
-            self.0.record_u64(field, value);
-        }
-    }
-
-    fn record_bool(&mut self, field: &Field, value: bool) {
-        if Self::shows(field) {
-            self.0.record_bool(field, value);
-        }
-    }
-
-    fn record_f64(&mut self, field: &Field, value: f64) {
-        if Self::shows(field) {
-            self.0.record_f64(field, value);
-        }
-    }
-
-    fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
-        if Self::shows(field) {
-            self.0.record_error(field, value);
-        }
-    }
+    pass_on!(
+        record_debug: &dyn std::fmt::Debug,
+        record_str: &str,
+        record_i64: i64,
+        record_u64: u64,
+        record_bool: bool,
+        record_f64: f64,
+        record_error: &(dyn std::error::Error + 'static),
+    );
 }
 
 /// Appends the members of the JSON object `added` to the JSON object `object` (either may be
