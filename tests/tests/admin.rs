@@ -5,6 +5,7 @@
 
 use scimsync_tests::app::Services;
 use scimsync_tests::events::{create, event_id, t};
+use scimsync_tests::proxy::Proxy;
 use scimsync_tests::TestApp;
 use serde_json::{json, Value};
 
@@ -237,6 +238,7 @@ async fn a_configured_token_is_required_and_openapi_documents_every_endpoint() {
         for (method, operation) in item.as_object().expect("path item") {
             let responses = operation["responses"].as_object().expect("responses");
             assert!(responses.contains_key("401"), "{method} {path}: 401");
+            assert!(responses.contains_key("503"), "{method} {path}: 503");
             if operation["parameters"]
                 .as_array()
                 .is_some_and(|p| !p.is_empty())
@@ -289,6 +291,42 @@ async fn malformed_ids_bad_queries_unknown_paths_and_methods_are_refused_as_json
         if status == 405 {
             assert!(allow.contains("GET") && allow.contains("POST"), "{allow}");
         }
+    }
+    app.stop().await;
+}
+
+/// A database that cannot be reached is "try again later", with the usual JSON body, and the
+/// same requests succeed once it is back.
+#[tokio::test]
+async fn an_unreachable_database_is_a_503_to_retry_then_answers_again() {
+    let proxy = Proxy::database().await;
+    let app = TestApp::spawn_with(Services::ADMIN_ONLY, |s| proxy.reroute(&mut s.database)).await;
+    let company = app.register_company("org-outage", &[]).await;
+    let pages = [
+        "/api/v1/companies".to_owned(),
+        format!("/api/v1/companies/{company}/users"),
+        format!("/api/v1/companies/{company}/events"),
+    ];
+
+    proxy.cut();
+    for page in &pages {
+        let r = app
+            .http
+            .get(format!("{}{page}", app.admin_url))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 503, "{page}");
+        assert!(r.headers().contains_key("retry-after"), "{page}");
+        let body: Value = r.json().await.unwrap();
+        assert_eq!(body["error"], "database_unavailable", "{page}: {body}");
+    }
+    assert!(proxy.refused() > 0, "the admin API did try to connect");
+
+    proxy.restore();
+    for page in &pages {
+        let body = app.get(page).await;
+        assert!(body.is_object(), "{page}: {body}");
     }
     app.stop().await;
 }

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use crate::failure::database;
 use crate::SharedState;
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -115,7 +116,7 @@ pub async fn create(
                 input.stytch_organization_id
             ),
         )),
-        Err(error) => Err(ApiError::internal(&error)),
+        Err(error) => Err(database(error)),
     }
 }
 
@@ -126,7 +127,7 @@ pub async fn list(State(state): State<SharedState>) -> Result<Json<CompanyList>,
         .order_by_asc(company::Column::CreatedAt)
         .all(&state.db)
         .await
-        .map_err(|e| ApiError::internal(&e))?;
+        .map_err(database)?;
     Ok(Json(CompanyList {
         companies: rows.into_iter().map(Into::into).collect(),
     }))
@@ -137,6 +138,6 @@ pub async fn find(state: &SharedState, id: Uuid) -> Result<company::Model, ApiEr
     company::Entity::find_by_id(id)
         .one(&state.db)
         .await
-        .map_err(|e| ApiError::internal(&e))?
+        .map_err(database)?
         .ok_or_else(|| ApiError::not_found("company"))
 }

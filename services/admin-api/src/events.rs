@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
+use crate::failure::database;
 use crate::pagination::{split_page, Filtered};
 use crate::{companies, pagination, SharedState};
 
@@ -85,7 +86,7 @@ pub async fn list(
     let rows = EventView::find_by_statement(query.page_statement("id DESC", limit))
         .all(&state.db)
         .await
-        .map_err(|e| ApiError::internal(&e))?;
+        .map_err(database)?;
     let (events, next_cursor) = split_page(rows, limit, |e| e.id.to_string());
     Ok(Json(EventPage {
         events,

@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use crate::failure::database;
 use crate::{companies, SharedState};
 
 #[derive(Debug, Serialize, FromQueryResult, ToSchema)]
@@ -79,7 +80,7 @@ async fn load(
     ))
     .one(&state.db)
     .await
-    .map_err(|e| ApiError::internal(&e))?
+    .map_err(database)?
     .ok_or_else(|| ApiError::not_found("group"))
 }
 
@@ -102,7 +103,7 @@ pub async fn list(
     ))
     .all(&state.db)
     .await
-    .map_err(|e| ApiError::internal(&e))?;
+    .map_err(database)?;
     Ok(Json(GroupList { groups }))
 }
 
@@ -142,17 +143,17 @@ pub async fn set_level(
         ));
     }
     let idp_group_id = group.idp_group_id.clone();
-    let txn = state.db.begin().await.map_err(|e| ApiError::internal(&e))?;
+    let txn = state.db.begin().await.map_err(database)?;
     access::lock_group(&txn, company_id, &idp_group_id)
         .await
-        .map_err(|e| ApiError::internal(&e))?;
+        .map_err(database)?;
     let mut row: scim_group::ActiveModel = group.into();
     row.permission_level = Set(level);
-    row.update(&txn).await.map_err(|e| ApiError::internal(&e))?;
-    txn.commit().await.map_err(|e| ApiError::internal(&e))?;
+    row.update(&txn).await.map_err(database)?;
+    txn.commit().await.map_err(database)?;
     access::refresh_group_members(&state.db, company_id, &idp_group_id)
         .await
-        .map_err(|e| ApiError::internal(&e))?;
+        .map_err(database)?;
     Ok(Json(load(&state, company_id, group_id).await?))
 }
 
@@ -164,7 +165,7 @@ async fn find_group(
     scim_group::Entity::find_by_id(group_id)
         .one(&state.db)
         .await
-        .map_err(|e| ApiError::internal(&e))?
+        .map_err(database)?
         .filter(|g| g.company_id == company_id)
         .ok_or_else(|| ApiError::not_found("group"))
 }
@@ -213,7 +214,7 @@ pub async fn list_automations(
         .order_by_asc(career_automation::Column::CreatedAt)
         .all(&state.db)
         .await
-        .map_err(|e| ApiError::internal(&e))?;
+        .map_err(database)?;
     Ok(Json(AutomationList {
         career_automations: rows.into_iter().map(Into::into).collect(),
     }))
@@ -253,7 +254,7 @@ pub async fn add_automation(
     }
     .insert(&state.db)
     .await
-    .map_err(|e| ApiError::internal(&e))?;
+    .map_err(database)?;
     Ok((StatusCode::CREATED, Json(row.into())))
 }
 
@@ -272,7 +273,7 @@ pub async fn delete_automation(
         .filter(career_automation::Column::CompanyId.eq(company_id))
         .exec(&state.db)
         .await
-        .map_err(|e| ApiError::internal(&e))?;
+        .map_err(database)?;
     if deleted.rows_affected == 0 {
         return Err(ApiError::not_found("career automation"));
     }

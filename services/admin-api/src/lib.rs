@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod companies;
 pub mod events;
+pub mod failure;
 pub mod groups;
 pub mod openapi;
 pub mod pagination;

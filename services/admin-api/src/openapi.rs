@@ -52,8 +52,9 @@ struct Error {
 }
 
 /// Every operation's refusals carry the [`Error`] body, and every operation documents what any
-/// of them can answer: 401 for a missing or wrong token when one is configured, and, when it
-/// takes parameters, 400 for a malformed id in the path or a query value of the wrong type.
+/// of them can answer: 401 for a missing or wrong token when one is configured, 503 while the
+/// database cannot be reached, and, when it takes parameters, 400 for a malformed id in the
+/// path or a query value of the wrong type.
 struct Refusals;
 
 impl Modify for Refusals {
@@ -67,6 +68,10 @@ impl Modify for Refusals {
             (
                 "401",
                 "a missing or wrong bearer token, when the admin token is set",
+            ),
+            (
+                "503",
+                "the database cannot be reached (`database_unavailable`); try again after `Retry-After`",
             ),
         ];
         for item in doc.paths.paths.values_mut() {

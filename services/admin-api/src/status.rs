@@ -10,6 +10,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use crate::failure::database;
 use crate::{companies, SharedState};
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -58,11 +59,9 @@ pub async fn get(
                 [company_id.into(), kind.into()],
             ))
             .await
-            .map_err(|e| ApiError::internal(&e))?;
+            .map_err(database)?;
         let active_users = match row {
-            Some(row) => row
-                .try_get::<i64>("", "n")
-                .map_err(|e| ApiError::internal(&e))?,
+            Some(row) => row.try_get::<i64>("", "n").map_err(database)?,
             None => 0,
         };
         groups.push(GroupStatus {

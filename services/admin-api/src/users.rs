@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
+use crate::failure::database;
 use crate::pagination::{split_page, Filtered};
 use crate::{companies, pagination, SharedState};
 
@@ -121,7 +122,7 @@ pub async fn list(
     let rows = UserView::find_by_statement(query.page_statement("u.id", limit))
         .all(&state.db)
         .await
-        .map_err(|e| ApiError::internal(&e))?;
+        .map_err(database)?;
     let (users, next_cursor) = split_page(rows, limit, |u| u.id.to_string());
     Ok(Json(UserPage { users, next_cursor }))
 }
@@ -139,7 +140,7 @@ pub async fn load(
     ))
     .one(&state.db)
     .await
-    .map_err(|e| ApiError::internal(&e))?
+    .map_err(database)?
     .ok_or_else(|| ApiError::not_found("user"))
 }
 
@@ -244,7 +245,7 @@ pub async fn patch(
             "another user already has this email",
         )
         .with_field(Some("email"))),
-        Err(error) => Err(ApiError::internal(&error)),
+        Err(error) => Err(database(error)),
     }
 }
 
@@ -256,7 +257,7 @@ async fn find_user(
     user::Entity::find_by_id(user_id)
         .one(&state.db)
         .await
-        .map_err(|e| ApiError::internal(&e))?
+        .map_err(database)?
         .filter(|u| u.company_id == company_id)
         .ok_or_else(|| ApiError::not_found("user"))
 }
@@ -278,7 +279,7 @@ pub async fn clear_manager(
         current.stytch_member_id.as_deref(),
     )
     .await
-    .map_err(|e| ApiError::internal(&e))?;
+    .map_err(database)?;
     Ok(Json(load(&state, company_id, user_id).await?))
 }
 
@@ -304,6 +305,6 @@ pub async fn reports(
     ))
     .all(&state.db)
     .await
-    .map_err(|e| ApiError::internal(&e))?;
+    .map_err(database)?;
     Ok(Json(ReportList { users }))
 }
