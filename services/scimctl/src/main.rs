@@ -14,7 +14,10 @@ async fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             // The cause chain on one line, for an operator; no backtrace dump.
-            eprintln!("error: {error:#}");
+            eprintln!(
+                "error: {}",
+                scimsync_platform::report::chain(error.as_ref())
+            );
             ExitCode::FAILURE
         }
     }

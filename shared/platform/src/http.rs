@@ -68,13 +68,7 @@ impl ApiError {
     /// A bug or an outage we cannot classify: logged with its whole cause chain, answered 500
     /// (or 503 when the database is unreachable) without leaking internals.
     pub fn internal(error: &(dyn std::error::Error + 'static)) -> Self {
-        let mut chain = error.to_string();
-        let mut source = error.source();
-        while let Some(cause) = source {
-            chain.push_str(": ");
-            chain.push_str(&cause.to_string());
-            source = cause.source();
-        }
+        let chain = crate::report::chain(error);
         tracing::error!(error = %chain, "request failed");
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,

@@ -5,6 +5,7 @@ pub mod amqp;
 pub mod http;
 pub mod metrics;
 pub mod observe;
+pub mod report;
 pub mod settings;
 pub mod shutdown;
 pub mod svix;
