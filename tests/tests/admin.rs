@@ -43,6 +43,16 @@ async fn company_registration_validates_fields_and_refuses_duplicates() {
             .contains("surprise"),
         "{body}"
     );
+    let (status, body) = post(
+        &app,
+        json!({"name": "Nul\u{0}Corp", "stytch_organization_id": "org"}),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_value")),
+        "PostgreSQL stores no NUL: {body}"
+    );
     let (status, body) = post(&app, json!({"name": "A", "stytch_organization_id": "org", "allowed_email_domains": ["@Example.COM"]})).await;
     assert_eq!(status, 201);
     assert_eq!(body["allowed_email_domains"], json!(["example.com"]));
@@ -277,6 +287,7 @@ async fn malformed_ids_bad_queries_unknown_paths_and_methods_are_refused_as_json
         (Method::GET, format!("{c}/users/42"), 400, "invalid_path", "user_id"),
         (Method::GET, format!("{c}/users?active=maybe"), 400, "invalid_query", "active"),
         (Method::GET, format!("{c}/events?limit=-1"), 400, "invalid_query", "limit"),
+        (Method::GET, format!("{c}/users?email=a%00b"), 400, "invalid_value", "refused"),
         (Method::GET, "/api/v1/nothing".into(), 404, "not_found", "/api/v1/nothing"),
         (Method::GET, "/nothing".into(), 404, "not_found", "/nothing"),
         (Method::DELETE, "/api/v1/companies".into(), 405, "method_not_allowed", "DELETE"),

@@ -107,6 +107,47 @@ async fn malformed_bodies_get_400_naming_the_problem() {
             .contains("event_id"),
         "{error}"
     );
+
+    // Valid JSON, but PostgreSQL can store U+0000 neither in text nor in jsonb.
+    let mut event = create("org", "m-1", "a@x.io", t(0));
+    event["member"]["name"] = json!("Ada\u{0}Lovelace");
+    let (status, error) = json_of(app.send(&event).await).await;
+    assert_eq!(
+        (status, error["error"].as_str()),
+        (400, Some("schema_violation"))
+    );
+    assert!(
+        error["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("NUL"),
+        "{error}"
+    );
+    // Half a surrogate pair: serde_json keeps it in a raw value, PostgreSQL's jsonb refuses it.
+    let mut event = create("org", "m-2", "b@x.io", t(0));
+    event["member"]["name"] = json!("HALF");
+    let body = serde_json::to_string(&event)
+        .expect("json")
+        .replace("HALF", r"\ud800");
+    let now = chrono::Utc::now().timestamp();
+    let (status, error) =
+        json_of(app.send_raw("msg_half", now, body.as_bytes(), SECRET).await).await;
+    assert_eq!(
+        (status, error["error"].as_str()),
+        (400, Some("schema_violation"))
+    );
+    assert!(
+        error["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("surrogate"),
+        "{error}"
+    );
+    assert_eq!(
+        app.env.queue_depth("scimsync.user-upsert").await,
+        Some(0),
+        "no refused event was published"
+    );
     app.stop().await;
 }
 

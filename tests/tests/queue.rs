@@ -6,8 +6,9 @@
 
 use std::time::Duration;
 
+use scimsync_schema::{Envelope, QueueMessage, StytchWebhook};
 use scimsync_tests::broker::Broker;
-use scimsync_tests::events::{create, event_id, t};
+use scimsync_tests::events::{create, event_id, t, with_groups, with_manager};
 use scimsync_tests::proxy::Proxy;
 use scimsync_tests::{wait_until, TestApp};
 
@@ -45,6 +46,52 @@ async fn malformed_messages_are_dead_lettered_with_a_reason_while_others_keep_fl
     reasons.sort();
     assert_eq!(reasons, ["undecodable", "undecodable"]);
     assert_eq!(app.env.queue_depth(QUEUE).await, Some(0));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_value_the_database_refuses_is_dead_lettered_not_retried() {
+    // Ingest refuses U+0000 (PostgreSQL stores it in neither text nor jsonb), so such a message
+    // can only come from elsewhere: an older ingest, or a hand-made replay. Every worker must
+    // dead-letter it at once rather than retry it for days (a retried one would reach the
+    // dead-letter queue only after `retry_max_age`, with another reason).
+    let app = TestApp::spawn().await;
+    app.register_company("org-nul", &[]).await;
+    let mut event = with_manager(
+        with_groups(
+            create("org-nul", "m-1", "nul@example.com", t(0)),
+            &[("g-\u{0}", "Nul\u{0}Group")],
+        ),
+        "boss\u{0}",
+    );
+    event["member"]["name"] = serde_json::json!("Ada\u{0}Lovelace");
+    let text = serde_json::to_string(&event).expect("json");
+    assert!(text.contains("\\u0000"), "{text}");
+    let envelope = Envelope::parse(text.as_bytes()).expect("a valid envelope");
+    let raw = serde_json::value::RawValue::from_string(text).expect("raw");
+    let bytes = QueueMessage::StytchWebhookV1(StytchWebhook::new(
+        "msg_nul".into(),
+        &envelope,
+        raw,
+        chrono::Utc::now(),
+    ))
+    .to_bytes();
+    let broker = Broker::connect(&app.env.amqp_url).await;
+    let queues = [QUEUE, "scimsync.group-resolver", "scimsync.manager-linker"];
+    for queue in queues {
+        broker.put(queue, &bytes).await;
+    }
+    for queue in queues {
+        let dead = wait_until("a dead letter", Duration::from_secs(30), || async {
+            broker.take(&format!("{queue}.dlq")).await
+        })
+        .await;
+        assert_eq!(
+            dead.header("x-dead-letter-reason").as_deref(),
+            Some("unstorable_value"),
+            "{queue}"
+        );
+    }
     app.stop().await;
 }
 

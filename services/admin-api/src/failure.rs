@@ -6,8 +6,9 @@ use scimsync_platform::http::ApiError;
 use sea_orm::DbErr;
 
 /// A database that cannot be reached is "try again later" (503, `Retry-After`), not a bug: an
-/// administrator's page, or a script's call, works again once PostgreSQL is back. Anything
-/// else is a 500 with the cause chain logged.
+/// administrator's page, or a script's call, works again once PostgreSQL is back. A value
+/// PostgreSQL refuses is the request's fault (400). Anything else is a 500 with the cause chain
+/// logged.
 pub fn database(error: DbErr) -> ApiError {
     if errors::unavailable(&error) {
         tracing::warn!(%error, "database unavailable; answering 503");
@@ -15,6 +16,15 @@ pub fn database(error: DbErr) -> ApiError {
             StatusCode::SERVICE_UNAVAILABLE,
             "database_unavailable",
             "the database cannot be reached; try again shortly",
+        );
+    }
+    if errors::bad_value(&error) {
+        // A value the caller sent that PostgreSQL cannot take (a NUL character, say): the
+        // request, not the service, is at fault.
+        return ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_value",
+            format!("the database refused a value of the request: {error}"),
         );
     }
     ApiError::internal(&error)

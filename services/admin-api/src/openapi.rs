@@ -43,7 +43,7 @@ impl Modify for BearerAuth {
 #[allow(dead_code)] // Describes the JSON the API writes; never built here.
 struct Error {
     /// What went wrong, for programs: `invalid_path`, `invalid_query`, `invalid_body`,
-    /// `invalid_field`, `not_found`, `unauthorized`, ...
+    /// `invalid_field`, `invalid_value`, `not_found`, `unauthorized`, ...
     error: String,
     /// What went wrong, for people.
     message: String,
@@ -63,7 +63,7 @@ impl Modify for Refusals {
         let common = [
             (
                 "400",
-                "a malformed id in the path (`invalid_path`) or query value (`invalid_query`)",
+                "a malformed id in the path (`invalid_path`) or query value (`invalid_query`), or a value the database cannot hold, such as a NUL character (`invalid_value`)",
             ),
             (
                 "401",

@@ -79,12 +79,7 @@ fn conclude(webhook: &StytchWebhook, result: Result<&'static str, Failure>) -> O
             reason: "unknown_organization".into(),
             detail: error.to_string(),
         },
-        Err(Failure::Database(error)) => {
-            tracing::warn!(error = ?error, event_id = %webhook.event_id, "database error; will retry");
-            Outcome::Retry {
-                reason: format!("database: {error}"),
-            }
-        }
+        Err(Failure::Database(error)) => scimsync_db::errors::outcome(&error, &webhook.event_id),
     }
 }
 

@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use scimsync_db::companies::Cache;
+use scimsync_db::errors;
 use scimsync_platform::amqp::{Handler, Incoming, Kept, Outcome};
 use scimsync_schema::message::UserProvisioned;
 use scimsync_schema::stytch::Action;
@@ -126,9 +127,7 @@ impl ManagerLinker {
                 reason: "unknown_organization".into(),
                 detail: format!("no company has Stytch organization id {org:?}"),
             }),
-            Err(error) => Work::Done(Outcome::Retry {
-                reason: format!("database: {error}"),
-            }),
+            Err(error) => Work::Done(errors::outcome(&error, &webhook.event_id)),
         }
     }
 
@@ -151,12 +150,7 @@ impl ManagerLinker {
                 tracing::info!(%event_id, outcome = attempt.outcome(), "manager link processed");
                 Outcome::Ack
             }
-            Err(error) => {
-                tracing::warn!(error = ?error, %event_id, "database error; will retry");
-                Outcome::Retry {
-                    reason: format!("database: {error}"),
-                }
-            }
+            Err(error) => errors::outcome(&error, event_id),
         }
     }
 

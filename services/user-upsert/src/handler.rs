@@ -137,10 +137,7 @@ impl UserUpsert {
                 detail,
             },
             Err(ProcessError::Database(error)) => {
-                tracing::warn!(error = ?error, event_id = %webhook.event_id, "database error; will retry");
-                Outcome::Retry {
-                    reason: format!("database: {error}"),
-                }
+                scimsync_db::errors::outcome(&error, &webhook.event_id)
             }
         }
     }

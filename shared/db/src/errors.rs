@@ -1,12 +1,48 @@
-//! Classifying database errors: the only one a handler treats as "bad input" is a uniqueness
-//! conflict; everything else is "try again later" (connection lost, pool exhausted, failover).
+//! Classifying database errors: "bad input" is a uniqueness conflict ([`unique_violation`]) or
+//! a value PostgreSQL cannot hold ([`bad_value`]); everything else is "try again later"
+//! (connection lost, pool exhausted, failover).
 
+use scimsync_platform::amqp::Outcome;
 use sea_orm::{sqlx, DbErr, RuntimeErr, SqlErr};
 
 /// The name of the violated unique constraint or index, if that is what this error is.
 pub fn unique_violation(error: &DbErr) -> Option<String> {
     match error.sql_err() {
         Some(SqlErr::UniqueConstraintViolation(detail)) => Some(detail),
+        _ => None,
+    }
+}
+
+/// Whether PostgreSQL refused a value itself (SQLSTATE class 22, data exception): a string
+/// holding U+0000, an invalid escape in JSON, a number out of range, a string too long. The
+/// same statement with the same values fails again, so retrying it only delays its dead letter.
+pub fn bad_value(error: &DbErr) -> bool {
+    sqlstate(error).is_some_and(|code| code.starts_with("22"))
+}
+
+/// What a worker does with a message whose handling hit this database error: a value the
+/// database refuses goes to the dead-letter queue now (reason `unstorable_value`), where an
+/// operator sees it; anything else is tried again later.
+pub fn outcome(error: &DbErr, event_id: &str) -> Outcome {
+    if bad_value(error) {
+        tracing::warn!(%error, %event_id, "the database refused a value of the event; dead-lettering");
+        return Outcome::DeadLetter {
+            reason: "unstorable_value".into(),
+            detail: format!("the database refused a value of the event: {error}"),
+        };
+    }
+    tracing::warn!(error = ?error, %event_id, "database error; will retry");
+    Outcome::Retry {
+        reason: format!("database: {error}"),
+    }
+}
+
+fn sqlstate(error: &DbErr) -> Option<String> {
+    match error {
+        DbErr::Exec(RuntimeErr::SqlxError(sqlx::Error::Database(db)))
+        | DbErr::Query(RuntimeErr::SqlxError(sqlx::Error::Database(db))) => {
+            db.code().map(|code| code.into_owned())
+        }
         _ => None,
     }
 }
@@ -27,7 +63,7 @@ pub fn unavailable(error: &DbErr) -> bool {
         | sqlx::Error::PoolTimedOut
         | sqlx::Error::PoolClosed
         | sqlx::Error::WorkerCrashed => true,
-        sqlx::Error::Database(db) => db.code().is_some_and(|code| {
+        sqlx::Error::Database(_) => sqlstate(error).is_some_and(|code| {
             code.starts_with("08")
                 || code.starts_with("53")
                 || matches!(&*code, "57P01" | "57P02" | "57P03")
