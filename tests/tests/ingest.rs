@@ -123,6 +123,15 @@ async fn malformed_bodies_get_400_naming_the_problem() {
             .contains("NUL"),
         "{error}"
     );
+    // Longer than an index entry can hold.
+    let long = format!("{}@example.com", "a".repeat(2000));
+    let event = create("org", "m-3", &long, t(0));
+    let (status, error) = json_of(app.send(&event).await).await;
+    assert_eq!(
+        (status, error["field"].as_str()),
+        (400, Some("member.email_address"))
+    );
+
     // Half a surrogate pair: serde_json keeps it in a raw value, PostgreSQL's jsonb refuses it.
     let mut event = create("org", "m-2", "b@x.io", t(0));
     event["member"]["name"] = json!("HALF");

@@ -49,48 +49,66 @@ async fn malformed_messages_are_dead_lettered_with_a_reason_while_others_keep_fl
     app.stop().await;
 }
 
-#[tokio::test]
-async fn a_value_the_database_refuses_is_dead_lettered_not_retried() {
-    // Ingest refuses U+0000 (PostgreSQL stores it in neither text nor jsonb), so such a message
-    // can only come from elsewhere: an older ingest, or a hand-made replay. Every worker must
-    // dead-letter it at once rather than retry it for days (a retried one would reach the
-    // dead-letter queue only after `retry_max_age`, with another reason).
-    let app = TestApp::spawn().await;
-    app.register_company("org-nul", &[]).await;
-    let mut event = with_manager(
-        with_groups(
-            create("org-nul", "m-1", "nul@example.com", t(0)),
-            &[("g-\u{0}", "Nul\u{0}Group")],
-        ),
-        "boss\u{0}",
-    );
-    event["member"]["name"] = serde_json::json!("Ada\u{0}Lovelace");
-    let text = serde_json::to_string(&event).expect("json");
-    assert!(text.contains("\\u0000"), "{text}");
+/// A queue message carrying this event, as ingest would have published it.
+fn queued(event: &serde_json::Value, svix_id: &str) -> Vec<u8> {
+    let text = serde_json::to_string(event).expect("json");
     let envelope = Envelope::parse(text.as_bytes()).expect("a valid envelope");
     let raw = serde_json::value::RawValue::from_string(text).expect("raw");
-    let bytes = QueueMessage::StytchWebhookV1(StytchWebhook::new(
-        "msg_nul".into(),
+    QueueMessage::StytchWebhookV1(StytchWebhook::new(
+        svix_id.into(),
         &envelope,
         raw,
         chrono::Utc::now(),
     ))
-    .to_bytes();
+    .to_bytes()
+}
+
+#[tokio::test]
+async fn values_the_database_refuses_are_dead_lettered_not_retried() {
+    // Ingest refuses U+0000 (PostgreSQL stores it in neither text nor jsonb) and keys too long
+    // for an index entry, so such messages can only come from elsewhere: an older ingest, or a
+    // hand-made replay. Every worker must dead-letter them at once rather than retry them for
+    // days (a retried one would reach the dead-letter queue only after `retry_max_age`, with
+    // another reason).
+    let app = TestApp::spawn().await;
+    app.register_company("org-bad", &[]).await;
+    let mut nul = with_manager(
+        with_groups(
+            create("org-bad", "m-1", "nul@example.com", t(0)),
+            &[("g-\u{0}", "Nul\u{0}Group")],
+        ),
+        "boss\u{0}",
+    );
+    nul["member"]["name"] = serde_json::json!("Ada\u{0}Lovelace");
+    // Random, so compression cannot bring it under the B-tree entry limit (about 2.7 kB).
+    let long: String = (0..100)
+        .map(|_| uuid::Uuid::new_v4().simple().to_string())
+        .collect();
+    let long = with_manager(
+        with_groups(
+            create("org-bad", &format!("m-{long}"), "long@example.com", t(0)),
+            &[(&long, "Long")],
+        ),
+        &long,
+    );
     let broker = Broker::connect(&app.env.amqp_url).await;
     let queues = [QUEUE, "scimsync.group-resolver", "scimsync.manager-linker"];
-    for queue in queues {
-        broker.put(queue, &bytes).await;
-    }
-    for queue in queues {
-        let dead = wait_until("a dead letter", Duration::from_secs(30), || async {
-            broker.take(&format!("{queue}.dlq")).await
-        })
-        .await;
-        assert_eq!(
-            dead.header("x-dead-letter-reason").as_deref(),
-            Some("unstorable_value"),
-            "{queue}"
-        );
+    for (event, svix_id) in [(&nul, "msg_nul"), (&long, "msg_long")] {
+        let bytes = queued(event, svix_id);
+        for queue in queues {
+            broker.put(queue, &bytes).await;
+        }
+        for queue in queues {
+            let dead = wait_until("a dead letter", Duration::from_secs(30), || async {
+                broker.take(&format!("{queue}.dlq")).await
+            })
+            .await;
+            assert_eq!(
+                dead.header("x-dead-letter-reason").as_deref(),
+                Some("unstorable_value"),
+                "{queue}, {svix_id}"
+            );
+        }
     }
     app.stop().await;
 }

@@ -13,7 +13,7 @@ use lapin::types::FieldTable;
 use scimsync_platform::amqp::headers::set_str;
 use scimsync_platform::amqp::{Outgoing, Publisher};
 use scimsync_schema::topology::EVENTS_EXCHANGE;
-use scimsync_schema::{headers as h, Envelope, QueueMessage, StytchWebhook};
+use scimsync_schema::{headers as h, Envelope, QueueMessage, SchemaError, StytchWebhook};
 use serde_json::json;
 use tracing::Instrument;
 
@@ -71,15 +71,12 @@ pub async fn receive(
             format!("strings may not contain {problem}"),
         ));
     }
-    let envelope = Envelope::parse(raw.get().as_bytes()).map_err(|e| {
-        ApiError::new(StatusCode::BAD_REQUEST, "schema_violation", e.to_string())
-            .with_field(e.path())
-    })?;
+    let envelope = Envelope::parse(raw.get().as_bytes()).map_err(schema_violation)?;
     // The member body is part of the contract: refuse a malformed one now, not in a worker.
-    let member = envelope.member().map_err(|e| {
-        ApiError::new(StatusCode::BAD_REQUEST, "schema_violation", e.to_string())
-            .with_field(e.path())
-    })?;
+    let member = envelope.member().map_err(schema_violation)?;
+    envelope
+        .check_lengths(member.as_ref())
+        .map_err(schema_violation)?;
     let event_type = envelope.event_type();
     if event_type.len() > 255
         || !event_type
@@ -157,6 +154,15 @@ pub async fn receive(
         StatusCode::ACCEPTED,
         Json(json!({ "status": "accepted", "event_id": event_id, "event_type": event_type })),
     ))
+}
+
+fn schema_violation(error: SchemaError) -> ApiError {
+    ApiError::new(
+        StatusCode::BAD_REQUEST,
+        "schema_violation",
+        error.to_string(),
+    )
+    .with_field(error.path())
 }
 
 const NUL: &str = "the NUL character (\\u0000)";

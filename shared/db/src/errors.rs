@@ -13,11 +13,12 @@ pub fn unique_violation(error: &DbErr) -> Option<String> {
     }
 }
 
-/// Whether PostgreSQL refused a value itself (SQLSTATE class 22, data exception): a string
-/// holding U+0000, an invalid escape in JSON, a number out of range, a string too long. The
-/// same statement with the same values fails again, so retrying it only delays its dead letter.
+/// Whether PostgreSQL refused a value itself: SQLSTATE class 22, data exception (a string
+/// holding U+0000, an invalid escape in JSON, a number out of range), or 54000, program limit
+/// exceeded (a value too long for an index entry). The same statement with the same values
+/// fails again, so retrying it only delays its dead letter.
 pub fn bad_value(error: &DbErr) -> bool {
-    sqlstate(error).is_some_and(|code| code.starts_with("22"))
+    sqlstate(error).is_some_and(|code| code.starts_with("22") || code == "54000")
 }
 
 /// What a worker does with a message whose handling hit this database error: a value the

@@ -9,6 +9,7 @@ pub mod email;
 pub mod headers;
 pub mod idp_group;
 pub mod lenient;
+pub mod limits;
 pub mod message;
 pub mod stytch;
 pub mod topology;

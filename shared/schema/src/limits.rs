@@ -1,0 +1,217 @@
+//! How long the strings PostgreSQL indexes may be. A B-tree entry holds at most about 2.7 kB,
+//! so an event carrying a longer identifier, email, group id or catalogued org value (job
+//! title, department, division, city, country) could never be stored. Ingest refuses it with
+//! the field's path; the bound leaves room for the two keys some indexes hold together
+//! (a group id and a member id).
+
+use crate::stytch::{Envelope, Member, SchemaError};
+
+/// The most bytes any of those strings may hold.
+pub const MAX_KEY_BYTES: usize = 1024;
+
+impl Envelope {
+    /// Refuses the event if one of the strings the database indexes is longer than
+    /// [`MAX_KEY_BYTES`]. `member` is this envelope's [`Envelope::member`]; a group event's
+    /// ids are checked when the event can be understood (group-resolver reports it otherwise).
+    pub fn check_lengths(&self, member: Option<&Member>) -> Result<(), SchemaError> {
+        let mut keys = Keys(Vec::with_capacity(24));
+        keys.push("event_id", None, Some(&self.event_id));
+        keys.push("id", None, self.id.as_deref());
+        if let Some(member) = member {
+            keys.member(member);
+        }
+        let group = self
+            .is_idp_group()
+            .then(|| self.group_event().ok())
+            .flatten();
+        if let Some(group) = &group {
+            keys.push("idp_group.group_id", None, Some(&group.group_id));
+            keys.push(
+                "idp_group.organization_id",
+                None,
+                Some(&group.organization_id),
+            );
+            keys.push("idp_group.member_id", None, group.member_id.as_deref());
+        }
+        match keys
+            .0
+            .into_iter()
+            .find(|key| key.value.len() > MAX_KEY_BYTES)
+        {
+            Some(key) => Err(SchemaError::Field {
+                path: key.path(),
+                message: format!(
+                    "is {} bytes long; at most {MAX_KEY_BYTES} are accepted",
+                    key.value.len()
+                ),
+            }),
+            None => Ok(()),
+        }
+    }
+}
+
+/// A string to check, and where it sits: `path` with `[]` standing for `[index]`, spelled out
+/// only for the one refused (this runs on every webhook).
+struct Key<'a> {
+    path: &'static str,
+    index: Option<usize>,
+    value: &'a str,
+}
+
+impl Key<'_> {
+    fn path(&self) -> String {
+        match self.index {
+            Some(i) => self.path.replacen("[]", &format!("[{i}]"), 1),
+            None => self.path.to_owned(),
+        }
+    }
+}
+
+struct Keys<'a>(Vec<Key<'a>>);
+
+impl<'a> Keys<'a> {
+    fn push(&mut self, path: &'static str, index: Option<usize>, value: Option<&'a str>) {
+        if let Some(value) = value {
+            self.0.push(Key { path, index, value });
+        }
+    }
+
+    fn member(&mut self, member: &'a Member) {
+        self.push(
+            "member.organization_id",
+            None,
+            member.organization_id.as_deref(),
+        );
+        self.push("member.member_id", None, member.member_id.as_deref());
+        self.push(
+            "member.email_address",
+            None,
+            member.email_address.as_deref(),
+        );
+        self.push("member.external_id", None, member.external_id.as_deref());
+        let Some(registration) = &member.scim_registration else {
+            return;
+        };
+        self.push(
+            "member.scim_registration.external_id",
+            None,
+            registration.external_id.as_deref(),
+        );
+        let Some(scim) = &registration.scim_attributes else {
+            return;
+        };
+        macro_rules! at {
+            ($field:literal) => {
+                concat!("member.scim_registration.scim_attributes.", $field)
+            };
+        }
+        self.push(at!("user_name"), None, scim.user_name.as_deref());
+        self.push(at!("id"), None, scim.id.as_deref());
+        self.push(at!("external_id"), None, scim.external_id.as_deref());
+        self.push(at!("title"), None, scim.title.as_deref());
+        for (i, email) in scim.emails.iter().enumerate() {
+            self.push(at!("emails[].value"), Some(i), email.value.as_deref());
+        }
+        for (i, group) in scim.groups.iter().flatten().enumerate() {
+            self.push(at!("groups[].value"), Some(i), group.value.as_deref());
+        }
+        for (i, address) in scim.addresses.iter().enumerate() {
+            self.push(
+                at!("addresses[].locality"),
+                Some(i),
+                address.locality.as_deref(),
+            );
+            self.push(
+                at!("addresses[].country"),
+                Some(i),
+                address.country.as_deref(),
+            );
+        }
+        if let Some(extension) = &scim.enterprise_extension {
+            self.push(
+                at!("enterprise_extension.department"),
+                None,
+                extension.department.as_deref(),
+            );
+            self.push(
+                at!("enterprise_extension.division"),
+                None,
+                extension.division.as_deref(),
+            );
+            self.push(
+                at!("enterprise_extension.manager.value"),
+                None,
+                extension.manager.as_ref().and_then(|m| m.value.as_deref()),
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{json, Value};
+
+    use super::MAX_KEY_BYTES;
+    use crate::Envelope;
+
+    fn member_event(member: Value) -> Envelope {
+        Envelope::from_value(json!({
+            "event_id": "e-1", "action": "CREATE", "object_type": "member", "source": "SCIM",
+            "id": "member-1", "timestamp": "2026-01-01T00:00:00.000000Z", "member": member
+        }))
+        .expect("envelope")
+    }
+
+    fn refused_path(envelope: &Envelope) -> Option<String> {
+        let member = envelope.member().expect("member");
+        envelope
+            .check_lengths(member.as_ref())
+            .err()
+            .and_then(|e| e.path().map(str::to_owned))
+    }
+
+    #[test]
+    fn an_over_long_key_is_refused_with_its_path() {
+        let long = "x".repeat(MAX_KEY_BYTES + 1);
+        let just = "x".repeat(MAX_KEY_BYTES);
+        let scim =
+            |attributes: Value| json!({"scim_registration": {"scim_attributes": attributes}});
+        let cases = [
+            (json!({"email_address": just}), None),
+            (json!({"email_address": long}), Some("member.email_address")),
+            (json!({"name": long.repeat(8)}), None),
+            (
+                scim(json!({"groups": [{"value": "g"}, {"value": long}]})),
+                Some("member.scim_registration.scim_attributes.groups[1].value"),
+            ),
+            (
+                scim(json!({"enterprise_extension": {"manager": {"value": long}}})),
+                Some("member.scim_registration.scim_attributes.enterprise_extension.manager.value"),
+            ),
+            (
+                scim(json!({"addresses": [{"country": long}]})),
+                Some("member.scim_registration.scim_attributes.addresses[0].country"),
+            ),
+            (scim(json!({"addresses": [{"street_address": long}]})), None),
+        ];
+        for (member, expected) in cases {
+            let envelope = member_event(member.clone());
+            assert_eq!(refused_path(&envelope).as_deref(), expected, "{member}");
+        }
+    }
+
+    #[test]
+    fn envelope_and_group_ids_are_bounded_too() {
+        let long = "x".repeat(MAX_KEY_BYTES + 1);
+        let mut envelope = member_event(json!({}));
+        envelope.event_id = long.clone();
+        assert_eq!(refused_path(&envelope).as_deref(), Some("event_id"));
+        let group = Envelope::from_value(json!({
+            "event_id": "e-2", "action": "CREATE", "object_type": "idp_group", "source": "SCIM",
+            "timestamp": "2026-01-01T00:00:00.000000Z",
+            "idp_group": {"group_id": long, "organization_id": "org"}
+        }))
+        .expect("envelope");
+        assert_eq!(refused_path(&group).as_deref(), Some("idp_group.group_id"));
+    }
+}
