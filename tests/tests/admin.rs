@@ -43,6 +43,15 @@ async fn company_registration_validates_fields_and_refuses_duplicates() {
             .contains("surprise"),
         "{body}"
     );
+    let long = "n".repeat(257);
+    let (status, body) = post(&app, json!({"name": long, "stytch_organization_id": "org"})).await;
+    assert_eq!((status, body["field"].as_str()), (400, Some("name")));
+    let long = "o".repeat(1025);
+    let (status, body) = post(&app, json!({"name": "A", "stytch_organization_id": long})).await;
+    assert_eq!(
+        (status, body["field"].as_str()),
+        (400, Some("stytch_organization_id"))
+    );
     let (status, body) = post(
         &app,
         json!({"name": "Nul\u{0}Corp", "stytch_organization_id": "org"}),

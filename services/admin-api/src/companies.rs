@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use scimsync_db::entity::company;
 use scimsync_db::errors::unique_violation;
 use scimsync_platform::http::{ApiError, JsonBody};
+use scimsync_schema::company::Registration;
 use sea_orm::{ActiveModelTrait, EntityTrait, QueryOrder, Set};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -55,38 +56,18 @@ pub struct CompanyList {
 
 /// Validates and normalises a registration; errors name the field.
 pub fn validate(input: NewCompany) -> Result<NewCompany, ApiError> {
-    let name = input.name.trim().to_owned();
-    if name.is_empty() {
-        return Err(
-            ApiError::bad_request("invalid_field", "name must not be empty")
-                .with_field(Some("name")),
-        );
-    }
-    let org = input.stytch_organization_id.trim().to_owned();
-    if org.is_empty() || org.chars().any(char::is_whitespace) {
-        return Err(ApiError::bad_request(
-            "invalid_field",
-            "stytch_organization_id must be a non-empty id without spaces",
-        )
-        .with_field(Some("stytch_organization_id")));
-    }
-    let mut domains = Vec::new();
-    for raw in input.allowed_email_domains {
-        let Some(domain) = scimsync_schema::email::normalise_domain(&raw) else {
-            return Err(ApiError::bad_request(
-                "invalid_field",
-                format!("{raw:?} is not an email domain such as example.com"),
-            )
-            .with_field(Some("allowed_email_domains")));
-        };
-        if !domains.contains(&domain) {
-            domains.push(domain);
-        }
-    }
+    let valid = Registration::validate(
+        &input.name,
+        &input.stytch_organization_id,
+        &input.allowed_email_domains,
+    )
+    .map_err(|refused| {
+        ApiError::bad_request("invalid_field", refused.message).with_field(Some(refused.field))
+    })?;
     Ok(NewCompany {
-        name,
-        stytch_organization_id: org,
-        allowed_email_domains: domains,
+        name: valid.name,
+        stytch_organization_id: valid.stytch_organization_id,
+        allowed_email_domains: valid.allowed_email_domains,
     })
 }
 

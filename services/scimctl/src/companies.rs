@@ -3,6 +3,7 @@
 use clap::Subcommand;
 use scimsync_db::entity::company;
 use scimsync_platform::Settings;
+use scimsync_schema::company::Registration;
 use sea_orm::{ActiveModelTrait, EntityTrait, QueryOrder, Set};
 use uuid::Uuid;
 
@@ -35,25 +36,22 @@ pub async fn run(settings: &Settings, command: Command) -> anyhow::Result<()> {
             stytch_organization_id,
             allowed_email_domains,
         } => {
-            let name = name.trim().to_owned();
-            let org = stytch_organization_id.trim().to_owned();
-            anyhow::ensure!(!name.is_empty(), "--name must not be empty");
-            anyhow::ensure!(
-                !org.is_empty(),
-                "--stytch-organization-id must not be empty"
-            );
-            let mut domains = Vec::new();
-            for raw in &allowed_email_domains {
-                match scimsync_schema::email::normalise_domain(raw) {
-                    Some(domain) => domains.push(domain),
-                    None => anyhow::bail!("{raw:?} is not an email domain such as example.com"),
-                }
-            }
+            let valid =
+                Registration::validate(&name, &stytch_organization_id, &allowed_email_domains)
+                    .map_err(|refused| {
+                        let flag = match refused.field {
+                            "allowed_email_domains" => "allowed-email-domain",
+                            "stytch_organization_id" => "stytch-organization-id",
+                            other => other,
+                        };
+                        anyhow::anyhow!("--{flag}: {}", refused.message)
+                    })?;
+            let org = valid.stytch_organization_id.clone();
             let row = company::ActiveModel {
                 id: Set(Uuid::now_v7()),
-                name: Set(name),
-                stytch_organization_id: Set(org.clone()),
-                allowed_email_domains: Set(domains),
+                name: Set(valid.name),
+                stytch_organization_id: Set(valid.stytch_organization_id),
+                allowed_email_domains: Set(valid.allowed_email_domains),
                 last_scim_sync_at: Set(None),
                 created_at: Set(chrono::Utc::now()),
             };

@@ -4,9 +4,12 @@
 /// domain.
 pub fn normalise_domain(raw: &str) -> Option<String> {
     let domain = raw.trim().trim_start_matches('@').to_ascii_lowercase();
+    // DNS: at most 253 characters, in labels of 1 to 63.
     let valid = domain.contains('.')
-        && !domain.starts_with('.')
-        && !domain.ends_with('.')
+        && domain.len() <= 253
+        && domain
+            .split('.')
+            .all(|label| (1..=63).contains(&label.len()))
         && !domain.contains('@')
         && !domain.contains(char::is_whitespace);
     valid.then_some(domain)
@@ -38,6 +41,15 @@ mod tests {
         );
         assert_eq!(normalise_domain("localhost"), None);
         assert_eq!(normalise_domain("a b.com"), None);
+        assert_eq!(normalise_domain("a..com"), None);
+        assert_eq!(normalise_domain(".a.com"), None);
+        assert_eq!(normalise_domain("a.com."), None);
+        let label = "x".repeat(63);
+        assert!(normalise_domain(&format!("{label}.com")).is_some());
+        assert_eq!(normalise_domain(&format!("x{label}.com")), None);
+        let long = [label.as_str(); 4].join(".");
+        assert_eq!(long.len(), 255);
+        assert_eq!(normalise_domain(&long), None);
         let allowed = vec!["example.com".to_owned()];
         assert!(domain_allowed("Ada@EXAMPLE.com", &allowed));
         assert!(!domain_allowed("ada@example.org", &allowed));
