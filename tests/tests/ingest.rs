@@ -5,6 +5,8 @@
 
 use std::time::Duration;
 
+use chrono::Datelike;
+
 use scimsync_tests::app::{Services, SECRET};
 use scimsync_tests::events::{create, event_id, t};
 use scimsync_tests::proxy::Proxy;
@@ -131,6 +133,18 @@ async fn malformed_bodies_get_400_naming_the_problem() {
         (status, error["field"].as_str()),
         (400, Some("member.email_address"))
     );
+
+    // Stamped far ahead, it would win every member's fold until then; PostgreSQL has no year 0.
+    let ahead = chrono::Utc::now() + chrono::Duration::hours(2);
+    for at in [ahead, t(0).with_year(0).expect("year 0")] {
+        let event = create("org", "m-4", "c@x.io", at);
+        let (status, error) = json_of(app.send(&event).await).await;
+        assert_eq!(
+            (status, error["field"].as_str()),
+            (400, Some("timestamp")),
+            "{at}"
+        );
+    }
 
     // Half a surrogate pair: serde_json keeps it in a raw value, PostgreSQL's jsonb refuses it.
     let mut event = create("org", "m-2", "b@x.io", t(0));

@@ -77,6 +77,8 @@ pub async fn receive(
     envelope
         .check_lengths(member.as_ref())
         .map_err(schema_violation)?;
+    let now = chrono::DateTime::from_timestamp((state.clock)(), 0).unwrap_or_else(Utc::now);
+    envelope.check_timestamp(now).map_err(schema_violation)?;
     let event_type = envelope.event_type();
     if event_type.len() > 255
         || !event_type

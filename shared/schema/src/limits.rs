@@ -1,15 +1,40 @@
-//! How long the strings PostgreSQL indexes may be. A B-tree entry holds at most about 2.7 kB,
-//! so an event carrying a longer identifier, email, group id or catalogued org value (job
-//! title, department, division, city, country) could never be stored. Ingest refuses it with
-//! the field's path; the bound leaves room for the two keys some indexes hold together
-//! (a group id and a member id).
+//! What an event may hold for the database to store it and the fold to stay sound.
+//!
+//! Strings PostgreSQL indexes: a B-tree entry holds at most about 2.7 kB, so an event carrying
+//! a longer identifier, email, group id or catalogued org value (job title, department,
+//! division, city, country) could never be stored. The bound leaves room for the two keys some
+//! indexes hold together (a group id and a member id).
+//!
+//! The event's timestamp: a member's state is the fold of its events in timestamp order, so
+//! one event stamped years ahead would win over every real event until then, and PostgreSQL
+//! stores no year 0. Ingest refuses either with the field's path.
+
+use chrono::{DateTime, Duration, Utc};
 
 use crate::stytch::{Envelope, Member, SchemaError};
 
 /// The most bytes any of those strings may hold.
 pub const MAX_KEY_BYTES: usize = 1024;
 
+/// How far ahead of the receiver's clock an event's timestamp may be: clock skew, not more.
+pub const MAX_AHEAD: Duration = Duration::hours(1);
+
 impl Envelope {
+    /// Refuses a timestamp before the Unix epoch or more than [`MAX_AHEAD`] after `now`.
+    pub fn check_timestamp(&self, now: DateTime<Utc>) -> Result<(), SchemaError> {
+        let problem = if self.timestamp < DateTime::UNIX_EPOCH {
+            "is before 1970"
+        } else if self.timestamp > now + MAX_AHEAD {
+            "is more than an hour ahead of this server's clock"
+        } else {
+            return Ok(());
+        };
+        Err(SchemaError::Field {
+            path: "timestamp".into(),
+            message: format!("{} {problem}", self.timestamp.to_rfc3339()),
+        })
+    }
+
     /// Refuses the event if one of the strings the database indexes is longer than
     /// [`MAX_KEY_BYTES`]. `member` is this envelope's [`Envelope::member`]; a group event's
     /// ids are checked when the event can be understood (group-resolver reports it otherwise).
@@ -198,6 +223,25 @@ mod tests {
             let envelope = member_event(member.clone());
             assert_eq!(refused_path(&envelope).as_deref(), expected, "{member}");
         }
+    }
+
+    #[test]
+    fn timestamps_must_lie_between_the_epoch_and_an_hour_ahead() {
+        let mut envelope = member_event(json!({}));
+        let now = envelope.timestamp + chrono::Duration::days(30);
+        assert!(envelope.check_timestamp(now).is_ok());
+        let refused = |envelope: &Envelope| {
+            envelope
+                .check_timestamp(now)
+                .err()
+                .and_then(|e| e.path().map(str::to_owned))
+        };
+        envelope.timestamp = now + super::MAX_AHEAD;
+        assert_eq!(refused(&envelope), None);
+        envelope.timestamp = now + super::MAX_AHEAD + chrono::Duration::seconds(1);
+        assert_eq!(refused(&envelope).as_deref(), Some("timestamp"));
+        envelope.timestamp = chrono::DateTime::UNIX_EPOCH - chrono::Duration::seconds(1);
+        assert_eq!(refused(&envelope).as_deref(), Some("timestamp"));
     }
 
     #[test]
