@@ -7,6 +7,7 @@ use scimsync_tests::app::Services;
 use scimsync_tests::events::{create, event_id, t};
 use scimsync_tests::proxy::Proxy;
 use scimsync_tests::TestApp;
+use sea_orm::{ConnectionTrait, DbBackend, Statement};
 use serde_json::{json, Value};
 
 async fn post(app: &TestApp, body: Value) -> (u16, Value) {
@@ -280,6 +281,64 @@ async fn a_configured_token_is_required_and_openapi_documents_every_endpoint() {
     }
     assert_eq!(operations, 14, "every handler is in the document");
     assert!(doc["components"]["schemas"]["Error"]["properties"]["error"].is_object());
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn an_admin_edit_keeps_the_company_rules() {
+    let app = TestApp::spawn_with(Services::ADMIN_ONLY, |_| {}).await;
+    let company = app.register_company("org-edits", &["example.com"]).await;
+    let id = uuid::Uuid::now_v7();
+    app.env
+        .db
+        .execute(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "INSERT INTO users (id, company_id, email, last_name) VALUES ($1, $2, 'local@example.com', 'Local')",
+            [id.into(), company.into()],
+        ))
+        .await
+        .expect("a user the product owns");
+    let url = format!("{}/api/v1/companies/{company}/users/{id}", app.admin_url);
+    let patch = |body: Value| {
+        let request = app.http.patch(&url).json(&body);
+        async move {
+            let response = request.send().await.expect("patch");
+            let status = response.status().as_u16();
+            (
+                status,
+                response.json::<Value>().await.unwrap_or(Value::Null),
+            )
+        }
+    };
+    let long = format!("{}@example.com", "a".repeat(1100));
+    #[rustfmt::skip]
+    let refused = [
+        (json!({"email": "local@elsewhere.org"}), "email", "example.com"),
+        (json!({"email": long}), "email", "1024"),
+        (json!({"email": "no-at-sign"}), "email", "email address"),
+        (json!({"last_name": "  "}), "last_name", "empty"),
+    ];
+    for (body, field, names) in refused {
+        let (status, error) = patch(body.clone()).await;
+        assert_eq!(
+            (status, error["field"].as_str()),
+            (400, Some(field)),
+            "{body}: {error}"
+        );
+        assert!(
+            error["message"]
+                .as_str()
+                .unwrap_or_default()
+                .contains(names),
+            "{error}"
+        );
+    }
+    let (status, user) = patch(json!({"email": "moved@Example.com", "last_name": "Moved"})).await;
+    assert_eq!(status, 200, "{user}");
+    assert_eq!(
+        (user["email"].as_str(), user["last_name"].as_str()),
+        (Some("moved@Example.com"), Some("Moved"))
+    );
     app.stop().await;
 }
 

@@ -7,6 +7,8 @@ use scimsync_db::entity::user;
 use scimsync_db::errors::unique_violation;
 use scimsync_platform::http::{ApiError, JsonBody};
 use scimsync_platform::http::{PathParams, QueryParams};
+use scimsync_schema::email::domain_allowed;
+use scimsync_schema::limits::MAX_KEY_BYTES;
 use sea_orm::{ActiveModelTrait, DbBackend, EntityTrait, FromQueryResult, Set, Statement};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -197,13 +199,19 @@ pub async fn patch(
         row.active = Set(active);
         row.deactivated_at = Set((!active).then(Utc::now));
     }
+    let invalid = |field: &'static str, message: String| {
+        ApiError::bad_request("invalid_field", message).with_field(Some(field))
+    };
     if let Some(email) = patch.email {
         let email = email.trim().to_owned();
-        if !email.contains('@') || email.contains(char::is_whitespace) {
-            return Err(
-                ApiError::bad_request("invalid_field", "email must be an email address")
-                    .with_field(Some("email")),
-            );
+        if !email.contains('@')
+            || email.contains(char::is_whitespace)
+            || email.len() > MAX_KEY_BYTES
+        {
+            return Err(invalid(
+                "email",
+                format!("email must be an email address of at most {MAX_KEY_BYTES} bytes"),
+            ));
         }
         if current.scim_provisioned && email != current.email {
             return Err(ApiError::conflict(
@@ -212,6 +220,19 @@ pub async fn patch(
             )
             .with_field(Some("email")));
         }
+        if email != current.email {
+            // The company's allowed domains (R4) hold for every user, not only SCIM's.
+            let company = companies::find(&state, company_id).await?;
+            if !domain_allowed(&email, &company.allowed_email_domains) {
+                return Err(invalid(
+                    "email",
+                    format!(
+                        "the company allows emails only at {}",
+                        company.allowed_email_domains.join(", ")
+                    ),
+                ));
+            }
+        }
         row.email = Set(email);
     }
     let text = |v: Option<String>| v.map(|s| s.trim().to_owned());
@@ -219,6 +240,10 @@ pub async fn patch(
         row.first_name = Set(v);
     }
     if let Some(v) = text(patch.last_name) {
+        // Every user has a last name (R5 falls back as far as `Missing`).
+        if v.is_empty() {
+            return Err(invalid("last_name", "last_name must not be empty".into()));
+        }
         row.last_name = Set(v);
     }
     macro_rules! optional {
