@@ -334,3 +334,45 @@ async fn with_the_broker_down_ingest_answers_503_and_loses_nothing_it_accepted()
     assert_eq!(app.users(company).await.len(), accepted.len());
     app.stop().await;
 }
+
+/// A client that sends its body a byte at a time holds one slot, and only until the deadline;
+/// beyond the bound on webhooks in flight, requests are refused at once rather than queued.
+#[tokio::test]
+async fn a_flood_is_shed_with_503_and_a_trickling_body_gets_408() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = TestApp::spawn_with(Services::INGEST_ONLY, |s| {
+        s.ingest.max_in_flight = 1;
+        s.ingest.request_timeout_secs = 3;
+    })
+    .await;
+    let address = app.ingest_url.trim_start_matches("http://").to_owned();
+    let mut slow = tokio::net::TcpStream::connect(&address)
+        .await
+        .expect("connect");
+    slow.write_all(
+        format!(
+            "POST /webhooks/stytch HTTP/1.1\r\nhost: {address}\r\ncontent-type: application/json\r\ncontent-length: 1000\r\n\r\n{{"
+        )
+        .as_bytes(),
+    )
+    .await
+    .expect("a first byte of the body");
+    let event = create("org", "m-1", "a@x.io", t(0));
+    let refusal = wait_until("a refusal", Duration::from_secs(10), || async {
+        let (status, body) = json_of(app.send(&event).await).await;
+        (status == 503).then_some(body)
+    })
+    .await;
+    assert_eq!(refusal["error"], "overloaded", "{refusal}");
+
+    let mut answer = String::new();
+    tokio::time::timeout(Duration::from_secs(30), slow.read_to_string(&mut answer))
+        .await
+        .expect("an answer before the test's own deadline")
+        .expect("read");
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("request_timeout"), "{answer}");
+    // The slot is free again.
+    assert_eq!(app.send(&event).await.status(), 202);
+    app.stop().await;
+}

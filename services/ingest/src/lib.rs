@@ -2,10 +2,12 @@
 //! publishes each to RabbitMQ with a publisher confirm, and only then answers 2xx (SPEC A1).
 //! It needs no database.
 
+pub mod admission;
 pub mod dedupe;
 pub mod webhook;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::StatusCode;
@@ -20,6 +22,7 @@ use serde_json::json;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+use crate::admission::{admit, Admission};
 use crate::dedupe::RecentIds;
 use crate::webhook::AppState;
 
@@ -55,7 +58,11 @@ pub async fn run(
         recent: RecentIds::new(settings.ingest.dedupe_capacity),
         clock: unix_now,
     });
-    let app = router(state, settings.ingest.max_body_bytes);
+    let admission = Admission::new(
+        settings.ingest.max_in_flight,
+        Duration::from_secs(settings.ingest.request_timeout_secs),
+    );
+    let app = router(state, settings.ingest.max_body_bytes, admission);
     tracing::info!(addr = %listener.local_addr()?, "ingest listening");
     axum::serve(scimsync_platform::http::no_delay(listener), app)
         .with_graceful_shutdown(shutdown.cancelled_owned())
@@ -66,10 +73,11 @@ pub async fn run(
     Ok(())
 }
 
-pub fn router(state: Arc<AppState>, max_body_bytes: usize) -> Router {
+pub fn router(state: Arc<AppState>, max_body_bytes: usize, admission: Admission) -> Router {
     Router::new()
         .route("/webhooks/stytch", post(webhook::receive))
         .layer(DefaultBodyLimit::max(max_body_bytes))
+        .route_layer(middleware::from_fn_with_state(admission, admit))
         // Traced and counted: the webhook only, not probes and scrapes (noise in both).
         .route_layer(middleware::from_fn(observe))
         .route("/metrics", get(scimsync_platform::http::metrics))

@@ -77,6 +77,10 @@ pub struct IngestSettings {
     pub timestamp_tolerance_secs: i64,
     pub max_body_bytes: usize,
     pub dedupe_capacity: usize,
+    /// Webhooks handled at once; more are answered 503 at once (Svix delivers them again).
+    pub max_in_flight: usize,
+    /// A request not answered within this many seconds (a body sent too slowly) gets 408.
+    pub request_timeout_secs: u64,
 }
 
 impl IngestSettings {
