@@ -59,6 +59,16 @@ impl Broker {
 
     /// Ready messages in a queue, or `None` if it does not exist.
     pub async fn depth(&self, queue: &str) -> Option<u64> {
+        let declared = self.declared(queue).await?;
+        Some(u64::from(declared.message_count()))
+    }
+
+    /// Consumers of a queue, or `None` if it does not exist.
+    pub async fn consumers(&self, queue: &str) -> Option<u32> {
+        Some(self.declared(queue).await?.consumer_count())
+    }
+
+    async fn declared(&self, queue: &str) -> Option<lapin::Queue> {
         let connection = &self._connection;
         // A failed passive declare closes its channel, so use a throwaway one.
         let channel = connection.create_channel().await.ok()?;
@@ -71,7 +81,7 @@ impl Broker {
             .await
             .ok()?;
         let _ = channel.close(200, "done").await;
-        Some(u64::from(declared.message_count()))
+        Some(declared)
     }
 
     /// Takes one message (acknowledging it), if any.

@@ -8,6 +8,8 @@
 use std::time::Duration;
 
 use scimctl::simulate::{Args, Order};
+use scimsync_schema::topology::{GROUP_RESOLVER, MANAGER_LINKER, USER_UPSERT};
+use scimsync_tests::broker::Broker;
 use scimsync_tests::proxy::Proxy;
 use scimsync_tests::wait::wait_until;
 use scimsync_tests::TestApp;
@@ -51,6 +53,50 @@ async fn a_simulated_organisation_converges_to_the_generated_truth() {
         .by_status
         .keys()
         .all(|s| (200..300).contains(s)));
+    app.stop().await;
+}
+
+/// Each worker scales on its own: with two replicas of every worker taking the same queues,
+/// deliveries in random order, churn and duplicates still end in the generated truth.
+#[tokio::test]
+async fn two_replicas_of_every_worker_converge_to_the_generated_truth() {
+    let mut app = TestApp::spawn().await;
+    let broker = Broker::connect(&app.env.amqp_url).await;
+    let queues = [USER_UPSERT.name, GROUP_RESOLVER.name, MANAGER_LINKER.name];
+    let mut one = Vec::new();
+    for queue in queues {
+        // A worker's queue exists before its consumer is registered.
+        let count = wait_until(
+            "the first replica to consume",
+            Duration::from_secs(30),
+            || async { broker.consumers(queue).await.filter(|n| *n > 0) },
+        )
+        .await;
+        one.push(count);
+    }
+    app.start_workers(scimsync_tests::app::Services::default())
+        .await;
+    for (queue, one) in queues.into_iter().zip(one) {
+        wait_until(
+            "the second replica to consume",
+            Duration::from_secs(30),
+            || async { (broker.consumers(queue).await == Some(2 * one)).then_some(()) },
+        )
+        .await;
+    }
+    let mut args = args(&app, 150, 120);
+    args.order = Order::Random;
+    args.concurrency = 32;
+    args.seed = 11;
+    let report = scimctl::simulate::simulate(&app.env.settings, &args)
+        .await
+        .expect("the simulation runs");
+    assert!(
+        report.ok(),
+        "{}",
+        scimctl::simulate::report::render(&report)
+    );
+    assert_eq!(report.mismatch_count, 0);
     app.stop().await;
 }
 
