@@ -376,3 +376,52 @@ async fn a_flood_is_shed_with_503_and_a_trickling_body_gets_408() {
     assert_eq!(app.send(&event).await.status(), 202);
     app.stop().await;
 }
+
+/// An id the broker cannot take is refused before it reaches the channel: sent, it would close
+/// the channel and fail every publish in flight on it.
+#[tokio::test]
+async fn an_over_long_svix_id_is_refused_and_breaks_nothing() {
+    let app = TestApp::spawn_with(Services::INGEST_ONLY, |_| {}).await;
+    let body = serde_json::to_vec(&create("org", "m-1", "a@x.io", t(0))).expect("json");
+    let now = chrono::Utc::now().timestamp();
+    let long = format!("msg_{}", "a".repeat(300));
+    let (status, error) = json_of(app.send_raw(&long, now, &body, SECRET).await).await;
+    assert_eq!(
+        (status, error["error"].as_str(), error["field"].as_str()),
+        (400, Some("invalid_header"), Some("svix-id"))
+    );
+
+    let settings = &app.env.settings;
+    let publisher = scimsync_platform::amqp::Publisher::start(
+        scimsync_platform::amqp::publisher::PublisherConfig {
+            url: settings.amqp.url.clone(),
+            name: "test".into(),
+            channels: 1,
+            confirm_timeout: Duration::from_secs(5),
+            plan: scimsync_platform::amqp::topology::full_plan(settings.amqp.delivery_limit),
+        },
+        tokio_util::sync::CancellationToken::new(),
+    );
+    assert!(publisher.wait_ready(Duration::from_secs(30)).await);
+    let outgoing = |message_id| scimsync_platform::amqp::Outgoing {
+        exchange: scimsync_schema::topology::EVENTS_EXCHANGE,
+        routing_key: "scim.member.create",
+        body: &body,
+        message_id: Some(message_id),
+        headers: Default::default(),
+    };
+    let refused = publisher.publish(outgoing(&long)).await;
+    assert!(
+        matches!(
+            refused,
+            Err(scimsync_platform::amqp::publisher::PublishError::Invalid(_))
+        ),
+        "{refused:?}"
+    );
+    publisher
+        .publish(outgoing("msg_short"))
+        .await
+        .expect("the channel is still open");
+    publisher.close().await;
+    app.stop().await;
+}

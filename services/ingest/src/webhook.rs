@@ -11,6 +11,7 @@ use axum::Json;
 use chrono::Utc;
 use lapin::types::FieldTable;
 use scimsync_platform::amqp::headers::set_str;
+use scimsync_platform::amqp::publisher::MAX_SHORT_STRING;
 use scimsync_platform::amqp::{Outgoing, Publisher};
 use scimsync_schema::topology::EVENTS_EXCHANGE;
 use scimsync_schema::{headers as h, Envelope, QueueMessage, SchemaError, StytchWebhook};
@@ -47,6 +48,15 @@ pub async fn receive(
         .verifier
         .verify(&headers, &body, (state.clock)())
         .map_err(|e| ApiError::new(StatusCode::UNAUTHORIZED, "invalid_signature", e.to_string()))?;
+    // Svix ids are short ("msg_" and 27 characters); the broker takes at most 255 bytes.
+    if verified.message_id.len() > MAX_SHORT_STRING {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_header",
+            format!("svix-id must be at most {MAX_SHORT_STRING} bytes"),
+        )
+        .with_field(Some("svix-id")));
+    }
     if state.recent.contains(&verified.message_id) {
         return Ok((
             StatusCode::OK,

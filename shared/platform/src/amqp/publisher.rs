@@ -36,7 +36,14 @@ pub enum PublishError {
     },
     #[error("broker error")]
     Broker(#[source] lapin::Error),
+    /// Refused before sending: the broker would close the channel over it, failing every
+    /// other publish in flight on that channel.
+    #[error("the message cannot be sent: {0}")]
+    Invalid(String),
 }
+
+/// The longest AMQP short string: message ids, routing keys and exchange names.
+pub const MAX_SHORT_STRING: usize = 255;
 
 /// One message to publish. The body is sent as persistent JSON.
 #[derive(Debug, Clone)]
@@ -106,6 +113,17 @@ impl Publisher {
 
     /// Publishes and waits for the broker's confirm.
     pub async fn publish(&self, message: Outgoing<'_>) -> Result<(), PublishError> {
+        let short = [
+            ("message id", message.message_id.unwrap_or_default()),
+            ("routing key", message.routing_key),
+            ("exchange", message.exchange),
+        ];
+        if let Some((what, value)) = short.iter().find(|(_, v)| v.len() > MAX_SHORT_STRING) {
+            return Err(PublishError::Invalid(format!(
+                "the {what} is {} bytes long; AMQP allows {MAX_SHORT_STRING}",
+                value.len()
+            )));
+        }
         let live = self
             .inner
             .state
