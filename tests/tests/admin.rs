@@ -356,6 +356,8 @@ async fn malformed_ids_bad_queries_unknown_paths_and_methods_are_refused_as_json
         (Method::GET, format!("{c}/users?active=maybe"), 400, "invalid_query", "active"),
         (Method::GET, format!("{c}/events?limit=-1"), 400, "invalid_query", "limit"),
         (Method::GET, format!("{c}/users?email=a%00b"), 400, "invalid_value", "refused"),
+        (Method::GET, format!("{c}/users?activ=false"), 400, "invalid_query", "activ"),
+        (Method::GET, format!("{c}/events?type=x"), 400, "invalid_query", "type"),
         (Method::GET, "/api/v1/nothing".into(), 404, "not_found", "/api/v1/nothing"),
         (Method::GET, "/nothing".into(), 404, "not_found", "/nothing"),
         (Method::DELETE, "/api/v1/companies".into(), 405, "method_not_allowed", "DELETE"),

@@ -30,6 +30,8 @@ pub struct EventView {
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+// A misspelt filter is an error, not a silently unfiltered page.
+#[serde(deny_unknown_fields)]
 pub struct EventFilter {
     pub outcome: Option<String>,
     pub user_id: Option<Uuid>,

@@ -80,6 +80,8 @@ LEFT JOIN LATERAL (
 WHERE u.company_id = $1";
 
 #[derive(Debug, Deserialize, IntoParams)]
+// A misspelt filter is an error, not a silently unfiltered page.
+#[serde(deny_unknown_fields)]
 pub struct UserFilter {
     /// Exact email, case-insensitive.
     pub email: Option<String>,
