@@ -20,6 +20,17 @@ async fn json_of(response: reqwest::Response) -> (u16, Value) {
     (status, response.json().await.unwrap_or(Value::Null))
 }
 
+/// A 400 `schema_violation` whose message says `names`.
+async fn refused_naming(response: reqwest::Response, names: &str) {
+    let (status, error) = json_of(response).await;
+    assert_eq!(
+        (status, error["error"].as_str()),
+        (400, Some("schema_violation"))
+    );
+    let message = error["message"].as_str().unwrap_or_default();
+    assert!(message.contains(names), "{error}");
+}
+
 #[tokio::test]
 async fn bad_signatures_and_stale_timestamps_are_refused_with_401() {
     let app = TestApp::spawn_with(Services::INGEST_ONLY, |_| {}).await;
@@ -113,18 +124,7 @@ async fn malformed_bodies_get_400_naming_the_problem() {
     // Valid JSON, but PostgreSQL can store U+0000 neither in text nor in jsonb.
     let mut event = create("org", "m-1", "a@x.io", t(0));
     event["member"]["name"] = json!("Ada\u{0}Lovelace");
-    let (status, error) = json_of(app.send(&event).await).await;
-    assert_eq!(
-        (status, error["error"].as_str()),
-        (400, Some("schema_violation"))
-    );
-    assert!(
-        error["message"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("NUL"),
-        "{error}"
-    );
+    refused_naming(app.send(&event).await, "NUL").await;
     // Longer than an index entry can hold.
     let long = format!("{}@example.com", "a".repeat(2000));
     let event = create("org", "m-3", &long, t(0));
@@ -153,19 +153,8 @@ async fn malformed_bodies_get_400_naming_the_problem() {
         .expect("json")
         .replace("HALF", r"\ud800");
     let now = chrono::Utc::now().timestamp();
-    let (status, error) =
-        json_of(app.send_raw("msg_half", now, body.as_bytes(), SECRET).await).await;
-    assert_eq!(
-        (status, error["error"].as_str()),
-        (400, Some("schema_violation"))
-    );
-    assert!(
-        error["message"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("surrogate"),
-        "{error}"
-    );
+    let response = app.send_raw("msg_half", now, body.as_bytes(), SECRET).await;
+    refused_naming(response, "surrogate").await;
     assert_eq!(
         app.env.queue_depth("scimsync.user-upsert").await,
         Some(0),
