@@ -6,6 +6,7 @@
 // Test support: a failed expectation is the test failing, so unwrap/expect/panic are the point.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use scimsync_tests::app::DEADLINE;
 use scimsync_tests::events::{create, event_id, t, with_manager};
 use scimsync_tests::observe::{capture, post_traced};
 use scimsync_tests::TestApp;
@@ -46,6 +47,24 @@ async fn without_export_log_lines_still_carry_the_trace_across_the_queue() {
         assert_eq!(line["span"]["trace_id"], caller_trace, "{line}");
         assert_eq!(line["span"]["event_type"], "scim.member.create", "{line}");
     }
+
+    // A refusal is logged with its reason: Svix drops a webhook after its retries, and the log
+    // is where an operator finds why.
+    let mut bad = create("org-quiet", "m-2", "bad@example.com", t(0));
+    bad["member"]["scim_registration"]["scim_attributes"]["active"] = "sometimes".into();
+    assert_eq!(app.send(&bad).await.status(), 400);
+    let refused = scimsync_tests::wait_until("the refusal's log line", DEADLINE, || async {
+        logs.json_lines()
+            .into_iter()
+            .find(|line| line["fields"]["message"] == "webhook refused")
+    })
+    .await;
+    assert_eq!(refused["level"], "WARN", "{refused}");
+    assert_eq!(refused["fields"]["error"], "schema_violation", "{refused}");
+    assert_eq!(
+        refused["fields"]["field"], "member.scim_registration.scim_attributes.active",
+        "{refused}"
+    );
 
     // The spans' OpenTelemetry fields name the span for a trace; log lines leave them out.
     for line in logs.json_lines() {

@@ -31,6 +31,26 @@ pub struct AppState {
 }
 
 pub async fn receive(
+    state: State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<impl IntoResponse, ApiError> {
+    // A refused webhook is retried by Svix, then dropped: the log says why, for whoever looks
+    // for an event that never arrived. (A 503 logs its own cause.)
+    handle(state, headers, body).await.inspect_err(|refusal| {
+        if refusal.status.is_client_error() {
+            tracing::warn!(
+                status = refusal.status.as_u16(),
+                error = refusal.code,
+                field = refusal.field.as_deref(),
+                reason = %refusal.message,
+                "webhook refused"
+            );
+        }
+    })
+}
+
+async fn handle(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
