@@ -43,14 +43,14 @@ pub async fn admit(State(admission): State<Admission>, request: Request, next: N
         Ok(response) => response,
         // Abandoned mid-publish, the event may still reach the broker: its redelivery is then
         // a duplicate, which every worker ignores.
-        Err(_) => ApiError::new(
-            StatusCode::REQUEST_TIMEOUT,
-            "request_timeout",
-            format!(
-                "the request took longer than {} s; nothing is promised about it, send it again",
-                admission.deadline.as_secs()
-            ),
-        )
-        .into_response(),
+        Err(_) => {
+            // At most max_in_flight lines per deadline, even under a slow-client attack.
+            tracing::warn!(status = 408, error = "request_timeout", "webhook refused");
+            let seconds = admission.deadline.as_secs();
+            let message = format!(
+                "the request took longer than {seconds} s; nothing is promised about it, send it again"
+            );
+            ApiError::new(StatusCode::REQUEST_TIMEOUT, "request_timeout", message).into_response()
+        }
     }
 }
