@@ -255,14 +255,20 @@ async fn a_deleted_group_removes_only_that_membership_and_its_career_automations
         user(&app, company, "many@example.com").await["permission_level"],
         "manager"
     );
-    let r = app
-        .http
-        .post(format!("{base}/career-automations"))
-        .json(&json!({"name": "Onboarding path"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 201);
+    for (name, status) in [
+        ("  ", 400),
+        (&*"n".repeat(257), 400),
+        ("Onboarding path", 201),
+    ] {
+        let r = app
+            .http
+            .post(format!("{base}/career-automations"))
+            .json(&json!({ "name": name }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), status, "{name:?}");
+    }
 
     let deleted = group("DELETE", "org-g", "g-ghost", "Ghosts", None, t(10));
     let log = send_and_wait(&app, company, &deleted, "group-resolver").await;

@@ -9,6 +9,7 @@ use scimsync_db::access;
 use scimsync_db::entity::{career_automation, scim_group};
 use scimsync_platform::http::PathParams;
 use scimsync_platform::http::{ApiError, JsonBody};
+use scimsync_schema::company::{display_name, MAX_NAME_CHARS};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DbBackend, EntityTrait, FromQueryResult, QueryFilter,
     QueryOrder, Set, Statement, TransactionTrait,
@@ -231,13 +232,13 @@ pub async fn add_automation(
     PathParams((company_id, group_id)): PathParams<(Uuid, Uuid)>,
     JsonBody(body): JsonBody<NewAutomation>,
 ) -> Result<(StatusCode, Json<AutomationView>), ApiError> {
-    let name = body.name.trim().to_owned();
-    if name.is_empty() {
-        return Err(
-            ApiError::bad_request("invalid_field", "name must not be empty")
-                .with_field(Some("name")),
-        );
-    }
+    let Some(name) = display_name(&body.name).map(str::to_owned) else {
+        return Err(ApiError::bad_request(
+            "invalid_field",
+            format!("name must hold 1 to {MAX_NAME_CHARS} characters"),
+        )
+        .with_field(Some("name")));
+    };
     let group = find_group(&state, company_id, group_id).await?;
     if group.kind != "custom" || group.deleted {
         return Err(ApiError::conflict(

@@ -22,6 +22,13 @@ pub struct Refused {
     pub message: String,
 }
 
+/// A name to show (a company's, a career automation's): trimmed, 1 to [`MAX_NAME_CHARS`]
+/// characters; `None` otherwise.
+pub fn display_name(raw: &str) -> Option<&str> {
+    let name = raw.trim();
+    (!name.is_empty() && name.chars().count() <= MAX_NAME_CHARS).then_some(name)
+}
+
 impl Registration {
     pub fn validate(
         name: &str,
@@ -29,13 +36,12 @@ impl Registration {
         allowed_email_domains: &[String],
     ) -> Result<Self, Refused> {
         let refuse = |field, message: String| Err(Refused { field, message });
-        let name = name.trim();
-        if name.is_empty() || name.chars().count() > MAX_NAME_CHARS {
+        let Some(name) = display_name(name) else {
             return refuse(
                 "name",
                 format!("name must hold 1 to {MAX_NAME_CHARS} characters"),
             );
-        }
+        };
         let org = stytch_organization_id.trim();
         if org.is_empty() || org.len() > MAX_KEY_BYTES || org.contains(char::is_whitespace) {
             return refuse(
