@@ -6,7 +6,6 @@ pub mod manager_link;
 pub mod member_event;
 pub mod member_group_list;
 pub mod org_schema_entry;
-pub mod processed_event;
 pub mod scim_event_log;
 pub mod scim_group;
 pub mod scim_group_membership;

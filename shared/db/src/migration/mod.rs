@@ -20,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(LinksByValue),
             Box::new(UsersFillfactor),
             Box::new(EventLogByTime),
+            Box::new(DropProcessedEvents),
         ]
     }
 }
@@ -59,3 +60,7 @@ sql_migration!(
 sql_migration!(LinksByValue, "m20261202_000006_links_by_value");
 sql_migration!(UsersFillfactor, "m20261202_000007_users_fillfactor");
 sql_migration!(EventLogByTime, "m20261204_000008_event_log_by_time");
+sql_migration!(
+    DropProcessedEvents,
+    "m20261204_000009_drop_processed_events"
+);
