@@ -1,10 +1,11 @@
 //! The event log's multi-row writes: a batch larger than one statement's share of rows is
 //! written in several statements, and every row lands, whether new or replacing the latest.
+//! And its retention: `scimctl event-log prune` deletes old rows only.
 
 // Test support: a failed expectation is the test failing, so unwrap/expect/panic are the point.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use chrono::Utc;
+use chrono::{Duration, Utc};
 use scimsync_db::event_log::{self, Entry};
 use scimsync_db::ROWS_PER_STATEMENT;
 use scimsync_tests::env::TestEnv;
@@ -45,5 +46,48 @@ async fn writes_larger_than_one_statement_keep_every_row() {
         .unwrap();
     assert_eq!(env.count(&count("manager_linked")).await, n as i64);
     assert_eq!(env.count(&count("manager_pending")).await, 0);
+    env.cleanup().await;
+}
+
+#[tokio::test]
+async fn pruning_deletes_the_rows_older_than_the_cutoff_and_no_other() {
+    let env = TestEnv::new().await;
+    let now = Utc::now();
+    // Ids in time order, but for one old event logged last (a late replay): time alone would
+    // be no bookmark for the batches.
+    let ages = [100, 95, 91, 40, 2, 0, 120];
+    let ids: Vec<String> = (0..ages.len()).map(|i| format!("event-aged-{i}")).collect();
+    for (id, days) in ids.iter().zip(ages) {
+        let entry = Entry {
+            company_id: None,
+            received_at: now - Duration::days(days),
+            event_id: id,
+            event_type: "scim.member.create",
+            concern: "user-upsert",
+            user_id: None,
+            stytch_member_id: Some("m-aged"),
+            outcome: "created",
+            detail: json!({}),
+        };
+        event_log::record_all(&env.db, &[entry]).await.unwrap();
+    }
+    let cutoff = now - Duration::days(90);
+    assert_eq!(scimctl::event_log::count(&env.db, cutoff).await.unwrap(), 4);
+    let mut batches = Vec::new();
+    let deleted = scimctl::event_log::prune(&env.db, cutoff, 2, |n| batches.push(n))
+        .await
+        .unwrap();
+    assert_eq!(deleted, 4);
+    assert_eq!(batches, [2, 4], "two rows a batch");
+    let left = env
+        .count("SELECT count(*) AS n FROM scim_event_log WHERE event_id LIKE 'event-aged-%'")
+        .await;
+    assert_eq!(left, 3, "the 40, 2 and 0 days old rows stay");
+    assert_eq!(
+        scimctl::event_log::prune(&env.db, cutoff, 2, |_| {})
+            .await
+            .unwrap(),
+        0
+    );
     env.cleanup().await;
 }

@@ -1,10 +1,11 @@
 //! `scimctl`: the operator CLI. Migrations, company registration, signed test webhooks, the
-//! broker topology and dead-letter queues. A library with a thin `main`, so tests drive the
+//! broker topology, dead-letter queues and the event log's retention. A library with a thin `main`, so tests drive the
 //! same code in-process.
 
 pub mod bench;
 pub mod companies;
 pub mod dlq;
+pub mod event_log;
 pub mod simulate;
 pub mod webhook;
 
@@ -35,6 +36,9 @@ pub enum Command {
     /// Dead-letter queues: list, show, replay, purge.
     #[command(subcommand)]
     Dlq(dlq::Command),
+    /// The SCIM event log: prune rows past their retention.
+    #[command(subcommand)]
+    EventLog(event_log::Command),
     /// Simulate an identity provider syncing a generated organisation; check the result.
     Simulate(simulate::Args),
     /// Measure throughput, latency, time to converge and memory against the running system.
@@ -74,6 +78,7 @@ pub async fn run(settings: &Settings, command: Command) -> anyhow::Result<()> {
             );
         }
         Command::Dlq(command) => dlq::run(settings, command).await?,
+        Command::EventLog(command) => event_log::run(settings, command).await?,
         Command::Simulate(args) => simulate::run(settings, args).await?,
         Command::Bench(args) => bench::run(settings, args).await?,
     }
