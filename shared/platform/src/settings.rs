@@ -210,6 +210,18 @@ impl Settings {
         if self.database.max_connections == 0 {
             return Err(invalid("database.max_connections", "must be at least 1"));
         }
+        if self.ingest.max_in_flight == 0 {
+            return Err(invalid("ingest.max_in_flight", "must be at least 1"));
+        }
+        if self.ingest.request_timeout_secs == 0 {
+            return Err(invalid(
+                "ingest.request_timeout_secs",
+                "must be at least 1 (0 would refuse every webhook)",
+            ));
+        }
+        if self.ingest.max_body_bytes == 0 {
+            return Err(invalid("ingest.max_body_bytes", "must be at least 1"));
+        }
         if !matches!(self.telemetry.log_format.as_str(), "json" | "pretty") {
             return Err(invalid(
                 "telemetry.log_format",
@@ -274,5 +286,12 @@ mod tests {
         let err = Settings::load_from(env(&[("SCIMSYNC__TELEMETRY__LOG_FORMAT", "xml")]))
             .expect_err("bad format");
         assert!(err.to_string().contains("telemetry.log_format"), "{err}");
+        for key in ["MAX_IN_FLIGHT", "REQUEST_TIMEOUT_SECS"] {
+            let variable = format!("SCIMSYNC__INGEST__{key}");
+            let err = Settings::load_from(env(&[(variable.as_str(), "0")]))
+                .expect_err("zero is refused");
+            let setting = format!("ingest.{}", key.to_ascii_lowercase());
+            assert!(err.to_string().contains(&setting), "{err}");
+        }
     }
 }
