@@ -204,6 +204,27 @@ async fn users_and_events_paginate_and_filter() {
     app.stop().await;
 }
 
+/// With no token, the API may listen only where nobody else can reach it.
+#[tokio::test]
+async fn without_a_token_the_api_refuses_to_listen_beyond_loopback() {
+    let env = scimsync_tests::env::TestEnv::new().await;
+    let listener = tokio::net::TcpListener::bind("0.0.0.0:0")
+        .await
+        .expect("bind");
+    let refused = scimsync_admin_api::run(
+        env.settings.clone(),
+        listener,
+        tokio_util::sync::CancellationToken::new(),
+    )
+    .await
+    .expect_err("no token on a reachable address");
+    assert!(
+        refused.to_string().contains("SCIMSYNC__ADMIN__TOKEN"),
+        "{refused}"
+    );
+    env.cleanup().await;
+}
+
 #[tokio::test]
 async fn a_configured_token_is_required_and_openapi_documents_every_endpoint() {
     let app = TestApp::spawn_with(Services::ADMIN_ONLY, |s| {

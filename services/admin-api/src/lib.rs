@@ -34,6 +34,15 @@ pub async fn run(
     listener: TcpListener,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
+    // Without a token the API is open to whoever reaches it: fine on loopback for development,
+    // never on an address others can reach.
+    let address = listener.local_addr()?;
+    if settings.admin.token().is_none() && !address.ip().is_loopback() {
+        anyhow::bail!(
+            "admin-api would serve {address} without authentication: set SCIMSYNC__ADMIN__TOKEN, \
+             or listen on a loopback address (SCIMSYNC__ADMIN__LISTEN=127.0.0.1:8081)"
+        );
+    }
     let db = connect(&settings.database).await?;
     let state = Arc::new(AppState {
         db: db.clone(),

@@ -288,8 +288,8 @@ mod tests {
         assert!(err.to_string().contains("telemetry.log_format"), "{err}");
         for key in ["MAX_IN_FLIGHT", "REQUEST_TIMEOUT_SECS"] {
             let variable = format!("SCIMSYNC__INGEST__{key}");
-            let err = Settings::load_from(env(&[(variable.as_str(), "0")]))
-                .expect_err("zero is refused");
+            let err =
+                Settings::load_from(env(&[(variable.as_str(), "0")])).expect_err("zero is refused");
             let setting = format!("ingest.{}", key.to_ascii_lowercase());
             assert!(err.to_string().contains(&setting), "{err}");
         }
