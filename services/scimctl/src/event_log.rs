@@ -54,10 +54,10 @@ pub async fn run(settings: &Settings, command: Command) -> anyhow::Result<()> {
         println!("{n} event log rows were received before {cutoff} (dry run: nothing deleted)");
         return Ok(());
     }
-    let n = prune(&db, cutoff, batch, |so_far| {
-        eprintln!("event-log prune: {so_far} rows deleted so far");
-    })
-    .await?;
+    let total = count(&db, cutoff).await?;
+    let bar = crate::progress_bar(total, "{bar:40} {pos}/{len} rows deleted  ({eta})");
+    let n = prune(&db, cutoff, batch, |so_far| bar.set_position(so_far)).await?;
+    bar.finish_and_clear();
     println!("deleted {n} event log rows received before {cutoff}");
     Ok(())
 }

@@ -9,7 +9,10 @@ pub mod event_log;
 pub mod simulate;
 pub mod webhook;
 
+use std::io::IsTerminal;
+
 use clap::{Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
 use scimsync_platform::amqp::topology::{definitions, full_plan};
 use scimsync_platform::Settings;
 
@@ -83,4 +86,17 @@ pub async fn run(settings: &Settings, command: Command) -> anyhow::Result<()> {
         Command::Bench(args) => bench::run(settings, args).await?,
     }
     Ok(())
+}
+
+/// A progress bar of `len` steps drawn with `template` (indicatif's), shown only to a person
+/// watching: scripts and logs get the command's summary line alone.
+pub(crate) fn progress_bar(len: u64, template: &str) -> ProgressBar {
+    if !std::io::stdout().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(len);
+    if let Ok(style) = ProgressStyle::with_template(template) {
+        bar.set_style(style);
+    }
+    bar
 }

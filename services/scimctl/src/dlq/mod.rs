@@ -9,10 +9,8 @@ pub mod reader;
 pub mod replay;
 pub mod show;
 
-use std::io::IsTerminal;
-
 use clap::{Args, Subcommand};
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::ProgressBar;
 use scimsync_platform::Settings;
 use scimsync_schema::topology::WORK_QUEUES;
 use secrecy::ExposeSecret;
@@ -118,17 +116,7 @@ pub fn resolve(name: &str) -> anyhow::Result<DeadLetterQueue> {
 }
 
 fn progress_bar() -> ProgressBar {
-    // Only for a person watching: scripts and logs get the summary line alone.
-    if !std::io::stdout().is_terminal() {
-        return ProgressBar::hidden();
-    }
-    let bar = ProgressBar::new(0);
-    if let Ok(style) =
-        ProgressStyle::with_template("{bar:40} {pos}/{len} dead letters  {msg}  ({eta})")
-    {
-        bar.set_style(style);
-    }
-    bar
+    crate::progress_bar(0, "{bar:40} {pos}/{len} dead letters  {msg}  ({eta})")
 }
 
 pub async fn run(settings: &Settings, command: Command) -> anyhow::Result<()> {
