@@ -38,7 +38,9 @@ struct MemberRow {
     event_id: String,
     event_timestamp: chrono::DateTime<chrono::Utc>,
     action: String,
-    member: Option<serde_json::Value>,
+    /// The stored body as JSON text, parsed straight into a [`Member`]: through a
+    /// `serde_json::Value` first, a long history took about twice as long to read.
+    member: Option<String>,
 }
 
 const RECORD_AND_LOAD_ALL: &str = "
@@ -50,10 +52,10 @@ WITH ins AS (
     ON CONFLICT (event_id) DO NOTHING
     RETURNING event_id, stytch_member_id, event_timestamp, action
 )
-SELECT true AS fresh, stytch_member_id, event_id, event_timestamp, action, NULL::jsonb AS member
+SELECT true AS fresh, stytch_member_id, event_id, event_timestamp, action, NULL::text AS member
 FROM ins
 UNION ALL
-SELECT false, stytch_member_id, event_id, event_timestamp, action, member FROM member_events
+SELECT false, stytch_member_id, event_id, event_timestamp, action, member::text FROM member_events
 WHERE stytch_member_id = ANY($2) AND event_id <> ALL($1)";
 
 /// One event of a batch to store.
@@ -127,7 +129,7 @@ pub async fn record_and_load_all(
                 .find(|e| e.webhook.event_id == row.event_id)
                 .and_then(|e| e.member.cloned())
         } else {
-            row.member.and_then(|m| serde_json::from_value(m).ok())
+            row.member.and_then(|m| serde_json::from_str(&m).ok())
         };
         let entry = loaded.entry(row.stytch_member_id).or_default();
         entry.0 |= row.fresh;
