@@ -140,6 +140,26 @@ async fn metrics_count_requests_events_outcomes_dead_letters_and_queue_depth() {
         .is_some_and(|n| n >= 2.0),
         "{ingest}"
     );
+    // Refusals are counted by the code the sender got.
+    let now = chrono::Utc::now().timestamp();
+    let refused = app
+        .send_raw(
+            "msg_metrics_bad",
+            now,
+            b"{not json",
+            scimsync_tests::app::SECRET,
+        )
+        .await;
+    assert_eq!(refused.status(), 400);
+    let ingest = scrape(&app, &app.ingest_url).await;
+    assert_eq!(
+        sample(
+            &ingest,
+            r#"scimsync_webhooks_refused_total{error="malformed_json"}"#
+        ),
+        Some(1.0),
+        "{ingest}"
+    );
     let admin = scrape(&app, &app.admin_url).await;
     assert_eq!(
         sample(

@@ -11,6 +11,7 @@ use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use scimsync_platform::http::ApiError;
+use scimsync_platform::metrics::metrics;
 use tokio::sync::Semaphore;
 
 #[derive(Clone)]
@@ -30,7 +31,8 @@ impl Admission {
 
 pub async fn admit(State(admission): State<Admission>, request: Request, next: Next) -> Response {
     let Ok(_slot) = admission.slots.clone().try_acquire_owned() else {
-        // Per request, and a flood is many: counted by the HTTP metrics (status 503) instead.
+        // Per request, and a flood is many: counted, not logged.
+        metrics().webhook_refused("overloaded");
         tracing::debug!("too many webhooks in flight; answering 503");
         return ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -45,6 +47,7 @@ pub async fn admit(State(admission): State<Admission>, request: Request, next: N
         // a duplicate, which every worker ignores.
         Err(_) => {
             // At most max_in_flight lines per deadline, even under a slow-client attack.
+            metrics().webhook_refused("request_timeout");
             tracing::warn!(status = 408, error = "request_timeout", "webhook refused");
             let seconds = admission.deadline.as_secs();
             let message = format!(

@@ -20,6 +20,7 @@ use tracing::Instrument;
 
 use crate::dedupe::RecentIds;
 use scimsync_platform::http::ApiError;
+use scimsync_platform::metrics::metrics;
 use scimsync_platform::svix::Verifier;
 
 pub struct AppState {
@@ -36,8 +37,10 @@ pub async fn receive(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<impl IntoResponse, ApiError> {
     // A refused webhook is retried by Svix, then dropped: the log says why, for whoever looks
-    // for an event that never arrived. (A 503 logs its own cause.)
+    // for an event that never arrived (a 503 logs its own cause), and a counter by code says
+    // how often.
     handle(state, headers, body).await.inspect_err(|refusal| {
+        metrics().webhook_refused(refusal.code);
         if refusal.status.is_client_error() {
             tracing::warn!(
                 status = refusal.status.as_u16(),

@@ -73,10 +73,17 @@ pub struct DeadLetterLabels {
     pub reason: String,
 }
 
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RefusalLabels {
+    /// The error code the sender got (`schema_violation`, `invalid_signature`, `overloaded`, ...).
+    pub error: &'static str,
+}
+
 /// Every metric family; see `docs/operations.md` for what each is for.
 pub struct Metrics {
     registry: Registry,
     pub http_requests: Family<HttpLabels, Counter>,
+    pub webhooks_refused: Family<RefusalLabels, Counter>,
     pub http_duration: Histograms<RouteLabels>,
     pub publish_confirm: Histograms<PublishLabels>,
     pub events: Family<EventLabels, Counter>,
@@ -105,6 +112,7 @@ impl Metrics {
         let mut m = Self {
             registry: Registry::default(),
             http_requests: Family::default(),
+            webhooks_refused: Family::default(),
             http_duration: Family::new_with_constructor(latency_buckets),
             publish_confirm: Family::new_with_constructor(latency_buckets),
             events: Family::default(),
@@ -122,6 +130,11 @@ impl Metrics {
             "scimsync_http_requests",
             "HTTP requests answered, by route and status code",
             m.http_requests.clone(),
+        );
+        m.registry.register(
+            "scimsync_webhooks_refused",
+            "Webhooks ingest refused, by the error code the sender got",
+            m.webhooks_refused.clone(),
         );
         m.registry.register(
             "scimsync_http_request_duration_seconds",
@@ -192,6 +205,12 @@ impl Metrics {
         self.http_duration
             .get_or_create(&RouteLabels { route })
             .observe(elapsed.as_secs_f64());
+    }
+
+    pub fn webhook_refused(&self, error: &'static str) {
+        self.webhooks_refused
+            .get_or_create(&RefusalLabels { error })
+            .inc();
     }
 
     pub fn batch_handled(&self, queue: &str, messages: usize) {
