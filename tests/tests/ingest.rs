@@ -331,7 +331,8 @@ async fn a_flood_is_shed_with_503_and_a_trickling_body_gets_408() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let app = TestApp::spawn_with(Services::INGEST_ONLY, |s| {
         s.ingest.max_in_flight = 1;
-        s.ingest.request_timeout_secs = 3;
+        // Long enough that a loaded machine still sends the second request in time.
+        s.ingest.request_timeout_secs = 10;
     })
     .await;
     let address = app.ingest_url.trim_start_matches("http://").to_owned();
@@ -347,7 +348,7 @@ async fn a_flood_is_shed_with_503_and_a_trickling_body_gets_408() {
     .await
     .expect("a first byte of the body");
     let event = create("org", "m-1", "a@x.io", t(0));
-    let refusal = wait_until("a refusal", Duration::from_secs(10), || async {
+    let refusal = wait_until("a refusal", Duration::from_secs(30), || async {
         let (status, body) = json_of(app.send(&event).await).await;
         (status == 503).then_some(body)
     })
