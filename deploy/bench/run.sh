@@ -53,7 +53,8 @@ if ! git diff --quiet HEAD 2>/dev/null; then
     label="$label with uncommitted changes"
 fi
 log "benchmarking build $label"
-# From the repository root: the defaults are .local/run (pid files) and deploy/bench/results.md.
+# From the repository root: the defaults are .local/run (pid files) and deploy/bench/results.md
+# (deploy/bench/results-partial.md for an --only subset).
 "$RELEASE/scimctl" bench --label "$label" "$@"
 log "done in $((SECONDS - started)) s (build included)"
 

@@ -62,11 +62,7 @@ pub struct Args {
     pub concurrency: usize,
     /// Scenarios to run: throughput, ingest-alone, broker, latency, converge-small,
     /// converge-big, memory.
-    #[arg(
-        long,
-        value_delimiter = ',',
-        default_value = "throughput,ingest-alone,broker,latency,converge-small,converge-big,memory"
-    )]
+    #[arg(long, value_delimiter = ',', default_value = ALL_SCENARIOS)]
     pub only: Vec<String>,
     #[arg(long, default_value = "http://127.0.0.1:8080")]
     pub ingest_url: String,
@@ -77,9 +73,11 @@ pub struct Args {
     /// Where the services' pid files are (peak memory).
     #[arg(long, default_value = ".local/run")]
     pub pid_dir: PathBuf,
-    /// Markdown results file.
-    #[arg(long, default_value = "deploy/bench/results.md")]
-    pub results: PathBuf,
+    /// Markdown results file. By default deploy/bench/results.md for a run of every scenario
+    /// and deploy/bench/results-partial.md for a subset (--only), so a partial run never
+    /// replaces the full one the README shows.
+    #[arg(long)]
+    pub results: Option<PathBuf>,
     /// Describes the build measured (e.g. the git commit).
     #[arg(long)]
     pub label: Option<String>,
@@ -90,6 +88,26 @@ pub struct Args {
     /// Seconds a run may take to converge.
     #[arg(long, default_value_t = 3600)]
     pub timeout: u64,
+}
+
+const ALL_SCENARIOS: &str =
+    "throughput,ingest-alone,broker,latency,converge-small,converge-big,memory";
+
+impl Args {
+    /// Where the results go: `--results`, else the full or the partial results file.
+    pub fn results_path(&self) -> PathBuf {
+        if let Some(path) = &self.results {
+            return path.clone();
+        }
+        let every = ALL_SCENARIOS
+            .split(',')
+            .all(|scenario| self.only.iter().any(|o| o.trim() == scenario));
+        PathBuf::from(if every {
+            "deploy/bench/results.md"
+        } else {
+            "deploy/bench/results-partial.md"
+        })
+    }
 }
 
 struct Bench {
@@ -187,13 +205,50 @@ pub async fn run(settings: &Settings, args: Args) -> anyhow::Result<()> {
         meter.others_percent()
     ));
     let document = table::document(&machine, &figures, &bench.notes, &bench.log);
-    if let Some(dir) = args.results.parent().filter(|d| !d.as_os_str().is_empty()) {
+    let results = args.results_path();
+    if let Some(dir) = results.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
-    std::fs::write(&args.results, &document)
-        .with_context(|| format!("writing {}", args.results.display()))?;
+    std::fs::write(&results, &document)
+        .with_context(|| format!("writing {}", results.display()))?;
     println!("\n{}", machine.describe());
     println!("\n{}", table::table(&figures));
-    println!("Written to {}", args.results.display());
+    println!("Written to {}", results.display());
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use clap::Parser;
+
+    use crate::{Cli, Command};
+
+    fn results_of(args: &[&str]) -> PathBuf {
+        let cli = Cli::try_parse_from(["scimctl", "bench"].iter().chain(args)).expect("args");
+        let Command::Bench(bench) = cli.command else {
+            panic!("not bench");
+        };
+        bench.results_path()
+    }
+
+    #[test]
+    fn only_a_run_of_every_scenario_writes_the_full_results() {
+        let full = PathBuf::from("deploy/bench/results.md");
+        let partial = PathBuf::from("deploy/bench/results-partial.md");
+        assert_eq!(results_of(&[]), full);
+        assert_eq!(results_of(&["--only", "latency"]), partial);
+        assert_eq!(
+            results_of(&[
+                "--only",
+                "memory,converge-big,converge-small,latency,broker,ingest-alone,throughput"
+            ]),
+            full
+        );
+        assert_eq!(
+            results_of(&["--only", "latency", "--results", "/tmp/x.md"]),
+            PathBuf::from("/tmp/x.md")
+        );
+    }
 }
