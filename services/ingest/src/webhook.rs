@@ -13,6 +13,7 @@ use lapin::types::FieldTable;
 use scimsync_platform::amqp::headers::set_str;
 use scimsync_platform::amqp::publisher::MAX_SHORT_STRING;
 use scimsync_platform::amqp::{Outgoing, Publisher};
+use scimsync_schema::limits;
 use scimsync_schema::topology::EVENTS_EXCHANGE;
 use scimsync_schema::{headers as h, Envelope, QueueMessage, SchemaError, StytchWebhook};
 use serde_json::json;
@@ -97,13 +98,7 @@ async fn handle(
     })?;
     // Valid JSON that PostgreSQL cannot store could never be applied: refused here, where the
     // sender learns of it, rather than dead-lettered by a worker.
-    if let Some(problem) = unstorable(raw.get().as_bytes()) {
-        return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "schema_violation",
-            format!("strings may not contain {problem}"),
-        ));
-    }
+    limits::check_storable(raw.get().as_bytes()).map_err(schema_violation)?;
     let envelope = Envelope::parse(raw.get().as_bytes()).map_err(schema_violation)?;
     // The member body is part of the contract: refuse a malformed one now, not in a worker.
     let member = envelope.member().map_err(schema_violation)?;
@@ -198,73 +193,4 @@ fn schema_violation(error: SchemaError) -> ApiError {
         error.to_string(),
     )
     .with_field(error.path())
-}
-
-const NUL: &str = "the NUL character (\\u0000)";
-const LONE_SURROGATE: &str = "an unpaired UTF-16 surrogate (\\uD800-\\uDFFF)";
-
-/// What, in a valid JSON text, PostgreSQL cannot store: U+0000 (in neither text nor jsonb) or
-/// half of a surrogate pair (jsonb refuses it; serde_json checks escapes' hex digits only when
-/// it keeps a value raw). Both can only be written as `\u` escapes, and outside strings there
-/// are no backslashes, so walking the escapes is enough: `\\u0000` is a backslash and "u0000".
-fn unstorable(json: &[u8]) -> Option<&'static str> {
-    let mut rest = json;
-    // The previous escape was a high surrogate: its low half must come right after it.
-    let mut high = false;
-    while let Some(at) = rest.iter().position(|&b| b == b'\\') {
-        if high && at > 0 {
-            return Some(LONE_SURROGATE);
-        }
-        let escape = &rest[at + 1..];
-        let unit = match escape.split_first() {
-            Some((b'u', tail)) => tail
-                .get(..4)
-                .and_then(|hex| std::str::from_utf8(hex).ok())
-                .and_then(|hex| u16::from_str_radix(hex, 16).ok()),
-            _ => None,
-        };
-        match unit {
-            Some(0) => return Some(NUL),
-            Some(0xD800..=0xDBFF) if !high => high = true,
-            Some(0xDC00..=0xDFFF) if high => high = false,
-            Some(0xD800..=0xDFFF) => return Some(LONE_SURROGATE),
-            _ if high => return Some(LONE_SURROGATE),
-            _ => {}
-        }
-        // Past the escape, so an escaped backslash is not read as the start of another.
-        let length = if unit.is_some() { 5 } else { 1 };
-        rest = escape.get(length..).unwrap_or_default();
-    }
-    high.then_some(LONE_SURROGATE)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::{unstorable, LONE_SURROGATE, NUL};
-
-    #[test]
-    fn only_escapes_postgresql_cannot_store_count() {
-        let cases = [
-            (r#"{"a":"x\u0000y"}"#, Some(NUL)),
-            (r#"{"a":"\u0000"}"#, Some(NUL)),
-            (r#"{"\u0000":1}"#, Some(NUL)),
-            (r#"{"a":"\\\u0000"}"#, Some(NUL)),
-            (r#"{"a":"\\u0000"}"#, None),
-            (r#"{"a":"\u00001"}"#, Some(NUL)),
-            (r#"{"a":"\u0001\u00e9\n"}"#, None),
-            (r#"{"a":"\\"}"#, None),
-            (r#"{"a":"plain"}"#, None),
-            (r#"{"a":"\ud83d\ude00 \uD83D\uDE00"}"#, None),
-            (r#"{"a":"\ud83d"}"#, Some(LONE_SURROGATE)),
-            (r#"{"a":"\ud83dx\ude00"}"#, Some(LONE_SURROGATE)),
-            (r#"{"a":"\ud83d\n"}"#, Some(LONE_SURROGATE)),
-            (r#"{"a":"\ud83d\ud83d"}"#, Some(LONE_SURROGATE)),
-            (r#"{"a":"\ude00"}"#, Some(LONE_SURROGATE)),
-            (r#"{"a":"\\ud83d"}"#, None),
-        ];
-        for (json, expected) in cases {
-            serde_json::from_str::<Box<serde_json::value::RawValue>>(json).expect(json);
-            assert_eq!(unstorable(json.as_bytes()), expected, "{json}");
-        }
-    }
 }

@@ -49,12 +49,11 @@ pub async fn run(settings: &Settings, command: Command) -> anyhow::Result<()> {
     } = command;
     let db = scimsync_db::connect(&settings.database).await?;
     let cutoff = Utc::now() - chrono::Duration::from_std(older_than)?;
+    let total = count(&db, cutoff).await?;
     if dry_run {
-        let n = count(&db, cutoff).await?;
-        println!("{n} event log rows were received before {cutoff} (dry run: nothing deleted)");
+        println!("{total} event log rows were received before {cutoff} (dry run: nothing deleted)");
         return Ok(());
     }
-    let total = count(&db, cutoff).await?;
     let bar = crate::progress_bar(total, "{bar:40} {pos}/{len} rows deleted  ({eta})");
     let n = prune(&db, cutoff, batch, |so_far| bar.set_position(so_far)).await?;
     bar.finish_and_clear();

@@ -5,6 +5,8 @@
 //! division, city, country) could never be stored. The bound leaves room for the two keys some
 //! indexes hold together (a group id and a member id).
 //!
+//! Strings PostgreSQL stores nowhere: U+0000 and half of a surrogate pair.
+//!
 //! The event's timestamp: a member's state is the fold of its events in timestamp order, so
 //! one event stamped years ahead would win over every real event until then, and PostgreSQL
 //! stores no year 0. Ingest refuses either with the field's path.
@@ -172,6 +174,50 @@ impl<'a> Keys<'a> {
     }
 }
 
+const NUL: &str = "the NUL character (\\u0000)";
+const LONE_SURROGATE: &str = "an unpaired UTF-16 surrogate (\\uD800-\\uDFFF)";
+
+/// Refuses a valid JSON text holding a string PostgreSQL cannot store: U+0000 (in neither text
+/// nor jsonb) or half of a surrogate pair (jsonb refuses it; serde_json checks escapes' hex
+/// digits only when it keeps a value raw).
+pub fn check_storable(json: &[u8]) -> Result<(), SchemaError> {
+    unstorable(json).map_or(Ok(()), |problem| Err(SchemaError::Unstorable(problem)))
+}
+
+/// What [`check_storable`] refuses. Both can only be written as `\u` escapes, and outside
+/// strings there are no backslashes, so walking the escapes is enough: `\\u0000` is a backslash
+/// and "u0000".
+fn unstorable(json: &[u8]) -> Option<&'static str> {
+    let mut rest = json;
+    // The previous escape was a high surrogate: its low half must come right after it.
+    let mut high = false;
+    while let Some(at) = rest.iter().position(|&b| b == b'\\') {
+        if high && at > 0 {
+            return Some(LONE_SURROGATE);
+        }
+        let escape = &rest[at + 1..];
+        let unit = match escape.split_first() {
+            Some((b'u', tail)) => tail
+                .get(..4)
+                .and_then(|hex| std::str::from_utf8(hex).ok())
+                .and_then(|hex| u16::from_str_radix(hex, 16).ok()),
+            _ => None,
+        };
+        match unit {
+            Some(0) => return Some(NUL),
+            Some(0xD800..=0xDBFF) if !high => high = true,
+            Some(0xDC00..=0xDFFF) if high => high = false,
+            Some(0xD800..=0xDFFF) => return Some(LONE_SURROGATE),
+            _ if high => return Some(LONE_SURROGATE),
+            _ => {}
+        }
+        // Past the escape, so an escaped backslash is not read as the start of another.
+        let length = if unit.is_some() { 5 } else { 1 };
+        rest = escape.get(length..).unwrap_or_default();
+    }
+    high.then_some(LONE_SURROGATE)
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::{json, Value};
@@ -257,5 +303,31 @@ mod tests {
         }))
         .expect("envelope");
         assert_eq!(refused_path(&group).as_deref(), Some("idp_group.group_id"));
+    }
+
+    #[test]
+    fn only_escapes_postgresql_cannot_store_count() {
+        let cases = [
+            (r#"{"a":"x\u0000y"}"#, Some(super::NUL)),
+            (r#"{"a":"\u0000"}"#, Some(super::NUL)),
+            (r#"{"\u0000":1}"#, Some(super::NUL)),
+            (r#"{"a":"\\\u0000"}"#, Some(super::NUL)),
+            (r#"{"a":"\\u0000"}"#, None),
+            (r#"{"a":"\u00001"}"#, Some(super::NUL)),
+            (r#"{"a":"\u0001\u00e9\n"}"#, None),
+            (r#"{"a":"\\"}"#, None),
+            (r#"{"a":"plain"}"#, None),
+            (r#"{"a":"\ud83d\ude00 \uD83D\uDE00"}"#, None),
+            (r#"{"a":"\ud83d"}"#, Some(super::LONE_SURROGATE)),
+            (r#"{"a":"\ud83dx\ude00"}"#, Some(super::LONE_SURROGATE)),
+            (r#"{"a":"\ud83d\n"}"#, Some(super::LONE_SURROGATE)),
+            (r#"{"a":"\ud83d\ud83d"}"#, Some(super::LONE_SURROGATE)),
+            (r#"{"a":"\ude00"}"#, Some(super::LONE_SURROGATE)),
+            (r#"{"a":"\\ud83d"}"#, None),
+        ];
+        for (json, expected) in cases {
+            serde_json::from_str::<Box<serde_json::value::RawValue>>(json).expect(json);
+            assert_eq!(super::unstorable(json.as_bytes()), expected, "{json}");
+        }
     }
 }

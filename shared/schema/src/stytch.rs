@@ -24,6 +24,9 @@ pub enum SchemaError {
     NotAnObject,
     #[error("field `{path}`: {message}")]
     Field { path: String, message: String },
+    /// A string PostgreSQL cannot store, somewhere in the body ([`crate::limits::check_storable`]).
+    #[error("strings may not contain {0}")]
+    Unstorable(&'static str),
 }
 
 impl SchemaError {
