@@ -396,3 +396,9 @@ impl TestApp {
         .await;
     }
 }
+
+/// A response's status and JSON body (`Null` if the body is not JSON).
+pub async fn status_and_json(response: reqwest::Response) -> (u16, Value) {
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
