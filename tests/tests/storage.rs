@@ -153,3 +153,52 @@ async fn the_admin_api_plans_each_statement_for_its_parameters() {
     assert_eq!(setting(&worker, "plan_cache_mode").await, "auto");
     env.cleanup().await;
 }
+
+async fn plan(db: &sea_orm::DatabaseConnection, sql: &str) -> String {
+    let rows = db
+        .query_all(Statement::from_string(
+            DbBackend::Postgres,
+            format!("EXPLAIN {sql}"),
+        ))
+        .await
+        .unwrap();
+    rows.iter()
+        .map(|row| row.try_get_by_index::<String>(0).unwrap())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// A first sync fills tables whose statistics say they hold almost nothing, and PostgreSQL
+/// answers a lookup in a table that small with a scan of the whole table, which it keeps doing
+/// as the table grows until autovacuum analyses it again. The workers' connections probe the
+/// index whatever the statistics say.
+#[tokio::test]
+async fn worker_pools_probe_indexes_of_tables_analysed_when_small() {
+    let env = TestEnv::new().await;
+    let company = env.insert_company("org-small-stats").await;
+    env.insert_users_at_level(company, "few", 3, "basic").await;
+    env.db
+        .execute(Statement::from_string(DbBackend::Postgres, "ANALYZE users"))
+        .await
+        .unwrap();
+    let lookup = "SELECT id FROM users WHERE stytch_member_id = ANY(ARRAY['few-member-1'])";
+
+    let plain = scimsync_db::connect(&env.settings.database).await.unwrap();
+    let scanned = plan(&plain, lookup).await;
+    assert!(
+        scanned.contains("Seq Scan on users"),
+        "the premise: a table analysed with three rows is scanned\n{scanned}"
+    );
+
+    let worker = scimsync_db::connect_worker(&env.settings.database)
+        .await
+        .unwrap();
+    assert_eq!(setting(&worker, "enable_seqscan").await, "off");
+    assert_eq!(setting(&worker, "synchronous_commit").await, "on");
+    let probed = plan(&worker, lookup).await;
+    assert!(
+        probed.contains("Index") && !probed.contains("Seq Scan"),
+        "a worker probes the index\n{probed}"
+    );
+    env.cleanup().await;
+}

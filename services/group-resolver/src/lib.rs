@@ -23,7 +23,7 @@ pub const CONCERN: &str = "group-resolver";
 
 /// Runs until `shutdown`, then drains in-flight messages (SPEC A4).
 pub async fn run(settings: Settings, shutdown: CancellationToken) -> anyhow::Result<()> {
-    let db = scimsync_db::connect(&settings.database).await?;
+    let db = scimsync_db::connect_worker(&settings.database).await?;
     let handler =
         handler::GroupResolver::new(db.clone(), kind::DefaultGroups::from(&settings.groups));
     worker::run(&settings, CONCERN, GROUP_RESOLVER, |_| handler, shutdown).await?;

@@ -38,7 +38,7 @@ pub async fn run_with_clock(
     clock: Clock,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
-    let db = scimsync_db::connect(&settings.database).await?;
+    let db = scimsync_db::connect_worker(&settings.database).await?;
     let max_pending_age = Duration::from_secs(settings.manager.max_pending_age_secs);
     let handler = handler::ManagerLinker {
         db: db.clone(),

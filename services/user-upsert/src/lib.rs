@@ -14,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 
 /// Runs until `shutdown`, then drains in-flight messages (SPEC A4).
 pub async fn run(settings: Settings, shutdown: CancellationToken) -> anyhow::Result<()> {
-    let db = scimsync_db::connect(&settings.database).await?;
+    let db = scimsync_db::connect_worker(&settings.database).await?;
     let handler = |publisher| handler::UserUpsert {
         store: store::Store::new(db.clone()),
         publisher,

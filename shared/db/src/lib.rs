@@ -29,6 +29,20 @@ pub async fn connect(settings: &DatabaseSettings) -> Result<DatabaseConnection, 
     connect_url(settings.url.expose_secret(), settings).await
 }
 
+/// Session parameters of the workers' pools. Every statement a worker runs, and every
+/// foreign-key check PostgreSQL runs for it, is a lookup by key. A first sync fills tables whose
+/// statistics still say they are empty until autovacuum analyses them, and until then the planner
+/// turns those lookups into scans of the whole table: on a fresh database a 10,000-member sync
+/// read about 24 million rows of `users` that way (docs/benchmarks.md, "Scans planned from
+/// empty tables"). Turning sequential scans off makes the planner take the index whatever the
+/// statistics say; a statement with no usable index still scans.
+pub const WORKER_SESSION: &[(&str, &str)] = &[("enable_seqscan", "off")];
+
+/// Opens a worker's pool ([`WORKER_SESSION`]).
+pub async fn connect_worker(settings: &DatabaseSettings) -> Result<DatabaseConnection, DbErr> {
+    connect_with(settings, WORKER_SESSION).await
+}
+
 /// Opens a pool whose connections also set these session parameters.
 pub async fn connect_with(
     settings: &DatabaseSettings,
