@@ -149,7 +149,9 @@ async fn the_admin_api_plans_each_statement_for_its_parameters() {
         "force_custom_plan"
     );
     assert_eq!(setting(&admin, "synchronous_commit").await, "on");
-    let worker = scimsync_db::connect(&env.settings.database).await.unwrap();
+    let worker = scimsync_db::connect_worker(&env.settings.database)
+        .await
+        .unwrap();
     assert_eq!(setting(&worker, "plan_cache_mode").await, "auto");
     env.cleanup().await;
 }
