@@ -327,7 +327,7 @@ async fn a_user_committed_while_its_list_is_applied_still_gets_the_lists_level()
     .await;
     let company = app.register_company("org-race", &["example.com"]).await;
     let upsert = app.env.db.begin().await.unwrap();
-    scimsync_db::access::lock_members(&upsert, &["m-race".to_owned()])
+    scimsync_db::access::lock_members(&upsert, company, &["m-race".to_owned()])
         .await
         .unwrap();
     let user_id = insert_scim_user(&upsert, company, "m-race", "race@example.com").await;

@@ -89,7 +89,7 @@ impl GroupResolver {
         run: &'a [List<'a>],
     ) -> Result<Done<'a>, DbErr> {
         let members: Vec<String> = run.iter().map(|l| l.member_id.clone()).collect();
-        access::lock_concern(txn, crate::CONCERN, &members).await?;
+        access::lock_concern(txn, crate::CONCERN, company_id, &members).await?;
         // Groups the lists name, plus groups the members are leaving.
         let mut touched: Vec<String> = run.iter().flat_map(List::ids).collect();
         touched.extend(

@@ -10,21 +10,35 @@ use uuid::Uuid;
 
 use crate::CONCERN;
 
+/// An event's log entry. `user_id` is the member's own user, when the event is about one member
+/// who has a record; `changes` are what the event did to people, and every user they name is
+/// recorded with the row, so the log filtered by a user finds it (R16: "why was this user
+/// deactivated?").
 pub(crate) fn entry<'a>(
     webhook: &'a StytchWebhook,
     company_id: Option<Uuid>,
-    member_id: Option<&'a str>,
+    member: Option<(&'a str, Option<Uuid>)>,
     outcome: &'a str,
+    changes: &[Change],
     detail: serde_json::Value,
 ) -> Entry<'a> {
+    let user_id = member.and_then(|(_, user)| user);
+    let mut user_ids: Vec<Uuid> = changes
+        .iter()
+        .map(|c| c.user_id)
+        .filter(|u| Some(*u) != user_id)
+        .collect();
+    user_ids.sort_unstable();
+    user_ids.dedup();
     Entry {
         company_id,
         received_at: webhook.received_at,
         event_id: &webhook.event_id,
         event_type: &webhook.event_type,
         concern: CONCERN,
-        user_id: None,
-        stytch_member_id: member_id,
+        user_id,
+        user_ids,
+        stytch_member_id: member.map(|(m, _)| m),
         outcome,
         detail,
     }
@@ -92,7 +106,7 @@ pub(crate) async fn refresh_present(
         return Ok((Vec::new(), Vec::new()));
     }
     let present: Vec<String> = users.iter().map(|(member, _)| member.clone()).collect();
-    access::lock_members(txn, &present).await?;
+    access::lock_members(txn, company_id, &present).await?;
     let changes = access::refresh(txn, &user_ids(&users)).await?;
     Ok((users, changes))
 }
@@ -128,7 +142,7 @@ pub(crate) async fn recheck(
         .map(|u| u.change.member_id.to_owned())
         .collect();
     let txn = db.begin().await?;
-    access::lock_members(&txn, &members).await?;
+    access::lock_members(&txn, company_id, &members).await?;
     let users = access::users_by_member(&txn, company_id, &members).await?;
     if users.is_empty() {
         txn.commit().await?;
@@ -191,8 +205,9 @@ pub(crate) fn verdict<'a>(
     let log = entry(
         webhook,
         Some(change.company_id),
-        Some(change.member_id),
+        Some((change.member_id, users.first().copied())),
         outcome,
+        &changes,
         detail,
     );
     (outcome, log)

@@ -196,7 +196,13 @@ impl GroupResolver {
     pub(crate) async fn apply_list(&self, list: &List<'_>) -> Result<&'static str, Failure> {
         let ids = list.ids();
         let txn = self.db.begin().await?;
-        access::lock_concern(&txn, crate::CONCERN, std::slice::from_ref(&list.member_id)).await?;
+        access::lock_concern(
+            &txn,
+            crate::CONCERN,
+            list.company_id,
+            std::slice::from_ref(&list.member_id),
+        )
+        .await?;
         // Groups the list names, plus groups the member is leaving.
         let mut touched = ids.clone();
         touched.extend(memberships::current_groups(&txn, list.company_id, &list.member_id).await?);

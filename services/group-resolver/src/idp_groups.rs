@@ -38,7 +38,14 @@ impl GroupResolver {
                 let detail = json!({ "problem": problem, "raw": webhook.envelope });
                 event_log::record(
                     &self.db,
-                    entry(webhook, company_id, None, "unparseable_group_event", detail),
+                    entry(
+                        webhook,
+                        company_id,
+                        None,
+                        "unparseable_group_event",
+                        &[],
+                        detail,
+                    ),
                 )
                 .await?;
                 return Ok("unparseable_group_event");
@@ -66,7 +73,13 @@ impl GroupResolver {
         let member_id = event.member_id.clone().unwrap_or_default();
         let present = event.action == GroupAction::MemberAdd;
         let txn = self.db.begin().await?;
-        access::lock_concern(&txn, crate::CONCERN, std::slice::from_ref(&member_id)).await?;
+        access::lock_concern(
+            &txn,
+            crate::CONCERN,
+            company_id,
+            std::slice::from_ref(&member_id),
+        )
+        .await?;
         access::lock_groups_shared(&txn, company_id, std::slice::from_ref(&event.group_id)).await?;
         let renamed = groups::ensure(
             &txn,
@@ -164,7 +177,7 @@ impl GroupResolver {
         };
         event_log::record(
             &self.db,
-            entry(webhook, Some(company_id), None, outcome, detail),
+            entry(webhook, Some(company_id), None, outcome, &changes, detail),
         )
         .await?;
         Ok(outcome)

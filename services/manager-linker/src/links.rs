@@ -148,6 +148,7 @@ impl Linker<'_> {
                     event_type: &webhook.event_type,
                     concern: CONCERN,
                     user_id: None,
+                    user_ids: Vec::new(),
                     stytch_member_id: None,
                     outcome: "stale_ignored",
                     detail: json!({ "manager_value": seen.value }),
@@ -252,6 +253,16 @@ impl Linker<'_> {
             event_type: &link.event_type,
             concern: CONCERN,
             user_id: attempt.user(),
+            // The manager gains a report (and may become a Manager, R12): the row is in their
+            // history too.
+            user_ids: match attempt {
+                Attempt::Linked {
+                    manager,
+                    changed: true,
+                    ..
+                } => vec![*manager],
+                _ => Vec::new(),
+            },
             stytch_member_id: Some(&link.stytch_member_id),
             outcome: attempt.outcome(),
             detail,

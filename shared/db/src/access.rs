@@ -17,7 +17,10 @@ use uuid::Uuid;
 
 mod locks;
 
-pub use locks::{lock_concern, lock_group, lock_groups_shared, lock_members};
+pub use locks::{
+    lock_concern, lock_concern_of, lock_group, lock_groups_shared, lock_members, lock_members_of,
+    lock_stytch_members,
+};
 
 /// What changed for one user.
 #[derive(Debug, Clone, PartialEq, Eq, FromQueryResult, serde::Serialize)]
@@ -201,17 +204,19 @@ pub async fn refresh_under_locks(
         return Ok(Vec::new());
     }
     let txn = db.begin().await?;
-    let members: Vec<String> = MemberRow::find_by_statement(Statement::from_sql_and_values(
-        DbBackend::Postgres,
-        "SELECT stytch_member_id FROM users WHERE id = ANY($1) AND stytch_member_id IS NOT NULL",
-        [user_ids.to_vec().into()],
-    ))
-    .all(&txn)
-    .await?
-    .into_iter()
-    .map(|r| r.stytch_member_id)
-    .collect();
-    lock_members(&txn, &members).await?;
+    let members: Vec<(Uuid, String)> =
+        CompanyMemberRow::find_by_statement(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT company_id, stytch_member_id FROM users
+             WHERE id = ANY($1) AND stytch_member_id IS NOT NULL",
+            [user_ids.to_vec().into()],
+        ))
+        .all(&txn)
+        .await?
+        .into_iter()
+        .map(|r| (r.company_id, r.stytch_member_id))
+        .collect();
+    lock_members_of(&txn, &members).await?;
     let changes = refresh(&txn, user_ids).await?;
     txn.commit().await?;
     Ok(changes)
@@ -277,6 +282,12 @@ struct MemberRow {
     stytch_member_id: String,
 }
 
+#[derive(Debug, FromQueryResult)]
+struct CompanyMemberRow {
+    company_id: Uuid,
+    stytch_member_id: String,
+}
+
 /// Refreshes every user with a membership row in the group, in chunks, each chunk in its own
 /// short transaction holding those members' locks. Call it after the group-level change (a
 /// deletion, a rename, a new custom level) has committed: any member transaction that read the
@@ -302,7 +313,7 @@ pub async fn refresh_group_members(
     let mut changes = Vec::new();
     for chunk in members.chunks(500) {
         let txn = db.begin().await?;
-        lock_members(&txn, chunk).await?;
+        lock_members(&txn, company_id, chunk).await?;
         let users = users_of_members(&txn, company_id, chunk).await?;
         changes.extend(refresh(&txn, &users).await?);
         txn.commit().await?;

@@ -1,4 +1,6 @@
-//! Writing the SCIM event log (R16): one row per event per concern, written at most once.
+//! Writing the SCIM event log (R16): one row per event per concern per company, written at most
+//! once. Event ids are scoped to their company: another company's event with the same id is
+//! another event (SPEC §7).
 
 use chrono::{DateTime, Utc};
 use sea_orm::{ConnectionTrait, DbBackend, DbErr, Statement};
@@ -13,6 +15,9 @@ pub struct Entry<'a> {
     pub event_type: &'a str,
     pub concern: &'a str,
     pub user_id: Option<Uuid>,
+    /// Every other user the event changed (members of a deleted group, a level recomputed),
+    /// so the log filtered by a user finds each row that changed them.
+    pub user_ids: Vec<Uuid>,
     pub stytch_member_id: Option<&'a str>,
     pub outcome: &'a str,
     pub detail: serde_json::Value,
@@ -32,6 +37,7 @@ pub async fn record_latest(conn: &impl ConnectionTrait, entry: Entry<'_>) -> Res
 const LATEST: &str = "DO UPDATE
     SET outcome = EXCLUDED.outcome, detail = EXCLUDED.detail,
         user_id = COALESCE(EXCLUDED.user_id, scim_event_log.user_id),
+        user_ids = EXCLUDED.user_ids,
         company_id = COALESCE(EXCLUDED.company_id, scim_event_log.company_id)";
 
 /// Records several entries in one statement, each unless its concern already logged its event
@@ -72,6 +78,7 @@ async fn write_chunk(
         event_type: &'a str,
         concern: &'a str,
         user_id: Option<Uuid>,
+        user_ids: &'a [Uuid],
         stytch_member_id: Option<&'a str>,
         outcome: &'a str,
         detail: &'a serde_json::Value,
@@ -85,6 +92,7 @@ async fn write_chunk(
             event_type: e.event_type,
             concern: e.concern,
             user_id: e.user_id,
+            user_ids: &e.user_ids,
             stytch_member_id: e.stytch_member_id,
             outcome: e.outcome,
             detail: &e.detail,
@@ -92,7 +100,7 @@ async fn write_chunk(
         .collect();
     conn.execute(Statement::from_sql_and_values(
         DbBackend::Postgres,
-        format!("{RECORD_ALL} ON CONFLICT (event_id, concern) {on_conflict}"),
+        format!("{RECORD_ALL} ON CONFLICT (company_id, event_id, concern) {on_conflict}"),
         [crate::json_rows(&rows)?],
     ))
     .await?;
@@ -101,8 +109,10 @@ async fn write_chunk(
 
 const RECORD_ALL: &str = "
 INSERT INTO scim_event_log
-    (company_id, received_at, event_id, event_type, concern, user_id, stytch_member_id, outcome, detail)
-SELECT company_id, received_at, event_id, event_type, concern, user_id, stytch_member_id, outcome, detail
+    (company_id, received_at, event_id, event_type, concern, user_id, user_ids, stytch_member_id,
+     outcome, detail)
+SELECT company_id, received_at, event_id, event_type, concern, user_id, user_ids,
+       stytch_member_id, outcome, detail
 FROM jsonb_to_recordset($1::text::jsonb) AS e(
     company_id uuid, received_at timestamptz, event_id text, event_type text, concern text,
-    user_id uuid, stytch_member_id text, outcome text, detail jsonb)";
+    user_id uuid, user_ids uuid[], stytch_member_id text, outcome text, detail jsonb)";

@@ -175,8 +175,8 @@ pub async fn clear_locally(
         // The link's own lock first (manager-linker takes it to change the link), then the
         // member's.
         let members = [member_id.to_owned()];
-        access::lock_concern(&txn, LINKER, &members).await?;
-        access::lock_members(&txn, &members).await?;
+        access::lock_concern(&txn, LINKER, company_id, &members).await?;
+        access::lock_members(&txn, company_id, &members).await?;
     }
     lock(&txn, company_id).await?;
     let previous = set_manager(&txn, user_id, None).await?;

@@ -91,7 +91,7 @@ async fn a_manager_refreshed_while_its_groups_change_keeps_the_level_they_give()
     let boss_id: Uuid = boss["id"].as_str().unwrap().parse().unwrap();
 
     let groups = app.env.db.begin().await.unwrap();
-    scimsync_db::access::lock_members(&groups, &["m-boss".to_owned()])
+    scimsync_db::access::lock_members(&groups, company, &["m-boss".to_owned()])
         .await
         .unwrap();
     // The admins group and the manager's membership of it, as group-resolver writes them.

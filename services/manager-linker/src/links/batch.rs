@@ -81,9 +81,8 @@ impl Linker<'_> {
         run: &[Observed<'_>],
         managers: &mut Vec<Uuid>,
     ) -> Result<Vec<Attempt>, DbErr> {
-        let members: Vec<String> = run.iter().map(|s| s.member_id.to_owned()).collect();
-        access::lock_concern(txn, crate::CONCERN, &members).await?;
         let keys: Vec<Key> = run.iter().map(|s| key(s.company_id, s.member_id)).collect();
+        access::lock_concern_of(txn, crate::CONCERN, &keys).await?;
         let current = sql::links_for_update(txn, &keys).await?;
         let stored: Vec<Stored<'_>> = run
             .iter()
@@ -155,15 +154,11 @@ impl Linker<'_> {
             return Ok(());
         }
         let txn = self.db.begin().await?;
-        let members: Vec<String> = candidates
-            .iter()
-            .map(|i| seen[*i].member_id.to_owned())
-            .collect();
-        access::lock_concern(&txn, crate::CONCERN, &members).await?;
         let keys: Vec<Key> = candidates
             .iter()
             .map(|i| key(seen[*i].company_id, seen[*i].member_id))
             .collect();
+        access::lock_concern_of(&txn, crate::CONCERN, &keys).await?;
         let mut locked = sql::links_for_update(&txn, &keys).await?;
         let mut links = Vec::new();
         let mut settled_for = Vec::new();
@@ -245,9 +240,8 @@ impl Linker<'_> {
         announcements: &[&UserProvisioned],
         managers: &mut Vec<Uuid>,
     ) -> Result<Vec<usize>, DbErr> {
-        let members: Vec<String> = woken.iter().map(|((_, m), _)| m.clone()).collect();
-        access::lock_concern(txn, crate::CONCERN, &members).await?;
         let keys: Vec<Key> = woken.iter().map(|(k, _)| k.clone()).collect();
+        access::lock_concern_of(txn, crate::CONCERN, &keys).await?;
         let mut locked = sql::links_for_update(txn, &keys).await?;
         let mut pending = Vec::new();
         for (key, index) in woken {
@@ -324,13 +318,13 @@ impl Linker<'_> {
             .iter()
             .map(|(link, by)| self.lookup(link, &found, by.may_give_up()))
             .collect();
-        let members: Vec<String> = links
+        let members: Vec<Key> = links
             .iter()
             .zip(&lookups)
             .filter(|(_, lookup)| matches!(lookup, Lookup::Candidate { .. }))
-            .map(|((l, _), _)| l.stytch_member_id.clone())
+            .map(|((l, _), _)| key(l.company_id, &l.stytch_member_id))
             .collect();
-        access::lock_members(txn, &members).await?;
+        access::lock_members_of(txn, &members).await?;
         // The hierarchy changes of each company under its hierarchy lock, taken once (a batch
         // is almost always one company) and in company order.
         let mut attempts: Vec<Option<Attempt>> = Vec::with_capacity(links.len());

@@ -54,8 +54,7 @@ impl Linker<'_> {
         before: chrono::DateTime<chrono::Utc>,
         managers: &mut Vec<Uuid>,
     ) -> anyhow::Result<Swept> {
-        let members: Vec<String> = due.iter().map(|(_, m)| m.clone()).collect();
-        access::lock_concern(txn, crate::CONCERN, &members).await?;
+        access::lock_concern_of(txn, crate::CONCERN, due).await?;
         let mut locked = sql::links_for_update(txn, due).await?;
         // Another replica's sweep, or an event, may have got there first.
         let links: Vec<manager_link::Model> = due

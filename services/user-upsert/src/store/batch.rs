@@ -3,6 +3,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use scimsync_db::access;
+use scimsync_db::entity::company;
 use scimsync_db::event_log;
 use scimsync_schema::stytch::Member;
 use scimsync_schema::{Envelope, StytchWebhook};
@@ -24,9 +25,10 @@ pub struct Item<'a> {
     pub envelope: &'a Envelope,
 }
 
-/// An event whose member is known, ready for the batch's steps.
+/// An event whose member and company are known, ready for the batch's steps.
 struct Prepared<'a> {
     item: Item<'a>,
+    company: company::Model,
     member_id: String,
     member: Option<Member>,
     /// The state this event alone gives: the values the fold may take from it (its org
@@ -59,6 +61,16 @@ impl Store {
                 results.push((index, self.apply(item.webhook, item.envelope).await));
                 continue;
             };
+            // An event that names no organisation, or an organisation not registered, goes
+            // the single path, which finds its companies or reports it.
+            let named = match member.as_ref().and_then(|m| m.organization_id.as_deref()) {
+                Some(org) => self.companies.find(&self.db, org).await.ok().flatten(),
+                None => None,
+            };
+            let Some(company) = named else {
+                results.push((index, self.apply(item.webhook, item.envelope).await));
+                continue;
+            };
             if !members.insert(member_id.clone()) {
                 self.apply_run(std::mem::take(&mut run), &mut results).await;
                 members = HashSet::from([member_id.clone()]);
@@ -71,6 +83,7 @@ impl Store {
             }]);
             let prepared = Prepared {
                 item: *item,
+                company,
                 member_id,
                 member,
                 own,
@@ -131,17 +144,8 @@ impl Store {
     async fn create_entries_ahead(&self, items: &[Prepared<'_>]) -> org::Created {
         let mut by_company: BTreeMap<Uuid, BTreeSet<org::Value>> = BTreeMap::new();
         for prepared in items {
-            let Some(member) = &prepared.member else {
-                continue;
-            };
-            let Some(organization_id) = member.organization_id.as_deref() else {
-                continue;
-            };
-            let Ok(Some(company)) = self.companies.find(&self.db, organization_id).await else {
-                continue;
-            };
             by_company
-                .entry(company.id)
+                .entry(prepared.company.id)
                 .or_default()
                 .extend(org::values(&prepared.own));
         }
@@ -164,10 +168,11 @@ impl Store {
     ) -> Result<Together, DbErr> {
         let txn = self.db.begin().await?;
         let members: Vec<String> = items.iter().map(|p| p.member_id.clone()).collect();
-        access::lock_concern(&txn, super::CONCERN, &members).await?;
+        access::lock_stytch_members(&txn, super::CONCERN, &members).await?;
         let new: Vec<events::NewEvent<'_>> = items
             .iter()
             .map(|p| events::NewEvent {
+                company_id: p.company.id,
                 webhook: p.item.webhook,
                 envelope: p.item.envelope,
                 member_id: &p.member_id,
@@ -189,7 +194,11 @@ impl Store {
             }
         };
         // The user records are written from here on.
-        if let Err(error) = access::lock_members(&txn, &members).await {
+        let keys: Vec<(Uuid, String)> = items
+            .iter()
+            .map(|p| (p.company.id, p.member_id.clone()))
+            .collect();
+        if let Err(error) = access::lock_members_of(&txn, &keys).await {
             let _ = txn.rollback().await;
             return Err(error);
         }
@@ -208,6 +217,7 @@ impl Store {
                 .apply_in(
                     &txn,
                     &ctx,
+                    &prepared.company,
                     prepared.item.envelope,
                     prepared.member.as_ref(),
                     Some(InBatch {
@@ -223,11 +233,10 @@ impl Store {
             match step {
                 Ok(Step::Commit {
                     applied: done,
-                    company_id,
                     entry,
                 }) => {
                     applied.push(done);
-                    companies.extend(company_id);
+                    companies.insert(prepared.company.id);
                     entries.push(entry);
                 }
                 Ok(_) => {

@@ -29,6 +29,7 @@ impl<'a> Context<'a> {
             event_type: &self.webhook.event_type,
             concern: CONCERN,
             user_id,
+            user_ids: Vec::new(),
             stytch_member_id: Some(self.member_id),
             outcome,
             detail,

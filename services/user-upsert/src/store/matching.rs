@@ -85,22 +85,24 @@ pub async fn match_user(
 #[derive(Debug, FromQueryResult)]
 struct Owner {
     id: Uuid,
+    company_id: Uuid,
 }
 
-/// R3: another user (any company) holding this email, case-insensitively.
+/// R3: another user (any company) holding this email, case-insensitively, and its company.
 pub async fn email_owner(
     txn: &DatabaseTransaction,
     email: &str,
     except: Option<Uuid>,
-) -> Result<Option<Uuid>, DbErr> {
+) -> Result<Option<(Uuid, Uuid)>, DbErr> {
     let owner = Owner::find_by_statement(Statement::from_sql_and_values(
         DbBackend::Postgres,
-        "SELECT id FROM users WHERE lower(email) = lower($1) AND id IS DISTINCT FROM $2 LIMIT 1",
+        "SELECT id, company_id FROM users
+         WHERE lower(email) = lower($1) AND id IS DISTINCT FROM $2 LIMIT 1",
         [email.into(), except.into()],
     ))
     .one(txn)
     .await?;
-    Ok(owner.map(|o| o.id))
+    Ok(owner.map(|o| (o.id, o.company_id)))
 }
 
 /// Which of a batch's keys some user holds: member ids (`$1`), external ids (`$2`) and emails

@@ -36,7 +36,7 @@ use std::time::{Duration, Instant};
 
 use scimsync_db::access;
 use scimsync_db::companies::Cache;
-use scimsync_db::entity::user;
+use scimsync_db::entity::{company, user};
 use scimsync_db::event_log;
 use scimsync_schema::message::UserProvisioned;
 use scimsync_schema::stytch::Member;
@@ -132,6 +132,10 @@ impl Store {
         Ok(Applied::just("ignored_non_scim_source", None))
     }
 
+    /// Applies one member event. An event that names its organisation applies to that company's
+    /// member; one that names none (a Stytch DELETE carries no body) to the member of every
+    /// company whose history holds its member id, or, while none does, it waits for the first
+    /// event that names the member's company ([`events`]).
     pub async fn apply(
         &self,
         webhook: &StytchWebhook,
@@ -149,26 +153,73 @@ impl Store {
             webhook,
             member_id: &member_id,
         };
+        if let Some(org) = member.as_ref().and_then(|m| m.organization_id.as_deref()) {
+            let company = self
+                .companies
+                .find(&self.db, org)
+                .await?
+                .ok_or_else(|| ProcessError::UnknownOrganization(org.to_owned()))?;
+            return self
+                .apply_to(&ctx, &company, envelope, member.as_ref())
+                .await;
+        }
+        let txn = self.db.begin().await?;
+        access::lock_stytch_members(&txn, CONCERN, std::slice::from_ref(&member_id)).await?;
+        let holders = events::holders(&txn, &member_id).await?;
+        if holders.is_empty() {
+            let kept = events::keep_unclaimed(&txn, webhook, envelope, &member_id, member.as_ref())
+                .await?;
+            if !kept {
+                txn.rollback().await?;
+                return Ok(Applied::just("duplicate", None));
+            }
+            // Nothing to deactivate yet. A create arriving later (older timestamp) claims this
+            // event and still ends deactivated, as in order.
+            let entry = ctx.entry(None, None, "member_not_found", json!({ "deferred": true }));
+            event_log::record(&txn, entry).await?;
+            txn.commit().await?;
+            return Ok(Applied::just("member_not_found", None));
+        }
+        txn.rollback().await?;
+        let mut first = None;
+        for company_id in holders {
+            let Some(company) = company::Entity::find_by_id(company_id)
+                .one(&self.db)
+                .await?
+            else {
+                continue;
+            };
+            let applied = self
+                .apply_to(&ctx, &company, envelope, member.as_ref())
+                .await?;
+            first.get_or_insert(applied);
+        }
+        Ok(first.unwrap_or_else(|| Applied::just("member_not_found", None)))
+    }
+
+    /// [`Store::apply`] for the member of one company, in one transaction.
+    async fn apply_to(
+        &self,
+        ctx: &Context<'_>,
+        company: &company::Model,
+        envelope: &Envelope,
+        member: Option<&Member>,
+    ) -> Result<Applied, ProcessError> {
+        let member_id = ctx.member_id;
         let txn = self.db.begin().await?;
         // Serialise work on one member across every replica, and its user record's writes
         // across every worker; released at commit.
-        let members = std::slice::from_ref(&member_id);
-        access::lock_concern(&txn, CONCERN, members).await?;
-        access::lock_members(&txn, members).await?;
+        let members = [member_id.to_owned()];
+        access::lock_stytch_members(&txn, CONCERN, &members).await?;
+        access::lock_members(&txn, company.id, &members).await?;
         match self
-            .apply_in(&txn, &ctx, envelope, member.as_ref(), None)
+            .apply_in(&txn, ctx, company, envelope, member, None)
             .await?
         {
-            Step::Commit {
-                applied,
-                company_id,
-                entry,
-            } => {
+            Step::Commit { applied, entry } => {
                 event_log::record(&txn, entry).await?;
                 txn.commit().await?;
-                if let Some(company_id) = company_id {
-                    self.touch_last_sync(company_id).await?;
-                }
+                self.touch_last_sync(company.id).await?;
                 Ok(applied)
             }
             Step::Duplicate => {
@@ -176,15 +227,16 @@ impl Store {
                 // The first delivery may have stopped before its announcement was confirmed:
                 // announce again (waking a link twice is harmless).
                 let user = user::Entity::find()
-                    .filter(user::Column::StytchMemberId.eq(member_id.as_str()))
+                    .filter(user::Column::CompanyId.eq(company.id))
+                    .filter(user::Column::StytchMemberId.eq(member_id))
                     .one(&self.db)
                     .await?;
                 let provisioned = user.as_ref().map(|u| UserProvisioned {
-                    event_id: format!("{}:user_provisioned", webhook.event_id),
-                    timestamp: webhook.timestamp,
+                    event_id: format!("{}:user_provisioned", ctx.webhook.event_id),
+                    timestamp: ctx.webhook.timestamp,
                     company_id: u.company_id.to_string(),
                     user_id: u.id.to_string(),
-                    stytch_member_id: member_id.clone(),
+                    stytch_member_id: member_id.to_owned(),
                     scim_id: u.scim_id.clone(),
                     external_id: u.external_id.clone(),
                 });
@@ -195,7 +247,6 @@ impl Store {
                 })
             }
             Step::Reject {
-                company_id,
                 user_id,
                 outcome,
                 detail,
@@ -203,14 +254,10 @@ impl Store {
                 txn.rollback().await?;
                 event_log::record(
                     &self.db,
-                    ctx.entry(Some(company_id), user_id, outcome, detail),
+                    ctx.entry(Some(company.id), user_id, outcome, detail),
                 )
                 .await?;
                 Ok(Applied::just(outcome, user_id))
-            }
-            Step::UnknownOrganization(org) => {
-                txn.rollback().await?;
-                Err(ProcessError::UnknownOrganization(org))
             }
         }
     }

@@ -3,8 +3,9 @@
 //! batch, which only hands it what it prepared.
 
 use scimsync_db::access;
+use scimsync_db::entity::company;
 use scimsync_db::event_log::Entry;
-use scimsync_schema::stytch::{Action, Member};
+use scimsync_schema::stytch::Member;
 use scimsync_schema::Envelope;
 use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, DbErr, Statement};
 use serde_json::json;
@@ -21,7 +22,7 @@ pub(super) struct InBatch<'b> {
     /// The org entries created ahead.
     pub created: &'b org::Created,
     /// The member's events, this one already stored (`None`: a duplicate).
-    pub stored: Option<Vec<crate::fold::MemberEvent>>,
+    pub stored: Option<events::Loaded>,
     /// The batch's keys nobody holds.
     pub unheld: &'b mut matching::Unheld,
     /// New records whose activity and level the batch refreshes together before its commit.
@@ -36,17 +37,14 @@ pub(super) struct InBatch<'b> {
 pub(super) enum Step<'a> {
     Commit {
         applied: Applied,
-        company_id: Option<Uuid>,
         entry: Entry<'a>,
     },
     Duplicate,
     Reject {
-        company_id: Uuid,
         user_id: Option<Uuid>,
         outcome: &'static str,
         detail: serde_json::Value,
     },
-    UnknownOrganization(String),
 }
 
 impl Store {
@@ -56,6 +54,7 @@ impl Store {
         &self,
         txn: &DatabaseTransaction,
         ctx: &Context<'a>,
+        company: &company::Model,
         envelope: &Envelope,
         member: Option<&Member>,
         batch: Option<InBatch<'_>>,
@@ -71,39 +70,53 @@ impl Store {
                 Some(b.insert_later),
             ),
             None => {
-                let stored =
-                    events::record_and_load(txn, ctx.webhook, envelope, ctx.member_id, member)
-                        .await?;
+                let new = events::NewEvent {
+                    company_id: company.id,
+                    webhook: ctx.webhook,
+                    envelope,
+                    member_id: ctx.member_id,
+                    member,
+                };
+                let stored = events::record_and_load(txn, new).await?;
                 (&none, stored, None, None, None, None)
             }
         };
-        let Some(events) = stored else {
+        let Some(loaded) = stored else {
             return Ok(Step::Duplicate);
         };
-        let had_delete = events.iter().any(|e| e.action == Action::Delete);
-        let state = fold(events);
+        if !loaded.claimed.is_empty() {
+            // Events logged before their company was known now get one.
+            txn.execute(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                "UPDATE scim_event_log l SET company_id = $1
+                 WHERE l.company_id IS NULL AND l.stytch_member_id = $2 AND l.concern = $3
+                   AND l.event_id = ANY($4)
+                   AND NOT EXISTS (SELECT 1 FROM scim_event_log o
+                                   WHERE o.company_id = $1 AND o.event_id = l.event_id
+                                     AND o.concern = l.concern)",
+                [
+                    company.id.into(),
+                    ctx.member_id.into(),
+                    super::CONCERN.into(),
+                    loaded.claimed.clone().into(),
+                ],
+            ))
+            .await?;
+        }
+        let state = fold(loaded.events);
         let is_newest = state.newest.is_none_or(|n| envelope.timestamp >= n);
-
-        let Some(org) = state.organization_id.clone() else {
+        if !state.has_body {
             // Only deletes so far: nothing to deactivate yet. The event stays stored, so a
             // create arriving later (older timestamp) still ends deactivated, as in order.
             return Ok(Step::Commit {
                 applied: Applied::just("member_not_found", None),
-                company_id: None,
-                entry: ctx.entry(None, None, "member_not_found", json!({ "deferred": true })),
+                entry: ctx.entry(
+                    Some(company.id),
+                    None,
+                    "member_not_found",
+                    json!({ "deferred": true }),
+                ),
             });
-        };
-        let Some(company) = self.companies.find(txn, &org).await? else {
-            return Ok(Step::UnknownOrganization(org));
-        };
-        if had_delete {
-            // A delete logged before its company was known now gets one.
-            txn.execute(Statement::from_sql_and_values(
-                DbBackend::Postgres,
-                "UPDATE scim_event_log SET company_id = $1 WHERE company_id IS NULL AND stytch_member_id = $2",
-                [company.id.into(), ctx.member_id.into()],
-            ))
-            .await?;
         }
         // A batch may know already that nobody holds the member's keys.
         let unheld_keys = unheld
@@ -122,14 +135,12 @@ impl Store {
                     json!({ "reason": "no email address in any event of this member yet" });
                 return Ok(Step::Commit {
                     applied: Applied::just("missing_email", None),
-                    company_id: Some(company.id),
                     entry: ctx.entry(Some(company.id), None, "missing_email", detail),
                 });
             }
         };
         let existing_id = existing.as_ref().map(|u| u.id);
         let reject = |outcome, detail| Step::Reject {
-            company_id: company.id,
             user_id: existing_id,
             outcome,
             detail,
@@ -153,25 +164,31 @@ impl Store {
                 Some(other) => Some(other),
                 None => matching::email_owner(txn, &email, existing_id).await?,
             };
-            if let Some(other) = other {
-                let detail = json!({ "email": email, "conflicting_user_id": other });
+            if let Some((other, other_company)) = other {
+                // Another company's records are not this company's to know about: the
+                // rejection says only that the address is taken elsewhere.
+                let detail = if other_company == company.id {
+                    json!({ "email": email, "conflicting_user_id": other })
+                } else {
+                    json!({ "email": email, "held_by": "another_company" })
+                };
                 return Ok(reject("rejected_duplicate_email", detail));
             }
         }
         let written = match (existing, insert_later) {
             (None, Some(later)) => Ok((
-                later.push(&company, ctx.member_id, &email, &state),
+                later.push(company, ctx.member_id, &email, &state),
                 true,
                 Vec::new(),
             )),
-            (None, None) => write::insert(txn, &company, ctx.member_id, &email, &state)
+            (None, None) => write::insert(txn, company, ctx.member_id, &email, &state)
                 .await?
                 .map(|id| (id, true, Vec::new()))
                 .map_err(str::to_owned),
             (Some(user), _) => {
                 let adopted = matched_by == Some(MatchedBy::Email) && !user.scim_provisioned;
                 let id = user.id;
-                write::update(txn, user, &company, ctx.member_id, &email, &state)
+                write::update(txn, user, company, ctx.member_id, &email, &state)
                     .await?
                     .map(|changed| (id, adopted, changed))
             }
@@ -239,7 +256,6 @@ impl Store {
                 user_id: Some(user_id),
                 provisioned,
             },
-            company_id: Some(company.id),
             entry: ctx.entry(Some(company.id), Some(user_id), outcome, detail),
         })
     }

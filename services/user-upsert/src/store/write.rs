@@ -137,7 +137,8 @@ pub async fn insert_all(
 #[derive(Debug, Default)]
 pub struct Later {
     rows: Vec<NewUser>,
-    emails: HashMap<String, Uuid>,
+    /// Each email's record and that record's company.
+    emails: HashMap<String, (Uuid, Uuid)>,
 }
 
 impl Later {
@@ -152,12 +153,12 @@ impl Later {
         let new = NewUser::new(company, member_id, email, state);
         let id = new.id;
         self.rows.push(new);
-        self.emails.insert(email.to_lowercase(), id);
+        self.emails.insert(email.to_lowercase(), (id, company.id));
         id
     }
 
-    /// The held-back record that takes this email, if any.
-    pub fn owner(&self, email: &str) -> Option<Uuid> {
+    /// The held-back record that takes this email, if any, and its company.
+    pub fn owner(&self, email: &str) -> Option<(Uuid, Uuid)> {
         self.emails.get(&email.to_lowercase()).copied()
     }
 

@@ -17,30 +17,78 @@ use uuid::Uuid;
 /// second look); one that writes no input and no record needs none (a manager link left
 /// pending).
 ///
-/// Locks are taken in sorted order (sorted here, kept by `WITH ORDINALITY`) so two
-/// transactions never deadlock on them; one statement however many members.
-pub async fn lock_members(conn: &impl ConnectionTrait, member_ids: &[String]) -> Result<(), DbErr> {
-    let sorted: BTreeSet<&String> = member_ids.iter().collect();
-    lock_sorted(
-        conn,
-        "pg_advisory_xact_lock",
-        sorted.into_iter().cloned().collect(),
-    )
-    .await
+/// A member is its company and its member id (SPEC §7): the same id in another company is
+/// another member, with a lock of its own. Locks are taken in sorted order (sorted here, kept by
+/// `WITH ORDINALITY`) so two transactions never deadlock on them; one statement however many
+/// members.
+pub async fn lock_members(
+    conn: &impl ConnectionTrait,
+    company_id: Uuid,
+    member_ids: &[String],
+) -> Result<(), DbErr> {
+    let keys: BTreeSet<String> = member_ids
+        .iter()
+        .map(|m| member_key(company_id, m))
+        .collect();
+    lock_sorted(conn, "pg_advisory_xact_lock", keys.into_iter().collect()).await
 }
 
-/// Serialises one concern's work on these members (its own rows: a member's stored events, its
-/// group lists, its manager link) across that concern's replicas and batches, until the
-/// transaction ends. Taken first, before [`lock_members`]; the three workers read the same
-/// stream at the same moment, and each holds only its own concern's lock while it reads.
+/// [`lock_members`] for members of several companies, in one statement.
+pub async fn lock_members_of(
+    conn: &impl ConnectionTrait,
+    members: &[(Uuid, String)],
+) -> Result<(), DbErr> {
+    let keys: BTreeSet<String> = members
+        .iter()
+        .map(|(company_id, m)| member_key(*company_id, m))
+        .collect();
+    lock_sorted(conn, "pg_advisory_xact_lock", keys.into_iter().collect()).await
+}
+
+fn member_key(company_id: Uuid, member_id: &str) -> String {
+    format!("member:{company_id}:{member_id}")
+}
+
+/// Serialises one concern's work on these members of a company (its own rows: a member's group
+/// lists, its manager link) across that concern's replicas and batches, until the transaction
+/// ends. Taken first, before [`lock_members`]; the three workers read the same stream at the
+/// same moment, and each holds only its own concern's lock while it reads.
 pub async fn lock_concern(
+    conn: &impl ConnectionTrait,
+    concern: &str,
+    company_id: Uuid,
+    member_ids: &[String],
+) -> Result<(), DbErr> {
+    let members: Vec<(Uuid, String)> = member_ids.iter().map(|m| (company_id, m.clone())).collect();
+    lock_concern_of(conn, concern, &members).await
+}
+
+/// [`lock_concern`] for members of several companies, in one statement.
+pub async fn lock_concern_of(
+    conn: &impl ConnectionTrait,
+    concern: &str,
+    members: &[(Uuid, String)],
+) -> Result<(), DbErr> {
+    let sorted: BTreeSet<String> = members
+        .iter()
+        .map(|(company_id, m)| format!("{concern}:{company_id}:{m}"))
+        .collect();
+    lock_sorted(conn, "pg_advisory_xact_lock", sorted.into_iter().collect()).await
+}
+
+/// [`lock_concern`] for Stytch member ids whatever their company: user-upsert's lock on a
+/// member's stored events. A Stytch member id is unique within the Stytch project, and a Stytch
+/// DELETE names no organisation: it is attributed to the companies whose events hold the id,
+/// which needs every company's events for that id kept in order with it. Nothing is read or
+/// written across companies under this lock; only the order of the work is shared.
+pub async fn lock_stytch_members(
     conn: &impl ConnectionTrait,
     concern: &str,
     member_ids: &[String],
 ) -> Result<(), DbErr> {
     let sorted: BTreeSet<String> = member_ids
         .iter()
-        .map(|m| format!("{concern}:{m}"))
+        .map(|m| format!("{concern}:stytch:{m}"))
         .collect();
     lock_sorted(conn, "pg_advisory_xact_lock", sorted.into_iter().collect()).await
 }

@@ -6,6 +6,9 @@ use serde::Serialize;
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, Serialize)]
 #[sea_orm(table_name = "member_events")]
 pub struct Model {
+    /// Event ids are unique per company, not across companies (SPEC §7).
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub company_id: Uuid,
     #[sea_orm(primary_key, auto_increment = false)]
     pub event_id: String,
     pub stytch_member_id: String,

@@ -10,5 +10,6 @@ pub mod scim_event_log;
 pub mod scim_group;
 pub mod scim_group_membership;
 pub mod scim_token;
+pub mod unclaimed_member_event;
 pub mod user;
 pub mod user_org_attribute;

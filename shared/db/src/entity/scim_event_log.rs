@@ -14,6 +14,8 @@ pub struct Model {
     pub event_type: String,
     pub concern: String,
     pub user_id: Option<Uuid>,
+    /// Other users the row changed (a group deleted, a level set).
+    pub user_ids: Vec<Uuid>,
     pub stytch_member_id: Option<String>,
     pub outcome: String,
     pub detail: Json,

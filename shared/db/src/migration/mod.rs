@@ -21,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(UsersFillfactor),
             Box::new(EventLogByTime),
             Box::new(DropProcessedEvents),
+            Box::new(TenantKeys),
         ]
     }
 }
@@ -64,3 +65,4 @@ sql_migration!(
     DropProcessedEvents,
     "m20261204_000009_drop_processed_events"
 );
+sql_migration!(TenantKeys, "m20261207_000010_tenant_keys");
