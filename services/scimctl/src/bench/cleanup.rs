@@ -8,8 +8,7 @@ use uuid::Uuid;
 
 /// Child tables first; `$1` is the company id.
 const PURGE: &[&str] = &[
-    "DELETE FROM member_events WHERE organization_id = (SELECT stytch_organization_id FROM companies WHERE id = $1)
-        OR stytch_member_id IN (SELECT stytch_member_id FROM users WHERE company_id = $1)",
+    "DELETE FROM member_events WHERE company_id = $1",
     "DELETE FROM scim_event_log WHERE company_id = $1",
     "DELETE FROM manager_links WHERE company_id = $1",
     "DELETE FROM member_group_lists WHERE company_id = $1",
