@@ -5,6 +5,7 @@
 //! broker topology, and the AMQP header names. It has no I/O, so every service and tool can
 //! depend on it cheaply.
 
+pub mod change;
 pub mod company;
 pub mod email;
 pub mod headers;

@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
+use crate::change::{Change, GroupChange, MemberChange};
 use crate::stytch::{Envelope, SchemaError};
 
 /// Decoded by [`QueueMessage::from_bytes`]: serde's derive for internally tagged enums buffers
@@ -26,6 +27,13 @@ pub enum QueueMessage {
     /// one per user.
     #[serde(rename = "users_provisioned.v1")]
     UsersProvisionedV1(UsersProvisioned),
+    /// A member change from the SCIM door (the Stytch door's arrive as webhooks, adapted by
+    /// [`StytchWebhook::change`]).
+    #[serde(rename = "member_change.v1")]
+    MemberChangeV1(Box<MemberChange>),
+    /// A group or membership change from the SCIM door.
+    #[serde(rename = "group_change.v1")]
+    GroupChangeV1(Box<GroupChange>),
 }
 
 impl QueueMessage {
@@ -35,6 +43,8 @@ impl QueueMessage {
             Self::StytchWebhookV1(w) => &w.event_id,
             Self::UserProvisionedV1(u) => &u.event_id,
             Self::UsersProvisionedV1(u) => &u.event_id,
+            Self::MemberChangeV1(c) => &c.meta.event_id,
+            Self::GroupChangeV1(c) => &c.meta.event_id,
         }
     }
 
@@ -43,6 +53,19 @@ impl QueueMessage {
             Self::StytchWebhookV1(w) => w.timestamp,
             Self::UserProvisionedV1(u) => u.timestamp,
             Self::UsersProvisionedV1(u) => u.timestamp,
+            Self::MemberChangeV1(c) => c.meta.timestamp,
+            Self::GroupChangeV1(c) => c.meta.timestamp,
+        }
+    }
+
+    /// The change a worker applies, whichever door it came through; `None` for the
+    /// announcements between workers.
+    pub fn change(&self) -> Option<Result<Change, SchemaError>> {
+        match self {
+            Self::StytchWebhookV1(w) => Some(w.change()),
+            Self::MemberChangeV1(c) => Some(Ok(Change::Member(c.clone()))),
+            Self::GroupChangeV1(c) => Some(Ok(Change::Group(c.clone()))),
+            Self::UserProvisionedV1(_) | Self::UsersProvisionedV1(_) => None,
         }
     }
 
@@ -64,6 +87,8 @@ impl QueueMessage {
             "stytch_webhook.v1" => serde_json::from_slice(bytes).map(Self::StytchWebhookV1),
             "user_provisioned.v1" => serde_json::from_slice(bytes).map(Self::UserProvisionedV1),
             "users_provisioned.v1" => serde_json::from_slice(bytes).map(Self::UsersProvisionedV1),
+            "member_change.v1" => serde_json::from_slice(bytes).map(Self::MemberChangeV1),
+            "group_change.v1" => serde_json::from_slice(bytes).map(Self::GroupChangeV1),
             other => Err(serde::de::Error::custom(format!(
                 "unknown message kind {other:?}"
             ))),
@@ -236,6 +261,32 @@ mod tests {
         let bytes = msg.to_bytes();
         assert!(String::from_utf8_lossy(&bytes).contains(r#""kind":"user_provisioned.v1""#));
         assert_eq!(QueueMessage::from_bytes(&bytes).expect("decode"), msg);
+    }
+
+    #[test]
+    fn scim_door_changes_round_trip_and_adapt() {
+        use crate::change::{ChangeAction, ChangeMeta, Door, Tenant};
+        let change = MemberChange {
+            meta: ChangeMeta {
+                door: Door::Scim,
+                event_id: "scim-7".into(),
+                event_type: "scim.member.delete".into(),
+                timestamp: DateTime::from_timestamp(1_767_225_600, 5_000).expect("time"),
+                received_at: DateTime::from_timestamp(1_767_225_601, 0).expect("time"),
+            },
+            tenant: Tenant::Company("c".into()),
+            member_id: Some("scim:u-7".into()),
+            action: ChangeAction::Delete,
+            provisioning: true,
+            member: None,
+        };
+        let msg = QueueMessage::MemberChangeV1(Box::new(change.clone()));
+        let bytes = msg.to_bytes();
+        assert!(String::from_utf8_lossy(&bytes).contains(r#""kind":"member_change.v1""#));
+        let back = QueueMessage::from_bytes(&bytes).expect("decode");
+        assert_eq!(back, msg);
+        assert_eq!(back.event_id(), "scim-7");
+        assert!(matches!(back.change(), Some(Ok(Change::Member(c))) if *c == change));
     }
 
     #[test]
