@@ -5,10 +5,8 @@
 // Test support: a failed expectation is the test failing, so unwrap/expect/panic are the point.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use indicatif::ProgressBar;
 use scimctl::dlq::filter::Filter;
-use scimctl::dlq::replay::{replay, ReplayOptions};
-use scimctl::dlq::{all_queues, show};
+use scimctl::dlq::{self, all_queues, show, Command, QueuesArg, ReplayArgs};
 use scimsync_schema::topology::{GROUP_RESOLVER, MANAGER_LINKER, USER_UPSERT};
 use scimsync_tests::app::{Services, DEADLINE};
 use scimsync_tests::broker::Broker;
@@ -62,21 +60,29 @@ fn of_company(org: &str) -> Filter {
     }
 }
 
-/// `scimctl dlq replay --company ORG [--dry-run]` on each dead-letter queue.
+/// `scimctl dlq replay --company ORG [--dry-run]`: no `--queue`, so every dead-letter queue.
 async fn replay_company(app: &TestApp, org: &str, dry_run: bool) {
-    let options = ReplayOptions {
+    let args = ReplayArgs {
+        queue: QueuesArg::default(),
         filter: of_company(org),
         limit: None,
         rate: None,
         dry_run,
         crash_after_publish: false,
     };
-    for queue in all_queues() {
-        let summary = replay(&app.env.amqp_url, &queue, &options, &ProgressBar::hidden())
-            .await
-            .expect("replay");
-        assert_eq!(summary.failed, 0, "{summary:?}");
-    }
+    dlq::run(&app.env.settings, Command::Replay(args))
+        .await
+        .expect("replay");
+}
+
+/// `scimctl dlq purge [--yes]`: no `--queue`, no filter.
+async fn purge_everything(app: &TestApp, yes: bool) -> anyhow::Result<()> {
+    let purge = Command::Purge {
+        queue: QueuesArg::default(),
+        filter: Filter::default(),
+        yes,
+    };
+    dlq::run(&app.env.settings, purge).await
 }
 
 async fn member(app: &TestApp, company: Uuid, email: &str) -> Option<Value> {
@@ -179,6 +185,18 @@ async fn a_company_registered_late_gets_its_members_groups_and_managers_back_by_
         .iter()
         .all(|l| l.organization_id.as_deref() == Some(OTHER)));
 
+    // Purging every queue asks for confirmation first, naming them all.
+    let refused = purge_everything(&app, false)
+        .await
+        .expect_err("purge without --yes")
+        .to_string();
+    for queue in all_queues() {
+        assert!(refused.contains(&queue.name), "{refused}");
+    }
+    assert!(refused.contains("--yes"), "{refused}");
+    wait_dead_letters(&app, [1, 2, 0]).await;
+    purge_everything(&app, true).await.expect("purge");
+    wait_dead_letters(&app, [0, 0, 0]).await;
     app.stop().await;
 }
 
