@@ -3,7 +3,11 @@
 #   1. render every kustomize overlay in k8s/overlays/ (a failing render fails the check);
 #   2. validate the rendered objects: Kubernetes schemas (strict) for each version in
 #      K8S_VERSIONS, KEDA objects against deploy/checks/schemas/keda.json, and the deployment
-#      rules in deploy/checks/validate.py, which also checks deploy/docker-compose.yml;
+#      rules in deploy/checks/validate.py, which also checks deploy/docker-compose.yml, and
+#      that the image runs what they run (deploy/checks/image.py: deploy/Dockerfile copies
+#      exactly the workspace's binaries, and every command in the manifests and the compose
+#      file is one of them); then the same check's self-test, which removes each binary from
+#      the Dockerfile in turn and expects a failure naming it wherever it runs;
 #   3. scan the rendered manifests and deploy/Dockerfile with checkov; the only checks not
 #      enforced are listed with a reason in deploy/checks/checkov-skips.txt (or inline in the
 #      Dockerfile).
@@ -109,10 +113,17 @@ if [[ ${#rendered[@]} -gt 0 ]]; then
   versions=()
   for v in "${K8S_VERSIONS[@]}"; do versions+=(--k8s-version "$v"); done
   if "$VENV/bin/python" "$CHECKS/validate.py" "${versions[@]}" --compose deploy/docker-compose.yml \
-      "${rendered[@]}"; then
-    pass "validate schemas, deployment rules, docker-compose.yml"
+      --dockerfile deploy/Dockerfile "${rendered[@]}"; then
+    pass "validate schemas, deployment rules, docker-compose.yml, the image's programs"
   else
-    fail "validate schemas, deployment rules, docker-compose.yml"
+    fail "validate schemas, deployment rules, docker-compose.yml, the image's programs"
+  fi
+  note "self-test: the image check fails on a Dockerfile missing a binary"
+  if "$VENV/bin/python" "$CHECKS/validate.py" "${versions[@]}" --compose deploy/docker-compose.yml \
+      --dockerfile deploy/Dockerfile --self-test "${rendered[@]}"; then
+    pass "self-test: a Dockerfile missing a binary fails the image check"
+  else
+    fail "self-test: a Dockerfile missing a binary fails the image check"
   fi
 fi
 

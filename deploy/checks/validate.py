@@ -1,6 +1,7 @@
 """Validates rendered kustomize overlays and the docker-compose file, offline.
 
-Usage: validate.py --k8s-version 1.30 [--k8s-version 1.37 ...] [--compose FILE] OVERLAY=RENDERED.yaml ...
+Usage: validate.py --k8s-version 1.30 [--k8s-version 1.37 ...] [--compose FILE]
+                   [--dockerfile FILE [--self-test]] OVERLAY=RENDERED.yaml ...
 
 1. Schemas: every built-in object against the Kubernetes OpenAPI schemas shipped in the
    kubernetes-validate package (strict: unknown fields fail), for each Kubernetes version given;
@@ -11,6 +12,10 @@ Usage: validate.py --k8s-version 1.30 [--k8s-version 1.37 ...] [--compose FILE] 
 3. docker-compose (no Docker here to run `docker compose config`): known keys only, every
    deployed service present with a health check, dependencies that exist and wait for the
    migration, the same confinement as in Kubernetes, a stop grace above the workers' drain.
+4. The image (image.py): the Dockerfile copies exactly the binaries the workspace builds, and
+   every container and compose service running the image runs one of them. With --self-test,
+   only this: each binary is removed from the Dockerfile in turn and must be reported wherever
+   it runs (proof that the check can fail).
 
 Prints one line per problem and a summary; exits 1 if anything failed.
 """
@@ -25,6 +30,8 @@ from pathlib import Path
 import jsonschema
 import kubernetes_validate
 import yaml
+
+import image
 
 ROOT = Path(__file__).resolve().parents[2]
 KEDA_SCHEMA = Path(__file__).resolve().parent / "schemas" / "keda.json"
@@ -298,15 +305,21 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--k8s-version", action="append", required=True)
     parser.add_argument("--compose", type=Path, help="docker-compose file to check")
+    parser.add_argument("--dockerfile", type=Path, help="the Dockerfile of the one image")
+    parser.add_argument("--self-test", action="store_true", help="prove the image check fails on a Dockerfile missing a binary")
     parser.add_argument("rendered", nargs="+", help="OVERLAY=path/to/rendered.yaml")
     args = parser.parse_args()
+    if args.self_test:
+        return self_test(args)
 
     report = Report()
     total = 0
     deployments: set[str] = set()
+    rendered: dict[str, list[dict]] = {}
     for item in args.rendered:
         overlay, _, path = item.partition("=")
         docs = load(Path(path))
+        rendered[overlay] = docs
         total += len(docs)
         deployments |= set(by_kind(docs, "Deployment"))
         kinds = sorted({d["kind"] for d in docs})
@@ -321,6 +334,8 @@ def main() -> int:
     if args.compose:
         check_compose(args.compose, deployments, report)
         print(f"  {args.compose.name}: {len(yaml.safe_load(args.compose.read_text())['services'])} services")
+    if args.dockerfile:
+        print(f"  {image.check_image(args.dockerfile, ROOT, rendered, args.compose, report)}")
     for problem in report.problems:
         print(f"  FAIL {problem}")
     versions = ", ".join(args.k8s_version)
@@ -328,7 +343,27 @@ def main() -> int:
         print(f"validate: {len(report.problems)} problem(s) in {total} objects (Kubernetes {versions})")
         return 1
     compose = f"; {args.compose.name} consistent" if args.compose else ""
+    compose += f"; the image runs what they run" if args.dockerfile else ""
     print(f"validate: {total} objects valid against Kubernetes {versions} and KEDA schemas; deployment rules hold{compose}")
+    return 0
+
+
+def self_test(args: argparse.Namespace) -> int:
+    if not args.dockerfile:
+        print("validate: --self-test needs --dockerfile")
+        return 2
+    rendered = {}
+    for item in args.rendered:
+        overlay, _, path = item.partition("=")
+        rendered[overlay] = load(Path(path))
+    wrong = image.self_test(args.dockerfile, ROOT, rendered, args.compose, Report)
+    for problem in wrong:
+        print(f"  FAIL {problem}")
+    if wrong:
+        print(f"validate --self-test: the image check missed {len(wrong)} problem(s)")
+        return 1
+    copied, _ = image.image_programs(args.dockerfile.read_text())
+    print(f"validate --self-test: a Dockerfile without any one of {', '.join(sorted(copied))} fails, naming it wherever it runs")
     return 0
 
 

@@ -262,7 +262,9 @@ async fn purge_needs_yes_and_deletes_only_what_the_filter_selects() {
     let refused = scimctl::dlq::run(
         &app.env.settings,
         scimctl::dlq::Command::Purge {
-            queue: scimctl::dlq::QueueArg { queue: DLQ.into() },
+            queue: scimctl::dlq::QueuesArg {
+                queue: Some(DLQ.into()),
+            },
             filter: Filter::default(),
             yes: false,
         },

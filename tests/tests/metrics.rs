@@ -14,7 +14,7 @@ use scimsync_schema::topology::USER_UPSERT;
 use scimsync_tests::app::DEADLINE;
 use scimsync_tests::events::{create, t};
 use scimsync_tests::observe::sample;
-use scimsync_tests::{wait_until, TestApp};
+use scimsync_tests::TestApp;
 use tokio_util::sync::CancellationToken;
 
 async fn scrape(app: &TestApp, base: &str) -> String {
@@ -46,6 +46,46 @@ async fn free_port() -> u16 {
     listener.local_addr().expect("addr").port()
 }
 
+/// Scrapes `base` until `series` satisfies `holds`, and returns that scrape. Each service
+/// records its figures on its own schedule (a worker counts a message once it is settled, and
+/// samples queue depths in a task of its own), so every assertion waits for what it asserts.
+async fn wait_for(
+    app: &TestApp,
+    base: &str,
+    series: &str,
+    what: &str,
+    holds: impl Fn(Option<f64>) -> bool,
+) -> String {
+    let mut last = String::new();
+    let found = tokio::time::timeout(DEADLINE, async {
+        loop {
+            let text = scrape(app, base).await;
+            if holds(sample(&text, series)) {
+                return text;
+            }
+            last = text;
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    })
+    .await;
+    found.unwrap_or_else(|_| {
+        panic!(
+            "timed out after {DEADLINE:?} waiting for {series} {what}; it is {:?} in\n{last}",
+            sample(&last, series)
+        )
+    })
+}
+
+/// Waits for a counter to reach `expected`. Counters only grow, so it must then be exactly
+/// that: one more is a double count, reported at once.
+async fn wait_count(app: &TestApp, base: &str, series: &str, expected: f64) {
+    let text = wait_for(app, base, series, &format!("to reach {expected}"), |n| {
+        n.is_some_and(|n| n >= expected)
+    })
+    .await;
+    assert_eq!(sample(&text, series), Some(expected), "{series} in\n{text}");
+}
+
 #[tokio::test]
 async fn metrics_count_requests_events_outcomes_dead_letters_and_queue_depth() {
     let app = TestApp::spawn().await;
@@ -58,9 +98,9 @@ async fn metrics_count_requests_events_outcomes_dead_letters_and_queue_depth() {
         .expect("serve health");
     let worker = format!("http://127.0.0.1:{port}");
     let queue = USER_UPSERT.name;
-    let event_series = |event_type: &str, outcome: &str| {
+    let event_series = |outcome: &str| {
         format!(
-            r#"scimsync_events_total{{queue="{queue}",event_type="{event_type}",outcome="{outcome}"}}"#
+            r#"scimsync_events_total{{queue="{queue}",event_type="scim.member.create",outcome="{outcome}"}}"#
         )
     };
 
@@ -70,76 +110,70 @@ async fn metrics_count_requests_events_outcomes_dead_letters_and_queue_depth() {
     app.accept(&create("org-unknown", "m-2", "bob@example.com", t(0)))
         .await;
 
-    let text = wait_until("the worker to count both events", DEADLINE, || async {
-        let text = scrape(&app, &worker).await;
-        let applied = sample(&text, &event_series("scim.member.create", "ack"))?;
-        let dead = sample(&text, &event_series("scim.member.create", "dead_letter"))?;
-        (applied >= 1.0 && dead >= 1.0).then_some(text)
-    })
+    // The worker: each event counted by its outcome once settled, the dead letter by reason,
+    // the applied event by its result, both in the handler's latency histogram.
+    wait_count(&app, &worker, &event_series("ack"), 1.0).await;
+    wait_count(&app, &worker, &event_series("dead_letter"), 1.0).await;
+    wait_count(
+        &app,
+        &worker,
+        &format!(r#"scimsync_dead_letters_total{{queue="{queue}",reason="unknown_organization"}}"#),
+        1.0,
+    )
     .await;
-    assert_eq!(
-        sample(
-            &text,
-            &format!(
-                r#"scimsync_dead_letters_total{{queue="{queue}",reason="unknown_organization"}}"#
-            )
+    wait_count(
+        &app,
+        &worker,
+        &format!(
+            r#"scimsync_event_results_total{{queue="{queue}",event_type="scim.member.create",result="created"}}"#
         ),
-        Some(1.0)
-    );
-    assert_eq!(
-        sample(
-            &text,
-            &format!(
-                r#"scimsync_event_results_total{{queue="{queue}",event_type="scim.member.create",result="created"}}"#
-            )
+        1.0,
+    )
+    .await;
+    wait_count(
+        &app,
+        &worker,
+        &format!(
+            r#"scimsync_handler_duration_seconds_count{{queue="{queue}",event_type="scim.member.create"}}"#
         ),
-        Some(1.0),
-        "{text}"
-    );
-    assert!(
-        sample(
-            &text,
-            &format!(
-                r#"scimsync_handler_duration_seconds_count{{queue="{queue}",event_type="scim.member.create"}}"#
-            )
-        )
-        .is_some_and(|n| n >= 2.0),
-        "{text}"
-    );
-    assert_eq!(
-        sample(
-            &text,
-            &format!(r#"scimsync_in_flight_messages{{queue="{queue}"}}"#)
-        ),
-        Some(0.0)
-    );
-    // Sampled when the worker connected.
-    assert!(
-        sample(
-            &text,
-            &format!(r#"scimsync_queue_messages{{queue="{queue}"}}"#)
-        )
-        .is_some(),
-        "{text}"
-    );
+        2.0,
+    )
+    .await;
+    wait_for(
+        &app,
+        &worker,
+        &format!(r#"scimsync_in_flight_messages{{queue="{queue}"}}"#),
+        "to be 0 once both are settled",
+        |n| n == Some(0.0),
+    )
+    .await;
+    // Sampled by a task the worker starts when it connects.
+    wait_for(
+        &app,
+        &worker,
+        &format!(r#"scimsync_queue_messages{{queue="{queue}"}}"#),
+        "to be sampled",
+        |n| n.is_some(),
+    )
+    .await;
 
-    let ingest = scrape(&app, &app.ingest_url).await;
-    assert_eq!(
-        sample(
-            &ingest,
-            r#"scimsync_http_requests_total{route="/webhooks/stytch",status="202"}"#
-        ),
-        Some(2.0),
-        "{ingest}"
-    );
-    assert!(
-        sample(
-            &ingest,
-            r#"scimsync_publish_confirm_seconds_count{outcome="confirmed"}"#
-        )
-        .is_some_and(|n| n >= 2.0),
-        "{ingest}"
-    );
+    // Ingest: both webhooks answered 202, each publish confirmed (workers' publishes share the
+    // registry in this one process, so at least two).
+    wait_count(
+        &app,
+        &app.ingest_url,
+        r#"scimsync_http_requests_total{route="/webhooks/stytch",status="202"}"#,
+        2.0,
+    )
+    .await;
+    wait_for(
+        &app,
+        &app.ingest_url,
+        r#"scimsync_publish_confirm_seconds_count{outcome="confirmed"}"#,
+        "to reach 2",
+        |n| n.is_some_and(|n| n >= 2.0),
+    )
+    .await;
     // Refusals are counted by the code the sender got.
     let now = chrono::Utc::now().timestamp();
     let refused = app
@@ -151,24 +185,20 @@ async fn metrics_count_requests_events_outcomes_dead_letters_and_queue_depth() {
         )
         .await;
     assert_eq!(refused.status(), 400);
-    let ingest = scrape(&app, &app.ingest_url).await;
-    assert_eq!(
-        sample(
-            &ingest,
-            r#"scimsync_webhooks_refused_total{error="malformed_json"}"#
-        ),
-        Some(1.0),
-        "{ingest}"
-    );
-    let admin = scrape(&app, &app.admin_url).await;
-    assert_eq!(
-        sample(
-            &admin,
-            r#"scimsync_http_requests_total{route="/api/v1/companies",status="201"}"#
-        ),
-        Some(1.0),
-        "{admin}"
-    );
+    wait_count(
+        &app,
+        &app.ingest_url,
+        r#"scimsync_webhooks_refused_total{error="malformed_json"}"#,
+        1.0,
+    )
+    .await;
+    wait_count(
+        &app,
+        &app.admin_url,
+        r#"scimsync_http_requests_total{route="/api/v1/companies",status="201"}"#,
+        1.0,
+    )
+    .await;
 
     // Queue depth: the sampler reports the dead letter waiting in the DLQ.
     let connection = scimsync_platform::amqp::connect(&app.env.amqp_url, "test-sampler")
@@ -185,11 +215,9 @@ async fn metrics_count_requests_events_outcomes_dead_letters_and_queue_depth() {
         r#"scimsync_queue_messages{{queue="{}"}}"#,
         USER_UPSERT.dead_letter_queue()
     );
-    wait_until(
-        "the DLQ depth gauge to show the dead letter",
-        DEADLINE,
-        || async { (sample(&scrape(&app, &worker).await, &dlq) == Some(1.0)).then_some(()) },
-    )
+    wait_for(&app, &worker, &dlq, "to show the dead letter", |n| {
+        n == Some(1.0)
+    })
     .await;
     // The workers' endpoint refuses like the others: JSON naming what is not there.
     let (status, _, body) = app

@@ -119,7 +119,9 @@ async fn handle(
             "source, object_type and action may hold only letters, digits, '_' and '-'",
         ));
     }
-    let organization_id = member.and_then(|m| m.organization_id).unwrap_or_default();
+    // Every event that names its company carries it (members and groups alike), so dead
+    // letters can be found by company; a member DELETE has no body and names none.
+    let organization_id = envelope.organization_id().unwrap_or_default().to_owned();
     // The request span (see `scimsync_platform::observe`) declares these, so the request's log
     // lines carry them too.
     let request_span = tracing::Span::current();

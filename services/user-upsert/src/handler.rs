@@ -20,16 +20,42 @@ pub struct UserUpsert {
 }
 
 impl UserUpsert {
-    /// Every announcement of a batch in one message, confirmed before any of the batch's events
-    /// is acknowledged (A3). Nothing to announce: nothing published.
-    async fn announce(&self, users: Vec<UserProvisioned>) -> Result<(), String> {
-        let Some(batch) = UsersProvisioned::of(users) else {
-            return Ok(());
-        };
+    /// A batch's announcements, one message per organization, all confirmed before any of the
+    /// batch's events is acknowledged (A3). Each message names its company in
+    /// `x-organization-id`, like the events that caused it, so `scimctl dlq --company` finds
+    /// its dead letter too. Nothing to announce: nothing published.
+    async fn announce(&self, users: Vec<Announced>) -> Result<(), String> {
+        let mut by_organization: Vec<(Option<String>, Vec<UserProvisioned>)> = Vec::new();
+        for (organization, user) in users {
+            match by_organization.iter_mut().find(|(o, _)| *o == organization) {
+                Some((_, same)) => same.push(user),
+                None => by_organization.push((organization, vec![user])),
+            }
+        }
+        let published = futures_util::future::join_all(
+            by_organization
+                .into_iter()
+                .filter_map(|(organization, users)| {
+                    Some((organization, UsersProvisioned::of(users)?))
+                })
+                .map(|(organization, batch)| self.publish(organization, batch)),
+        )
+        .await;
+        published.into_iter().collect()
+    }
+
+    async fn publish(
+        &self,
+        organization: Option<String>,
+        batch: UsersProvisioned,
+    ) -> Result<(), String> {
         let event_id = batch.event_id.clone();
         let body = QueueMessage::UsersProvisionedV1(batch).to_bytes();
         let mut headers = FieldTable::default();
         set_str(&mut headers, h::EVENT_ID, event_id.clone());
+        if let Some(organization) = organization {
+            set_str(&mut headers, h::ORGANIZATION_ID, organization);
+        }
         self.publisher
             .publish(Outgoing {
                 exchange: EVENTS_EXCHANGE,
@@ -42,6 +68,9 @@ impl UserUpsert {
             .map_err(|error| error.to_string())
     }
 }
+
+/// A user to announce, with the organization of the event that provisioned it.
+type Announced = (Option<String>, UserProvisioned);
 
 /// A message the store can apply, or the outcome it already has.
 enum Decoded {
@@ -97,9 +126,7 @@ impl UserUpsert {
                 .log_ignored(webhook, envelope, member.as_ref())
                 .await
         };
-        let announced = self
-            .announce(announcements(std::slice::from_ref(&result)))
-            .await;
+        let announced = self.announce(announcements([(envelope, &result)])).await;
         Self::conclude(webhook, result, &announced)
     }
 
@@ -143,11 +170,16 @@ impl UserUpsert {
     }
 }
 
-/// The users these results announce, in order.
-fn announcements(results: &[Result<store::Applied, ProcessError>]) -> Vec<UserProvisioned> {
+/// The users these results announce, in order, each with its event's organization.
+fn announcements<'a>(
+    results: impl IntoIterator<Item = (&'a Envelope, &'a Result<store::Applied, ProcessError>)>,
+) -> Vec<Announced> {
     results
-        .iter()
-        .filter_map(|r| r.as_ref().ok()?.provisioned.clone())
+        .into_iter()
+        .filter_map(|(envelope, result)| {
+            let user = result.as_ref().ok()?.provisioned.clone()?;
+            Some((envelope.organization_id().map(str::to_owned), user))
+        })
         .collect()
 }
 
@@ -178,7 +210,11 @@ impl Handler for UserUpsert {
             .collect();
         let items: Vec<store::Item<'_>> = scim.iter().map(|(_, item)| *item).collect();
         let results = self.store.apply_batch(&items).await;
-        let announced = self.announce(announcements(&results)).await;
+        let announced = self
+            .announce(announcements(
+                items.iter().map(|item| item.envelope).zip(&results),
+            ))
+            .await;
         let mut concluded: Vec<Option<Outcome>> = (0..messages.len()).map(|_| None).collect();
         for ((index, item), result) in scim.iter().zip(results) {
             concluded[*index] = Some(

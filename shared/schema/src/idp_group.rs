@@ -96,14 +96,10 @@ impl Envelope {
             .group_id
             .or_else(|| self.id.clone())
             .ok_or_else(|| "no group id (`idp_group.group_id`, `id`)".to_owned())?;
-        let organization_id = group
-            .organization_id
-            .or_else(|| {
-                self.rest
-                    .get("organization_id")
-                    .and_then(Value::as_str)
-                    .map(str::to_owned)
-            })
+        // Read where ingest reads it for the message's header, so the two never disagree.
+        let organization_id = self
+            .organization_id()
+            .map(str::to_owned)
             .ok_or_else(|| "no organization id (`idp_group.organization_id`)".to_owned())?;
         let member_id = group.member_id.or_else(|| {
             self.rest

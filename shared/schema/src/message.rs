@@ -69,6 +69,17 @@ impl QueueMessage {
         }
     }
 
+    /// The Stytch organization a message is about, read from its body: for a webhook, the
+    /// organization its event names (the value ingest puts in `x-organization-id`). `None` for
+    /// an announcement (it carries company ids; its publisher sets the header) and for an event
+    /// that names none.
+    pub fn organization_id(&self) -> Option<String> {
+        match self {
+            Self::StytchWebhookV1(w) => w.envelope().ok()?.organization_id().map(str::to_owned),
+            Self::UserProvisionedV1(_) | Self::UsersProvisionedV1(_) => None,
+        }
+    }
+
     pub fn to_bytes(&self) -> Vec<u8> {
         // Serialising these plain data types cannot fail (no maps with non-string keys).
         serde_json::to_vec(self).unwrap_or_default()
@@ -215,6 +226,29 @@ mod tests {
         let back = QueueMessage::from_bytes(&bytes).expect("decode");
         assert_eq!(back, msg);
         assert_eq!(back.event_id(), "e1");
+    }
+
+    fn webhook(body: &[u8]) -> QueueMessage {
+        let env = Envelope::parse(body).expect("valid");
+        let raw =
+            RawValue::from_string(String::from_utf8(body.to_vec()).expect("utf8")).expect("raw");
+        QueueMessage::StytchWebhookV1(StytchWebhook::new("msg".into(), &env, raw, Utc::now()))
+    }
+
+    #[test]
+    fn a_message_names_the_organization_its_event_names() {
+        let group = webhook(
+            br#"{"action":"CREATE","event_id":"e1","object_type":"idp_group","source":"SCIM","timestamp":"2025-01-01T00:00:00Z","idp_group":{"group_id":"g","organization_id":"org-g"}}"#,
+        );
+        assert_eq!(group.organization_id().as_deref(), Some("org-g"));
+        let delete = webhook(
+            br#"{"action":"DELETE","event_id":"e2","id":"m1","object_type":"member","source":"SCIM","timestamp":"2025-01-01T00:00:00Z"}"#,
+        );
+        assert_eq!(delete.organization_id(), None);
+        let announced = QueueMessage::UsersProvisionedV1(
+            UsersProvisioned::of(vec![announcement(1, 0)]).expect("one"),
+        );
+        assert_eq!(announced.organization_id(), None);
     }
 
     fn announcement(n: u32, second: u32) -> UserProvisioned {

@@ -10,6 +10,7 @@ use serde_json::{Map, Value};
 use crate::lenient::non_empty;
 
 mod member;
+mod organization;
 mod scim_attributes;
 pub use member::*;
 pub use scim_attributes::*;

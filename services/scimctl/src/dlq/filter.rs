@@ -15,7 +15,8 @@ pub struct Filter {
     /// Only this event type (e.g. scim.member.create).
     #[arg(long = "event-type")]
     pub event_type: Option<String>,
-    /// Only events of this company, by its Stytch organization id.
+    /// Only events of this company, by its Stytch organization id (member and group events
+    /// and the workers' follow-ups name it; a member DELETE carries no body and names none).
     #[arg(long, alias = "organization")]
     pub company: Option<String>,
     /// Only dead letters that failed longer ago than this (e.g. 30m, 2h, 7d).

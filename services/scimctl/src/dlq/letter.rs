@@ -12,6 +12,7 @@ use lapin::types::{AMQPValue, FieldTable};
 use lapin::BasicProperties;
 use scimsync_platform::amqp::headers::{get_str, get_u64};
 use scimsync_schema::headers as h;
+use scimsync_schema::QueueMessage;
 use serde::Serialize;
 use serde_json::{json, Value};
 
@@ -125,7 +126,10 @@ impl DeadLetter {
                 .or_else(|| get_u64(&headers, "x-delivery-count")),
             event_id: get_str(&headers, h::EVENT_ID),
             event_type: get_str(&headers, h::EVENT_TYPE),
-            organization_id: get_str(&headers, h::ORGANIZATION_ID),
+            // A message published before every message carried its company (group events,
+            // announcements) still names it in its body.
+            organization_id: get_str(&headers, h::ORGANIZATION_ID)
+                .or_else(|| QueueMessage::from_bytes(body).ok()?.organization_id()),
             message_id: properties.message_id().as_ref().map(|s| s.to_string()),
             dead_lettered_by,
             headers: headers
@@ -252,6 +256,21 @@ mod tests {
             letter.headers[X_DEATH][0]["time"],
             json!("2026-01-01T00:00:00+00:00")
         );
+    }
+
+    #[test]
+    fn a_dead_letter_without_the_company_header_is_read_from_its_body() {
+        let body = br#"{"kind":"stytch_webhook.v1","svix_id":"msg_1","event_id":"e-1","event_type":"scim.idp_group.create","timestamp":"2026-01-01T00:00:00Z","received_at":"2026-01-01T00:00:01Z","envelope":{"event_id":"e-1","action":"CREATE","object_type":"idp_group","source":"SCIM","timestamp":"2026-01-01T00:00:00Z","idp_group":{"group_id":"g-1","organization_id":"org-g"}}}"#;
+        let mut headers = FieldTable::default();
+        set_str(&mut headers, h::DL_REASON, "unknown_organization");
+        let props = BasicProperties::default().with_headers(headers.clone());
+        let letter = DeadLetter::parse("q.dlq", &props, body);
+        assert_eq!(letter.organization_id.as_deref(), Some("org-g"));
+        // The header, when there is one, is what the publisher said.
+        set_str(&mut headers, h::ORGANIZATION_ID, "org-h");
+        let props = BasicProperties::default().with_headers(headers);
+        let letter = DeadLetter::parse("q.dlq", &props, body);
+        assert_eq!(letter.organization_id.as_deref(), Some("org-h"));
     }
 
     #[test]

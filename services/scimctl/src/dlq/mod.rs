@@ -39,12 +39,13 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Put dead letters back to work on the queue they failed on.
+    /// Put dead letters back to work on the queue they failed on (every dead-letter queue
+    /// unless --queue names one).
     Replay(ReplayArgs),
-    /// Delete dead letters for good.
+    /// Delete dead letters for good (from every dead-letter queue unless --queue names one).
     Purge {
         #[command(flatten)]
-        queue: QueueArg,
+        queue: QueuesArg,
         #[command(flatten)]
         filter: Filter,
         /// Confirm: purged dead letters cannot be recovered.
@@ -60,13 +61,31 @@ pub struct QueueArg {
     pub queue: String,
 }
 
+/// `--queue` where leaving it out means every dead-letter queue.
+#[derive(Args, Default)]
+pub struct QueuesArg {
+    /// A dead-letter queue (scimsync.user-upsert.dlq) or its work queue (scimsync.user-upsert).
+    /// Without it: every dead-letter queue.
+    #[arg(long)]
+    pub queue: Option<String>,
+}
+
+impl QueuesArg {
+    pub fn resolve(&self) -> anyhow::Result<Vec<DeadLetterQueue>> {
+        match &self.queue {
+            Some(name) => Ok(vec![resolve(name)?]),
+            None => Ok(all_queues()),
+        }
+    }
+}
+
 #[derive(Args)]
 pub struct ReplayArgs {
     #[command(flatten)]
-    pub queue: QueueArg,
+    pub queue: QueuesArg,
     #[command(flatten)]
     pub filter: Filter,
-    /// Replay at most this many.
+    /// Replay at most this many (in all, when replaying every queue).
     #[arg(long)]
     pub limit: Option<u64>,
     /// At most this many messages per second.
@@ -149,7 +168,7 @@ pub async fn run(settings: &Settings, command: Command) -> anyhow::Result<()> {
             }
         }
         Command::Replay(args) => {
-            let queue = resolve(&args.queue.queue)?;
+            let queues = args.queue.resolve()?;
             let options = ReplayOptions {
                 filter: args.filter,
                 limit: args.limit,
@@ -157,36 +176,70 @@ pub async fn run(settings: &Settings, command: Command) -> anyhow::Result<()> {
                 dry_run: args.dry_run,
                 crash_after_publish: args.crash_after_publish,
             };
-            let summary = replay::replay(url, &queue, &options, &progress_bar()).await?;
-            if summary.dry_run {
-                println!(
-                    "dry run on {}: would replay {}, skipped by filter {}; nothing changed",
-                    summary.queue, summary.matched, summary.skipped
-                );
-            } else {
-                println!(
-                    "{}: replayed {}, skipped by filter {}, failed {}",
-                    summary.queue, summary.replayed, summary.skipped, summary.failed
-                );
-            }
-            anyhow::ensure!(
-                summary.failed == 0,
-                "{} dead letter(s) could not be replayed and are still in {}",
-                summary.failed,
-                summary.queue
-            );
+            replay_queues(url, &queues, options).await?;
         }
         Command::Purge { queue, filter, yes } => {
-            let queue = resolve(&queue.queue)?;
+            let queues = queue.resolve()?;
+            let names: Vec<&str> = queues.iter().map(|q| q.name.as_str()).collect();
             anyhow::ensure!(
                 yes,
                 "purge deletes dead letters from {} for good; add --yes to confirm",
-                queue.name
+                names.join(", ")
             );
-            let purged = purge::purge(url, &queue, &filter).await?;
-            println!("{}: purged {purged}", queue.name);
+            for queue in &queues {
+                let purged = purge::purge(url, queue, &filter).await?;
+                println!("{}: purged {purged}", queue.name);
+            }
         }
     }
+    Ok(())
+}
+
+/// Replays each queue in turn, `--limit` counting across all of them; one summary line per
+/// queue, and a failure if any dead letter could not be replayed.
+async fn replay_queues(
+    url: &str,
+    queues: &[DeadLetterQueue],
+    mut options: ReplayOptions,
+) -> anyhow::Result<()> {
+    let (mut done, mut failed, mut failed_in) = (0, 0, Vec::new());
+    for queue in queues {
+        if options.limit == Some(0) {
+            break;
+        }
+        let summary = replay::replay(url, queue, &options, &progress_bar()).await?;
+        options.limit = options.limit.map(|l| l.saturating_sub(summary.matched));
+        if summary.dry_run {
+            println!(
+                "dry run on {}: would replay {}, skipped by filter {}; nothing changed",
+                summary.queue, summary.matched, summary.skipped
+            );
+            done += summary.matched;
+        } else {
+            println!(
+                "{}: replayed {}, skipped by filter {}, failed {}",
+                summary.queue, summary.replayed, summary.skipped, summary.failed
+            );
+            done += summary.replayed;
+        }
+        if summary.failed > 0 {
+            failed += summary.failed;
+            failed_in.push(summary.queue);
+        }
+    }
+    if queues.len() > 1 {
+        let verb = if options.dry_run {
+            "would replay"
+        } else {
+            "replayed"
+        };
+        println!("every dead-letter queue: {verb} {done}, failed {failed}");
+    }
+    anyhow::ensure!(
+        failed == 0,
+        "{failed} dead letter(s) could not be replayed and are still in {}",
+        failed_in.join(", ")
+    );
     Ok(())
 }
 

@@ -72,7 +72,8 @@ const RESET: &[&str] = &[
 
 /// The headers of the copy put back to work: attempts reset, dead-letter and retry headers
 /// dropped; the event id, organization, trace context and the original exchange and routing
-/// key kept (taken from `x-death` for broker dead letters).
+/// key kept (taken from `x-death` for broker dead letters, the organization from the body when
+/// no header named it).
 pub fn replay_headers(original: &FieldTable, info: &DeadLetter) -> FieldTable {
     let mut map = original.inner().clone();
     map.retain(|key, _| {
@@ -82,6 +83,11 @@ pub fn replay_headers(original: &FieldTable, info: &DeadLetter) -> FieldTable {
             && !key.starts_with("x-last-death-")
     });
     let mut headers = FieldTable::from(map);
+    // Found by company from its body (an older message): the copy says it, and so do its own
+    // retries and dead letters.
+    if let Some(organization) = &info.organization_id {
+        set_str(&mut headers, h::ORGANIZATION_ID, organization.clone());
+    }
     if let Some(exchange) = &info.original_exchange {
         set_str(&mut headers, h::DL_ORIGINAL_EXCHANGE, exchange.clone());
     }

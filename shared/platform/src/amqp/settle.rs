@@ -9,6 +9,7 @@ use lapin::options::{BasicAckOptions, BasicNackOptions};
 use lapin::types::FieldTable;
 use scimsync_schema::headers as h;
 use scimsync_schema::topology::{delay_for_attempt, tier_at_least, DEAD_LETTER_EXCHANGE};
+use scimsync_schema::QueueMessage;
 
 use super::consumer::{ConsumerConfig, InFlight, Incoming, Outcome};
 use super::headers::{get_str, set_str, set_u64};
@@ -207,6 +208,24 @@ pub struct Kept<'a> {
     pub message_id: Option<&'a str>,
 }
 
+/// The headers ingest gave the message (event id, type, organization), read again from its
+/// body: a kept message keeps no headers, and its dead letter must be found by company like
+/// any other (`scimctl dlq replay --company`).
+fn identity_headers(body: &[u8]) -> FieldTable {
+    let mut headers = FieldTable::default();
+    let Ok(message) = QueueMessage::from_bytes(body) else {
+        return headers;
+    };
+    set_str(&mut headers, h::EVENT_ID, message.event_id());
+    if let QueueMessage::StytchWebhookV1(webhook) = &message {
+        set_str(&mut headers, h::EVENT_TYPE, webhook.event_type.as_str());
+    }
+    if let Some(organization) = message.organization_id() {
+        set_str(&mut headers, h::ORGANIZATION_ID, organization);
+    }
+    headers
+}
+
 /// Dead-letters a kept message from `queue` with the same headers as a held one, and waits
 /// for the broker's confirm.
 pub async fn dead_letter_kept(
@@ -216,7 +235,7 @@ pub async fn dead_letter_kept(
     reason: &str,
     detail: &str,
 ) -> Result<(), PublishError> {
-    let mut headers = FieldTable::default();
+    let mut headers = identity_headers(kept.body);
     set_u64(&mut headers, h::ATTEMPTS, 1);
     set_str(&mut headers, h::DL_ORIGINAL_EXCHANGE, kept.exchange);
     set_str(&mut headers, h::DL_ORIGINAL_ROUTING_KEY, kept.routing_key);
@@ -233,4 +252,25 @@ pub async fn dead_letter_kept(
         .await?;
     metrics().dead_lettered(queue, reason);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_kept_message_is_dead_lettered_under_its_event_and_company() {
+        let body = br#"{"kind":"stytch_webhook.v1","svix_id":"msg_1","event_id":"e-1","event_type":"scim.member.create","timestamp":"2026-01-01T00:00:00Z","received_at":"2026-01-01T00:00:01Z","envelope":{"event_id":"e-1","action":"CREATE","object_type":"member","source":"SCIM","id":"m-1","timestamp":"2026-01-01T00:00:00Z","member":{"organization_id":"org-1","member_id":"m-1"}}}"#;
+        let headers = identity_headers(body);
+        assert_eq!(get_str(&headers, h::EVENT_ID).as_deref(), Some("e-1"));
+        assert_eq!(
+            get_str(&headers, h::EVENT_TYPE).as_deref(),
+            Some("scim.member.create")
+        );
+        assert_eq!(
+            get_str(&headers, h::ORGANIZATION_ID).as_deref(),
+            Some("org-1")
+        );
+        assert!(identity_headers(b"not a message").inner().is_empty());
+    }
 }
