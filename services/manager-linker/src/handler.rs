@@ -85,6 +85,12 @@ impl ManagerLinker {
             }
             Ok(QueueMessage::UsersProvisionedV1(batch)) => return Work::Wake(batch.users),
             Ok(QueueMessage::StytchWebhookV1(webhook)) => webhook,
+            Ok(other) => {
+                return Work::Done(Outcome::DeadLetter {
+                    reason: "unexpected_message".into(),
+                    detail: format!("manager-linker does not handle {}", other.event_id()),
+                })
+            }
         };
         let envelope = match webhook.envelope() {
             Ok(envelope) => envelope,

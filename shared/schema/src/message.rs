@@ -76,7 +76,11 @@ impl QueueMessage {
     pub fn organization_id(&self) -> Option<String> {
         match self {
             Self::StytchWebhookV1(w) => w.envelope().ok()?.organization_id().map(str::to_owned),
-            Self::UserProvisionedV1(_) | Self::UsersProvisionedV1(_) => None,
+            // The SCIM door's changes name their company by id (`x-company-id`).
+            Self::UserProvisionedV1(_)
+            | Self::UsersProvisionedV1(_)
+            | Self::MemberChangeV1(_)
+            | Self::GroupChangeV1(_) => None,
         }
     }
 
