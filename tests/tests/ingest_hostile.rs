@@ -6,9 +6,12 @@
 
 use std::time::Duration;
 
-use scimsync_tests::app::{Services, SECRET};
-use scimsync_tests::events::{create, t};
-use scimsync_tests::TestApp;
+use scimsync_platform::amqp::topology::UNROUTED_QUEUE;
+use scimsync_schema::topology::WORK_QUEUES;
+use scimsync_tests::app::{status_and_json, Services, SECRET};
+use scimsync_tests::events::{create, delete, group, t, update};
+use scimsync_tests::{wait_until, TestApp};
+use serde_json::{json, Value};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
@@ -105,5 +108,89 @@ async fn a_timestamp_at_the_end_of_i64_is_a_401_on_a_connection_that_stays_open(
     let headers = signed_headers("msg_good", &now.to_string(), &signature);
     let (status, answer) = exchange(&mut stream, &host, &headers, &body).await;
     assert_eq!(status, 202, "{answer}");
+    app.stop().await;
+}
+
+/// A 400 with this code, naming this field.
+async fn refused(app: &TestApp, body: &Value, code: &str, field: &str) {
+    let (status, error) = status_and_json(app.send(body).await).await;
+    assert_eq!(
+        (status, error["error"].as_str(), error["field"].as_str()),
+        (400, Some(code), Some(field)),
+        "{body}: {error}"
+    );
+}
+
+/// Messages waiting in every queue an event can reach: the work queues and the unrouted one.
+async fn queued(app: &TestApp) -> Vec<(&'static str, Option<u64>)> {
+    let mut depths = Vec::new();
+    for queue in WORK_QUEUES.iter().map(|q| q.name).chain([UNROUTED_QUEUE]) {
+        depths.push((queue, app.env.queue_depth(queue).await));
+    }
+    depths
+}
+
+/// Sends one event every work queue takes and waits until it is there: whatever was refused
+/// before it would have been queued by then.
+async fn assert_only_the_control_event_was_published(app: &TestApp) {
+    let control = create("org", "m-control", "control@x.io", t(0));
+    assert_eq!(app.send(&control).await.status(), 202);
+    let expected: Vec<(&str, Option<u64>)> = WORK_QUEUES
+        .iter()
+        .map(|q| (q.name, Some(1)))
+        .chain([(UNROUTED_QUEUE, Some(0))])
+        .collect();
+    wait_until(
+        "the control event queued",
+        Duration::from_secs(10),
+        || async {
+            let depths = queued(app).await;
+            depths[..WORK_QUEUES.len()]
+                .iter()
+                .all(|(_, n)| n.unwrap_or(0) >= 1)
+                .then_some(())
+        },
+    )
+    .await;
+    assert_eq!(queued(app).await, expected, "nothing refused was published");
+}
+
+/// A member event names its member (R1 matches on it) and asks for one of the three things
+/// user-upsert does; before, such events got 202 and were dead-lettered, or worse, an unknown
+/// action created a user.
+#[tokio::test]
+async fn member_events_without_a_member_id_or_a_known_action_are_refused_with_400() {
+    let app = TestApp::spawn_with(Services::INGEST_ONLY, |_| {}).await;
+    for action in ["CREATE", "UPDATE"] {
+        let mut event = create("org", "m-1", "a@x.io", t(0));
+        event["action"] = json!(action);
+        event.as_object_mut().expect("object").remove("id");
+        event["member"]["member_id"] = json!("");
+        refused(&app, &event, "schema_violation", "id").await;
+    }
+    let mut nameless = delete("m-1", t(0));
+    nameless.as_object_mut().expect("object").remove("id");
+    refused(&app, &nameless, "schema_violation", "id").await;
+    for action in ["PROVISION", "ACTIVATE", "MEMBER_ADD", "delete-all"] {
+        let mut event = update("org", "m-1", "a@x.io", t(0));
+        event["action"] = json!(action);
+        refused(&app, &event, "schema_violation", "action").await;
+    }
+    // Group events ask for what group-resolver understands.
+    for action in ["EXPLODE", "RENAME", "UPSERT"] {
+        let event = group(action, "org", "g-1", "Eng", Some("m-1"), t(0));
+        refused(&app, &event, "schema_violation", "action").await;
+    }
+    assert_only_the_control_event_was_published(&app).await;
+
+    // Still accepted: the member id from the body alone, lower-case actions, every group action.
+    let mut event = create("org", "m-2", "b@x.io", t(0));
+    event.as_object_mut().expect("object").remove("id");
+    event["action"] = json!("create");
+    assert_eq!(app.send(&event).await.status(), 202);
+    for action in ["CREATE", "UPDATE", "DELETE", "MEMBER_ADD", "MEMBER_DELETE"] {
+        let event = group(action, "org", "g-1", "Eng", Some("m-1"), t(0));
+        assert_eq!(app.send(&event).await.status(), 202, "{action}");
+    }
     app.stop().await;
 }

@@ -85,6 +85,10 @@ pub fn judge(
     let envelope = Envelope::parse(raw.get().as_bytes()).map_err(schema_violation)?;
     // The member body is part of the contract: refuse a malformed one now, not in a worker.
     let member = envelope.member().map_err(schema_violation)?;
+    // So is what it asks for: an event no worker can apply is refused, not dead-lettered.
+    envelope
+        .check_publishable(member.as_ref())
+        .map_err(schema_violation)?;
     envelope
         .check_lengths(member.as_ref())
         .map_err(schema_violation)?;

@@ -12,6 +12,7 @@ pub mod idp_group;
 pub mod lenient;
 pub mod limits;
 pub mod message;
+pub mod publishable;
 pub mod stytch;
 pub mod topology;
 
