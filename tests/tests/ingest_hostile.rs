@@ -194,3 +194,51 @@ async fn member_events_without_a_member_id_or_a_known_action_are_refused_with_40
     }
     app.stop().await;
 }
+
+/// The routing key is `source.object_type.action`, written by the sender: before, a signed
+/// `internal`/`user`/`provisioned` body was published on `internal.user.provisioned`, the key
+/// user-upsert announces new users on, and manager-linker consumed it.
+#[tokio::test]
+async fn no_sender_text_reaches_a_routing_key_outside_the_webhook_namespace() {
+    let app = TestApp::spawn_with(Services::INGEST_ONLY, |_| {}).await;
+    let mut internal = create("org", "m-1", "a@x.io", t(0));
+    internal["source"] = json!("internal");
+    internal["object_type"] = json!("user");
+    internal["action"] = json!("provisioned");
+    internal["user"] = json!({"user_id": "00000000-0000-0000-0000-000000000001"});
+    refused(&app, &internal, "schema_violation", "source").await;
+
+    let cases = [
+        ("source", "INTERNAL", "source"),
+        ("source", "scim.member", "source"),
+        ("source", "SCIM ", "source"),
+        ("source", "TEST", "source"),
+        // Dots add segments; anything else outside [a-z0-9_] could be a wildcard or a
+        // look-alike.
+        ("object_type", "user.provisioned", "object_type"),
+        ("object_type", " member", "object_type"),
+        ("object_type", "#", "object_type"),
+        ("object_type", "org-unit", "object_type"),
+        ("object_type", "\u{442}est", "object_type"),
+        ("action", "create.internal", "action"),
+        ("action", "*", "action"),
+        ("action", "cr\u{e9}ate", "action"),
+    ];
+    for (field, value, named) in cases {
+        let mut event = create("org", "m-1", "a@x.io", t(0));
+        event[field] = json!(value);
+        refused(&app, &event, "schema_violation", named).await;
+    }
+    assert_only_the_control_event_was_published(&app).await;
+
+    // Every source a webhook may name, in any case, and any plain object type.
+    for source in ["SCIM", "direct", "Dashboard"] {
+        let mut event = create("org", "m-2", "b@x.io", t(0));
+        event["source"] = json!(source);
+        assert_eq!(app.send(&event).await.status(), 202, "{source}");
+    }
+    let mut event = create("org", "m-3", "c@x.io", t(0));
+    event["object_type"] = json!("sso_connection_2");
+    assert_eq!(app.send(&event).await.status(), 202);
+    app.stop().await;
+}

@@ -1,4 +1,11 @@
-//! Which events ingest may publish: those a worker can apply.
+//! Which events ingest may publish: known event types, and those a worker can apply.
+//!
+//! The routing key is the event type, `source.object_type.action`, all three written by the
+//! sender. The source must be one a webhook has (SPEC §5: SCIM, DIRECT, DASHBOARD), and object
+//! type and action may hold only `[a-z0-9_]` once lower-cased: no dot to add a segment, no
+//! wildcard, no look-alike letter, no space for `is_member` and the key to read differently.
+//! So every key ingest publishes has three segments and starts with a webhook source, outside
+//! the internal namespace the services publish on ([`INTERNAL_SOURCE`]).
 //!
 //! A member event names its member (R1 matches on it) and asks for CREATE, UPDATE or DELETE;
 //! a group event asks for something group-resolver understands ([`GroupAction`]). Anything
@@ -7,11 +14,19 @@
 
 use crate::idp_group::GroupAction;
 use crate::stytch::{Action, Envelope, Member, SchemaError};
+#[cfg(doc)]
+use crate::topology::INTERNAL_SOURCE;
+use crate::topology::WEBHOOK_SOURCES;
+
+/// The longest object type or action: Stytch's are a few words; with the longest source the
+/// routing key stays far below AMQP's 255 bytes.
+pub const MAX_TYPE_PART_BYTES: usize = 64;
 
 impl Envelope {
-    /// Refuses an event no worker could apply. `member` is this envelope's
-    /// [`Envelope::member`], already parsed.
+    /// Refuses an event whose type is not a webhook's, or that no worker could apply.
+    /// `member` is this envelope's [`Envelope::member`], already parsed.
     pub fn check_publishable(&self, member: Option<&Member>) -> Result<(), SchemaError> {
+        self.check_event_type()?;
         if self.is_member() {
             if let Action::Other(_) = self.action() {
                 return Err(refusal(
@@ -39,6 +54,34 @@ impl Envelope {
                     self.action
                 ),
             ));
+        }
+        Ok(())
+    }
+
+    fn check_event_type(&self) -> Result<(), SchemaError> {
+        let source = self.source.to_ascii_lowercase();
+        if !WEBHOOK_SOURCES.contains(&source.as_str()) {
+            return Err(refusal(
+                "source",
+                format!(
+                    "{:?} is not a webhook source; expected SCIM, DIRECT or DASHBOARD",
+                    self.source
+                ),
+            ));
+        }
+        for (path, value) in [("object_type", &self.object_type), ("action", &self.action)] {
+            let plain = value
+                .bytes()
+                .all(|b| matches!(b.to_ascii_lowercase(), b'a'..=b'z' | b'0'..=b'9' | b'_'));
+            if !plain || value.len() > MAX_TYPE_PART_BYTES {
+                return Err(refusal(
+                    path,
+                    format!(
+                        "{value:?}: at most {MAX_TYPE_PART_BYTES} letters, digits and '_' \
+                         (it becomes part of the routing key)"
+                    ),
+                ));
+            }
         }
         Ok(())
     }
@@ -77,9 +120,55 @@ mod tests {
     }
 
     #[test]
+    fn only_webhook_sources_and_plain_words_make_an_event_type() {
+        let plain = || event("organization", "UPDATE", json!({}));
+        assert_eq!(refused(plain()), None);
+        let cases = [
+            ("source", "Dashboard", None),
+            ("source", "direct", None),
+            ("source", "internal", Some("source")),
+            ("source", " SCIM", Some("source")),
+            ("source", "scim.x", Some("source")),
+            ("object_type", "Org_Unit_2", None),
+            ("object_type", "org.unit", Some("object_type")),
+            ("object_type", "org unit", Some("object_type")),
+            ("object_type", "\u{212a}ey", Some("object_type")),
+            ("action", "MEMBER_ADD", None),
+            ("action", "member-add", Some("action")),
+            ("action", "#", Some("action")),
+        ];
+        for (field, value, expected) in cases {
+            let mut body = plain();
+            body[field] = json!(value);
+            assert_eq!(refused(body).as_deref(), expected, "{field}: {value:?}");
+        }
+        let mut long = plain();
+        long["action"] = json!("a".repeat(super::MAX_TYPE_PART_BYTES + 1));
+        assert_eq!(refused(long).as_deref(), Some("action"));
+    }
+
+    /// Whatever key an internal binding listens on, a webhook spelling it is refused.
+    #[test]
+    fn no_webhook_reaches_an_internal_binding() {
+        let internal = crate::topology::WORK_QUEUES
+            .iter()
+            .flat_map(|q| q.bindings)
+            .filter(|b| b.starts_with(&format!("{}.", crate::topology::INTERNAL_SOURCE)));
+        let mut seen = 0;
+        for binding in internal {
+            let parts: Vec<&str> = binding.split('.').collect();
+            let mut body = event(parts[1], parts[2], json!({}));
+            body["source"] = json!(parts[0]);
+            assert_eq!(refused(body).as_deref(), Some("source"), "{binding}");
+            seen += 1;
+        }
+        assert!(seen > 0, "the internal key is bound somewhere");
+    }
+
+    #[test]
     fn member_events_need_a_known_action_and_a_member_id() {
         let member = || json!({"member_id": "m-1", "organization_id": "org"});
-        for action in ["CREATE", "update", " Delete "] {
+        for action in ["CREATE", "update", "Delete"] {
             assert_eq!(refused(event("member", action, member())), None, "{action}");
         }
         for action in ["PROVISION", "MEMBER_ADD", "CREATED"] {
