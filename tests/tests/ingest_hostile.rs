@@ -242,3 +242,77 @@ async fn no_sender_text_reaches_a_routing_key_outside_the_webhook_namespace() {
     assert_eq!(app.send(&event).await.status(), 202);
     app.stop().await;
 }
+
+/// JSON with a key twice means whatever the reader picks: serde kept the last
+/// `email_address`, another parser the first. Before, only a duplicate the envelope's own
+/// fields caught (`event_id`) was refused.
+#[tokio::test]
+async fn a_body_with_a_duplicate_key_anywhere_is_malformed_json() {
+    let app = TestApp::spawn_with(Services::INGEST_ONLY, |_| {}).await;
+    let plain = serde_json::to_string(&create("org", "m-1", "a@x.io", t(0))).expect("json");
+    let body = &plain;
+    let cases = [
+        (
+            body.replacen(
+                r#""email_address":"a@x.io""#,
+                r#""email_address":"a@x.io","email_address":"admin@victim.io""#,
+                1,
+            ),
+            "member.email_address",
+        ),
+        (
+            body.replacen(r#""active":true"#, r#""active":true,"active":false"#, 1),
+            "member.scim_registration.scim_attributes.active",
+        ),
+        // The same key, spelt with an escape.
+        (
+            body.replacen(
+                r#""source":"SCIM""#,
+                r#""source":"SCIM","sourc\u0065":"SCIM""#,
+                1,
+            ),
+            "source",
+        ),
+        (
+            body.replacen(r#""event_id":"#, r#""event_id":"e-0","event_id":"#, 1),
+            "event_id",
+        ),
+        (
+            body.replacen(
+                r#""user_name":"#,
+                r#""emails":[{"value":"x@x.io","value":"y@x.io"}],"user_name":"#,
+                1,
+            ),
+            "member.scim_registration.scim_attributes.emails[0].value",
+        ),
+    ];
+    for (i, (body, path)) in cases.iter().enumerate() {
+        assert_ne!(body, &plain, "the case changes the body: {path}");
+        let now = chrono::Utc::now().timestamp();
+        let response = app
+            .send_raw(&format!("msg_dup_{i}"), now, body.as_bytes(), SECRET)
+            .await;
+        let (status, error) = status_and_json(response).await;
+        assert_eq!(
+            (status, error["error"].as_str(), error["field"].as_str()),
+            (400, Some("malformed_json"), Some(*path)),
+            "{body}: {error}"
+        );
+        let key = path.rsplit('.').next().unwrap_or_default();
+        let key = key.split('[').next().unwrap_or_default();
+        let message = error["message"].as_str().unwrap_or_default();
+        assert!(message.contains(&format!("`{key}`")), "{error}");
+    }
+    // The same key in two different objects is no duplicate.
+    let twice = body.replacen(
+        r#""user_name":"#,
+        r#""emails":[{"value":"x@x.io"},{"value":"y@x.io"}],"user_name":"#,
+        1,
+    );
+    let now = chrono::Utc::now().timestamp();
+    let response = app
+        .send_raw("msg_twice", now, twice.as_bytes(), SECRET)
+        .await;
+    assert_eq!(response.status(), 202);
+    app.stop().await;
+}

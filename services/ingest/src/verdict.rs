@@ -10,6 +10,7 @@ use chrono::{DateTime, Utc};
 use scimsync_platform::amqp::publisher::MAX_SHORT_STRING;
 use scimsync_platform::http::ApiError;
 use scimsync_platform::svix::Verifier;
+use scimsync_schema::duplicate_keys::check_unique_keys;
 use scimsync_schema::{limits, Envelope, QueueMessage, SchemaError, StytchWebhook};
 
 /// What to do with a delivery ingest does not refuse.
@@ -82,6 +83,12 @@ pub fn judge(
     // Valid JSON that PostgreSQL cannot store could never be applied: refused here, where the
     // sender learns of it, rather than dead-lettered by a worker.
     limits::check_storable(raw.get().as_bytes()).map_err(schema_violation)?;
+    // A key twice in one object reads as whichever the reader keeps (serde_json: the last), so
+    // one body could mean two events: refused as malformed, naming the key. After the check
+    // above, which names a lone surrogate that this full parse would call a syntax error.
+    check_unique_keys(raw.get().as_bytes()).map_err(|e| {
+        ApiError::new(StatusCode::BAD_REQUEST, "malformed_json", e.to_string()).with_field(e.path())
+    })?;
     let envelope = Envelope::parse(raw.get().as_bytes()).map_err(schema_violation)?;
     // The member body is part of the contract: refuse a malformed one now, not in a worker.
     let member = envelope.member().map_err(schema_violation)?;

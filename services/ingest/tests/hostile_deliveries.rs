@@ -20,6 +20,7 @@ use scimsync_ingest::verdict::{judge, Now, Verdict};
 use scimsync_platform::amqp::publisher::MAX_SHORT_STRING;
 use scimsync_platform::http::ApiError;
 use scimsync_platform::svix::Verifier;
+use scimsync_schema::duplicate_keys::check_unique_keys;
 use scimsync_schema::topology::WEBHOOK_SOURCES;
 use scimsync_schema::QueueMessage;
 use secrecy::SecretString;
@@ -101,7 +102,7 @@ fn key() -> impl Strategy<Value = String> {
 }
 
 /// Raw JSON texts serde_json never writes: escapes PostgreSQL refuses, numbers beyond f64,
-/// nesting beyond the parser's limit.
+/// nesting beyond the parser's limit, duplicate keys.
 fn raw_fragment() -> impl Strategy<Value = String> {
     prop_oneof![
         prop::sample::select(vec![
@@ -120,6 +121,8 @@ fn raw_fragment() -> impl Strategy<Value = String> {
             r#""\\""#,
             "[]",
             "{}",
+            r#"{"a":1,"a":2}"#,
+            r#"[{"k":1},{"k":1,"\u006b":2}]"#,
         ])
         .prop_map(str::to_owned),
         (1usize..400).prop_map(|n| format!("{}{}", "[".repeat(n), "]".repeat(n))),
@@ -448,6 +451,7 @@ fn check(verdict: &Result<Verdict, ApiError>) -> Result<(), TestCaseError> {
             let Ok(QueueMessage::StytchWebhookV1(webhook)) = message else {
                 return Err(TestCaseError::fail(format!("unreadable: {message:?}")));
             };
+            prop_assert!(check_unique_keys(webhook.envelope.get().as_bytes()).is_ok());
             let envelope = webhook.envelope();
             prop_assert!(envelope.is_ok(), "a worker refuses it: {:?}", envelope);
             prop_assert_eq!(&webhook.event_type, &publication.event_type);

@@ -6,6 +6,7 @@
 //! depend on it cheaply.
 
 pub mod company;
+pub mod duplicate_keys;
 pub mod email;
 pub mod headers;
 pub mod idp_group;
