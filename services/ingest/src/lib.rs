@@ -4,6 +4,7 @@
 
 pub mod admission;
 pub mod dedupe;
+pub mod verdict;
 pub mod webhook;
 
 use std::sync::Arc;

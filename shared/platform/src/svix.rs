@@ -77,7 +77,10 @@ impl Verifier {
             .trim()
             .parse()
             .map_err(|_| VerifyError::BadTimestamp)?;
-        if (now - ts).abs() > self.tolerance_secs {
+        // `abs_diff` cannot overflow: a hostile timestamp near either end of i64 is far
+        // outside the window, not a panic (or, wrapping in a release build, inside it).
+        let tolerance = u64::try_from(self.tolerance_secs).unwrap_or(0);
+        if now.abs_diff(ts) > tolerance {
             return Err(VerifyError::StaleTimestamp(self.tolerance_secs));
         }
         let candidates: Vec<Vec<u8>> = signatures
@@ -208,6 +211,37 @@ mod tests {
         assert_eq!(
             v.verify(&headers(EXPECTED), BODY.as_bytes(), TS - 301),
             Err(VerifyError::StaleTimestamp(300))
+        );
+    }
+
+    /// The distance to the clock is taken without overflow: before, `now - ts` panicked
+    /// (debug) or wrapped into the window (release) for timestamps near the ends of i64.
+    #[test]
+    fn timestamps_at_the_ends_of_i64_are_refused_not_overflowed() {
+        let v = verifier(&[SECRET]);
+        for (timestamp, now) in [
+            ("-9223372036854775808", TS),
+            ("9223372036854775807", TS),
+            ("9223372036854775807", -TS),
+            ("-9223372036854775808", i64::MAX),
+            ("9223372036854775807", i64::MIN),
+        ] {
+            let mut h = headers(EXPECTED);
+            h.insert("svix-timestamp", timestamp.parse().expect("header"));
+            assert_eq!(
+                v.verify(&h, BODY.as_bytes(), now),
+                Err(VerifyError::StaleTimestamp(300)),
+                "{timestamp} at {now}"
+            );
+        }
+        let mut h = headers(EXPECTED);
+        h.insert(
+            "svix-timestamp",
+            "-9223372036854775809".parse().expect("header"),
+        );
+        assert_eq!(
+            v.verify(&h, BODY.as_bytes(), TS),
+            Err(VerifyError::BadTimestamp)
         );
     }
 

@@ -7,12 +7,14 @@
 
 pub mod change;
 pub mod company;
+pub mod duplicate_keys;
 pub mod email;
 pub mod headers;
 pub mod idp_group;
 pub mod lenient;
 pub mod limits;
 pub mod message;
+pub mod publishable;
 pub mod stytch;
 pub mod topology;
 

@@ -28,6 +28,9 @@ pub enum SchemaError {
     /// A string PostgreSQL cannot store, somewhere in the body ([`crate::limits::check_storable`]).
     #[error("strings may not contain {0}")]
     Unstorable(&'static str),
+    /// The same key twice in one object ([`crate::duplicate_keys::check_unique_keys`]).
+    #[error("key `{key}` appears twice in one object, at `{path}`")]
+    DuplicateKey { path: String, key: String },
 }
 
 impl SchemaError {
@@ -41,7 +44,7 @@ impl SchemaError {
     /// The JSON path of the offending field, when there is one.
     pub fn path(&self) -> Option<&str> {
         match self {
-            Self::Field { path, .. } => Some(path),
+            Self::Field { path, .. } | Self::DuplicateKey { path, .. } => Some(path),
             _ => None,
         }
     }

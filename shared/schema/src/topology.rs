@@ -8,6 +8,15 @@ pub const EVENTS_EXCHANGE: &str = "scimsync.events";
 /// Direct exchange dead letters go to; the routing key is the work queue's name.
 pub const DEAD_LETTER_EXCHANGE: &str = "scimsync.dlx";
 
+/// The first segment of every routing key a webhook can produce: its `source`, lower-cased
+/// (SPEC §5). Object type and action, the other two, are confined to `[a-z0-9_]`, so a webhook's
+/// key has exactly three segments and starts with one of these.
+pub const WEBHOOK_SOURCES: &[&str] = &["scim", "direct", "dashboard"];
+
+/// The first segment of the keys the services publish on themselves: no webhook may name it,
+/// so no sender reaches a queue bound to one of them.
+pub const INTERNAL_SOURCE: &str = "internal";
+
 /// A worker's queue and the routing keys it cares about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct WorkQueue {
@@ -120,6 +129,22 @@ mod tests {
         assert_eq!(delay_for_attempt(1), Duration::from_secs(1));
         assert_eq!(delay_for_attempt(3), Duration::from_secs(30));
         assert_eq!(delay_for_attempt(60), Duration::from_secs(3600));
+    }
+
+    /// Bindings are either for webhooks (a source of theirs, or any) or internal; the internal
+    /// namespace is not a source a webhook can name (ingest refuses any other).
+    #[test]
+    fn every_binding_is_in_the_webhook_or_the_internal_namespace() {
+        assert!(!WEBHOOK_SOURCES.contains(&INTERNAL_SOURCE));
+        assert!(crate::message::USER_PROVISIONED_ROUTING_KEY
+            .starts_with(&format!("{INTERNAL_SOURCE}.")));
+        for binding in WORK_QUEUES.iter().flat_map(|q| q.bindings) {
+            let first = binding.split('.').next().unwrap_or_default();
+            assert!(
+                first == "*" || first == INTERNAL_SOURCE || WEBHOOK_SOURCES.contains(&first),
+                "{binding}"
+            );
+        }
     }
 
     #[test]
