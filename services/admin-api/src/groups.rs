@@ -43,7 +43,9 @@ pub struct GroupList {
 /// The company's groups (or only group `$2`) with their active members, counted in one pass
 /// over the company's memberships: a count per group probed the users once per member of each
 /// group, 0.3 s for a 100,000-person company. A membership row matches at most one user
-/// (`users_company_member` is unique), so `count(*)` counts people.
+/// (`users_company_member` is unique), so `count(*)` counts people. A group the identity provider
+/// deleted counts nobody: members who had other groups keep their membership rows (R12), but
+/// none of them is in it any more.
 fn select_groups(one_group: bool) -> String {
     let (members, groups) = match one_group {
         true => (
@@ -55,7 +57,7 @@ fn select_groups(one_group: bool) -> String {
     format!(
         "
 SELECT g.id, g.idp_group_id, g.display_name AS name, g.kind, g.permission_level, g.deleted,
-       coalesce(a.n, 0) AS active_members,
+       CASE WHEN g.deleted THEN 0 ELSE coalesce(a.n, 0) END AS active_members,
        (SELECT count(*) FROM career_automations c WHERE c.group_id = g.id) AS career_automations
 FROM scim_groups g
 LEFT JOIN (
