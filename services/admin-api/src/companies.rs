@@ -14,7 +14,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::failure::database;
-use crate::SharedState;
+use crate::{fields, SharedState};
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -56,6 +56,11 @@ pub struct CompanyList {
 
 /// Validates and normalises a registration; errors name the field.
 pub fn validate(input: NewCompany) -> Result<NewCompany, ApiError> {
+    fields::storable("name", &input.name)?;
+    fields::storable("stytch_organization_id", &input.stytch_organization_id)?;
+    for domain in &input.allowed_email_domains {
+        fields::storable("allowed_email_domains", domain)?;
+    }
     let valid = Registration::validate(
         &input.name,
         &input.stytch_organization_id,

@@ -19,7 +19,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::failure::database;
-use crate::{companies, SharedState};
+use crate::{companies, fields, SharedState};
 
 #[derive(Debug, Serialize, FromQueryResult, ToSchema)]
 pub struct GroupView {
@@ -234,6 +234,7 @@ pub async fn add_automation(
     PathParams((company_id, group_id)): PathParams<(Uuid, Uuid)>,
     JsonBody(body): JsonBody<NewAutomation>,
 ) -> Result<(StatusCode, Json<AutomationView>), ApiError> {
+    fields::storable("name", &body.name)?;
     let Some(name) = display_name(&body.name).map(str::to_owned) else {
         return Err(ApiError::bad_request(
             "invalid_field",

@@ -5,6 +5,7 @@ pub mod auth;
 pub mod companies;
 pub mod events;
 pub mod failure;
+pub mod fields;
 pub mod groups;
 pub mod openapi;
 pub mod pagination;
@@ -13,8 +14,10 @@ pub mod users;
 
 use std::sync::Arc;
 
+use axum::extract::DefaultBodyLimit;
 use axum::routing::get;
 use axum::{middleware, Json, Router};
+use scimsync_platform::request_limits::{self, JsonRefusalListener};
 use scimsync_platform::settings::{DatabaseSettings, GroupSettings};
 use scimsync_platform::Settings;
 use sea_orm::DatabaseConnection;
@@ -27,6 +30,10 @@ pub struct AppState {
 }
 
 pub type SharedState = Arc<AppState>;
+
+/// The largest request body read: ingest's default bound for a webhook. The largest valid body,
+/// a company with a thousand email domains, is a quarter of it.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
 /// Serves until `shutdown`, then drains in-flight requests.
 pub async fn run(
@@ -50,7 +57,8 @@ pub async fn run(
     });
     let app = router(state, settings.admin.token().map(str::to_owned));
     tracing::info!(addr = %listener.local_addr()?, "admin-api listening");
-    axum::serve(scimsync_platform::http::no_delay(listener), app)
+    let listener = JsonRefusalListener(scimsync_platform::http::no_delay(listener));
+    axum::serve(listener, app)
         .with_graceful_shutdown(shutdown.cancelled_owned())
         .await?;
     db.close().await?;
@@ -111,5 +119,8 @@ pub fn router(state: SharedState, token: Option<String>) -> Router {
         // Unknown paths and methods are refused as JSON too.
         .fallback(scimsync_platform::http::no_such_route)
         .method_not_allowed_fallback(scimsync_platform::http::method_not_allowed)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        // Outermost: a URI too long is refused before anything reads it.
+        .layer(middleware::from_fn(request_limits::limit_uri))
         .with_state(state)
 }

@@ -16,7 +16,7 @@ use uuid::Uuid;
 
 use crate::failure::database;
 use crate::pagination::{split_page, Filtered};
-use crate::{companies, pagination, SharedState};
+use crate::{companies, fields, pagination, SharedState};
 
 /// A user as the admin sees it.
 #[derive(Debug, Serialize, FromQueryResult, ToSchema)]
@@ -215,6 +215,7 @@ pub async fn patch(
                 format!("email must be an email address of at most {MAX_KEY_BYTES} bytes"),
             ));
         }
+        fields::storable("email", &email)?;
         if current.scim_provisioned && email != current.email {
             return Err(ApiError::conflict(
                 "scim_managed_field",
@@ -237,11 +238,11 @@ pub async fn patch(
         }
         row.email = Set(email);
     }
-    let text = |v: Option<String>| v.map(|s| s.trim().to_owned());
-    if let Some(v) = text(patch.first_name) {
-        row.first_name = Set(v);
+    if let Some(v) = patch.first_name {
+        row.first_name = Set(fields::text("first_name", v)?);
     }
-    if let Some(v) = text(patch.last_name) {
+    if let Some(v) = patch.last_name {
+        let v = fields::text("last_name", v)?;
         // Every user has a last name (R5 falls back as far as `Missing`).
         if v.is_empty() {
             return Err(invalid("last_name", "last_name must not be empty".into()));
@@ -250,7 +251,8 @@ pub async fn patch(
     }
     macro_rules! optional {
         ($($field:ident),*) => {$(
-            if let Some(v) = text(patch.$field) {
+            if let Some(v) = patch.$field {
+                let v = fields::text(stringify!($field), v)?;
                 row.$field = Set(Some(v).filter(|s| !s.is_empty()));
             }
         )*};
