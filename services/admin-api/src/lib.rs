@@ -7,6 +7,7 @@ pub mod events;
 pub mod failure;
 pub mod fields;
 pub mod groups;
+pub mod hosts;
 pub mod openapi;
 pub mod pagination;
 pub mod status;
@@ -55,7 +56,11 @@ pub async fn run(
         db: db.clone(),
         groups: settings.groups.clone(),
     });
-    let app = router(state, settings.admin.token().map(str::to_owned));
+    let app = router(
+        state,
+        settings.admin.token().map(str::to_owned),
+        settings.admin.allowed_hosts(),
+    );
     tracing::info!(addr = %listener.local_addr()?, "admin-api listening");
     let listener = JsonRefusalListener(scimsync_platform::http::no_delay(listener));
     axum::serve(listener, app)
@@ -74,7 +79,7 @@ pub async fn connect(settings: &DatabaseSettings) -> Result<DatabaseConnection, 
     scimsync_db::connect_with(settings, &[("plan_cache_mode", "force_custom_plan")]).await
 }
 
-pub fn router(state: SharedState, token: Option<String>) -> Router {
+pub fn router(state: SharedState, token: Option<String>, allowed_hosts: Vec<String>) -> Router {
     let api = Router::new()
         .route("/companies", get(companies::list).post(companies::create))
         .route("/companies/{company_id}/users", get(users::list))
@@ -120,6 +125,10 @@ pub fn router(state: SharedState, token: Option<String>) -> Router {
         .fallback(scimsync_platform::http::no_such_route)
         .method_not_allowed_fallback(scimsync_platform::http::method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(middleware::from_fn_with_state(
+            Arc::new(allowed_hosts),
+            hosts::require_allowed_host,
+        ))
         // Outermost: a URI too long is refused before anything reads it.
         .layer(middleware::from_fn(request_limits::limit_uri))
         .with_state(state)

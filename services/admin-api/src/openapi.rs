@@ -44,7 +44,7 @@ impl Modify for BearerAuth {
 struct Error {
     /// What went wrong, for programs: `invalid_path`, `invalid_query`, `malformed_json`,
     /// `invalid_body`, `invalid_field`, `invalid_value`, `payload_too_large`, `uri_too_long`,
-    /// `not_found`, `unauthorized`, ...
+    /// `host_not_allowed`, `not_found`, `unauthorized`, ...
     error: String,
     /// What went wrong, for people.
     message: String,
@@ -54,16 +54,20 @@ struct Error {
 
 /// Every operation's refusals carry the [`Error`] body, and every operation documents what any
 /// of them can answer: 401 for a missing or wrong token when one is configured, 414 for a URI
-/// too long, 503 while the database cannot be reached; when it takes parameters, 400 for a
-/// malformed id in the path or a query value of the wrong type; when it reads a body, 400 for
-/// one that is not JSON, 413, 415 and 422.
+/// too long, 421 for a host not configured, 503 while the database cannot be reached; when it
+/// takes parameters, 400 for a malformed id in the path or a query value of the wrong type;
+/// when it reads a body, 400 for one that is not JSON, 413, 415 and 422.
 struct Refusals;
 
 /// Refusals every operation can answer.
-const EVERY_OPERATION: [(&str, &str); 3] = [
+const EVERY_OPERATION: [(&str, &str); 4] = [
     (
         "401",
         "a missing or wrong bearer token, when the admin token is set",
+    ),
+    (
+        "421",
+        "a `Host` that is not one of the configured names, `admin.allowed_hosts` (`host_not_allowed`)",
     ),
     (
         "414",
