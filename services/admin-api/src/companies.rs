@@ -77,7 +77,7 @@ pub fn validate(input: NewCompany) -> Result<NewCompany, ApiError> {
 }
 
 /// Registers a company.
-#[utoipa::path(post, path = "/api/v1/companies", tag = "companies", request_body = NewCompany,
+#[utoipa::path(post, operation_id = "create_company", path = "/api/v1/companies", tag = "companies", request_body = NewCompany,
     responses((status = 201, body = CompanyView), (status = 400, description = "invalid field"),
               (status = 409, description = "organization already registered")))]
 pub async fn create(
@@ -107,7 +107,7 @@ pub async fn create(
 }
 
 /// Lists companies, oldest first.
-#[utoipa::path(get, path = "/api/v1/companies", tag = "companies", responses((status = 200, body = CompanyList)))]
+#[utoipa::path(get, operation_id = "list_companies", path = "/api/v1/companies", tag = "companies", responses((status = 200, body = CompanyList)))]
 pub async fn list(State(state): State<SharedState>) -> Result<Json<CompanyList>, ApiError> {
     let rows = company::Entity::find()
         .order_by_asc(company::Column::CreatedAt)

@@ -33,6 +33,8 @@ pub struct EventView {
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+// Read from the query string: utoipa would declare them path parameters otherwise.
+#[into_params(parameter_in = Query)]
 // A misspelt filter is an error, not a silently unfiltered page.
 #[serde(deny_unknown_fields)]
 pub struct EventFilter {
@@ -91,7 +93,7 @@ pub struct EventPage {
 }
 
 /// The event log, newest first, filtered and paginated.
-#[utoipa::path(get, path = "/api/v1/companies/{company_id}/events", tag = "events",
+#[utoipa::path(get, operation_id = "list_events", path = "/api/v1/companies/{company_id}/events", tag = "events",
     params(("company_id" = Uuid, Path), EventFilter),
     responses((status = 200, body = EventPage), (status = 404, description = "no such company")))]
 pub async fn list(

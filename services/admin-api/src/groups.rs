@@ -88,7 +88,7 @@ async fn load(
 }
 
 /// Groups of a company, defaults first.
-#[utoipa::path(get, path = "/api/v1/companies/{company_id}/groups", tag = "groups",
+#[utoipa::path(get, operation_id = "list_groups", path = "/api/v1/companies/{company_id}/groups", tag = "groups",
     params(("company_id" = Uuid, Path)), responses((status = 200, body = GroupList),
               (status = 404, description = "no such company")))]
 pub async fn list(
@@ -118,7 +118,7 @@ pub struct GroupLevel {
 }
 
 /// Sets the level a custom group grants; its members' levels are recomputed at once.
-#[utoipa::path(put, path = "/api/v1/companies/{company_id}/groups/{group_id}", tag = "groups",
+#[utoipa::path(put, operation_id = "set_group_level", path = "/api/v1/companies/{company_id}/groups/{group_id}", tag = "groups",
     params(("company_id" = Uuid, Path), ("group_id" = Uuid, Path)), request_body = GroupLevel,
     responses((status = 200, body = GroupView), (status = 400, description = "invalid level"),
               (status = 404, description = "no such company or group"),
@@ -204,7 +204,7 @@ pub struct NewAutomation {
 }
 
 /// Career automations attached to a custom group.
-#[utoipa::path(get, path = "/api/v1/companies/{company_id}/groups/{group_id}/career-automations", tag = "groups",
+#[utoipa::path(get, operation_id = "list_career_automations", path = "/api/v1/companies/{company_id}/groups/{group_id}/career-automations", tag = "groups",
     params(("company_id" = Uuid, Path), ("group_id" = Uuid, Path)), responses((status = 200, body = AutomationList),
               (status = 404, description = "no such company or group")))]
 pub async fn list_automations(
@@ -224,7 +224,7 @@ pub async fn list_automations(
 }
 
 /// Attaches a career automation to a custom group (removed if the IdP deletes the group).
-#[utoipa::path(post, path = "/api/v1/companies/{company_id}/groups/{group_id}/career-automations", tag = "groups",
+#[utoipa::path(post, operation_id = "add_career_automation", path = "/api/v1/companies/{company_id}/groups/{group_id}/career-automations", tag = "groups",
     params(("company_id" = Uuid, Path), ("group_id" = Uuid, Path)), request_body = NewAutomation,
     responses((status = 201, body = AutomationView), (status = 400, description = "invalid field"),
               (status = 404, description = "no such company or group"),
@@ -263,7 +263,7 @@ pub async fn add_automation(
 }
 
 /// Detaches a career automation.
-#[utoipa::path(delete, path = "/api/v1/companies/{company_id}/groups/{group_id}/career-automations/{automation_id}", tag = "groups",
+#[utoipa::path(delete, operation_id = "delete_career_automation", path = "/api/v1/companies/{company_id}/groups/{group_id}/career-automations/{automation_id}", tag = "groups",
     params(("company_id" = Uuid, Path), ("group_id" = Uuid, Path), ("automation_id" = Uuid, Path)),
     responses((status = 204, description = "detached"),
               (status = 404, description = "no such automation in this group")))]

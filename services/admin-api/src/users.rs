@@ -80,6 +80,8 @@ LEFT JOIN LATERAL (
 WHERE u.company_id = $1";
 
 #[derive(Debug, Deserialize, IntoParams)]
+// Read from the query string: utoipa would declare them path parameters otherwise.
+#[into_params(parameter_in = Query)]
 // A misspelt filter is an error, not a silently unfiltered page.
 #[serde(deny_unknown_fields)]
 pub struct UserFilter {
@@ -99,7 +101,7 @@ pub struct UserPage {
 }
 
 /// Lists a company's users in a stable order, filtered and paginated.
-#[utoipa::path(get, path = "/api/v1/companies/{company_id}/users", tag = "users",
+#[utoipa::path(get, operation_id = "list_users", path = "/api/v1/companies/{company_id}/users", tag = "users",
     params(("company_id" = Uuid, Path), UserFilter),
     responses((status = 200, body = UserPage), (status = 404, description = "no such company")))]
 pub async fn list(
@@ -149,7 +151,7 @@ pub async fn load(
 }
 
 /// One user.
-#[utoipa::path(get, path = "/api/v1/companies/{company_id}/users/{user_id}", tag = "users",
+#[utoipa::path(get, operation_id = "get_user", path = "/api/v1/companies/{company_id}/users/{user_id}", tag = "users",
     params(("company_id" = Uuid, Path), ("user_id" = Uuid, Path)),
     responses((status = 200, body = UserView), (status = 404, description = "no such company or user")))]
 pub async fn get(
@@ -178,7 +180,7 @@ pub struct UserPatch {
 }
 
 /// Edits product-owned fields.
-#[utoipa::path(patch, path = "/api/v1/companies/{company_id}/users/{user_id}", tag = "users",
+#[utoipa::path(patch, operation_id = "patch_user", path = "/api/v1/companies/{company_id}/users/{user_id}", tag = "users",
     params(("company_id" = Uuid, Path), ("user_id" = Uuid, Path)), request_body = UserPatch,
     responses((status = 200, body = UserView), (status = 400, description = "invalid field"),
               (status = 404, description = "no such user"),
@@ -293,7 +295,7 @@ async fn find_user(
 
 /// Clears the user's manager in the product (R15). The clear sticks: a later SCIM event that
 /// still carries the same manager value does not restore it; a different value does apply.
-#[utoipa::path(delete, path = "/api/v1/companies/{company_id}/users/{user_id}/manager", tag = "users",
+#[utoipa::path(delete, operation_id = "clear_manager", path = "/api/v1/companies/{company_id}/users/{user_id}/manager", tag = "users",
     params(("company_id" = Uuid, Path), ("user_id" = Uuid, Path)),
     responses((status = 200, body = UserView), (status = 404, description = "no such user")))]
 pub async fn clear_manager(
@@ -318,7 +320,7 @@ pub struct ReportList {
 }
 
 /// The user's direct reports.
-#[utoipa::path(get, path = "/api/v1/companies/{company_id}/users/{user_id}/reports", tag = "users",
+#[utoipa::path(get, operation_id = "list_reports", path = "/api/v1/companies/{company_id}/users/{user_id}/reports", tag = "users",
     params(("company_id" = Uuid, Path), ("user_id" = Uuid, Path)),
     responses((status = 200, body = ReportList), (status = 404, description = "no such user")))]
 pub async fn reports(
