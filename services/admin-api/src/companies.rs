@@ -14,7 +14,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::failure::database;
-use crate::SharedState;
+use crate::{fields, SharedState};
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -56,6 +56,11 @@ pub struct CompanyList {
 
 /// Validates and normalises a registration; errors name the field.
 pub fn validate(input: NewCompany) -> Result<NewCompany, ApiError> {
+    fields::storable("name", &input.name)?;
+    fields::storable("stytch_organization_id", &input.stytch_organization_id)?;
+    for domain in &input.allowed_email_domains {
+        fields::storable("allowed_email_domains", domain)?;
+    }
     let valid = Registration::validate(
         &input.name,
         &input.stytch_organization_id,
@@ -72,7 +77,7 @@ pub fn validate(input: NewCompany) -> Result<NewCompany, ApiError> {
 }
 
 /// Registers a company.
-#[utoipa::path(post, path = "/api/v1/companies", tag = "companies", request_body = NewCompany,
+#[utoipa::path(post, operation_id = "create_company", path = "/api/v1/companies", tag = "companies", request_body = NewCompany,
     responses((status = 201, body = CompanyView), (status = 400, description = "invalid field"),
               (status = 409, description = "organization already registered")))]
 pub async fn create(
@@ -102,7 +107,7 @@ pub async fn create(
 }
 
 /// Lists companies, oldest first.
-#[utoipa::path(get, path = "/api/v1/companies", tag = "companies", responses((status = 200, body = CompanyList)))]
+#[utoipa::path(get, operation_id = "list_companies", path = "/api/v1/companies", tag = "companies", responses((status = 200, body = CompanyList)))]
 pub async fn list(State(state): State<SharedState>) -> Result<Json<CompanyList>, ApiError> {
     let rows = company::Entity::find()
         .order_by_asc(company::Column::CreatedAt)

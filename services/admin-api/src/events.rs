@@ -1,4 +1,7 @@
-//! The SCIM event log of a company, newest first (R16).
+//! The SCIM event log of a company, newest first (R16): by the time ingest received each event,
+//! not by the order rows were written, since an event replayed from a dead-letter queue, or
+//! retried for hours, is logged long after it was received. Rows received in the same
+//! microsecond come newest written first.
 
 use axum::extract::State;
 use axum::Json;
@@ -30,6 +33,8 @@ pub struct EventView {
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+// Read from the query string: utoipa would declare them path parameters otherwise.
+#[into_params(parameter_in = Query)]
 // A misspelt filter is an error, not a silently unfiltered page.
 #[serde(deny_unknown_fields)]
 pub struct EventFilter {
@@ -41,7 +46,44 @@ pub struct EventFilter {
     /// Received before (RFC 3339).
     pub until: Option<DateTime<Utc>>,
     pub limit: Option<u64>,
+    /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
+}
+
+/// Where a page ended: the last row's receive time, to the microsecond PostgreSQL keeps, and its
+/// id. Written `<microseconds since 1970>_<id>`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Position {
+    pub received_at: DateTime<Utc>,
+    pub id: i64,
+}
+
+impl Position {
+    fn of(event: &EventView) -> Self {
+        Self {
+            received_at: event.received_at,
+            id: event.id,
+        }
+    }
+}
+
+impl std::fmt::Display for Position {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}_{}", self.received_at.timestamp_micros(), self.id)
+    }
+}
+
+impl std::str::FromStr for Position {
+    type Err = ();
+
+    fn from_str(s: &str) -> Result<Self, ()> {
+        let (micros, id) = s.split_once('_').ok_or(())?;
+        let micros = micros.parse().map_err(|_| ())?;
+        Ok(Self {
+            received_at: DateTime::from_timestamp_micros(micros).ok_or(())?,
+            id: id.parse().map_err(|_| ())?,
+        })
+    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -51,7 +93,7 @@ pub struct EventPage {
 }
 
 /// The event log, newest first, filtered and paginated.
-#[utoipa::path(get, path = "/api/v1/companies/{company_id}/events", tag = "events",
+#[utoipa::path(get, operation_id = "list_events", path = "/api/v1/companies/{company_id}/events", tag = "events",
     params(("company_id" = Uuid, Path), EventFilter),
     responses((status = 200, body = EventPage), (status = 404, description = "no such company")))]
 pub async fn list(
@@ -61,7 +103,7 @@ pub async fn list(
 ) -> Result<Json<EventPage>, ApiError> {
     companies::find(&state, company_id).await?;
     let limit = pagination::limit(filter.limit)?;
-    let before: Option<i64> = pagination::cursor(filter.cursor.as_deref())?;
+    let before: Option<Position> = pagination::cursor(filter.cursor.as_deref())?;
     let mut query = Filtered::new(
         "SELECT id, received_at, event_id, event_type, concern, user_id, stytch_member_id, outcome, detail
          FROM scim_event_log WHERE company_id = $1",
@@ -83,13 +125,18 @@ pub async fn list(
         query.and(" AND received_at < ?", until);
     }
     if let Some(before) = before {
-        query.and(" AND id < ?", before);
+        // A row comparison, so the index on (company, ..., received_at, id) reads from there on.
+        query.and_all(
+            " AND (received_at, id) < (?, ?)",
+            [before.received_at.into(), before.id.into()],
+        );
     }
-    let rows = EventView::find_by_statement(query.page_statement("id DESC", limit))
+    let order = "received_at DESC, id DESC";
+    let rows = EventView::find_by_statement(query.page_statement(order, limit))
         .all(&state.db)
         .await
         .map_err(database)?;
-    let (events, next_cursor) = split_page(rows, limit, |e| e.id.to_string());
+    let (events, next_cursor) = split_page(rows, limit, |e| Position::of(e).to_string());
     Ok(Json(EventPage {
         events,
         next_cursor,

@@ -8,7 +8,7 @@ use sea_orm::DbErr;
 /// A database that cannot be reached is "try again later" (503, `Retry-After`), not a bug: an
 /// administrator's page, or a script's call, works again once PostgreSQL is back. A value
 /// PostgreSQL refuses is the request's fault (400). Anything else is a 500 with the cause chain
-/// logged.
+/// logged. No answer carries the database's error text.
 pub fn database(error: DbErr) -> ApiError {
     if errors::unavailable(&error) {
         tracing::warn!(%error, "database unavailable; answering 503");
@@ -19,12 +19,14 @@ pub fn database(error: DbErr) -> ApiError {
         );
     }
     if errors::bad_value(&error) {
-        // A value the caller sent that PostgreSQL cannot take (a NUL character, say): the
-        // request, not the service, is at fault.
+        // A value the caller sent that PostgreSQL cannot take (a NUL character in a filter, say):
+        // the request, not the service, is at fault. The database's own words stay in the log:
+        // they describe the server (its encoding, its statements), not the request.
+        tracing::info!(%error, "the database refused a value of the request; answering 400");
         return ApiError::new(
             StatusCode::BAD_REQUEST,
             "invalid_value",
-            format!("the database refused a value of the request: {error}"),
+            "the database refused a value of the request, such as a NUL character (\\u0000)",
         );
     }
     ApiError::internal(&error)

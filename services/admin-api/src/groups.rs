@@ -19,7 +19,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::failure::database;
-use crate::{companies, SharedState};
+use crate::{companies, fields, SharedState};
 
 #[derive(Debug, Serialize, FromQueryResult, ToSchema)]
 pub struct GroupView {
@@ -43,7 +43,9 @@ pub struct GroupList {
 /// The company's groups (or only group `$2`) with their active members, counted in one pass
 /// over the company's memberships: a count per group probed the users once per member of each
 /// group, 0.3 s for a 100,000-person company. A membership row matches at most one user
-/// (`users_company_member` is unique), so `count(*)` counts people.
+/// (`users_company_member` is unique), so `count(*)` counts people. A group the identity provider
+/// deleted counts nobody: members who had other groups keep their membership rows (R12), but
+/// none of them is in it any more.
 fn select_groups(one_group: bool) -> String {
     let (members, groups) = match one_group {
         true => (
@@ -55,7 +57,7 @@ fn select_groups(one_group: bool) -> String {
     format!(
         "
 SELECT g.id, g.idp_group_id, g.display_name AS name, g.kind, g.permission_level, g.deleted,
-       coalesce(a.n, 0) AS active_members,
+       CASE WHEN g.deleted THEN 0 ELSE coalesce(a.n, 0) END AS active_members,
        (SELECT count(*) FROM career_automations c WHERE c.group_id = g.id) AS career_automations
 FROM scim_groups g
 LEFT JOIN (
@@ -86,7 +88,7 @@ async fn load(
 }
 
 /// Groups of a company, defaults first.
-#[utoipa::path(get, path = "/api/v1/companies/{company_id}/groups", tag = "groups",
+#[utoipa::path(get, operation_id = "list_groups", path = "/api/v1/companies/{company_id}/groups", tag = "groups",
     params(("company_id" = Uuid, Path)), responses((status = 200, body = GroupList),
               (status = 404, description = "no such company")))]
 pub async fn list(
@@ -116,7 +118,7 @@ pub struct GroupLevel {
 }
 
 /// Sets the level a custom group grants; its members' levels are recomputed at once.
-#[utoipa::path(put, path = "/api/v1/companies/{company_id}/groups/{group_id}", tag = "groups",
+#[utoipa::path(put, operation_id = "set_group_level", path = "/api/v1/companies/{company_id}/groups/{group_id}", tag = "groups",
     params(("company_id" = Uuid, Path), ("group_id" = Uuid, Path)), request_body = GroupLevel,
     responses((status = 200, body = GroupView), (status = 400, description = "invalid level"),
               (status = 404, description = "no such company or group"),
@@ -202,7 +204,7 @@ pub struct NewAutomation {
 }
 
 /// Career automations attached to a custom group.
-#[utoipa::path(get, path = "/api/v1/companies/{company_id}/groups/{group_id}/career-automations", tag = "groups",
+#[utoipa::path(get, operation_id = "list_career_automations", path = "/api/v1/companies/{company_id}/groups/{group_id}/career-automations", tag = "groups",
     params(("company_id" = Uuid, Path), ("group_id" = Uuid, Path)), responses((status = 200, body = AutomationList),
               (status = 404, description = "no such company or group")))]
 pub async fn list_automations(
@@ -222,7 +224,7 @@ pub async fn list_automations(
 }
 
 /// Attaches a career automation to a custom group (removed if the IdP deletes the group).
-#[utoipa::path(post, path = "/api/v1/companies/{company_id}/groups/{group_id}/career-automations", tag = "groups",
+#[utoipa::path(post, operation_id = "add_career_automation", path = "/api/v1/companies/{company_id}/groups/{group_id}/career-automations", tag = "groups",
     params(("company_id" = Uuid, Path), ("group_id" = Uuid, Path)), request_body = NewAutomation,
     responses((status = 201, body = AutomationView), (status = 400, description = "invalid field"),
               (status = 404, description = "no such company or group"),
@@ -232,6 +234,7 @@ pub async fn add_automation(
     PathParams((company_id, group_id)): PathParams<(Uuid, Uuid)>,
     JsonBody(body): JsonBody<NewAutomation>,
 ) -> Result<(StatusCode, Json<AutomationView>), ApiError> {
+    fields::storable("name", &body.name)?;
     let Some(name) = display_name(&body.name).map(str::to_owned) else {
         return Err(ApiError::bad_request(
             "invalid_field",
@@ -260,7 +263,7 @@ pub async fn add_automation(
 }
 
 /// Detaches a career automation.
-#[utoipa::path(delete, path = "/api/v1/companies/{company_id}/groups/{group_id}/career-automations/{automation_id}", tag = "groups",
+#[utoipa::path(delete, operation_id = "delete_career_automation", path = "/api/v1/companies/{company_id}/groups/{group_id}/career-automations/{automation_id}", tag = "groups",
     params(("company_id" = Uuid, Path), ("group_id" = Uuid, Path), ("automation_id" = Uuid, Path)),
     responses((status = 204, description = "detached"),
               (status = 404, description = "no such automation in this group")))]

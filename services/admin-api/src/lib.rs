@@ -5,7 +5,9 @@ pub mod auth;
 pub mod companies;
 pub mod events;
 pub mod failure;
+pub mod fields;
 pub mod groups;
+pub mod hosts;
 pub mod openapi;
 pub mod pagination;
 pub mod status;
@@ -13,8 +15,10 @@ pub mod users;
 
 use std::sync::Arc;
 
+use axum::extract::DefaultBodyLimit;
 use axum::routing::get;
 use axum::{middleware, Json, Router};
+use scimsync_platform::request_limits::{self, JsonRefusalListener};
 use scimsync_platform::settings::{DatabaseSettings, GroupSettings};
 use scimsync_platform::Settings;
 use sea_orm::DatabaseConnection;
@@ -27,6 +31,10 @@ pub struct AppState {
 }
 
 pub type SharedState = Arc<AppState>;
+
+/// The largest request body read: ingest's default bound for a webhook. The largest valid body,
+/// a company with a thousand email domains, is a quarter of it.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
 /// Serves until `shutdown`, then drains in-flight requests.
 pub async fn run(
@@ -48,9 +56,14 @@ pub async fn run(
         db: db.clone(),
         groups: settings.groups.clone(),
     });
-    let app = router(state, settings.admin.token().map(str::to_owned));
+    let app = router(
+        state,
+        settings.admin.token().map(str::to_owned),
+        settings.admin.allowed_hosts(),
+    );
     tracing::info!(addr = %listener.local_addr()?, "admin-api listening");
-    axum::serve(scimsync_platform::http::no_delay(listener), app)
+    let listener = JsonRefusalListener(scimsync_platform::http::no_delay(listener));
+    axum::serve(listener, app)
         .with_graceful_shutdown(shutdown.cancelled_owned())
         .await?;
     db.close().await?;
@@ -66,7 +79,7 @@ pub async fn connect(settings: &DatabaseSettings) -> Result<DatabaseConnection, 
     scimsync_db::connect_with(settings, &[("plan_cache_mode", "force_custom_plan")]).await
 }
 
-pub fn router(state: SharedState, token: Option<String>) -> Router {
+pub fn router(state: SharedState, token: Option<String>, allowed_hosts: Vec<String>) -> Router {
     let api = Router::new()
         .route("/companies", get(companies::list).post(companies::create))
         .route("/companies/{company_id}/users", get(users::list))
@@ -111,5 +124,12 @@ pub fn router(state: SharedState, token: Option<String>) -> Router {
         // Unknown paths and methods are refused as JSON too.
         .fallback(scimsync_platform::http::no_such_route)
         .method_not_allowed_fallback(scimsync_platform::http::method_not_allowed)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(middleware::from_fn_with_state(
+            Arc::new(allowed_hosts),
+            hosts::require_allowed_host,
+        ))
+        // Outermost: a URI too long is refused before anything reads it.
+        .layer(middleware::from_fn(request_limits::limit_uri))
         .with_state(state)
 }

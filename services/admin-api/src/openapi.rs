@@ -42,8 +42,9 @@ impl Modify for BearerAuth {
 #[derive(ToSchema)]
 #[allow(dead_code)] // Describes the JSON the API writes; never built here.
 struct Error {
-    /// What went wrong, for programs: `invalid_path`, `invalid_query`, `invalid_body`,
-    /// `invalid_field`, `invalid_value`, `not_found`, `unauthorized`, ...
+    /// What went wrong, for programs: `invalid_path`, `invalid_query`, `malformed_json`,
+    /// `invalid_body`, `invalid_field`, `invalid_value`, `payload_too_large`, `uri_too_long`,
+    /// `host_not_allowed`, `not_found`, `unauthorized`, ...
     error: String,
     /// What went wrong, for people.
     message: String,
@@ -52,28 +53,58 @@ struct Error {
 }
 
 /// Every operation's refusals carry the [`Error`] body, and every operation documents what any
-/// of them can answer: 401 for a missing or wrong token when one is configured, 503 while the
-/// database cannot be reached, and, when it takes parameters, 400 for a malformed id in the
-/// path or a query value of the wrong type.
+/// of them can answer: 401 for a missing or wrong token when one is configured, 414 for a URI
+/// too long, 421 for a host not configured, 503 while the database cannot be reached; when it
+/// takes parameters, 400 for a malformed id in the path or a query value of the wrong type;
+/// when it reads a body, 400 for one that is not JSON, 413, 415 and 422.
 struct Refusals;
+
+/// Refusals every operation can answer.
+const EVERY_OPERATION: [(&str, &str); 4] = [
+    (
+        "401",
+        "a missing or wrong bearer token, when the admin token is set",
+    ),
+    (
+        "421",
+        "a `Host` that is not one of the configured names, `admin.allowed_hosts` (`host_not_allowed`)",
+    ),
+    (
+        "414",
+        "a path and query longer than 8,192 bytes (`uri_too_long`)",
+    ),
+    (
+        "503",
+        "the database cannot be reached (`database_unavailable`); try again after `Retry-After`",
+    ),
+];
+
+/// Refusals of an operation with parameters.
+const WITH_PARAMETERS: (&str, &str) = (
+    "400",
+    "a malformed id in the path (`invalid_path`) or query value (`invalid_query`), or a value the database cannot hold, such as a NUL character (`invalid_value`)",
+);
+
+/// Refusals of an operation that reads a JSON body.
+const WITH_BODY: [(&str, &str); 4] = [
+    (
+        "400",
+        "a body that is not JSON or nests deeper than 127 levels (`malformed_json`), a field out of bounds (`invalid_field`) or holding a NUL character (`invalid_value`), naming the field",
+    ),
+    ("413", "a body over 1 MiB (`payload_too_large`)"),
+    (
+        "415",
+        "a body without `Content-Type: application/json` (`invalid_body`)",
+    ),
+    (
+        "422",
+        "JSON of the wrong shape, such as an unknown field (`invalid_body`)",
+    ),
+];
 
 impl Modify for Refusals {
     fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
         let error = || Content::new(Some(Ref::from_schema_name("Error")));
-        let common = [
-            (
-                "400",
-                "a malformed id in the path (`invalid_path`) or query value (`invalid_query`), or a value the database cannot hold, such as a NUL character (`invalid_value`)",
-            ),
-            (
-                "401",
-                "a missing or wrong bearer token, when the admin token is set",
-            ),
-            (
-                "503",
-                "the database cannot be reached (`database_unavailable`); try again after `Retry-After`",
-            ),
-        ];
         for item in doc.paths.paths.values_mut() {
             let operations = [
                 &mut item.get,
@@ -84,14 +115,31 @@ impl Modify for Refusals {
             ];
             for operation in operations.into_iter().flatten() {
                 let has_parameters = operation.parameters.as_ref().is_some_and(|p| !p.is_empty());
+                let has_body = operation.request_body.is_some();
+                let mut refusals: Vec<(&str, &str)> = EVERY_OPERATION.to_vec();
+                if has_parameters {
+                    refusals.push(WITH_PARAMETERS);
+                }
+                if has_body {
+                    refusals.extend(WITH_BODY);
+                }
                 let responses = &mut operation.responses.responses;
-                for (code, description) in common {
-                    if code == "400" && !has_parameters {
-                        continue;
+                for (code, description) in refusals {
+                    match responses.get_mut(code) {
+                        // A refusal the handler documents in its own words, and more besides.
+                        Some(RefOr::T(response)) if !response.description.contains(description) => {
+                            response.description = if response.description.is_empty() {
+                                description.to_owned()
+                            } else {
+                                format!("{}; {description}", response.description)
+                            };
+                        }
+                        Some(_) => {}
+                        None => {
+                            let response = ResponseBuilder::new().description(description).build();
+                            responses.insert(code.to_owned(), RefOr::T(response));
+                        }
                     }
-                    responses.entry(code.to_owned()).or_insert_with(|| {
-                        RefOr::T(ResponseBuilder::new().description(description).build())
-                    });
                 }
                 for (code, response) in responses.iter_mut() {
                     let RefOr::T(response) = response else {

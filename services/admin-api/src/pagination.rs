@@ -43,9 +43,21 @@ impl Filtered {
     }
 
     pub fn and(&mut self, clause: &str, value: impl Into<sea_orm::Value>) -> &mut Self {
-        self.values.push(value.into());
-        self.sql
-            .push_str(&clause.replace('?', &format!("${}", self.values.len())));
+        self.and_all(clause, [value.into()])
+    }
+
+    /// [`Filtered::and`] for a clause with several `?`, bound in order to `values`.
+    pub fn and_all(
+        &mut self,
+        clause: &str,
+        values: impl IntoIterator<Item = sea_orm::Value>,
+    ) -> &mut Self {
+        let mut clause = clause.to_owned();
+        for value in values {
+            self.values.push(value);
+            clause = clause.replacen('?', &format!("${}", self.values.len()), 1);
+        }
+        self.sql.push_str(&clause);
         self
     }
 

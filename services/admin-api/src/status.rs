@@ -38,7 +38,7 @@ JOIN users u
 WHERE g.company_id = $1 AND g.kind = $2 AND NOT g.deleted";
 
 /// Last sync time and the default groups' active user counts.
-#[utoipa::path(get, path = "/api/v1/companies/{company_id}/scim/status", tag = "status",
+#[utoipa::path(get, operation_id = "get_scim_status", path = "/api/v1/companies/{company_id}/scim/status", tag = "status",
     params(("company_id" = Uuid, Path)),
     responses((status = 200, body = ScimStatus), (status = 404, description = "no such company")))]
 pub async fn get(

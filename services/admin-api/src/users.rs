@@ -16,7 +16,7 @@ use uuid::Uuid;
 
 use crate::failure::database;
 use crate::pagination::{split_page, Filtered};
-use crate::{companies, pagination, SharedState};
+use crate::{companies, fields, pagination, SharedState};
 
 /// A user as the admin sees it.
 #[derive(Debug, Serialize, FromQueryResult, ToSchema)]
@@ -80,6 +80,8 @@ LEFT JOIN LATERAL (
 WHERE u.company_id = $1";
 
 #[derive(Debug, Deserialize, IntoParams)]
+// Read from the query string: utoipa would declare them path parameters otherwise.
+#[into_params(parameter_in = Query)]
 // A misspelt filter is an error, not a silently unfiltered page.
 #[serde(deny_unknown_fields)]
 pub struct UserFilter {
@@ -99,7 +101,7 @@ pub struct UserPage {
 }
 
 /// Lists a company's users in a stable order, filtered and paginated.
-#[utoipa::path(get, path = "/api/v1/companies/{company_id}/users", tag = "users",
+#[utoipa::path(get, operation_id = "list_users", path = "/api/v1/companies/{company_id}/users", tag = "users",
     params(("company_id" = Uuid, Path), UserFilter),
     responses((status = 200, body = UserPage), (status = 404, description = "no such company")))]
 pub async fn list(
@@ -149,7 +151,7 @@ pub async fn load(
 }
 
 /// One user.
-#[utoipa::path(get, path = "/api/v1/companies/{company_id}/users/{user_id}", tag = "users",
+#[utoipa::path(get, operation_id = "get_user", path = "/api/v1/companies/{company_id}/users/{user_id}", tag = "users",
     params(("company_id" = Uuid, Path), ("user_id" = Uuid, Path)),
     responses((status = 200, body = UserView), (status = 404, description = "no such company or user")))]
 pub async fn get(
@@ -178,7 +180,7 @@ pub struct UserPatch {
 }
 
 /// Edits product-owned fields.
-#[utoipa::path(patch, path = "/api/v1/companies/{company_id}/users/{user_id}", tag = "users",
+#[utoipa::path(patch, operation_id = "patch_user", path = "/api/v1/companies/{company_id}/users/{user_id}", tag = "users",
     params(("company_id" = Uuid, Path), ("user_id" = Uuid, Path)), request_body = UserPatch,
     responses((status = 200, body = UserView), (status = 400, description = "invalid field"),
               (status = 404, description = "no such user"),
@@ -215,6 +217,7 @@ pub async fn patch(
                 format!("email must be an email address of at most {MAX_KEY_BYTES} bytes"),
             ));
         }
+        fields::storable("email", &email)?;
         if current.scim_provisioned && email != current.email {
             return Err(ApiError::conflict(
                 "scim_managed_field",
@@ -237,11 +240,11 @@ pub async fn patch(
         }
         row.email = Set(email);
     }
-    let text = |v: Option<String>| v.map(|s| s.trim().to_owned());
-    if let Some(v) = text(patch.first_name) {
-        row.first_name = Set(v);
+    if let Some(v) = patch.first_name {
+        row.first_name = Set(fields::text("first_name", v)?);
     }
-    if let Some(v) = text(patch.last_name) {
+    if let Some(v) = patch.last_name {
+        let v = fields::text("last_name", v)?;
         // Every user has a last name (R5 falls back as far as `Missing`).
         if v.is_empty() {
             return Err(invalid("last_name", "last_name must not be empty".into()));
@@ -250,7 +253,8 @@ pub async fn patch(
     }
     macro_rules! optional {
         ($($field:ident),*) => {$(
-            if let Some(v) = text(patch.$field) {
+            if let Some(v) = patch.$field {
+                let v = fields::text(stringify!($field), v)?;
                 row.$field = Set(Some(v).filter(|s| !s.is_empty()));
             }
         )*};
@@ -291,7 +295,7 @@ async fn find_user(
 
 /// Clears the user's manager in the product (R15). The clear sticks: a later SCIM event that
 /// still carries the same manager value does not restore it; a different value does apply.
-#[utoipa::path(delete, path = "/api/v1/companies/{company_id}/users/{user_id}/manager", tag = "users",
+#[utoipa::path(delete, operation_id = "clear_manager", path = "/api/v1/companies/{company_id}/users/{user_id}/manager", tag = "users",
     params(("company_id" = Uuid, Path), ("user_id" = Uuid, Path)),
     responses((status = 200, body = UserView), (status = 404, description = "no such user")))]
 pub async fn clear_manager(
@@ -316,7 +320,7 @@ pub struct ReportList {
 }
 
 /// The user's direct reports.
-#[utoipa::path(get, path = "/api/v1/companies/{company_id}/users/{user_id}/reports", tag = "users",
+#[utoipa::path(get, operation_id = "list_reports", path = "/api/v1/companies/{company_id}/users/{user_id}/reports", tag = "users",
     params(("company_id" = Uuid, Path), ("user_id" = Uuid, Path)),
     responses((status = 200, body = ReportList), (status = 404, description = "no such user")))]
 pub async fn reports(

@@ -124,7 +124,10 @@ pub async fn healthz() -> Json<serde_json::Value> {
 }
 
 /// `Json<T>` whose rejections are [`ApiError`]s (JSON naming the problem) instead of axum's
-/// plain-text ones.
+/// plain-text ones: a body that is not JSON, or nests deeper than a parser reads
+/// ([`scimsync_schema::limits::MAX_JSON_DEPTH`]), is `malformed_json` (400) as at ingest; JSON
+/// of the wrong shape is `invalid_body` (422); a body over the router's limit is
+/// `payload_too_large` (413).
 pub struct JsonBody<T>(pub T);
 
 impl<S, T> axum::extract::FromRequest<S> for JsonBody<T>
@@ -138,8 +141,39 @@ where
         request: axum::extract::Request,
         state: &S,
     ) -> Result<Self, Self::Rejection> {
+        use axum::extract::rejection::JsonRejection;
+        let (parts, body) = request.into_parts();
+        let bytes = axum::body::Bytes::from_request(
+            axum::extract::Request::from_parts(parts.clone(), body),
+            state,
+        )
+        .await
+        .map_err(|rejection| {
+            let status = rejection.status();
+            let code = match status {
+                StatusCode::PAYLOAD_TOO_LARGE => "payload_too_large",
+                _ => "invalid_body",
+            };
+            ApiError::new(status, code, rejection.body_text())
+        })?;
+        // Before parsing: serde_json would stop at the same depth, but with a message about its
+        // own recursion.
+        if scimsync_schema::limits::nests_too_deep(&bytes) {
+            return Err(ApiError::bad_request(
+                "malformed_json",
+                format!(
+                    "the body nests arrays or objects more than {} levels deep",
+                    scimsync_schema::limits::MAX_JSON_DEPTH
+                ),
+            ));
+        }
+        let request = axum::extract::Request::from_parts(parts, axum::body::Body::from(bytes));
         match Json::<T>::from_request(request, state).await {
             Ok(Json(value)) => Ok(Self(value)),
+            Err(rejection @ JsonRejection::JsonSyntaxError(_)) => Err(ApiError::bad_request(
+                "malformed_json",
+                rejection.body_text(),
+            )),
             Err(rejection) => Err(ApiError::new(
                 rejection.status(),
                 "invalid_body",

@@ -6,6 +6,7 @@ pub mod http;
 pub mod metrics;
 pub mod observe;
 pub mod report;
+pub mod request_limits;
 pub mod settings;
 pub mod shutdown;
 pub mod svix;

@@ -100,11 +100,42 @@ impl IngestSettings {
 pub struct AdminSettings {
     pub listen: String,
     pub token: SecretString,
+    /// Comma-separated host names; see [`AdminSettings::allowed_hosts`].
+    pub allowed_hosts: String,
 }
 
 impl AdminSettings {
     pub fn token(&self) -> Option<&str> {
         Some(self.token.expose_secret()).filter(|t| !t.is_empty())
+    }
+
+    /// The host names the admin API answers, lower-cased (`[::1]` keeps its brackets, as a
+    /// `Host` header writes it).
+    pub fn allowed_hosts(&self) -> Vec<String> {
+        self.allowed_hosts
+            .split(',')
+            .map(str::trim)
+            .filter(|h| !h.is_empty())
+            .map(str::to_ascii_lowercase)
+            .collect()
+    }
+}
+
+/// Why a host name is not one the admin API can be configured to answer, if it is not: it
+/// must be a bare name or address, as a `Host` header carries it, without port or user.
+fn host_name_problem(name: &str) -> Option<String> {
+    let parsed = name.parse::<axum::http::uri::Authority>().ok();
+    match parsed {
+        Some(authority)
+            if authority.port().is_none()
+                && !authority.as_str().contains('@')
+                && authority.host() == name =>
+        {
+            None
+        }
+        _ => Some(format!(
+            "has {name:?}: list host names without scheme, port or path, e.g. admin-api,localhost"
+        )),
     }
 }
 
@@ -222,6 +253,19 @@ impl Settings {
         if self.ingest.max_body_bytes == 0 {
             return Err(invalid("ingest.max_body_bytes", "must be at least 1"));
         }
+        let hosts = self.admin.allowed_hosts();
+        if hosts.is_empty() {
+            return Err(invalid(
+                "admin.allowed_hosts",
+                "needs at least one host name (every request would be refused)",
+            ));
+        }
+        if let Some(problem) = hosts.iter().find_map(|h| host_name_problem(h)) {
+            return Err(SettingsError::Invalid {
+                key: "admin.allowed_hosts",
+                problem,
+            });
+        }
         if !matches!(self.telemetry.log_format.as_str(), "json" | "pretty") {
             return Err(invalid(
                 "telemetry.log_format",
@@ -265,6 +309,36 @@ mod tests {
         assert_eq!(s.ingest.secrets().len(), 2);
         assert_eq!(s.amqp.prefetch, 7);
         assert_eq!(s.admin.token(), Some("s3cret"));
+    }
+
+    #[test]
+    fn allowed_hosts_are_bare_names_and_default_to_loopback() {
+        let s = Settings::load_from(Vec::new()).expect("defaults are valid");
+        assert_eq!(s.admin.allowed_hosts(), ["localhost", "127.0.0.1", "[::1]"]);
+        let s = Settings::load_from(env(&[(
+            "SCIMSYNC__ADMIN__ALLOWED_HOSTS",
+            " Admin-API , admin-api.scimsync.svc ",
+        )]))
+        .expect("valid");
+        assert_eq!(
+            s.admin.allowed_hosts(),
+            ["admin-api", "admin-api.scimsync.svc"]
+        );
+        for bad in [
+            "",
+            " , ",
+            "localhost:8081",
+            "http://localhost",
+            "a@localhost",
+            "host/path",
+        ] {
+            let err = Settings::load_from(env(&[("SCIMSYNC__ADMIN__ALLOWED_HOSTS", bad)]))
+                .expect_err(bad);
+            assert!(
+                err.to_string().contains("admin.allowed_hosts"),
+                "{bad}: {err}"
+            );
+        }
     }
 
     #[test]

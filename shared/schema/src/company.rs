@@ -6,6 +6,10 @@ use crate::limits::MAX_KEY_BYTES;
 /// The longest company name accepted: a name to show, not a document.
 pub const MAX_NAME_CHARS: usize = 256;
 
+/// The most allowed email domains a company may list: every member event of the company is
+/// checked against the list (R4), and a conglomerate's few hundred domains fit.
+pub const MAX_EMAIL_DOMAINS: usize = 1000;
+
 /// A registration, trimmed and normalised: domains lower-cased, without `@`, each once.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Registration {
@@ -49,6 +53,12 @@ impl Registration {
                 format!("stytch_organization_id must be a non-empty id without spaces, at most {MAX_KEY_BYTES} bytes"),
             );
         }
+        if allowed_email_domains.len() > MAX_EMAIL_DOMAINS {
+            return refuse(
+                "allowed_email_domains",
+                format!("at most {MAX_EMAIL_DOMAINS} email domains may be listed"),
+            );
+        }
         let mut domains: Vec<String> = Vec::new();
         for raw in allowed_email_domains {
             let Some(domain) = normalise_domain(raw) else {
@@ -71,7 +81,7 @@ impl Registration {
 
 #[cfg(test)]
 mod tests {
-    use super::{Registration, MAX_NAME_CHARS};
+    use super::{Registration, MAX_EMAIL_DOMAINS, MAX_NAME_CHARS};
 
     #[test]
     fn registrations_are_normalised_and_refusals_name_the_field() {
@@ -100,5 +110,14 @@ mod tests {
             refused("A", "org", &["not a domain".to_owned()]),
             Some("allowed_email_domains")
         );
+        let many: Vec<String> = (0..=MAX_EMAIL_DOMAINS)
+            .map(|i| format!("d{i}.example.com"))
+            .collect();
+        assert_eq!(
+            refused("A", "org", &many[1..]),
+            None,
+            "{MAX_EMAIL_DOMAINS} domains fit"
+        );
+        assert_eq!(refused("A", "org", &many), Some("allowed_email_domains"));
     }
 }

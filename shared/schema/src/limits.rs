@@ -177,6 +177,48 @@ impl<'a> Keys<'a> {
 const NUL: &str = "the NUL character (\\u0000)";
 const LONE_SURROGATE: &str = "an unpaired UTF-16 surrogate (\\uD800-\\uDFFF)";
 
+/// What PostgreSQL cannot store in an already decoded string, if anything. A Rust string holds
+/// no half of a surrogate pair, so the NUL character is all that is left to refuse.
+pub fn unstorable_text(value: &str) -> Option<&'static str> {
+    value.contains('\0').then_some(NUL)
+}
+
+/// How deep arrays and objects may nest in a JSON text: serde_json's parser reads no deeper, so
+/// this is what ingest accepts of a webhook.
+pub const MAX_JSON_DEPTH: usize = 127;
+
+/// Whether `json` nests arrays and objects deeper than [`MAX_JSON_DEPTH`]. Counted over the
+/// brackets outside strings, without parsing: a caller can refuse such a body plainly before a
+/// parser reports its recursion limit (and for text that is not even JSON).
+pub fn nests_too_deep(json: &[u8]) -> bool {
+    let mut depth = 0usize;
+    let mut in_string = false;
+    let mut escaped = false;
+    for &byte in json {
+        if in_string {
+            match byte {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match byte {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > MAX_JSON_DEPTH {
+                    return true;
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    false
+}
+
 /// Refuses a valid JSON text holding a string PostgreSQL cannot store: U+0000 (in neither text
 /// nor jsonb) or half of a surrogate pair (jsonb refuses it; serde_json checks escapes' hex
 /// digits only when it keeps a value raw).
@@ -303,6 +345,22 @@ mod tests {
         }))
         .expect("envelope");
         assert_eq!(refused_path(&group).as_deref(), Some("idp_group.group_id"));
+    }
+
+    #[test]
+    fn nesting_is_counted_outside_strings_only() {
+        let nested = |depth: usize| format!("{}{}", "[".repeat(depth), "]".repeat(depth));
+        let max = super::MAX_JSON_DEPTH;
+        assert!(!super::nests_too_deep(nested(max).as_bytes()));
+        assert!(super::nests_too_deep(nested(max + 1).as_bytes()));
+        assert!(super::nests_too_deep("{\"a\":".repeat(max + 1).as_bytes()));
+        let in_string = format!("{{\"a\": \"{}\\\"{}\"}}", "[".repeat(500), "{".repeat(500));
+        assert!(!super::nests_too_deep(in_string.as_bytes()), "{in_string}");
+        // serde_json reads exactly as deep.
+        serde_json::from_str::<serde_json::Value>(&nested(max)).expect("deepest accepted");
+        assert!(serde_json::from_str::<serde_json::Value>(&nested(max + 1)).is_err());
+        assert_eq!(super::unstorable_text("a\u{0}b"), Some(super::NUL));
+        assert_eq!(super::unstorable_text("é ok"), None);
     }
 
     #[test]

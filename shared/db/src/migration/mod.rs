@@ -22,6 +22,7 @@ impl MigratorTrait for Migrator {
             Box::new(EventLogByTime),
             Box::new(DropProcessedEvents),
             Box::new(TenantKeys),
+            Box::new(EventLogByReceiveTime),
         ]
     }
 }
@@ -66,3 +67,7 @@ sql_migration!(
     "m20261204_000009_drop_processed_events"
 );
 sql_migration!(TenantKeys, "m20261207_000010_tenant_keys");
+sql_migration!(
+    EventLogByReceiveTime,
+    "m20261207_000011_event_log_by_receive_time"
+);
