@@ -306,3 +306,69 @@ async fn every_event_log_row_that_changed_a_user_names_the_user() {
     );
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_group_deleted_under_many_users_is_in_each_users_history() {
+    let app = TestApp::spawn().await;
+    let company = app.register_company("org-ghost", &[]).await;
+    let mut ids = Vec::new();
+    for (member, email) in [("m-g1", "g1@example.com"), ("m-g2", "g2@example.com")] {
+        let joined = with_groups(
+            create("org-ghost", member, email, t(0)),
+            &[("g-ghost", "Engineering")],
+        );
+        app.accept(&joined).await;
+        app.logged_by(company, &event_id(&joined), "group-resolver")
+            .await;
+        app.logged_by(company, &event_id(&joined), "user-upsert")
+            .await;
+    }
+    for email in ["g1@example.com", "g2@example.com"] {
+        ids.push(
+            user(&app, company, email).await["id"]
+                .as_str()
+                .expect("id")
+                .to_owned(),
+        );
+    }
+    let gone = group("DELETE", "org-ghost", "g-ghost", "Engineering", None, t(5));
+    app.accept(&gone).await;
+    let logged = app
+        .logged_by(company, &event_id(&gone), "group-resolver")
+        .await;
+    assert_eq!(logged["outcome"], "group_deleted", "{logged}");
+    for id in &ids {
+        let history = app
+            .get(&format!(
+                "/api/v1/companies/{company}/events?user_id={id}&limit=50"
+            ))
+            .await;
+        let row = history["events"]
+            .as_array()
+            .expect("events")
+            .iter()
+            .find(|e| e["event_id"] == event_id(&gone).as_str())
+            .cloned()
+            .unwrap_or_else(|| panic!("the deletion is not in {id}'s history: {history}"));
+        assert!(
+            row["user_ids"]
+                .as_array()
+                .is_some_and(|u| u.iter().any(|u| u == id.as_str())),
+            "{row}"
+        );
+        assert_eq!(
+            user(
+                &app,
+                company,
+                if id == &ids[0] {
+                    "g1@example.com"
+                } else {
+                    "g2@example.com"
+                }
+            )
+            .await["active"],
+            false
+        );
+    }
+    app.stop().await;
+}

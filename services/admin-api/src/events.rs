@@ -25,7 +25,10 @@ pub struct EventView {
     pub event_type: String,
     /// Which worker logged it (`user-upsert`, ...).
     pub concern: String,
+    /// The user the event is about, when it is about one.
     pub user_id: Option<Uuid>,
+    /// Other users the event changed (members of a deleted group, a manager gaining a report).
+    pub user_ids: Vec<Uuid>,
     pub stytch_member_id: Option<String>,
     pub outcome: String,
     #[schema(value_type = Object)]
@@ -39,6 +42,7 @@ pub struct EventView {
 #[serde(deny_unknown_fields)]
 pub struct EventFilter {
     pub outcome: Option<String>,
+    /// Rows about this user, and rows that changed them among others.
     pub user_id: Option<Uuid>,
     pub event_type: Option<String>,
     /// Received at or after (RFC 3339).
@@ -105,7 +109,8 @@ pub async fn list(
     let limit = pagination::limit(filter.limit)?;
     let before: Option<Position> = pagination::cursor(filter.cursor.as_deref())?;
     let mut query = Filtered::new(
-        "SELECT id, received_at, event_id, event_type, concern, user_id, stytch_member_id, outcome, detail
+        "SELECT id, received_at, event_id, event_type, concern, user_id, user_ids, stytch_member_id,
+                outcome, detail
          FROM scim_event_log WHERE company_id = $1",
         company_id,
     );
@@ -113,7 +118,13 @@ pub async fn list(
         query.and(" AND outcome = ?", outcome);
     }
     if let Some(user_id) = filter.user_id {
-        query.and(" AND user_id = ?", user_id);
+        // Every row that changed the user: the rows about them, and the rows that changed them
+        // among others (a group deleted, a level set), found through the GIN index on
+        // `user_ids` (its predicate repeated, so the planner can use it).
+        query.and_all(
+            " AND (user_id = ? OR (user_ids <> '{}' AND user_ids @> ARRAY[?]::uuid[]))",
+            [user_id.into(), user_id.into()],
+        );
     }
     if let Some(event_type) = filter.event_type.filter(|s| !s.is_empty()) {
         query.and(" AND event_type = ?", event_type);
