@@ -15,6 +15,7 @@
 pub mod error;
 pub mod filter;
 pub mod list;
+pub mod patch;
 pub mod path;
 pub mod schema;
 

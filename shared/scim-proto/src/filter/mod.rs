@@ -14,7 +14,6 @@ mod resolve;
 pub use ast::{AttrPath, CompValue, CompareOp, Filter};
 pub use resolve::{resolve, ResolvedFilter};
 
-#[allow(unused_imports)]
 pub(crate) use eval::{get_ci, is_present, top_value};
 pub(crate) use resolve::resolve_element_filter;
 
