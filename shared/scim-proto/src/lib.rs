@@ -17,7 +17,9 @@ pub mod filter;
 pub mod list;
 pub mod patch;
 pub mod path;
+pub mod project;
 pub mod schema;
+pub mod sql;
 
 pub use error::{ScimError, ScimType};
 pub use list::{ListResponse, Page};
