@@ -147,9 +147,23 @@ fn json_number(i: &mut &str) -> ModalResult<serde_json::Number> {
     )
         .take()
         .parse_next(i)?;
-    match serde_json::from_str::<serde_json::Number>(raw) {
-        Ok(n) => Ok(n),
-        Err(_) => cut_err(fail.context(expected("a JSON number"))).parse_next(i),
+    // std's parsers round-trip exactly; serde_json's fast float path can be one ulp off.
+    let integral = !raw.contains(['.', 'e', 'E']);
+    let number = match (integral, raw.parse::<i64>(), raw.parse::<u64>()) {
+        (true, Ok(n), _) => Some(n.into()),
+        (true, _, Ok(n)) => Some(n.into()),
+        _ => raw
+            .parse::<f64>()
+            .ok()
+            .and_then(serde_json::Number::from_f64),
+    };
+    // JSON forbids leading zeros (`01`, `-01`).
+    let unsigned = raw.strip_prefix('-').unwrap_or(raw);
+    let leading_zero =
+        unsigned.starts_with('0') && unsigned.as_bytes().get(1).is_some_and(u8::is_ascii_digit);
+    match number {
+        Some(n) if !leading_zero => Ok(n),
+        _ => cut_err(fail.context(expected("a JSON number"))).parse_next(i),
     }
 }
 
