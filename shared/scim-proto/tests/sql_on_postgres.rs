@@ -11,7 +11,7 @@ use sea_orm::{
 use serde_json::{json, Value};
 
 use scimsync_scim_proto::filter::{parse_filter, FilterLimits};
-use scimsync_scim_proto::sql::{to_sql, Column, ColumnKind, SqlParam, SqlTable};
+use scimsync_scim_proto::sql::{order_by, to_sql, Column, ColumnKind, SqlParam, SqlTable};
 use scimsync_scim_proto::USER_RESOURCE;
 
 const ENT: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
@@ -61,7 +61,7 @@ fn users() -> Vec<(&'static str, Value)> {
 }
 
 #[tokio::test]
-async fn generated_sql_selects_the_same_rows_as_the_evaluator() {
+async fn generated_sql_selects_the_same_rows_as_the_evaluator_and_sorts() {
     let url = std::env::var("SCIMSYNC_TEST_DATABASE_URL")
         .ok()
         .filter(|v| !v.is_empty())
@@ -171,6 +171,26 @@ async fn generated_sql_selects_the_same_rows_as_the_evaluator() {
             .map(|(n, _)| n)
             .collect();
         assert_eq!(evaluated, *expected, "evaluator disagrees on {filter}");
+    }
+    for (sort_by, expected) in [
+        ("title", ["cyd", "ada", "bob"]),
+        ("emails", ["ada", "bob", "cyd"]),
+        ("userName", ["ada", "bob", "cyd"]),
+    ] {
+        let attr = USER_RESOURCE.attribute(sort_by).unwrap();
+        let sql = format!(
+            "SELECT name FROM scim_users ORDER BY {} ASC NULLS LAST, id",
+            order_by(&attr, &table)
+        );
+        let rows = tx
+            .query_all(Statement::from_string(DbBackend::Postgres, sql.clone()))
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+        let got: Vec<String> = rows
+            .iter()
+            .map(|r| r.try_get("", "name").unwrap())
+            .collect();
+        assert_eq!(got, expected, "{sql}");
     }
     tx.rollback().await.unwrap();
 }

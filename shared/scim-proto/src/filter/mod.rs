@@ -56,6 +56,7 @@ impl Filter {
             max_depth: limits.max_depth,
         };
         let mut whole = |i: &mut &str| -> ModalResult<Filter> {
+            winnow::ascii::multispace0.parse_next(i)?;
             let filter = grammar.filter(i, 0, false)?;
             winnow::ascii::multispace0.parse_next(i)?;
             winnow::combinator::eof

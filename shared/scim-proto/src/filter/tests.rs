@@ -251,3 +251,11 @@ fn evaluation_honours_case_exactness_and_multi_values() {
         assert!(!user(text).unwrap().matches(&u), "{text}");
     }
 }
+
+#[test]
+fn whitespace_around_the_whole_filter_is_ignored() {
+    assert_eq!(
+        parse("  title pr \n"),
+        Filter::Present(AttrPath::simple("title"))
+    );
+}

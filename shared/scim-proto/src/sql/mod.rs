@@ -171,6 +171,49 @@ impl Builder<'_> {
     }
 }
 
+/// The `ORDER BY` expression for `sortBy` (RFC 7644 §3.4.2.3): the attribute's own column, or
+/// its jsonb text (a multi-valued attribute sorts by its primary element, else its first),
+/// with `lower()` unless caseExact. Append `ASC` / `DESC` and a tie-breaker such as `id`.
+pub fn order_by(attr: &AttrRef, table: &SqlTable<'_>) -> String {
+    let b = Builder {
+        table: *table,
+        params: Vec::new(),
+        first: 1,
+    };
+    let leaf = attr.leaf();
+    let text = match (b.column(attr, None), attr.attr.multi_valued) {
+        (Some(c), _) => return lower_unless(quote_ident(c.name), leaf.case_exact, c.kind),
+        (None, false) => format!("({} #>> '{{}}')", b.json(attr, true)),
+        (None, true) => {
+            let array = b.json(attr, false);
+            let sub = attr
+                .sub
+                .or_else(|| attr.attr.sub("value"))
+                .map_or(String::new(), |s| format!("->{}", quote_literal(s.name)));
+            format!(
+                "(SELECT e.v{sub} #>> '{{}}' FROM jsonb_array_elements(CASE jsonb_typeof({array}) \
+                 WHEN 'array' THEN {array} END) WITH ORDINALITY AS e(v, n) \
+                 ORDER BY COALESCE(e.v->'primary' = 'true'::jsonb, false) DESC, e.n LIMIT 1)"
+            )
+        }
+    };
+    match leaf.kind {
+        crate::schema::AttrType::DateTime => format!("{text}::timestamptz"),
+        crate::schema::AttrType::Integer | crate::schema::AttrType::Decimal => {
+            format!("{text}::numeric")
+        }
+        _ if leaf.case_exact => format!("{text} COLLATE \"C\""),
+        _ => format!("lower({text}) COLLATE \"C\""),
+    }
+}
+
+fn lower_unless(column: String, case_exact: bool, kind: ColumnKind) -> String {
+    match kind {
+        ColumnKind::Text if !case_exact => format!("lower({column})"),
+        _ => column,
+    }
+}
+
 /// `EXISTS` over the elements of `json` (an array, or a lone object taken as one element).
 pub(crate) fn exists(json: &str, condition: &str) -> String {
     format!(

@@ -154,3 +154,19 @@ fn values_never_appear_in_the_sql_text() {
     assert!(!f.sql.contains("'1'"), "{}", f.sql);
     assert_eq!(f.params.len(), 2);
 }
+
+#[test]
+fn sort_expressions_use_columns_or_jsonb_text() {
+    let table = SqlTable {
+        resource_column: "resource",
+        columns: USER_COLUMNS,
+    };
+    let by = |name: &str| order_by(&USER_RESOURCE.attribute(name).unwrap(), &table);
+    assert_eq!(by("userName"), r#"lower("user_name")"#);
+    assert_eq!(by("meta.lastModified"), r#""last_modified""#);
+    assert_eq!(
+        by("name.familyName"),
+        r#"lower(("resource"->'name'->'familyName' #>> '{}')) COLLATE "C""#
+    );
+    assert!(by("emails").contains("ORDER BY COALESCE(e.v->'primary' = 'true'::jsonb, false) DESC"));
+}
