@@ -192,6 +192,8 @@ async fn a_configured_token_is_required_and_openapi_documents_every_endpoint() {
         "/api/v1/companies/{company_id}/users/{user_id}",
         "/api/v1/companies/{company_id}/events",
         "/api/v1/companies/{company_id}/scim/status",
+        "/api/v1/companies/{company_id}/scim/tokens",
+        "/api/v1/companies/{company_id}/scim/tokens/{token_id}",
     ] {
         assert!(doc["paths"][path].is_object(), "{path} is documented");
     }
@@ -223,7 +225,7 @@ async fn a_configured_token_is_required_and_openapi_documents_every_endpoint() {
             operations += 1;
         }
     }
-    assert_eq!(operations, 14, "every handler is in the document");
+    assert_eq!(operations, 17, "every handler is in the document");
     assert!(doc["components"]["schemas"]["Error"]["properties"]["error"].is_object());
     app.stop().await;
 }

@@ -1,4 +1,5 @@
-//! Companies (tenants): registered by an operator with their Stytch organization id.
+//! Companies (tenants): registered by an operator, with their Stytch organization id if they
+//! provision through Stytch (a company of the SCIM door needs none).
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -20,7 +21,10 @@ use crate::{fields, SharedState};
 #[serde(deny_unknown_fields)]
 pub struct NewCompany {
     pub name: String,
-    pub stytch_organization_id: String,
+    /// The Stytch organization whose webhooks provision this company; none for a company that
+    /// provisions only through the SCIM door.
+    #[serde(default)]
+    pub stytch_organization_id: Option<String>,
     /// Only members whose email is in one of these domains are provisioned (R4).
     #[serde(default)]
     pub allowed_email_domains: Vec<String>,
@@ -30,7 +34,7 @@ pub struct NewCompany {
 pub struct CompanyView {
     pub id: Uuid,
     pub name: String,
-    pub stytch_organization_id: String,
+    pub stytch_organization_id: Option<String>,
     pub allowed_email_domains: Vec<String>,
     pub last_scim_sync_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
@@ -57,13 +61,15 @@ pub struct CompanyList {
 /// Validates and normalises a registration; errors name the field.
 pub fn validate(input: NewCompany) -> Result<NewCompany, ApiError> {
     fields::storable("name", &input.name)?;
-    fields::storable("stytch_organization_id", &input.stytch_organization_id)?;
+    if let Some(org) = &input.stytch_organization_id {
+        fields::storable("stytch_organization_id", org)?;
+    }
     for domain in &input.allowed_email_domains {
         fields::storable("allowed_email_domains", domain)?;
     }
     let valid = Registration::validate(
         &input.name,
-        &input.stytch_organization_id,
+        input.stytch_organization_id.as_deref(),
         &input.allowed_email_domains,
     )
     .map_err(|refused| {
@@ -99,7 +105,7 @@ pub async fn create(
             "organization_exists",
             format!(
                 "a company with Stytch organization id {:?} is already registered",
-                input.stytch_organization_id
+                input.stytch_organization_id.unwrap_or_default()
             ),
         )),
         Err(error) => Err(database(error)),

@@ -10,6 +10,7 @@ pub mod groups;
 pub mod hosts;
 pub mod openapi;
 pub mod pagination;
+pub mod scim_tokens;
 pub mod status;
 pub mod users;
 
@@ -97,6 +98,14 @@ pub fn router(state: SharedState, token: Option<String>, allowed_hosts: Vec<Stri
         )
         .route("/companies/{company_id}/events", get(events::list))
         .route("/companies/{company_id}/scim/status", get(status::get))
+        .route(
+            "/companies/{company_id}/scim/tokens",
+            get(scim_tokens::list).post(scim_tokens::create),
+        )
+        .route(
+            "/companies/{company_id}/scim/tokens/{token_id}",
+            axum::routing::delete(scim_tokens::revoke),
+        )
         .route("/companies/{company_id}/groups", get(groups::list))
         .route(
             "/companies/{company_id}/groups/{group_id}",

@@ -7,18 +7,20 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::openapi::{Content, Ref, RefOr};
 use utoipa::{Modify, OpenApi, ToSchema};
 
-use crate::{companies, events, groups, status, users};
+use crate::{companies, events, groups, scim_tokens, status, users};
 
 #[derive(OpenApi)]
 #[openapi(
     info(title = "scimsync admin API", description = "Users, SCIM event log and sync status per company."),
     paths(companies::create, companies::list, users::list, users::get, users::patch, users::clear_manager, users::reports, events::list, status::get,
-        groups::list, groups::set_level, groups::list_automations, groups::add_automation, groups::delete_automation),
+        groups::list, groups::set_level, groups::list_automations, groups::add_automation, groups::delete_automation,
+        scim_tokens::create, scim_tokens::list, scim_tokens::revoke),
     components(schemas(
         companies::NewCompany, companies::CompanyView, companies::CompanyList,
         users::UserView, users::UserPage, users::UserPatch, users::ReportList,
         events::EventView, events::EventPage, status::ScimStatus, status::GroupStatus,
         groups::GroupView, groups::GroupList, groups::GroupLevel, groups::AutomationView, groups::AutomationList, groups::NewAutomation,
+        scim_tokens::NewToken, scim_tokens::CreatedToken, scim_tokens::TokenView, scim_tokens::TokenList,
         Error,
     )),
     modifiers(&BearerAuth, &Refusals),

@@ -1,4 +1,5 @@
-//! `scimctl companies add|list`: register a tenant by its Stytch organization id.
+//! `scimctl companies add|list`: register a tenant, by its Stytch organization id if it
+//! provisions through Stytch.
 
 use clap::Subcommand;
 use scimsync_db::entity::company;
@@ -13,9 +14,10 @@ pub enum Command {
     Add {
         #[arg(long)]
         name: String,
-        /// The company's Stytch organization id (events are matched on it).
+        /// The company's Stytch organization id (webhooks are matched on it); leave it out for
+        /// a company that provisions only through the SCIM door.
         #[arg(long = "stytch-organization-id", alias = "org")]
-        stytch_organization_id: String,
+        stytch_organization_id: Option<String>,
         /// Allowed email domain (repeat for several); none means any domain.
         #[arg(long = "allowed-email-domain", alias = "domain")]
         allowed_email_domains: Vec<String>,
@@ -36,17 +38,20 @@ pub async fn run(settings: &Settings, command: Command) -> anyhow::Result<()> {
             stytch_organization_id,
             allowed_email_domains,
         } => {
-            let valid =
-                Registration::validate(&name, &stytch_organization_id, &allowed_email_domains)
-                    .map_err(|refused| {
-                        let flag = match refused.field {
-                            "allowed_email_domains" => "allowed-email-domain",
-                            "stytch_organization_id" => "stytch-organization-id",
-                            other => other,
-                        };
-                        anyhow::anyhow!("--{flag}: {}", refused.message)
-                    })?;
-            let org = valid.stytch_organization_id.clone();
+            let valid = Registration::validate(
+                &name,
+                stytch_organization_id.as_deref(),
+                &allowed_email_domains,
+            )
+            .map_err(|refused| {
+                let flag = match refused.field {
+                    "allowed_email_domains" => "allowed-email-domain",
+                    "stytch_organization_id" => "stytch-organization-id",
+                    other => other,
+                };
+                anyhow::anyhow!("--{flag}: {}", refused.message)
+            })?;
+            let org = valid.stytch_organization_id.clone().unwrap_or_default();
             let row = company::ActiveModel {
                 id: Set(Uuid::now_v7()),
                 name: Set(valid.name),
@@ -84,7 +89,10 @@ pub async fn run(settings: &Settings, command: Command) -> anyhow::Result<()> {
                         .unwrap_or_else(|| "never".into());
                     println!(
                         "{:<38} {:<32} {:<24} {}",
-                        c.id, c.stytch_organization_id, c.name, sync
+                        c.id,
+                        c.stytch_organization_id.as_deref().unwrap_or("-"),
+                        c.name,
+                        sync
                     );
                 }
             }

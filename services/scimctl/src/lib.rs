@@ -1,4 +1,5 @@
-//! `scimctl`: the operator CLI. Migrations, company registration, signed test webhooks, the
+//! `scimctl`: the operator CLI. Migrations, company registration, SCIM tokens, signed test
+//! webhooks, the
 //! broker topology, dead-letter queues and the event log's retention. A library with a thin `main`, so tests drive the
 //! same code in-process.
 
@@ -6,6 +7,7 @@ pub mod bench;
 pub mod companies;
 pub mod dlq;
 pub mod event_log;
+pub mod scim_tokens;
 pub mod simulate;
 pub mod webhook;
 
@@ -30,6 +32,9 @@ pub enum Command {
     /// Register and list companies (tenants).
     #[command(subcommand)]
     Companies(companies::Command),
+    /// A company's SCIM bearer tokens: create, list, revoke.
+    #[command(subcommand)]
+    ScimTokens(scim_tokens::Command),
     /// Send signed webhooks to ingest.
     #[command(subcommand)]
     Webhook(WebhookCommand),
@@ -72,6 +77,7 @@ pub async fn run(settings: &Settings, command: Command) -> anyhow::Result<()> {
             println!("migrations applied");
         }
         Command::Companies(command) => companies::run(settings, command).await?,
+        Command::ScimTokens(command) => scim_tokens::run(settings, command).await?,
         Command::Webhook(WebhookCommand::Send(args)) => webhook::send(settings, args).await?,
         Command::Topology(TopologyCommand::Export { vhost }) => {
             let plan = full_plan(settings.amqp.delivery_limit);

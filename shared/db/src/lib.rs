@@ -8,6 +8,7 @@ pub mod errors;
 pub mod event_log;
 pub mod hierarchy;
 pub mod migration;
+pub mod scim_tokens;
 
 use std::time::Duration;
 

@@ -14,7 +14,8 @@ pub const MAX_EMAIL_DOMAINS: usize = 1000;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Registration {
     pub name: String,
-    pub stytch_organization_id: String,
+    /// `None` for a company that provisions only through the SCIM door.
+    pub stytch_organization_id: Option<String>,
     pub allowed_email_domains: Vec<String>,
 }
 
@@ -36,7 +37,7 @@ pub fn display_name(raw: &str) -> Option<&str> {
 impl Registration {
     pub fn validate(
         name: &str,
-        stytch_organization_id: &str,
+        stytch_organization_id: Option<&str>,
         allowed_email_domains: &[String],
     ) -> Result<Self, Refused> {
         let refuse = |field, message: String| Err(Refused { field, message });
@@ -46,8 +47,10 @@ impl Registration {
                 format!("name must hold 1 to {MAX_NAME_CHARS} characters"),
             );
         };
-        let org = stytch_organization_id.trim();
-        if org.is_empty() || org.len() > MAX_KEY_BYTES || org.contains(char::is_whitespace) {
+        let org = stytch_organization_id.map(str::trim);
+        if org.is_some_and(|org| {
+            org.is_empty() || org.len() > MAX_KEY_BYTES || org.contains(char::is_whitespace)
+        }) {
             return refuse(
                 "stytch_organization_id",
                 format!("stytch_organization_id must be a non-empty id without spaces, at most {MAX_KEY_BYTES} bytes"),
@@ -73,7 +76,7 @@ impl Registration {
         }
         Ok(Self {
             name: name.to_owned(),
-            stytch_organization_id: org.to_owned(),
+            stytch_organization_id: org.map(str::to_owned),
             allowed_email_domains: domains,
         })
     }
@@ -86,12 +89,14 @@ mod tests {
     #[test]
     fn registrations_are_normalised_and_refusals_name_the_field() {
         let domains = ["@Example.COM".to_owned(), "example.com".to_owned()];
-        let ok = Registration::validate(" Acme ", " org-1 ", &domains).expect("valid");
+        let ok = Registration::validate(" Acme ", Some(" org-1 "), &domains).expect("valid");
         assert_eq!(ok.name, "Acme");
-        assert_eq!(ok.stytch_organization_id, "org-1");
+        assert_eq!(ok.stytch_organization_id.as_deref(), Some("org-1"));
+        let scim_only = Registration::validate("Direct", None, &[]).expect("no organisation");
+        assert_eq!(scim_only.stytch_organization_id, None);
         assert_eq!(ok.allowed_email_domains, ["example.com"]);
         let refused = |name: &str, org: &str, domains: &[String]| {
-            Registration::validate(name, org, domains)
+            Registration::validate(name, Some(org), domains)
                 .err()
                 .map(|e| e.field)
         };

@@ -9,7 +9,8 @@ pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub id: Uuid,
     pub name: String,
-    pub stytch_organization_id: String,
+    /// `None` for a company that provisions only through the SCIM door.
+    pub stytch_organization_id: Option<String>,
     pub allowed_email_domains: Vec<String>,
     pub last_scim_sync_at: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,

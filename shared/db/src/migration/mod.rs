@@ -23,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(DropProcessedEvents),
             Box::new(TenantKeys),
             Box::new(EventLogByReceiveTime),
+            Box::new(ScimDirectory),
         ]
     }
 }
@@ -71,3 +72,4 @@ sql_migration!(
     EventLogByReceiveTime,
     "m20261207_000011_event_log_by_receive_time"
 );
+sql_migration!(ScimDirectory, "m20261207_000012_scim_directory");
