@@ -51,7 +51,7 @@ pub struct NewUser {
     fax_phone: Option<String>,
     employee_number: Option<String>,
     stytch_member_id: String,
-    stytch_organization_id: String,
+    stytch_organization_id: Option<String>,
     external_id: Option<String>,
     scim_id: Option<String>,
     date_added: String,
@@ -224,10 +224,10 @@ pub async fn update(
     if current.stytch_member_id.is_none() {
         put!(stytch_member_id, Some(member_id.to_owned()));
     }
-    if current.stytch_organization_id.is_none() {
+    if current.stytch_organization_id.is_none() && company.stytch_organization_id.is_some() {
         put!(
             stytch_organization_id,
-            Some(company.stytch_organization_id.clone())
+            company.stytch_organization_id.clone()
         );
     }
     put!(scim_provisioned, true);
