@@ -79,6 +79,20 @@ pub struct RefusalLabels {
     pub error: &'static str,
 }
 
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ScimRequestLabels {
+    /// `Users`, `Groups`, `ServiceProviderConfig`, ... (`unmatched` otherwise).
+    pub resource: String,
+    pub method: String,
+    pub status: u16,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RelayLabels {
+    /// `confirmed` or `failed`.
+    pub outcome: &'static str,
+}
+
 /// Every metric family; see `docs/operations.md` for what each is for.
 pub struct Metrics {
     registry: Registry,
@@ -95,6 +109,11 @@ pub struct Metrics {
     pub batch_sizes: Histograms<QueueLabels>,
     pub queue_messages: Family<QueueLabels, Gauge>,
     pub queue_consumers: Family<QueueLabels, Gauge>,
+    pub scim_requests: Family<ScimRequestLabels, Counter>,
+    pub scim_throttled: Counter,
+    pub outbox_relayed: Family<RelayLabels, Counter>,
+    pub outbox_rows: Gauge,
+    pub outbox_oldest_seconds: Gauge<f64, std::sync::atomic::AtomicU64>,
 }
 
 fn latency_buckets() -> Histogram {
@@ -124,6 +143,11 @@ impl Metrics {
             batch_sizes: Family::new_with_constructor(batch_buckets),
             queue_messages: Family::default(),
             queue_consumers: Family::default(),
+            scim_requests: Family::default(),
+            scim_throttled: Counter::default(),
+            outbox_relayed: Family::default(),
+            outbox_rows: Gauge::default(),
+            outbox_oldest_seconds: Gauge::default(),
         };
         // Counters get their `_total` suffix from the encoder.
         m.registry.register(
@@ -190,6 +214,31 @@ impl Metrics {
             "scimsync_queue_consumers",
             "Consumers attached to a queue, sampled by workers",
             m.queue_consumers.clone(),
+        );
+        m.registry.register(
+            "scimsync_scim_requests",
+            "SCIM requests answered, by resource, method and status code",
+            m.scim_requests.clone(),
+        );
+        m.registry.register(
+            "scimsync_scim_throttled",
+            "SCIM requests refused with 429 by a company's rate limit",
+            m.scim_throttled.clone(),
+        );
+        m.registry.register(
+            "scimsync_outbox_relayed",
+            "Outbox messages the relay published (confirmed) or could not (failed, kept)",
+            m.outbox_relayed.clone(),
+        );
+        m.registry.register(
+            "scimsync_outbox_messages",
+            "Messages waiting in the SCIM outbox, sampled by the scim service",
+            m.outbox_rows.clone(),
+        );
+        m.registry.register(
+            "scimsync_outbox_oldest_seconds",
+            "Age of the oldest message waiting in the SCIM outbox",
+            m.outbox_oldest_seconds.clone(),
         );
         m
     }

@@ -40,6 +40,7 @@ pub struct Settings {
     pub database: DatabaseSettings,
     pub ingest: IngestSettings,
     pub admin: AdminSettings,
+    pub scim: ScimSettings,
     pub worker: WorkerSettings,
     pub telemetry: TelemetrySettings,
     pub groups: GroupSettings,
@@ -137,6 +138,29 @@ fn host_name_problem(name: &str) -> Option<String> {
             "has {name:?}: list host names without scheme, port or path, e.g. admin-api,localhost"
         )),
     }
+}
+
+/// The SCIM service (the direct door, SPEC §7).
+#[derive(Debug, Clone, Deserialize)]
+pub struct ScimSettings {
+    pub listen: String,
+    /// The tenant URL's scheme and host as the IdP reaches it (`https://scim.example.com`), for
+    /// `meta.location`; empty uses the request's own `Host`.
+    pub public_url: String,
+    /// The most resources one list answer holds (`count` is capped to it; advertised in
+    /// `/ServiceProviderConfig` as `filter.maxResults`).
+    pub max_page_size: usize,
+    /// Requests a second per company before 429, and the burst allowed above it.
+    pub rate_per_second: u32,
+    pub rate_burst: u32,
+    pub max_body_bytes: usize,
+    /// Requests handled at once; more are answered 503 at once.
+    pub max_in_flight: usize,
+    /// Outbox rows the relay publishes per round, how long it holds them, and how often it
+    /// looks when no notification comes.
+    pub relay_batch: i64,
+    pub relay_lease_secs: u64,
+    pub relay_poll_ms: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -265,6 +289,34 @@ impl Settings {
                 key: "admin.allowed_hosts",
                 problem,
             });
+        }
+        if self.scim.max_page_size == 0 {
+            return Err(invalid("scim.max_page_size", "must be at least 1"));
+        }
+        if self.scim.rate_per_second == 0 || self.scim.rate_burst == 0 {
+            return Err(invalid(
+                "scim.rate_per_second",
+                "and scim.rate_burst must be at least 1 (0 would refuse every request)",
+            ));
+        }
+        if self.scim.max_in_flight == 0 || self.scim.max_body_bytes == 0 {
+            return Err(invalid(
+                "scim.max_in_flight",
+                "and scim.max_body_bytes must be at least 1",
+            ));
+        }
+        if self.scim.relay_batch < 1 || self.scim.relay_lease_secs == 0 {
+            return Err(invalid(
+                "scim.relay_batch",
+                "and scim.relay_lease_secs must be at least 1",
+            ));
+        }
+        let url = &self.scim.public_url;
+        if !(url.is_empty() || url.starts_with("https://") || url.starts_with("http://")) {
+            return Err(invalid(
+                "scim.public_url",
+                "must be empty or start with https:// (or http:// behind a proxy)",
+            ));
         }
         if !matches!(self.telemetry.log_format.as_str(), "json" | "pretty") {
             return Err(invalid(

@@ -4,6 +4,9 @@
 pub const EVENT_ID: &str = "x-event-id";
 pub const EVENT_TYPE: &str = "x-event-type";
 pub const ORGANIZATION_ID: &str = "x-organization-id";
+/// The company a SCIM-door message belongs to, by its id (the SCIM door knows companies by id;
+/// a company of that door may have no Stytch organization).
+pub const COMPANY_ID: &str = "x-company-id";
 /// How many times a handler has seen this message (1 on first delivery).
 pub const ATTEMPTS: &str = "x-attempts";
 /// When the first attempt failed transiently (RFC 3339); bounds the retry age.

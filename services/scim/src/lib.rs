@@ -1,0 +1,145 @@
+//! The `scim` service: the SCIM 2.0 server identity providers (Entra ID, Okta, ...) provision
+//! straight into (SPEC §1, §6, §7). It is the SCIM protocol's system of record: users, groups
+//! and memberships as SCIM resources, with the ids it assigns and their versions, per company.
+//! Every write commits the resource and an outbox row together and is answered after the
+//! commit; the relay publishes the row to the same queue the Stytch door feeds, and the
+//! workers apply it with the same rules (R1-R17).
+//!
+//! The bearer token says which company; every query is scoped to it.
+
+pub mod auth;
+pub mod discovery;
+pub mod error;
+pub mod mapping;
+pub mod metrics;
+pub mod outbox;
+pub mod throttle;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::{middleware, Json, Router};
+use scimsync_platform::amqp::publisher::PublisherConfig;
+use scimsync_platform::amqp::topology::full_plan;
+use scimsync_platform::amqp::Publisher;
+use scimsync_platform::settings::ScimSettings;
+use scimsync_platform::Settings;
+use sea_orm::DatabaseConnection;
+use serde_json::json;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+/// The media type of every SCIM answer (RFC 7644 §3.1).
+pub const SCIM_JSON: &str = "application/scim+json";
+
+/// Where the protocol's endpoints live: the tenant URL is `https://HOST/scim/v2`.
+pub const BASE_PATH: &str = "/scim/v2";
+
+pub struct AppState {
+    pub db: DatabaseConnection,
+    pub settings: ScimSettings,
+    pub publisher: Publisher,
+}
+
+pub type SharedState = Arc<AppState>;
+
+/// Serves until `shutdown`, then stops accepting, drains in-flight requests, and stops the
+/// relay (rows it did not publish stay in the outbox for the next start or another replica).
+pub async fn run(
+    settings: Settings,
+    listener: TcpListener,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let db = scimsync_db::connect(&settings.database).await?;
+    let background = CancellationToken::new();
+    let publisher = Publisher::start(
+        PublisherConfig {
+            url: settings.amqp.url.clone(),
+            name: "scim".into(),
+            channels: settings.amqp.publisher_channels,
+            confirm_timeout: settings.amqp.publish_timeout(),
+            plan: full_plan(settings.amqp.delivery_limit),
+        },
+        background.clone(),
+    );
+    let relay = outbox::Relay {
+        db: db.clone(),
+        publisher: publisher.clone(),
+        batch: settings.scim.relay_batch,
+        lease: Duration::from_secs(settings.scim.relay_lease_secs),
+        poll: Duration::from_millis(settings.scim.relay_poll_ms),
+    };
+    let relay = tokio::spawn(relay.run(background.clone()));
+    tokio::spawn(metrics::sample_outbox(
+        db.clone(),
+        Duration::from_secs(5),
+        background.clone(),
+    ));
+    let tokens = auth::Tokens::new(db.clone());
+    tokio::spawn(tokens.clone().listen(background.clone()));
+    let throttle = throttle::Throttle::new(settings.scim.rate_per_second, settings.scim.rate_burst);
+    let state = Arc::new(AppState {
+        db: db.clone(),
+        settings: settings.scim.clone(),
+        publisher: publisher.clone(),
+    });
+    let app = router(state, tokens, throttle);
+    tracing::info!(addr = %listener.local_addr()?, "scim listening");
+    axum::serve(scimsync_platform::http::no_delay(listener), app)
+        .with_graceful_shutdown(shutdown.cancelled_owned())
+        .await?;
+    background.cancel();
+    let _ = relay.await;
+    publisher.close().await;
+    db.close().await?;
+    tracing::info!("scim stopped");
+    Ok(())
+}
+
+pub fn router(
+    state: SharedState,
+    tokens: Arc<auth::Tokens>,
+    throttle: Arc<throttle::Throttle>,
+) -> Router {
+    let protocol = Router::new()
+        .route(
+            "/ServiceProviderConfig",
+            get(discovery::service_provider_config),
+        )
+        .route("/Schemas", get(discovery::schemas))
+        .route("/Schemas/{id}", get(discovery::schema))
+        .route("/ResourceTypes", get(discovery::resource_types))
+        .route("/ResourceTypes/{id}", get(discovery::resource_type))
+        // Limits first (outermost): a request over its company's rate never reaches a handler.
+        .route_layer(middleware::from_fn_with_state(throttle, throttle::limit))
+        .route_layer(middleware::from_fn_with_state(tokens, auth::authenticate))
+        .route_layer(middleware::from_fn(metrics::count))
+        // Outside authentication, so refused requests are traced and counted too.
+        .route_layer(middleware::from_fn(scimsync_platform::observe::observe));
+    Router::new()
+        .nest(BASE_PATH, protocol)
+        .route("/healthz", get(scimsync_platform::http::healthz))
+        .route("/readyz", get(ready))
+        .route("/metrics", get(scimsync_platform::http::metrics))
+        .fallback(discovery::no_such_route)
+        .with_state(state)
+}
+
+/// Ready while the database answers: that is what a write needs. The broker is not: with it
+/// down, writes still commit and wait in the outbox, and taking every replica out of service
+/// would turn a broker outage into an outage of provisioning.
+async fn ready(State(state): State<SharedState>) -> (StatusCode, Json<serde_json::Value>) {
+    match state.db.ping().await {
+        Ok(()) => (
+            StatusCode::OK,
+            Json(json!({ "status": "ready", "broker": state.publisher.is_ready() })),
+        ),
+        Err(_) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({ "status": "database_unavailable" })),
+        ),
+    }
+}
