@@ -36,6 +36,9 @@ pub struct TestApp {
     pub deliveries: Arc<Deliveries>,
     /// The queues of the workers started, in the order started.
     pub workers: Vec<WorkQueue>,
+    /// A broker connection of [`TestApp::wait_settled`]'s own, opened once: a test may wait
+    /// after each of hundreds of events.
+    settle_broker: tokio::sync::OnceCell<Broker>,
     shutdown: CancellationToken,
     tasks: Vec<(&'static str, JoinHandle<anyhow::Result<()>>)>,
 }
@@ -179,6 +182,7 @@ impl TestApp {
             http: reqwest::Client::new(),
             deliveries: Arc::default(),
             workers: Vec::new(),
+            settle_broker: tokio::sync::OnceCell::new(),
             shutdown,
             tasks,
         };
@@ -240,7 +244,11 @@ impl TestApp {
     /// (duplicates and retries included) and nothing waits in their queues or hands: the state
     /// is final (see [`crate::settle`]).
     pub async fn wait_settled(&self) {
-        crate::settle::wait_settled(&self.deliveries, &self.workers, &self.env.amqp_url).await;
+        let broker = self
+            .settle_broker
+            .get_or_init(|| Broker::connect(&self.env.amqp_url))
+            .await;
+        crate::settle::wait_settled(&self.deliveries, &self.workers, broker).await;
     }
 
     /// A handle that posts webhooks to this app's ingest from other tasks.

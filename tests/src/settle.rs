@@ -181,8 +181,7 @@ async fn busy(deliveries: &Deliveries, running: &[WorkQueue], broker: &Broker) -
 /// Waits until the running workers have handled every delivery of the webhooks in
 /// `deliveries` and nothing else waits for them; fails the test after [`SETTLE_DEADLINE`],
 /// naming what was still outstanding.
-pub async fn wait_settled(deliveries: &Deliveries, running: &[WorkQueue], amqp_url: &str) {
-    let broker = Broker::connect(amqp_url).await;
+pub async fn wait_settled(deliveries: &Deliveries, running: &[WorkQueue], broker: &Broker) {
     let started = tokio::time::Instant::now();
     let mut tick = tokio::time::interval(Duration::from_millis(25));
     // Two quiet looks in a row: a delivery on its way from the broker to a worker's buffer is
@@ -190,7 +189,7 @@ pub async fn wait_settled(deliveries: &Deliveries, running: &[WorkQueue], amqp_u
     let mut quiet = 0;
     loop {
         tick.tick().await;
-        match busy(deliveries, running, &broker).await {
+        match busy(deliveries, running, broker).await {
             None => quiet += 1,
             Some(reason) => {
                 quiet = 0;
