@@ -17,6 +17,8 @@ pub struct Broker {
 pub struct Taken {
     pub body: Vec<u8>,
     pub headers: FieldTable,
+    /// The broker had delivered it before (to a consumer that did not acknowledge it).
+    pub redelivered: bool,
 }
 
 impl Taken {
@@ -97,6 +99,7 @@ impl Broker {
             .await
             .expect("ack");
         Some(Taken {
+            redelivered: message.delivery.redelivered,
             body: message.delivery.data.clone(),
             headers: message
                 .delivery

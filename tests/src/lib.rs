@@ -14,6 +14,8 @@ pub mod events;
 pub mod observe;
 pub mod proxy;
 pub mod raw;
+pub mod settle;
+pub mod views;
 pub mod wait;
 pub mod webhooks;
 

@@ -193,10 +193,12 @@ pub(crate) fn verdict<'a>(
     changes: Vec<Change>,
     note: &Note,
 ) -> (&'static str, Entry<'a>) {
+    // A stale list can still change something: the groups it names tell that the member had
+    // groups before its newest list (see `memberships::sync_lists`).
     let outcome = if change.applied {
         outcome_of(&changes, change.base)
     } else {
-        "stale_ignored"
+        outcome_of(&changes, "stale_ignored")
     };
     let mut detail = describe(&changes);
     detail[note.0] = note.1.clone();
