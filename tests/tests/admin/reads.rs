@@ -2,7 +2,7 @@
 //! that cut inside the data rather than around it.
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use scimsync_db::event_log::{self, Entry};
+use scimsync_db::event_log::{self, Door, Entry};
 use scimsync_tests::app::Services;
 use scimsync_tests::events::{create, event_id, t};
 use scimsync_tests::TestApp;
@@ -188,6 +188,7 @@ async fn the_event_log_pages_past_its_largest_page() {
         .iter()
         .map(|id| Entry {
             company_id: Some(company),
+            door: Door::Stytch,
             received_at: Utc::now(),
             event_id: id,
             event_type: "scim.member.create",
