@@ -59,6 +59,31 @@ impl Broker {
             .expect("confirm");
     }
 
+    /// Publishes bytes to an exchange with a routing key (mandatory, confirmed), as a service
+    /// would: every queue bound to the key gets it.
+    pub async fn publish(&self, exchange: &str, routing_key: &str, body: &[u8]) {
+        let confirm = self
+            .channel
+            .basic_publish(
+                exchange,
+                routing_key,
+                BasicPublishOptions {
+                    mandatory: true,
+                    ..Default::default()
+                },
+                body,
+                BasicProperties::default().with_delivery_mode(2),
+            )
+            .await
+            .expect("publish")
+            .await
+            .expect("confirm");
+        assert!(
+            matches!(confirm, lapin::publisher_confirm::Confirmation::Ack(None)),
+            "{exchange} {routing_key}: not routed: {confirm:?}"
+        );
+    }
+
     /// Ready messages in a queue, or `None` if it does not exist.
     pub async fn depth(&self, queue: &str) -> Option<u64> {
         let declared = self.declared(queue).await?;

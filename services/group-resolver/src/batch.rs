@@ -133,14 +133,7 @@ impl GroupResolver {
             done.entries.push(entry);
             if own.is_empty() {
                 let meta = list.meta;
-                done.unseen.push((
-                    index,
-                    Unseen {
-                        meta,
-                        change,
-                        note,
-                    },
-                ));
+                done.unseen.push((index, Unseen { meta, change, note }));
             }
         }
         Ok(done)

@@ -4,11 +4,11 @@ use lapin::types::FieldTable;
 use scimsync_platform::amqp::headers::set_str;
 use scimsync_platform::amqp::{Handler, Incoming, Outcome, Outgoing, Publisher};
 use scimsync_platform::metrics::metrics;
+use scimsync_schema::change::{Change, MemberChange, Tenant};
 use scimsync_schema::headers as h;
 use scimsync_schema::message::{UserProvisioned, UsersProvisioned, USER_PROVISIONED_ROUTING_KEY};
 use scimsync_schema::topology::EVENTS_EXCHANGE;
 use scimsync_schema::topology::USER_UPSERT;
-use scimsync_schema::change::{Change, MemberChange, Tenant};
 use scimsync_schema::QueueMessage;
 use tracing::Instrument;
 
@@ -141,11 +141,7 @@ impl UserUpsert {
                         reason: format!("follow-up not confirmed: {error}"),
                     };
                 }
-                metrics().event_result(
-                    USER_UPSERT.name,
-                    &change.meta.event_type,
-                    applied.outcome,
-                );
+                metrics().event_result(USER_UPSERT.name, &change.meta.event_type, applied.outcome);
                 tracing::info!(
                     event_id = %change.meta.event_id,
                     event_type = %change.meta.event_type,

@@ -47,7 +47,10 @@ impl Envelope {
             }
             let ids = [
                 ("id", self.id.as_deref()),
-                ("member.member_id", member.and_then(|m| m.member_id.as_deref())),
+                (
+                    "member.member_id",
+                    member.and_then(|m| m.member_id.as_deref()),
+                ),
             ];
             if let Some((path, _)) = ids.iter().find(|(_, id)| id.is_some_and(reserved)) {
                 return Err(reserved_refusal(path));
@@ -55,7 +58,10 @@ impl Envelope {
         }
         if self.is_idp_group() {
             let member = self.rest.get("idp_group").and_then(|g| g.get("member_id"));
-            if member.and_then(serde_json::Value::as_str).is_some_and(reserved) {
+            if member
+                .and_then(serde_json::Value::as_str)
+                .is_some_and(reserved)
+            {
                 return Err(reserved_refusal("idp_group.member_id"));
             }
         }
@@ -255,4 +261,3 @@ mod tests {
         assert_eq!(refused(event("organization", "RENAME", json!({}))), None);
     }
 }
-

@@ -5,8 +5,8 @@ use std::collections::{BTreeMap, BTreeSet, HashSet};
 use scimsync_db::access;
 use scimsync_db::entity::company;
 use scimsync_db::event_log;
-use scimsync_schema::stytch::Member;
 use scimsync_schema::change::{MemberChange, Tenant};
+use scimsync_schema::stytch::Member;
 use sea_orm::{DbErr, TransactionTrait};
 use uuid::Uuid;
 

@@ -9,8 +9,8 @@
 
 use std::collections::HashMap;
 
-use scimsync_schema::stytch::{Action, Member};
 use scimsync_schema::change::MemberChange;
+use scimsync_schema::stytch::{Action, Member};
 use sea_orm::sea_query::{ArrayType, Value};
 use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, DbErr, FromQueryResult, Statement};
 use uuid::Uuid;

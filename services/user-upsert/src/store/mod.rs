@@ -38,9 +38,9 @@ use scimsync_db::access;
 use scimsync_db::companies::Cache;
 use scimsync_db::entity::{company, user};
 use scimsync_db::event_log;
+use scimsync_schema::change::{MemberChange, Tenant};
 use scimsync_schema::message::UserProvisioned;
 use scimsync_schema::stytch::Member;
-use scimsync_schema::change::{MemberChange, Tenant};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, QueryFilter,
     Statement, TransactionTrait,

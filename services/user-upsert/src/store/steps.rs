@@ -102,9 +102,7 @@ impl Store {
             .await?;
         }
         let state = fold(loaded.events);
-        let is_newest = state
-            .newest
-            .is_none_or(|n| ctx.change.meta.timestamp >= n);
+        let is_newest = state.newest.is_none_or(|n| ctx.change.meta.timestamp >= n);
         if !state.has_body {
             // Only deletes so far: nothing to deactivate yet. The event stays stored, so a
             // create arriving later (older timestamp) still ends deactivated, as in order.
