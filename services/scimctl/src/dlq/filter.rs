@@ -130,8 +130,10 @@ mod tests {
         let now = Utc::now();
         let mut scim = letter("retries_exhausted", None, Some(now));
         scim.company_id = Some("0193-company".into());
-        let mut f = Filter::default();
-        f.company = Some("0193-company".into());
+        let mut f = Filter {
+            company: Some("0193-company".into()),
+            ..Filter::default()
+        };
         assert!(f.matches(&scim, now));
         f.company = Some("org-1".into());
         assert!(!f.matches(&scim, now));
