@@ -11,6 +11,8 @@ MAKEFLAGS += --no-print-directory
 INFRA := deploy/local/infra.sh
 SERVICES := deploy/local/services.sh
 SCIMCTL := target/debug/scimctl
+# The simulator and load generator (a tool, not shipped in the image).
+SCIMSIM := target/debug/scimsim
 # Exports the database and AMQP URLs for the services and the tests (SCIMSYNC_TEST_*).
 LOCAL_ENV := eval "$$($(INFRA) env)"
 
@@ -38,8 +40,8 @@ up: ## Install and start PostgreSQL + RabbitMQ, build, migrate, start the servic
 
 demo: up ## Start everything, simulate a 1,000-person organisation, print a summary
 	$(LOCAL_ENV)
-	echo "+ $(SCIMCTL) simulate --users 1000 --order random --churn 200 --duplicates 0.05"
-	$(SCIMCTL) simulate --users 1000 --order random --churn 200 --duplicates 0.05
+	echo "+ $(SCIMSIM) simulate --users 1000 --order random --churn 200 --duplicates 0.05"
+	$(SCIMSIM) simulate --users 1000 --order random --churn 200 --duplicates 0.05
 
 drill: up ## Start everything, then crash each part of it during a simulation; nothing may be lost
 	deploy/local/drill.sh

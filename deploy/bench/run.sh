@@ -2,11 +2,11 @@
 # `make bench`: measures a release build of scimsync on this machine and writes the table to
 # deploy/bench/results.md (see docs/benchmarks.md for what each figure means).
 #
-#   deploy/bench/run.sh [scimctl bench options...]    e.g. --only latency --runs 1
+#   deploy/bench/run.sh [scimsim bench options...]    e.g. --only latency --runs 1
 #
 # Steps: start PostgreSQL and RabbitMQ if needed (never stops them: others use them), build the
 # release binaries, stop the services that run (the debug ones `make up` started), start the
-# release services from target/release, run `scimctl bench`, and stop the release services
+# release services from target/release, run `scimsim bench`, and stop the release services
 # again on the way out (`make up` brings the debug ones back).
 set -euo pipefail
 
@@ -55,7 +55,7 @@ fi
 log "benchmarking build $label"
 # From the repository root: the defaults are .local/run (pid files) and deploy/bench/results.md
 # (deploy/bench/results-partial.md for an --only subset).
-"$RELEASE/scimctl" bench --label "$label" "$@"
+"$RELEASE/scimsim" bench --label "$label" "$@"
 log "done in $((SECONDS - started)) s (build included)"
 
 # The README shows the latest full table: a run of every scenario into the default results

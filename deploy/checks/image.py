@@ -4,8 +4,10 @@ Kubernetes and compose start every program from the one scimsync image, by its c
 program the Dockerfile does not copy into the image is a pod that never starts, which no schema
 notices and no render fails on. So, statically:
 
-- the Dockerfile copies exactly the binaries the workspace builds (each `[[bin]]` of a member's
-  Cargo.toml, or its package name for a `src/main.rs`, and every `src/bin/*.rs`);
+- the Dockerfile copies exactly the binaries the workspace's deployables build: the members
+  under `services/` (each `[[bin]]` of a member's Cargo.toml, or its package name for a
+  `src/main.rs`, and every `src/bin/*.rs`). Tools elsewhere (the simulator under `tests/`) are
+  not shipped;
 - every container that runs the scimsync image (Deployments, Jobs, CronJobs, init containers of
   the rendered overlays) and every compose service built from the Dockerfile runs one of those
   binaries: its `command` (compose: `entrypoint`, else `command`), else the image's `CMD`.
@@ -68,10 +70,13 @@ def image_programs(dockerfile: str) -> tuple[set[str], str | None]:
 
 
 def workspace_binaries(root: Path) -> dict[str, str]:
-    """Binary name -> the Cargo.toml that builds it, for every member of the workspace."""
+    """Binary name -> the Cargo.toml that builds it, for every deployable of the workspace (its
+    members under services/: one crate per deployable)."""
     workspace = tomllib.loads((root / "Cargo.toml").read_text())
     found: dict[str, str] = {}
     for member in workspace["workspace"]["members"]:
+        if not member.startswith("services/"):
+            continue
         crate = root / member
         manifest = tomllib.loads((crate / "Cargo.toml").read_text())
         shown = f"{member}/Cargo.toml"

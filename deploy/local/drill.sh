@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # A resilience drill against the running system (`make up` first, or `make drill`): while
-# `scimctl simulate` plays an organisation's first sync and churn at a steady rate, crash every
+# `scimsim simulate` plays an organisation's first sync and churn at a steady rate, crash every
 # part of the system in turn and bring it back. Each service gets SIGKILL (no clean shutdown:
 # whatever it held in flight is lost with it), RabbitMQ's VM gets SIGKILL, PostgreSQL stops in
 # immediate mode (it recovers from its WAL). The simulation must still converge to the
@@ -20,6 +20,7 @@ SERVICES="$ROOT/deploy/local/services.sh"
 RUN_DIR="$ROOT/.local/run"
 BIN_DIR="${SCIMSYNC_BIN_DIR:-$ROOT/target/debug}"
 SCIMCTL="$BIN_DIR/scimctl"
+SCIMSIM="$BIN_DIR/scimsim"
 
 USERS=3000
 CHURN=3000
@@ -42,7 +43,7 @@ T0=$SECONDS
 say() { printf 'drill: [%3ds] %s\n' "$((SECONDS - T0))" "$*" >&2; }
 die() { say "error: $*"; exit 1; }
 
-[[ -x "$SCIMCTL" ]] || die "$SCIMCTL not found; build first (make up)"
+[[ -x "$SCIMCTL" && -x "$SCIMSIM" ]] || die "$SCIMCTL or $SCIMSIM not found; build first (make up)"
 "$INFRA" status >/dev/null || die "the infrastructure is not up; run make up first"
 "$SERVICES" status >/dev/null || die "not every service is up; run make up first"
 eval "$("$INFRA" env)"
@@ -74,7 +75,7 @@ crash_server() {
 
 before="$(dead_letters)"
 say "simulating $USERS people and $CHURN changes at $RATE webhooks/s; a crash $EVERY s after the system is back from the one before"
-"$SCIMCTL" simulate --users "$USERS" --churn "$CHURN" --rate "$RATE" --duplicates 0.05 \
+"$SCIMSIM" simulate --users "$USERS" --churn "$CHURN" --rate "$RATE" --duplicates 0.05 \
     --seed "$SEED" --retry-for 60 --timeout 600 &
 simulation=$!
 trap 'kill "$simulation" 2>/dev/null || true' EXIT

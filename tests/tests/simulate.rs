@@ -1,4 +1,4 @@
-//! `scimctl simulate` end to end: a small organisation, its first sync sent reports first,
+//! `scimsim simulate` end to end: a small organisation, its first sync sent reports first,
 //! churn, duplicates and the deliberate cycle, against the in-process services. The simulator
 //! must find the product's state equal to its generated truth.
 
@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use scimctl::simulate::{Args, Order};
+use scimsim::simulate::{Args, Order};
 use scimsync_schema::topology::{GROUP_RESOLVER, MANAGER_LINKER, USER_UPSERT};
 use scimsync_tests::broker::Broker;
 use scimsync_tests::proxy::Proxy;
@@ -35,14 +35,14 @@ fn args(app: &TestApp, users: usize, churn: usize) -> Args {
 }
 
 /// Runs the simulation and requires the product to end equal to the generated truth.
-async fn converged(app: &TestApp, args: &Args) -> scimctl::simulate::report::Report {
-    let report = scimctl::simulate::simulate(&app.env.settings, args)
+async fn converged(app: &TestApp, args: &Args) -> scimsim::simulate::report::Report {
+    let report = scimsim::simulate::simulate(&app.env.settings, args)
         .await
         .expect("the simulation runs");
     assert!(
         report.ok(),
         "{}",
-        scimctl::simulate::report::render(&report)
+        scimsim::simulate::report::render(&report)
     );
     assert_eq!(report.mismatch_count, 0);
     report
@@ -115,7 +115,7 @@ async fn the_simulator_waits_out_a_database_outage_while_it_polls() {
         ..args(&app, 30, 0)
     };
     let simulation =
-        tokio::spawn(async move { scimctl::simulate::simulate(&settings, &args).await });
+        tokio::spawn(async move { scimsim::simulate::simulate(&settings, &args).await });
 
     // Cut once the simulator has registered its company through the admin API: it holds its
     // database connection by then, and has not sent anything yet. Keep the outage until the
@@ -170,7 +170,7 @@ async fn the_simulator_waits_out_a_database_outage_while_it_polls() {
         report.mismatch_count,
         0,
         "{}",
-        scimctl::simulate::report::render(&report)
+        scimsim::simulate::report::render(&report)
     );
     app.stop().await;
 }

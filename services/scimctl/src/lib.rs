@@ -3,12 +3,10 @@
 //! broker topology, dead-letter queues and the event log's retention. A library with a thin `main`, so tests drive the
 //! same code in-process.
 
-pub mod bench;
 pub mod companies;
 pub mod dlq;
 pub mod event_log;
 pub mod scim_tokens;
-pub mod simulate;
 pub mod webhook;
 
 use std::io::IsTerminal;
@@ -47,10 +45,6 @@ pub enum Command {
     /// The SCIM event log: prune rows past their retention.
     #[command(subcommand)]
     EventLog(event_log::Command),
-    /// Simulate an identity provider syncing a generated organisation; check the result.
-    Simulate(simulate::Args),
-    /// Measure throughput, latency, time to converge and memory against the running system.
-    Bench(bench::Args),
 }
 
 #[derive(Subcommand)]
@@ -88,8 +82,6 @@ pub async fn run(settings: &Settings, command: Command) -> anyhow::Result<()> {
         }
         Command::Dlq(command) => dlq::run(settings, command).await?,
         Command::EventLog(command) => event_log::run(settings, command).await?,
-        Command::Simulate(args) => simulate::run(settings, args).await?,
-        Command::Bench(args) => bench::run(settings, args).await?,
     }
     Ok(())
 }

@@ -157,7 +157,7 @@ pub fn document(
 ) -> String {
     let mut s = String::new();
     let _ = writeln!(s, "# scimsync benchmark results\n");
-    let _ = writeln!(s, "Written by `make bench` (`deploy/bench/run.sh`, `scimctl bench`); see docs/benchmarks.md.\n");
+    let _ = writeln!(s, "Written by `make bench` (`deploy/bench/run.sh`, `scimsim bench`); see docs/benchmarks.md.\n");
     let _ = writeln!(s, "{}\n", machine.describe());
     s.push_str(&table(figures));
     if !notes.is_empty() {

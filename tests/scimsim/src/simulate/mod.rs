@@ -1,4 +1,4 @@
-//! `scimctl simulate`: generates a realistic organisation, plays an identity provider's first
+//! `scimsim simulate`: generates a realistic organisation, plays an identity provider's first
 //! sync and the churn after it against ingest as Svix-signed Stytch webhooks, waits until the
 //! product converges, and checks every user through the admin API against the generated truth.
 //!

@@ -1,4 +1,4 @@
-//! `scimctl bench`: the figures the system is held to, measured against the running services
+//! `scimsim bench`: the figures the system is held to, measured against the running services
 //! (`make bench` starts a release build of them first): ingest acceptance rate, end-to-end rate
 //! of member creates, latency at a steady 1,000 webhooks/s, time to converge for 10,000 and
 //! 100,000 users in the best and the worst order, and each service's peak memory. Several runs
@@ -226,7 +226,7 @@ mod tests {
     use crate::{Cli, Command};
 
     fn results_of(args: &[&str]) -> PathBuf {
-        let cli = Cli::try_parse_from(["scimctl", "bench"].iter().chain(args)).expect("args");
+        let cli = Cli::try_parse_from(["scimsim", "bench"].iter().chain(args)).expect("args");
         let Command::Bench(bench) = cli.command else {
             panic!("not bench");
         };
