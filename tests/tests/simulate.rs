@@ -7,7 +7,8 @@
 
 use std::time::Duration;
 
-use scimsim::simulate::{Args, Order};
+use scimsim::simulate::scim::translate::Dialect;
+use scimsim::simulate::{Args, Order, Via};
 use scimsync_schema::topology::{GROUP_RESOLVER, MANAGER_LINKER, USER_UPSERT};
 use scimsync_tests::broker::Broker;
 use scimsync_tests::proxy::Proxy;
@@ -17,6 +18,9 @@ use sea_orm::{ConnectionTrait, DbBackend, Statement};
 
 fn args(app: &TestApp, users: usize, churn: usize) -> Args {
     Args {
+        via: Via::Stytch,
+        dialect: Dialect::Entra,
+        scim_url: String::new(),
         users,
         order: Order::ReportsFirst,
         churn,
