@@ -1,12 +1,13 @@
 //! The SCIM service over HTTP: bodies in either JSON media type, bounded, answered in SCIM's;
 //! versions as ETags with `If-Match` and `If-None-Match`; the advertised page size; unknown
-//! paths and methods refused as SCIM errors.
+//! paths and methods refused as SCIM errors; a bound on requests in flight.
 
 // Test support: a failed expectation is the test failing, so unwrap/expect/panic are the point.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use reqwest::Method;
 use scimsync_tests::scim::{patch_op, start, start_with, tenant, ScimClient};
+use sea_orm::{ConnectionTrait, DbBackend, Statement, TransactionTrait};
 use serde_json::json;
 
 #[tokio::test]
@@ -140,6 +141,45 @@ async fn count_is_capped_at_the_advertised_page_size() {
     assert_eq!(page.body["itemsPerPage"], 2);
     let rest = c.get("/Users?startIndex=3").await.expect(200);
     assert_eq!(rest.body["itemsPerPage"], 1);
+    scim.stop().await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_request_beyond_the_in_flight_bound_is_answered_503_at_once() {
+    let (app, scim) = start_with(|s| s.scim.max_in_flight = 1).await;
+    let t = tenant(&app, "Example", &[]).await;
+    let c = scim.client(&app, &t);
+    let id = c.create_user("busy@example.com").await;
+
+    // Another writer holds the user: the next write of it waits, holding the one slot.
+    let holder = app.env.db.begin().await.unwrap();
+    holder
+        .execute(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT id FROM directory_users WHERE id = $1 FOR UPDATE",
+            [id.parse::<uuid::Uuid>().unwrap().into()],
+        ))
+        .await
+        .unwrap();
+    let waiting = {
+        let c = c.clone();
+        let path = format!("/Users/{id}");
+        tokio::spawn(async move {
+            c.patch(
+                &path,
+                &patch_op(json!([{"op": "replace", "path": "title", "value": "Busy"}])),
+            )
+            .await
+        })
+    };
+    app.env.wait_for_lock_waiters(1).await;
+    let refused = c.get("/Users").await.expect_error(503, None);
+    assert_eq!(refused.header("retry-after"), Some("1"));
+    holder.rollback().await.unwrap();
+    let done = waiting.await.unwrap().expect(200);
+    assert_eq!(done.body["title"], "Busy");
+    c.get("/Users").await.expect(200);
     scim.stop().await;
     app.stop().await;
 }

@@ -67,6 +67,14 @@ impl ScimFailure {
         id.parse().map_err(|_| Self::not_found(what, id))
     }
 
+    /// More requests in flight than this replica takes: the client may send it again shortly.
+    pub fn overloaded() -> Self {
+        Self {
+            retry_after: Some(1),
+            ..Self::new(503, None, "too many requests in flight; retry later")
+        }
+    }
+
     pub fn too_many_requests(wait: Duration) -> Self {
         let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
         Self {

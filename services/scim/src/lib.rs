@@ -7,6 +7,7 @@
 //!
 //! The bearer token says which company; every query is scoped to it.
 
+pub mod admission;
 pub mod auth;
 pub mod body;
 pub mod changes;
@@ -98,7 +99,8 @@ pub async fn run(
         settings: settings.scim.clone(),
         publisher: publisher.clone(),
     });
-    let app = router(state, tokens, throttle);
+    let admission = admission::Admission::new(settings.scim.max_in_flight);
+    let app = router(state, tokens, throttle, admission);
     tracing::info!(addr = %listener.local_addr()?, "scim listening");
     axum::serve(scimsync_platform::http::no_delay(listener), app)
         .with_graceful_shutdown(shutdown.cancelled_owned())
@@ -115,6 +117,7 @@ pub fn router(
     state: SharedState,
     tokens: Arc<auth::Tokens>,
     throttle: Arc<throttle::Throttle>,
+    admission: admission::Admission,
 ) -> Router {
     let protocol = Router::new()
         .route(
@@ -150,6 +153,8 @@ pub fn router(
         .route_layer(middleware::from_fn_with_state(tokens, auth::authenticate))
         // Outside authentication, so its span is the one authentication names the company in.
         .route_layer(middleware::from_fn(context::request_span))
+        // Before authentication, which may read the database too.
+        .route_layer(middleware::from_fn_with_state(admission, admission::admit))
         .route_layer(middleware::from_fn(metrics::count))
         // Outside authentication, so refused requests are traced and counted too.
         .route_layer(middleware::from_fn(scimsync_platform::observe::observe));
