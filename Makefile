@@ -14,7 +14,7 @@ SCIMCTL := target/debug/scimctl
 # Exports the database and AMQP URLs for the services and the tests (SCIMSYNC_TEST_*).
 LOCAL_ENV := eval "$$($(INFRA) env)"
 
-.PHONY: help up down infra test lint fmt migrate logs status deploy-check demo drill bench
+.PHONY: help up down infra require-nextest test lint fmt migrate logs status deploy-check demo drill bench
 
 help: ## List the targets
 	@echo "Usage: make <target>"
@@ -63,16 +63,21 @@ status: ## Show whether the infrastructure and the services are up
 deploy-check: ## Render, validate and scan k8s/, the Dockerfile and compose (offline)
 	deploy/checks/run.sh
 
-test: deploy-check ## Run every test (starts the local infrastructure first)
+# Some tests read process-wide counters (what the workers handled), which only nextest's one
+# process per test keeps to one test: `cargo test` would run them side by side, so it is no
+# fallback.
+require-nextest:
+	@if ! cargo nextest --version >/dev/null 2>&1; then
+		echo "make test needs cargo-nextest (it runs each test in a process of its own)." >&2
+		echo "Install it with: cargo install cargo-nextest --locked   (.ci/run does)" >&2
+		exit 1
+	fi
+
+test: require-nextest deploy-check ## Run every test with cargo-nextest (starts the local infrastructure first)
 	$(INFRA) install
 	$(INFRA) start
 	$(LOCAL_ENV)
-	if cargo nextest --version >/dev/null 2>&1; then
-		cargo nextest run --workspace --no-fail-fast
-	else
-		echo "cargo-nextest not found; falling back to cargo test" >&2
-		cargo test --workspace --no-fail-fast
-	fi
+	cargo nextest run --workspace --no-fail-fast
 
 lint: ## Check formatting and run clippy with warnings as errors
 	cargo fmt --all -- --check

@@ -6,12 +6,15 @@ use std::time::Duration;
 
 use chrono::Utc;
 use scimsync_platform::Settings;
+use scimsync_schema::topology::{WorkQueue, GROUP_RESOLVER, MANAGER_LINKER, USER_UPSERT};
 use serde_json::{json, Value};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
+use crate::broker::Broker;
 use crate::env::TestEnv;
+use crate::settle::Deliveries;
 use crate::wait::wait_until;
 use crate::webhooks::signed_request;
 pub use crate::webhooks::{post_signed, stytch_time};
@@ -29,8 +32,61 @@ pub struct TestApp {
     pub http: reqwest::Client,
     /// The settings every service of this app runs with.
     pub settings: Settings,
+    /// The webhooks this app's ingest accepted, to know when the workers are done with them.
+    pub deliveries: Arc<Deliveries>,
+    /// The queues of the workers started, in the order started.
+    pub workers: Vec<WorkQueue>,
+    /// A broker connection of [`TestApp::wait_settled`]'s own, opened once: a test may wait
+    /// after each of hundreds of events.
+    settle_broker: tokio::sync::OnceCell<Broker>,
     shutdown: CancellationToken,
     tasks: Vec<(&'static str, JoinHandle<anyhow::Result<()>>)>,
+}
+
+/// Posts signed webhooks to an app's ingest from other tasks, counting what was accepted as
+/// [`TestApp::send`] does, so [`TestApp::wait_settled`] knows about them.
+#[derive(Clone)]
+pub struct Sender {
+    http: reqwest::Client,
+    ingest_url: String,
+    deliveries: Arc<Deliveries>,
+}
+
+impl Sender {
+    /// Signs and posts `body` with a fresh Svix message id; returns the status (0 if the
+    /// request itself failed).
+    pub async fn post(&self, body: &Value) -> u16 {
+        let bytes = serde_json::to_vec(body).expect("serialize");
+        let id = format!("msg_{}", Uuid::new_v4().simple());
+        let now = Utc::now().timestamp();
+        match self.post_raw(&id, now, &bytes, SECRET).await {
+            Ok(response) => response.status().as_u16(),
+            Err(_) => 0,
+        }
+    }
+
+    async fn post_raw(
+        &self,
+        svix_id: &str,
+        timestamp: i64,
+        bytes: &[u8],
+        secret: &str,
+    ) -> reqwest::Result<reqwest::Response> {
+        let kind = self.deliveries.sending(bytes);
+        let request = signed_request(
+            &self.http,
+            &self.ingest_url,
+            svix_id,
+            timestamp,
+            bytes,
+            secret,
+        );
+        let response = request.send().await?;
+        if let (Some(kind), 202) = (kind, response.status().as_u16()) {
+            self.deliveries.accepted(&kind);
+        }
+        Ok(response)
+    }
 }
 
 /// Which services to start.
@@ -124,6 +180,9 @@ impl TestApp {
             ingest_url,
             admin_url,
             http: reqwest::Client::new(),
+            deliveries: Arc::default(),
+            workers: Vec::new(),
+            settle_broker: tokio::sync::OnceCell::new(),
             shutdown,
             tasks,
         };
@@ -135,63 +194,69 @@ impl TestApp {
     }
 
     /// Starts the chosen workers (ingest and the admin API are left alone) and waits until
-    /// they consume: e.g. after messages were queued with [`Services::INGEST_ONLY`].
+    /// each consumes its queue: e.g. after messages were queued with [`Services::INGEST_ONLY`].
     pub async fn start_workers(&mut self, services: Services) {
-        let (settings, shutdown) = (&self.settings, &self.shutdown);
-        if services.user_upsert {
-            self.tasks.push((
-                "user-upsert",
-                tokio::spawn(scimsync_user_upsert::run(
-                    settings.clone(),
-                    shutdown.clone(),
-                )),
-            ));
+        let broker = Broker::connect(&self.env.amqp_url).await;
+        let mut started = Vec::new();
+        for (wanted, queue) in [
+            (services.user_upsert, USER_UPSERT),
+            (services.group_resolver, GROUP_RESOLVER),
+            (services.manager_linker, MANAGER_LINKER),
+        ] {
+            if wanted {
+                // Ingest declares every queue at start-up, so a queue that exists says nothing
+                // about its worker: count its consumers before and after.
+                let before = broker.consumers(queue.name).await.unwrap_or(0);
+                self.spawn_worker(queue);
+                started.push((queue.name, before));
+            }
         }
-        if services.group_resolver {
-            self.tasks.push((
-                "group-resolver",
-                tokio::spawn(scimsync_group_resolver::run(
-                    settings.clone(),
-                    shutdown.clone(),
-                )),
-            ));
+        for (queue, before) in started {
+            wait_until(&format!("a new consumer on {queue}"), DEADLINE, || async {
+                let now = broker.consumers(queue).await?;
+                (now > before).then_some(())
+            })
+            .await;
         }
-        if services.manager_linker {
+    }
+
+    fn spawn_worker(&mut self, queue: WorkQueue) {
+        let (settings, shutdown) = (self.settings.clone(), self.shutdown.clone());
+        let (name, task) = if queue == USER_UPSERT {
+            let run = scimsync_user_upsert::run(settings, shutdown);
+            ("user-upsert", tokio::spawn(run))
+        } else if queue == GROUP_RESOLVER {
+            let run = scimsync_group_resolver::run(settings, shutdown);
+            ("group-resolver", tokio::spawn(run))
+        } else {
             let offset = self.clock_offset_secs.clone();
             let clock: scimsync_manager_linker::Clock = Arc::new(move || {
                 Utc::now() + chrono::Duration::seconds(offset.load(Ordering::Relaxed))
             });
-            self.tasks.push((
-                "manager-linker",
-                tokio::spawn(scimsync_manager_linker::run_with_clock(
-                    settings.clone(),
-                    clock,
-                    shutdown.clone(),
-                )),
-            ));
-        }
-        let app = &*self;
-        if services.manager_linker {
-            wait_until("manager-linker to consume", DEADLINE, || async {
-                let queue = scimsync_schema::topology::MANAGER_LINKER.name;
-                app.env.queue_depth(queue).await.map(|_| ())
-            })
+            let run = scimsync_manager_linker::run_with_clock(settings, clock, shutdown);
+            ("manager-linker", tokio::spawn(run))
+        };
+        self.tasks.push((name, task));
+        self.workers.push(queue);
+    }
+
+    /// Waits until the workers have handled every delivery of the webhooks this app accepted
+    /// (duplicates and retries included) and nothing waits in their queues or hands: the state
+    /// is final (see [`crate::settle`]).
+    pub async fn wait_settled(&self) {
+        let broker = self
+            .settle_broker
+            .get_or_init(|| Broker::connect(&self.env.amqp_url))
             .await;
-        }
-        if services.group_resolver {
-            wait_until("group-resolver to consume", DEADLINE, || async {
-                let queue = scimsync_schema::topology::GROUP_RESOLVER.name;
-                app.env.queue_depth(queue).await.map(|_| ())
-            })
-            .await;
-        }
-        if services.user_upsert {
-            // The worker declares its queue when it connects; wait until it consumes.
-            let queue = scimsync_schema::topology::USER_UPSERT.name;
-            wait_until("user-upsert to consume", DEADLINE, || async {
-                app.env.queue_depth(queue).await.map(|_| ())
-            })
-            .await;
+        crate::settle::wait_settled(&self.deliveries, &self.workers, broker).await;
+    }
+
+    /// A handle that posts webhooks to this app's ingest from other tasks.
+    pub fn sender(&self) -> Sender {
+        Sender {
+            http: self.http.clone(),
+            ingest_url: self.ingest_url.clone(),
+            deliveries: self.deliveries.clone(),
         }
     }
 
@@ -270,17 +335,10 @@ impl TestApp {
         bytes: &[u8],
         secret: &str,
     ) -> reqwest::Response {
-        signed_request(
-            &self.http,
-            &self.ingest_url,
-            svix_id,
-            timestamp,
-            bytes,
-            secret,
-        )
-        .send()
-        .await
-        .expect("post webhook")
+        self.sender()
+            .post_raw(svix_id, timestamp, bytes, secret)
+            .await
+            .expect("post webhook")
     }
 
     /// Sends and asserts the event was accepted.
@@ -306,94 +364,6 @@ impl TestApp {
             .to_owned();
         let status = response.status().as_u16();
         (status, allow, response.json().await.unwrap_or(Value::Null))
-    }
-
-    pub async fn get(&self, path: &str) -> Value {
-        let response = self
-            .http
-            .get(format!("{}{path}", self.admin_url))
-            .send()
-            .await
-            .expect("get");
-        let status = response.status();
-        let body: Value = response.json().await.unwrap_or(Value::Null);
-        assert!(status.is_success(), "GET {path}: {status} {body}");
-        body
-    }
-
-    /// Users of a company, all pages.
-    pub async fn users(&self, company: Uuid) -> Vec<Value> {
-        let mut all = Vec::new();
-        let mut cursor = String::new();
-        loop {
-            let page = self
-                .get(&format!(
-                    "/api/v1/companies/{company}/users?limit=500&cursor={cursor}"
-                ))
-                .await;
-            all.extend(page["users"].as_array().cloned().unwrap_or_default());
-            match page["next_cursor"].as_str() {
-                Some(next) => cursor = next.to_owned(),
-                None => return all,
-            }
-        }
-    }
-
-    pub async fn user_by_email(&self, company: Uuid, email: &str) -> Option<Value> {
-        let page = self
-            .get(&format!("/api/v1/companies/{company}/users?email={email}"))
-            .await;
-        page["users"].as_array().and_then(|u| u.first().cloned())
-    }
-
-    /// Waits until the event log holds an entry for `event_id` and returns it.
-    pub async fn logged(&self, company: Uuid, event_id: &str) -> Value {
-        wait_until(
-            &format!("event {event_id} in the event log"),
-            DEADLINE,
-            || async {
-                let page = self
-                    .get(&format!("/api/v1/companies/{company}/events?limit=500"))
-                    .await;
-                page["events"]
-                    .as_array()?
-                    .iter()
-                    .find(|e| e["event_id"] == event_id)
-                    .cloned()
-            },
-        )
-        .await
-    }
-
-    /// Waits until this concern logged the event in this company and returns the entry.
-    pub async fn logged_by(&self, company: Uuid, event_id: &str, concern: &str) -> Value {
-        wait_until(
-            &format!("{concern} to log event {event_id}"),
-            DEADLINE,
-            || async {
-                let page = self
-                    .get(&format!("/api/v1/companies/{company}/events?limit=500"))
-                    .await;
-                page["events"]
-                    .as_array()?
-                    .iter()
-                    .find(|e| e["event_id"] == event_id && e["concern"] == concern)
-                    .cloned()
-            },
-        )
-        .await
-    }
-
-    /// Waits until `n` distinct events were logged by user-upsert in this database.
-    pub async fn wait_logged_count(&self, n: i64) {
-        wait_until(&format!("{n} events logged"), Duration::from_secs(60), || async {
-            let logged = self
-                .env
-                .count("SELECT count(DISTINCT event_id) AS n FROM scim_event_log WHERE concern = 'user-upsert'")
-                .await;
-            (logged >= n).then_some(())
-        })
-        .await;
     }
 }
 

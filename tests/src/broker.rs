@@ -17,6 +17,8 @@ pub struct Broker {
 pub struct Taken {
     pub body: Vec<u8>,
     pub headers: FieldTable,
+    /// The broker had delivered it before (to a consumer that did not acknowledge it).
+    pub redelivered: bool,
 }
 
 impl Taken {
@@ -55,6 +57,31 @@ impl Broker {
             .expect("publish")
             .await
             .expect("confirm");
+    }
+
+    /// Publishes bytes to an exchange with a routing key (mandatory, confirmed), as a service
+    /// would: every queue bound to the key gets it.
+    pub async fn publish(&self, exchange: &str, routing_key: &str, body: &[u8]) {
+        let confirm = self
+            .channel
+            .basic_publish(
+                exchange,
+                routing_key,
+                BasicPublishOptions {
+                    mandatory: true,
+                    ..Default::default()
+                },
+                body,
+                BasicProperties::default().with_delivery_mode(2),
+            )
+            .await
+            .expect("publish")
+            .await
+            .expect("confirm");
+        assert!(
+            matches!(confirm, lapin::publisher_confirm::Confirmation::Ack(None)),
+            "{exchange} {routing_key}: not routed: {confirm:?}"
+        );
     }
 
     /// Ready messages in a queue, or `None` if it does not exist.
@@ -97,6 +124,7 @@ impl Broker {
             .await
             .expect("ack");
         Some(Taken {
+            redelivered: message.delivery.redelivered,
             body: message.delivery.data.clone(),
             headers: message
                 .delivery

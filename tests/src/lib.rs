@@ -15,6 +15,8 @@ pub mod observe;
 pub mod proxy;
 pub mod raw;
 pub mod scim;
+pub mod settle;
+pub mod views;
 pub mod wait;
 pub mod webhooks;
 

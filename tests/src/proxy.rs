@@ -1,5 +1,6 @@
 //! A TCP proxy in front of RabbitMQ or PostgreSQL that a test can cut and restore, to play an
-//! outage for one client without disturbing the shared server or other tests.
+//! outage for one client without disturbing the shared server or other tests, or whose replies
+//! it can hold back for a while (a broker slow to confirm).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -8,6 +9,8 @@ use reqwest::Url;
 use scimsync_platform::settings::DatabaseSettings;
 use secrecy::ExposeSecret;
 
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
@@ -15,6 +18,8 @@ use tokio_util::sync::CancellationToken;
 pub struct Proxy {
     pub port: u16,
     up: Arc<watch::Sender<bool>>,
+    /// While true, bytes from the server are read but not passed on to the client.
+    holding: Arc<watch::Sender<bool>>,
     stop: CancellationToken,
     /// Connections forwarded, and connections dropped at once because the proxy was cut.
     counts: Arc<[AtomicU64; 2]>,
@@ -27,16 +32,18 @@ impl Proxy {
         let port = listener.local_addr().expect("addr").port();
         let (up, _) = watch::channel(true);
         let up = Arc::new(up);
+        let holding = Arc::new(watch::channel(false).0);
         let stop = CancellationToken::new();
         let counts: Arc<[AtomicU64; 2]> = Arc::default();
         let (up2, stop2, counts2) = (up.clone(), stop.clone(), counts.clone());
+        let holding2 = holding.clone();
         tokio::spawn(async move {
             loop {
                 let accepted = tokio::select! {
                     _ = stop2.cancelled() => return,
                     accepted = listener.accept() => accepted,
                 };
-                let Ok((mut inbound, _)) = accepted else {
+                let Ok((inbound, _)) = accepted else {
                     continue;
                 };
                 if !*up2.borrow() {
@@ -46,13 +53,22 @@ impl Proxy {
                 }
                 counts2[0].fetch_add(1, Ordering::Relaxed);
                 let mut down = up2.subscribe();
+                let held = holding2.subscribe();
                 let target = target.clone();
                 tokio::spawn(async move {
-                    let Ok(mut outbound) = TcpStream::connect(&target).await else {
+                    let Ok(outbound) = TcpStream::connect(&target).await else {
                         return;
                     };
+                    let (from_client, to_client) = inbound.into_split();
+                    let (from_server, to_server) = outbound.into_split();
+                    let both = async {
+                        tokio::join!(
+                            pump(from_client, to_server, None),
+                            pump(from_server, to_client, Some(held)),
+                        )
+                    };
                     tokio::select! {
-                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+                        _ = both => {}
                         _ = down.wait_for(|up| !*up) => {}
                     }
                 });
@@ -61,9 +77,18 @@ impl Proxy {
         Self {
             port,
             up,
+            holding,
             stop,
             counts,
         }
+    }
+
+    /// A proxy in front of the test RabbitMQ server (`SCIMSYNC_TEST_AMQP_URL`).
+    pub async fn broker() -> Self {
+        let base = crate::env::amqp_base_url().replacen("amqp://", "http://", 1);
+        let parsed = Url::parse(&base).unwrap_or_else(|e| panic!("AMQP URL {base:?}: {e}"));
+        let host = parsed.host_str().unwrap_or("127.0.0.1");
+        Self::start(format!("{host}:{}", parsed.port().unwrap_or(5672))).await
     }
 
     /// A proxy in front of the test PostgreSQL server (`SCIMSYNC_TEST_DATABASE_URL`).
@@ -102,11 +127,47 @@ impl Proxy {
     pub fn restore(&self) {
         self.up.send_replace(true);
     }
+
+    /// Holds back what the server sends (a publisher confirm, a query's result) on every
+    /// connection, until [`Proxy::release`]; what clients send still goes through.
+    pub fn hold_replies(&self) {
+        self.holding.send_replace(true);
+    }
+
+    pub fn release(&self) {
+        self.holding.send_replace(false);
+    }
+}
+
+/// Copies one direction of a connection; with `held`, waits while it says so before passing
+/// each chunk on.
+async fn pump(
+    mut from: OwnedReadHalf,
+    mut to: OwnedWriteHalf,
+    mut held: Option<watch::Receiver<bool>>,
+) {
+    let mut buffer = vec![0u8; 16 * 1024];
+    loop {
+        let n = match from.read(&mut buffer).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        if let Some(held) = held.as_mut() {
+            if held.wait_for(|holding| !*holding).await.is_err() {
+                break;
+            }
+        }
+        if to.write_all(&buffer[..n]).await.is_err() {
+            break;
+        }
+    }
+    let _ = to.shutdown().await;
 }
 
 impl Drop for Proxy {
     fn drop(&mut self) {
         self.stop.cancel();
         self.up.send_replace(false);
+        self.holding.send_replace(false);
     }
 }

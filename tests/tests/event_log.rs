@@ -6,7 +6,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use chrono::{Duration, Utc};
-use scimsync_db::event_log::{self, Entry};
+use scimsync_db::event_log::{self, Door, Entry};
 use scimsync_db::ROWS_PER_STATEMENT;
 use scimsync_tests::env::TestEnv;
 use serde_json::json;
@@ -20,6 +20,7 @@ async fn writes_larger_than_one_statement_keep_every_row() {
         ids.iter()
             .map(|id| Entry {
                 company_id: None,
+                door: Door::Stytch,
                 received_at: Utc::now(),
                 event_id: id,
                 event_type: "scim.member.create",
@@ -61,6 +62,7 @@ async fn pruning_deletes_the_rows_older_than_the_cutoff_and_no_other() {
     for (id, days) in ids.iter().zip(ages) {
         let entry = Entry {
             company_id: None,
+            door: Door::Stytch,
             received_at: now - Duration::days(days),
             event_id: id,
             event_type: "scim.member.create",

@@ -6,7 +6,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use chrono::{DateTime, Duration, Utc};
-use scimsync_db::event_log::{self, Entry};
+use scimsync_db::event_log::{self, Door, Entry};
 use scimsync_tests::app::Services;
 use scimsync_tests::TestApp;
 use serde_json::json;
@@ -70,6 +70,7 @@ async fn event_log_pages_walk_every_row_once_newest_received_first() {
     for row in &rows {
         let entry = Entry {
             company_id: Some(company),
+            door: Door::Stytch,
             received_at: row.received_at,
             event_id: &row.event_id,
             event_type: "scim.member.update",

@@ -271,11 +271,23 @@ async fn r5_r6_attributes_map_to_fields_and_org_schema_entries() {
     app.stop().await;
 }
 
+/// Two workers' transactions create the same new org values at the same time: the test holds
+/// the event log (every transaction's last write) so the first creator stays open with its new
+/// entries uncommitted while the second tries to create them too and waits on the first. Then
+/// both commit: one entry per value, both users attached to it, nothing retried.
 #[tokio::test]
-async fn r6_concurrent_members_create_each_org_entry_once() {
-    let app = TestApp::spawn().await;
-    app.register_company("org-c", &[]).await;
-    for i in 0..40 {
+async fn r6_overlapping_creators_of_the_same_org_values_make_one_entry_each() {
+    use scimsync_platform::metrics::{metrics, QueueLabels};
+    use scimsync_tests::app::Services;
+    use sea_orm::TransactionTrait;
+
+    let services = Services {
+        user_upsert: true,
+        ..Services::INGEST_ONLY
+    };
+    let app = TestApp::spawn_with(services, |_| {}).await;
+    let company = app.register_company("org-c", &[]).await;
+    let member = |i: i64| {
         let mut e = create(
             "org-c",
             &format!("m-{i}"),
@@ -285,22 +297,62 @@ async fn r6_concurrent_members_create_each_org_entry_once() {
         set_scim(
             &mut e,
             "enterprise_extension",
-            json!({"department": "Platform", "division": format!("D{}", i % 3)}),
+            json!({"department": "Platform", "division": "Core"}),
         );
         set_scim(&mut e, "title", json!("Engineer"));
-        app.accept(&e).await;
-    }
-    app.wait_logged_count(40).await;
+        e
+    };
+    let log = app.env.db.begin().await.unwrap();
+    log.execute_unprepared("LOCK TABLE scim_event_log IN SHARE MODE")
+        .await
+        .unwrap();
+    let waiting_on = |kind: &str| {
+        format!(
+            "SELECT count(*) AS n FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+             WHERE NOT l.granted AND l.locktype = '{kind}' AND a.datname = current_database()"
+        )
+    };
+    let deadline = std::time::Duration::from_secs(30);
+    // The first creator: its entries written, its log row waiting on the test's lock.
+    app.accept(&member(1)).await;
+    app.env
+        .wait_count(&waiting_on("relation"), 1, deadline)
+        .await;
+    // The second, in the worker's other slot: its insert of the same entries waits for the
+    // first transaction to end (a wait on that transaction's id, not on the table).
+    app.accept(&member(2)).await;
+    app.env
+        .wait_count(&waiting_on("transactionid"), 1, deadline)
+        .await;
+    log.rollback().await.unwrap();
+    app.wait_settled().await;
+
     let entries =
         |kind: &str| format!("SELECT count(*) AS n FROM org_schema_entries WHERE kind = '{kind}'");
-    assert_eq!(app.env.count(&entries("department")).await, 1);
-    assert_eq!(app.env.count(&entries("division")).await, 3);
-    assert_eq!(app.env.count(&entries("job_title")).await, 1);
+    for kind in ["department", "division", "job_title"] {
+        assert_eq!(app.env.count(&entries(kind)).await, 1, "{kind}");
+    }
+    for i in 1..=2 {
+        let u = app
+            .user_by_email(company, &format!("u{i}@example.com"))
+            .await
+            .expect("user");
+        let attached = (&u["department"], &u["division"], &u["job_title"]);
+        assert_eq!(
+            attached,
+            (&json!("Platform"), &json!("Core"), &json!("Engineer")),
+            "{u}"
+        );
+    }
+    let retried = metrics()
+        .retries
+        .get_or_create(&QueueLabels {
+            queue: "scimsync.user-upsert".into(),
+        })
+        .get();
     assert_eq!(
-        app.env
-            .count("SELECT count(*) AS n FROM user_org_attributes WHERE kind = 'department'")
-            .await,
-        40
+        retried, 0,
+        "the second creator waited, it did not fail and retry"
     );
     app.stop().await;
 }

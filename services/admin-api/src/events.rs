@@ -25,6 +25,8 @@ pub struct EventView {
     pub event_type: String,
     /// Which worker logged it (`user-upsert`, ...).
     pub concern: String,
+    /// The door the event came through: `stytch` (a webhook) or `scim` (the SCIM service).
+    pub door: String,
     /// The user the event is about, when it is about one.
     pub user_id: Option<Uuid>,
     /// Other users the event changed (members of a deleted group, a manager gaining a report).
@@ -109,8 +111,8 @@ pub async fn list(
     let limit = pagination::limit(filter.limit)?;
     let before: Option<Position> = pagination::cursor(filter.cursor.as_deref())?;
     let mut query = Filtered::new(
-        "SELECT id, received_at, event_id, event_type, concern, user_id, user_ids, stytch_member_id,
-                outcome, detail
+        "SELECT id, received_at, event_id, event_type, concern, door, user_id, user_ids,
+                stytch_member_id, outcome, detail
          FROM scim_event_log WHERE company_id = $1",
         company_id,
     );

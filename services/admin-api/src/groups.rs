@@ -63,7 +63,7 @@ FROM scim_groups g
 LEFT JOIN (
     SELECT m.idp_group_id, count(*) AS n
     FROM scim_group_memberships m
-    JOIN users u ON u.company_id = m.company_id AND u.stytch_member_id = m.stytch_member_id
+    JOIN users u ON u.company_id = m.company_id AND u.member_key = m.stytch_member_id
     WHERE m.company_id = $1 AND m.present AND u.active {members}
     GROUP BY m.idp_group_id
 ) a ON a.idp_group_id = g.idp_group_id

@@ -34,7 +34,7 @@ FROM scim_groups g
 JOIN scim_group_memberships m
   ON m.company_id = g.company_id AND m.idp_group_id = g.idp_group_id AND m.present
 JOIN users u
-  ON u.company_id = m.company_id AND u.stytch_member_id = m.stytch_member_id AND u.active
+  ON u.company_id = m.company_id AND u.member_key = m.stytch_member_id AND u.active
 WHERE g.company_id = $1 AND g.kind = $2 AND NOT g.deleted";
 
 /// Last sync time and the default groups' active user counts.

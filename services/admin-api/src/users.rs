@@ -74,7 +74,7 @@ LEFT JOIN LATERAL (
                                       'kind', COALESCE(g.kind, 'custom')) ORDER BY m.idp_group_id) AS groups
     FROM scim_group_memberships m
     LEFT JOIN scim_groups g ON g.company_id = m.company_id AND g.idp_group_id = m.idp_group_id
-    WHERE m.company_id = u.company_id AND m.stytch_member_id = u.stytch_member_id
+    WHERE m.company_id = u.company_id AND m.stytch_member_id = u.member_key
       AND m.present AND NOT COALESCE(g.deleted, false)
 ) grp ON true
 WHERE u.company_id = $1";

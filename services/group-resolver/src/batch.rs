@@ -15,7 +15,7 @@ use sea_orm::{DbErr, TransactionTrait};
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::change::{self, verdict, List, MemberChange, Unseen};
+use crate::change::{self, verdict, List, MembershipChange, Unseen};
 use crate::groups;
 use crate::handler::{Failure, GroupResolver};
 use crate::memberships;
@@ -120,7 +120,7 @@ impl GroupResolver {
         };
         for (index, (list, ids)) in run.iter().zip(ids).enumerate() {
             let (own, own_changes) = change::own(&users, &changes, &list.member_id);
-            let change = MemberChange {
+            let change = MembershipChange {
                 company_id,
                 member_id: &list.member_id,
                 applied: applied.contains(&list.member_id),
@@ -128,19 +128,12 @@ impl GroupResolver {
                 renamed: Vec::new(),
             };
             let note = ("groups", json!(ids));
-            let (outcome, entry) = verdict(list.webhook, &change, &own, own_changes, &note);
+            let (outcome, entry) = verdict(list.meta, &change, &own, own_changes, &note);
             done.outcomes.push(outcome);
             done.entries.push(entry);
             if own.is_empty() {
-                let webhook = list.webhook;
-                done.unseen.push((
-                    index,
-                    Unseen {
-                        webhook,
-                        change,
-                        note,
-                    },
-                ));
+                let meta = list.meta;
+                done.unseen.push((index, Unseen { meta, change, note }));
             }
         }
         Ok(done)

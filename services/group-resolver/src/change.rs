@@ -3,7 +3,7 @@
 
 use scimsync_db::access::{self, Change};
 use scimsync_db::event_log::{self, Entry};
-use scimsync_schema::StytchWebhook;
+use scimsync_schema::change::ChangeMeta;
 use sea_orm::{DatabaseConnection, DatabaseTransaction, DbErr, TransactionTrait};
 use serde_json::json;
 use uuid::Uuid;
@@ -15,7 +15,7 @@ use crate::CONCERN;
 /// recorded with the row, so the log filtered by a user finds it (R16: "why was this user
 /// deactivated?").
 pub(crate) fn entry<'a>(
-    webhook: &'a StytchWebhook,
+    meta: &'a ChangeMeta,
     company_id: Option<Uuid>,
     member: Option<(&'a str, Option<Uuid>)>,
     outcome: &'a str,
@@ -32,9 +32,10 @@ pub(crate) fn entry<'a>(
     user_ids.dedup();
     Entry {
         company_id,
-        received_at: webhook.received_at,
-        event_id: &webhook.event_id,
-        event_type: &webhook.event_type,
+        door: meta.door,
+        received_at: meta.received_at,
+        event_id: &meta.event_id,
+        event_type: &meta.event_type,
         concern: CONCERN,
         user_id,
         user_ids,
@@ -68,7 +69,7 @@ pub(crate) fn describe(changes: &[Change]) -> serde_json::Value {
 
 /// A member event's full-state group list.
 pub(crate) struct List<'a> {
-    pub webhook: &'a StytchWebhook,
+    pub meta: &'a ChangeMeta,
     pub at: chrono::DateTime<chrono::Utc>,
     pub company_id: Uuid,
     pub member_id: String,
@@ -118,8 +119,8 @@ pub(crate) fn user_ids(users: &[(String, Uuid)]) -> Vec<Uuid> {
 
 /// A membership change committed while its member had no user record.
 pub(crate) struct Unseen<'a> {
-    pub webhook: &'a StytchWebhook,
-    pub change: MemberChange<'a>,
+    pub meta: &'a ChangeMeta,
+    pub change: MembershipChange<'a>,
     pub note: Note,
 }
 
@@ -156,7 +157,7 @@ pub(crate) async fn recheck(
             // The user's own refresh already saw these memberships.
             continue;
         }
-        let (new, entry) = verdict(one.webhook, &one.change, &own, own_changes, &one.note);
+        let (new, entry) = verdict(one.meta, &one.change, &own, own_changes, &one.note);
         *outcome = Some(new);
         entries.push(entry);
     }
@@ -186,16 +187,18 @@ pub(crate) fn own(
 
 /// How a change is logged, given the member's users and what their refresh changed.
 pub(crate) fn verdict<'a>(
-    webhook: &'a StytchWebhook,
-    change: &MemberChange<'a>,
+    meta: &'a ChangeMeta,
+    change: &MembershipChange<'a>,
     users: &[Uuid],
     changes: Vec<Change>,
     note: &Note,
 ) -> (&'static str, Entry<'a>) {
+    // A stale list can still change something: the groups it names tell that the member had
+    // groups before its newest list (see `memberships::sync_lists`).
     let outcome = if change.applied {
         outcome_of(&changes, change.base)
     } else {
-        "stale_ignored"
+        outcome_of(&changes, "stale_ignored")
     };
     let mut detail = describe(&changes);
     detail[note.0] = note.1.clone();
@@ -203,7 +206,7 @@ pub(crate) fn verdict<'a>(
         detail["user_pending"] = json!(true);
     }
     let log = entry(
-        webhook,
+        meta,
         Some(change.company_id),
         Some((change.member_id, users.first().copied())),
         outcome,
@@ -215,7 +218,7 @@ pub(crate) fn verdict<'a>(
 
 /// What a membership change did, for [`GroupResolver::finish`].
 #[derive(Clone)]
-pub(crate) struct MemberChange<'a> {
+pub(crate) struct MembershipChange<'a> {
     pub company_id: Uuid,
     pub member_id: &'a str,
     pub applied: bool,

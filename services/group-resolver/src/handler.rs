@@ -6,15 +6,15 @@ use scimsync_db::access;
 use scimsync_db::companies::Cache;
 use scimsync_db::event_log;
 use scimsync_platform::amqp::{Handler, Incoming, Outcome};
-use scimsync_schema::stytch::Action;
-use scimsync_schema::{Envelope, QueueMessage, StytchWebhook};
+use scimsync_schema::change::{Change, ChangeAction, ChangeMeta, MemberChange, Tenant};
+use scimsync_schema::QueueMessage;
 use sea_orm::{DatabaseConnection, DbErr, TransactionTrait};
 use serde_json::json;
 use tracing::Instrument;
 use uuid::Uuid;
 
 use crate::change::{
-    recheck, refresh_present, user_ids, verdict, List, Listed, MemberChange, Note, Unseen,
+    recheck, refresh_present, user_ids, verdict, List, Listed, MembershipChange, Note, Unseen,
 };
 use crate::groups;
 use crate::kind::DefaultGroups;
@@ -38,68 +38,69 @@ impl GroupResolver {
 
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum Failure {
-    #[error("no company has Stytch organization id {0:?}")]
-    UnknownOrganization(String),
+    #[error("no company is registered for {0:?}")]
+    UnknownTenant(Tenant),
     #[error("database error")]
     Database(#[from] DbErr),
 }
 
-fn decode(message: &Incoming) -> Result<(StytchWebhook, Envelope), Outcome> {
-    let webhook = match QueueMessage::from_bytes(&message.body) {
-        Ok(QueueMessage::StytchWebhookV1(webhook)) => webhook,
-        Ok(other) => {
-            return Err(Outcome::DeadLetter {
-                reason: "unexpected_message".into(),
-                detail: format!("group-resolver does not handle {}", other.event_id()),
-            })
-        }
-        Err(error) => {
-            return Err(Outcome::DeadLetter {
-                reason: "undecodable".into(),
-                detail: format!("not a scimsync queue message: {error}"),
-            })
-        }
-    };
-    match webhook.envelope() {
-        Ok(envelope) => Ok((webhook, envelope)),
-        Err(error) => Err(Outcome::DeadLetter {
+fn decode(message: &Incoming) -> Result<Change, Outcome> {
+    let decoded = QueueMessage::from_bytes(&message.body).map_err(|error| Outcome::DeadLetter {
+        reason: "undecodable".into(),
+        detail: format!("not a scimsync queue message: {error}"),
+    })?;
+    // Either door's change (a webhook validated again: the queue is a trust boundary too).
+    match decoded.change() {
+        Some(Ok(change)) => Ok(change),
+        Some(Err(error)) => Err(Outcome::DeadLetter {
             reason: "schema_violation".into(),
             detail: error.to_string(),
+        }),
+        None => Err(Outcome::DeadLetter {
+            reason: "unexpected_message".into(),
+            detail: format!("group-resolver does not handle {}", decoded.event_id()),
         }),
     }
 }
 
-fn conclude(webhook: &StytchWebhook, result: Result<&'static str, Failure>) -> Outcome {
+fn conclude(meta: &ChangeMeta, result: Result<&'static str, Failure>) -> Outcome {
     match result {
         Ok(outcome) => {
-            tracing::info!(event_id = %webhook.event_id, event_type = %webhook.event_type, outcome, "group event processed");
+            tracing::info!(event_id = %meta.event_id, event_type = %meta.event_type, door = meta.door.as_str(), outcome, "group event processed");
             Outcome::Ack
         }
-        Err(error @ Failure::UnknownOrganization(_)) => Outcome::DeadLetter {
+        Err(error @ Failure::UnknownTenant(_)) => Outcome::DeadLetter {
             reason: "unknown_organization".into(),
             detail: error.to_string(),
         },
-        Err(Failure::Database(error)) => scimsync_db::errors::outcome(&error, &webhook.event_id),
+        Err(Failure::Database(error)) => scimsync_db::errors::outcome(&error, &meta.event_id),
     }
 }
 
 impl Handler for GroupResolver {
     async fn handle(&self, message: &Incoming) -> Outcome {
-        let (webhook, envelope) = match decode(message) {
-            Ok(decoded) => decoded,
+        let change = match decode(message) {
+            Ok(change) => change,
             Err(outcome) => return outcome,
         };
-        let result = if envelope.is_member() {
-            self.member_list(&webhook, &envelope).await
-        } else if envelope.is_idp_group() {
-            self.group_event(&webhook, &envelope).await
-        } else {
-            return Outcome::DeadLetter {
+        match &change {
+            Change::Member(member) => conclude(&member.meta, self.member_list(member).await),
+            Change::Group(group) => conclude(&group.meta, self.group_event(group).await),
+            Change::UnparseableGroup {
+                meta,
+                organization_id,
+                reason,
+                raw,
+            } => conclude(
+                meta,
+                self.unparseable(meta, organization_id.as_deref(), reason, raw)
+                    .await,
+            ),
+            Change::Other(meta) => Outcome::DeadLetter {
                 reason: "unexpected_event_type".into(),
-                detail: format!("group-resolver does not handle {}", webhook.event_type),
-            };
-        };
-        conclude(&webhook, result)
+                detail: format!("group-resolver does not handle {}", meta.event_type),
+            },
+        }
     }
 
     /// Member group lists are applied together; everything else on its own.
@@ -108,23 +109,22 @@ impl Handler for GroupResolver {
         let mut lists = Vec::new();
         let mut outcomes: Vec<Option<Outcome>> = (0..messages.len()).map(|_| None).collect();
         for (index, decoded) in decoded.iter().enumerate() {
-            let Ok((webhook, envelope)) = decoded else {
+            let Ok(Change::Member(change)) = decoded else {
                 continue;
             };
-            if !envelope.is_member() {
-                continue;
-            }
-            match self.list_of(webhook, envelope).await {
+            match self.list_of(change).await {
                 Ok(Listed::List(list)) => lists.push((index, list)),
-                Ok(Listed::Skip(outcome)) => outcomes[index] = Some(conclude(webhook, Ok(outcome))),
-                Err(failure) => outcomes[index] = Some(conclude(webhook, Err(failure))),
+                Ok(Listed::Skip(outcome)) => {
+                    outcomes[index] = Some(conclude(&change.meta, Ok(outcome)))
+                }
+                Err(failure) => outcomes[index] = Some(conclude(&change.meta, Err(failure))),
             }
         }
         let (indexes, lists): (Vec<usize>, Vec<List<'_>>) = lists.into_iter().unzip();
         let results = self.apply_lists(&lists).await;
         for ((index, list), result) in indexes.into_iter().zip(&lists).zip(results) {
             let _entered = messages[index].span.enter();
-            outcomes[index] = Some(conclude(list.webhook, result));
+            outcomes[index] = Some(conclude(list.meta, result));
         }
         let mut all = Vec::with_capacity(messages.len());
         for ((message, decoded), outcome) in messages.iter().zip(decoded).zip(outcomes) {
@@ -140,21 +140,17 @@ impl Handler for GroupResolver {
 }
 
 impl GroupResolver {
-    pub(crate) async fn company(&self, organization_id: &str) -> Result<Uuid, Failure> {
+    pub(crate) async fn company(&self, tenant: &Tenant) -> Result<Uuid, Failure> {
         self.companies
-            .find(&self.db, organization_id)
+            .find_tenant(&self.db, tenant)
             .await?
             .map(|c| c.id)
-            .ok_or_else(|| Failure::UnknownOrganization(organization_id.to_owned()))
+            .ok_or_else(|| Failure::UnknownTenant(tenant.clone()))
     }
 
     /// Member create/update: its `groups` list is the full state of its memberships.
-    async fn member_list(
-        &self,
-        webhook: &StytchWebhook,
-        envelope: &Envelope,
-    ) -> Result<&'static str, Failure> {
-        match self.list_of(webhook, envelope).await? {
+    async fn member_list(&self, change: &MemberChange) -> Result<&'static str, Failure> {
+        match self.list_of(change).await? {
             Listed::Skip(outcome) => Ok(outcome),
             Listed::List(list) => self.apply_list(&list).await,
         }
@@ -163,30 +159,31 @@ impl GroupResolver {
     /// The full-state group list a member event carries, if it carries one.
     pub(crate) async fn list_of<'a>(
         &self,
-        webhook: &'a StytchWebhook,
-        envelope: &Envelope,
+        change: &'a MemberChange,
     ) -> Result<Listed<'a>, Failure> {
-        if !envelope.is_scim() || !matches!(envelope.action(), Action::Create | Action::Update) {
+        if !change.provisioning || change.action == ChangeAction::Delete {
             return Ok(Listed::Skip("ignored"));
         }
-        let Some(member) = envelope.member().ok().flatten() else {
+        let Some(member) = &change.member else {
             return Ok(Listed::Skip("ignored"));
         };
         let Some(groups) = member.scim().and_then(|s| s.groups.clone()) else {
             return Ok(Listed::Skip("no_group_list"));
         };
-        let (Some(org), Some(member_id)) = (member.organization_id.clone(), envelope.member_id())
-        else {
+        let Some(member_id) = change.member_id.clone() else {
             return Ok(Listed::Skip("ignored"));
         };
-        let company_id = self.company(&org).await?;
+        if change.tenant == Tenant::Unnamed {
+            return Ok(Listed::Skip("ignored"));
+        }
+        let company_id = self.company(&change.tenant).await?;
         let named: Vec<(String, Option<String>)> = groups
             .iter()
             .filter_map(|g| g.value.clone().map(|id| (id, g.display.clone())))
             .collect();
         Ok(Listed::List(List {
-            webhook,
-            at: envelope.timestamp,
+            meta: &change.meta,
+            at: change.meta.timestamp,
             company_id,
             member_id,
             named,
@@ -210,14 +207,14 @@ impl GroupResolver {
         let renamed = groups::ensure(&txn, list.company_id, &list.named, &self.names).await?;
         let applied =
             memberships::sync_list(&txn, list.company_id, &list.member_id, &ids, list.at).await?;
-        let change = MemberChange {
+        let change = MembershipChange {
             company_id: list.company_id,
             member_id: &list.member_id,
             applied,
             base: "memberships_synced",
             renamed,
         };
-        self.finish(txn, list.webhook, change, ("groups", json!(ids)))
+        self.finish(txn, list.meta, change, ("groups", json!(ids)))
             .await
     }
 
@@ -227,20 +224,20 @@ impl GroupResolver {
     pub(crate) async fn finish(
         &self,
         txn: sea_orm::DatabaseTransaction,
-        webhook: &StytchWebhook,
-        change: MemberChange<'_>,
+        meta: &ChangeMeta,
+        change: MembershipChange<'_>,
         note: Note,
     ) -> Result<&'static str, Failure> {
         let members = [change.member_id.to_owned()];
         let (users, changes) = refresh_present(&txn, change.company_id, &members).await?;
         let own = user_ids(&users);
-        let (mut outcome, log) = verdict(webhook, &change, &own, changes, &note);
+        let (mut outcome, log) = verdict(meta, &change, &own, changes, &note);
         event_log::record(&txn, log).await?;
         txn.commit().await?;
         if own.is_empty() {
             let company_id = change.company_id;
             let unseen = [Unseen {
-                webhook,
+                meta,
                 change: change.clone(),
                 note,
             }];

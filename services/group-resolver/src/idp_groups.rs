@@ -3,75 +3,69 @@
 
 use scimsync_db::access;
 use scimsync_db::event_log;
-use scimsync_schema::idp_group::{GroupAction, GroupEvent};
-use scimsync_schema::{Envelope, StytchWebhook};
+use scimsync_schema::change::{ChangeMeta, GroupChange, GroupChangeAction};
 use sea_orm::TransactionTrait;
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::change::{describe, entry, MemberChange};
-use crate::groups::{self, GroupChange};
+use crate::change::{describe, entry, MembershipChange};
+use crate::groups::{self, GroupChange as GroupOutcome};
 use crate::handler::{Failure, GroupResolver};
 use crate::memberships;
 
 impl GroupResolver {
-    pub(crate) async fn group_event(
+    /// A group event Stytch sent whose body cannot be understood: kept whole in the event log
+    /// for whoever investigates (Stytch does not publish this body).
+    pub(crate) async fn unparseable(
         &self,
-        webhook: &StytchWebhook,
-        envelope: &Envelope,
+        meta: &ChangeMeta,
+        organization_id: Option<&str>,
+        problem: &str,
+        raw: &str,
     ) -> Result<&'static str, Failure> {
-        let event = match envelope.group_event() {
-            Ok(event) => event,
-            Err(problem) => {
-                // Stytch does not publish this body: keep it whole for whoever investigates.
-                let org = envelope
-                    .rest
-                    .get("idp_group")
-                    .and_then(|g| g["organization_id"].as_str())
-                    .map(str::to_owned);
-                let company_id = match org {
-                    Some(org) => scimsync_db::companies::find_by_organization(&self.db, &org)
-                        .await?
-                        .map(|c| c.id),
-                    None => None,
-                };
-                let detail = json!({ "problem": problem, "raw": webhook.envelope });
-                event_log::record(
-                    &self.db,
-                    entry(
-                        webhook,
-                        company_id,
-                        None,
-                        "unparseable_group_event",
-                        &[],
-                        detail,
-                    ),
-                )
-                .await?;
-                return Ok("unparseable_group_event");
-            }
+        let company_id = match organization_id {
+            Some(org) => scimsync_db::companies::find_by_organization(&self.db, org)
+                .await?
+                .map(|c| c.id),
+            None => None,
         };
-        let company_id = self.company(&event.organization_id).await?;
+        let raw: serde_json::Value = serde_json::from_str(raw).unwrap_or_else(|_| json!(raw));
+        let detail = json!({ "problem": problem, "raw": raw });
+        event_log::record(
+            &self.db,
+            entry(
+                meta,
+                company_id,
+                None,
+                "unparseable_group_event",
+                &[],
+                detail,
+            ),
+        )
+        .await?;
+        Ok("unparseable_group_event")
+    }
+
+    /// A group created, renamed or deleted, or a member added or removed: either door's.
+    pub(crate) async fn group_event(&self, event: &GroupChange) -> Result<&'static str, Failure> {
+        let company_id = self.company(&event.tenant).await?;
         match event.action {
-            GroupAction::MemberAdd | GroupAction::MemberRemove => {
-                self.membership(webhook, envelope, company_id, &event).await
+            GroupChangeAction::MemberAdd | GroupChangeAction::MemberRemove => {
+                self.membership(company_id, event).await
             }
-            GroupAction::Upsert | GroupAction::Delete => {
-                self.group_change(webhook, envelope, company_id, &event)
-                    .await
+            GroupChangeAction::Upsert | GroupChangeAction::Delete => {
+                self.group_change(company_id, event).await
             }
         }
     }
 
     async fn membership(
         &self,
-        webhook: &StytchWebhook,
-        envelope: &Envelope,
         company_id: Uuid,
-        event: &GroupEvent,
+        event: &GroupChange,
     ) -> Result<&'static str, Failure> {
         let member_id = event.member_id.clone().unwrap_or_default();
-        let present = event.action == GroupAction::MemberAdd;
+        let present = event.action == GroupChangeAction::MemberAdd;
         let txn = self.db.begin().await?;
         access::lock_concern(
             &txn,
@@ -94,7 +88,7 @@ impl GroupResolver {
             &event.group_id,
             &member_id,
             present,
-            envelope.timestamp,
+            event.meta.timestamp,
         )
         .await?;
         let base = if present {
@@ -102,7 +96,7 @@ impl GroupResolver {
         } else {
             "membership_removed"
         };
-        let change = MemberChange {
+        let change = MembershipChange {
             company_id,
             member_id: &member_id,
             applied,
@@ -110,27 +104,25 @@ impl GroupResolver {
             renamed,
         };
         let group_id = event.group_id.clone();
-        self.finish(txn, webhook, change, ("group_id", json!(group_id)))
+        self.finish(txn, &event.meta, change, ("group_id", json!(group_id)))
             .await
     }
 
     async fn group_change(
         &self,
-        webhook: &StytchWebhook,
-        envelope: &Envelope,
         company_id: Uuid,
-        event: &GroupEvent,
+        event: &GroupChange,
     ) -> Result<&'static str, Failure> {
         let txn = self.db.begin().await?;
         access::lock_group(&txn, company_id, &event.group_id).await?;
         let name = event.group_name.as_deref();
-        let change = if event.action == GroupAction::Delete {
+        let change = if event.action == GroupChangeAction::Delete {
             groups::delete(
                 &txn,
                 company_id,
                 &event.group_id,
                 name,
-                envelope.timestamp,
+                event.meta.timestamp,
                 &self.names,
             )
             .await?
@@ -140,7 +132,7 @@ impl GroupResolver {
                 company_id,
                 &event.group_id,
                 name,
-                envelope.timestamp,
+                event.meta.timestamp,
                 &self.names,
             )
             .await?
@@ -150,9 +142,9 @@ impl GroupResolver {
         // memberships arrived before it.
         let refresh = matches!(
             change,
-            GroupChange::Created
-                | GroupChange::Deleted { .. }
-                | GroupChange::Updated {
+            GroupOutcome::Created
+                | GroupOutcome::Deleted { .. }
+                | GroupOutcome::Updated {
                     members_need_refresh: true
                 }
         );
@@ -164,20 +156,27 @@ impl GroupResolver {
         let mut detail = describe(&changes);
         detail["group_id"] = json!(event.group_id);
         let outcome = match change {
-            GroupChange::Created => "group_created",
-            GroupChange::Updated { .. } => "group_updated",
-            GroupChange::Deleted {
+            GroupOutcome::Created => "group_created",
+            GroupOutcome::Updated { .. } => "group_updated",
+            GroupOutcome::Deleted {
                 automations_removed,
             } => {
                 detail["career_automations_removed"] = json!(automations_removed);
                 "group_deleted"
             }
-            GroupChange::IgnoredDefaultDelete => "ignored_default_group_delete",
-            GroupChange::Stale => "stale_ignored",
+            GroupOutcome::IgnoredDefaultDelete => "ignored_default_group_delete",
+            GroupOutcome::Stale => "stale_ignored",
         };
         event_log::record(
             &self.db,
-            entry(webhook, Some(company_id), None, outcome, &changes, detail),
+            entry(
+                &event.meta,
+                Some(company_id),
+                None,
+                outcome,
+                &changes,
+                detail,
+            ),
         )
         .await?;
         Ok(outcome)

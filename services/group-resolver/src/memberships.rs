@@ -105,14 +105,17 @@ pub async fn sync_lists(
     // transaction: rows are locked in that order.
     let mut joins: Vec<(&str, &str, DateTime<Utc>)> = Vec::new();
     let mut kept = Vec::new();
+    let mut stale: Vec<(&str, &str)> = Vec::new();
     for entry in lists {
         let (member, groups, at) = entry;
         if !applied.contains(*member) {
+            stale.extend(groups.iter().map(|g| (g.as_str(), *member)));
             continue;
         }
         joins.extend(groups.iter().map(|g| (g.as_str(), *member, *at)));
         kept.push(list(entry));
     }
+    record_stale_groups(txn, company_id, stale).await?;
     if kept.is_empty() {
         return Ok(applied);
     }
@@ -146,6 +149,42 @@ pub async fn sync_lists(
     ))
     .await?;
     Ok(applied)
+}
+
+/// Groups named only by lists older than the member's newest: in timestamp order the member
+/// joined them, then the newest list decided. Where no membership row exists yet (the newest
+/// list came first), the row the newest list's verdict gives is recorded: a tombstone when the
+/// newest list leaves the group. Without it, a member whose newest list is empty but who had
+/// groups before would look like one that never had a group, and stay active (R9c) whenever
+/// that list arrived before the older ones (R17).
+async fn record_stale_groups(
+    txn: &DatabaseTransaction,
+    company_id: Uuid,
+    mut stale: Vec<(&str, &str)>,
+) -> Result<(), DbErr> {
+    if stale.is_empty() {
+        return Ok(());
+    }
+    #[derive(serde::Serialize)]
+    struct Named<'a> {
+        g: &'a str,
+        m: &'a str,
+    }
+    stale.sort();
+    stale.dedup();
+    let rows: Vec<Named<'_>> = stale.into_iter().map(|(g, m)| Named { g, m }).collect();
+    txn.execute(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "INSERT INTO scim_group_memberships (company_id, idp_group_id, stytch_member_id, present, version)
+         SELECT $1, r.g, r.m, r.g = ANY(l.group_ids), l.version
+         FROM jsonb_to_recordset($2::text::jsonb) AS r(g text, m text)
+         JOIN member_group_lists l ON l.company_id = $1 AND l.stytch_member_id = r.m
+         ORDER BY r.g COLLATE \"C\", r.m COLLATE \"C\"
+         ON CONFLICT DO NOTHING",
+        [company_id.into(), scimsync_db::json_rows(&rows)?],
+    ))
+    .await?;
+    Ok(())
 }
 
 /// Each member's memberships through the (company, member) index, one member at a time: the

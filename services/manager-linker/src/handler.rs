@@ -6,9 +6,9 @@ use std::time::Duration;
 use scimsync_db::companies::Cache;
 use scimsync_db::errors;
 use scimsync_platform::amqp::{Handler, Incoming, Kept, Outcome};
+use scimsync_schema::change::{Change, ChangeAction, ChangeMeta, MemberChange};
 use scimsync_schema::message::UserProvisioned;
-use scimsync_schema::stytch::Action;
-use scimsync_schema::{QueueMessage, StytchWebhook};
+use scimsync_schema::QueueMessage;
 use sea_orm::{DatabaseConnection, DbErr};
 use uuid::Uuid;
 
@@ -26,7 +26,7 @@ pub struct ManagerLinker {
 enum Work {
     /// A member event's manager value, to record and resolve.
     Observe {
-        webhook: StytchWebhook,
+        meta: ChangeMeta,
         company_id: Uuid,
         member_id: String,
         value: String,
@@ -42,12 +42,12 @@ impl Work {
     fn observed<'a>(&'a self, message: &'a Incoming) -> Option<Observed<'a>> {
         match self {
             Self::Observe {
-                webhook,
+                meta,
                 company_id,
                 member_id,
                 value,
             } => Some(Observed {
-                webhook,
+                meta,
                 company_id: *company_id,
                 member_id,
                 value,
@@ -73,7 +73,7 @@ impl ManagerLinker {
     }
 
     async fn work(&self, message: &Incoming) -> Work {
-        let webhook = match QueueMessage::from_bytes(&message.body) {
+        let decoded = match QueueMessage::from_bytes(&message.body) {
             Err(error) => {
                 return Work::Done(Outcome::DeadLetter {
                     reason: "undecodable".into(),
@@ -84,61 +84,61 @@ impl ManagerLinker {
                 return Work::Wake(vec![provisioned])
             }
             Ok(QueueMessage::UsersProvisionedV1(batch)) => return Work::Wake(batch.users),
-            Ok(QueueMessage::StytchWebhookV1(webhook)) => webhook,
-            Ok(other) => {
-                return Work::Done(Outcome::DeadLetter {
-                    reason: "unexpected_message".into(),
-                    detail: format!("manager-linker does not handle {}", other.event_id()),
-                })
-            }
+            Ok(decoded) => decoded,
         };
-        let envelope = match webhook.envelope() {
-            Ok(envelope) => envelope,
-            Err(error) => {
+        // Either door's member change (a webhook validated again: the queue is a trust
+        // boundary too).
+        let change = match decoded.change() {
+            Some(Ok(Change::Member(change))) => change,
+            Some(Ok(_)) | None => return Work::Done(Outcome::Ack),
+            Some(Err(error)) => {
                 return Work::Done(Outcome::DeadLetter {
                     reason: "schema_violation".into(),
                     detail: error.to_string(),
                 })
             }
         };
-        if !envelope.is_scim()
-            || !envelope.is_member()
-            || !matches!(envelope.action(), Action::Create | Action::Update)
-        {
+        let MemberChange {
+            meta,
+            tenant,
+            member_id,
+            action,
+            provisioning,
+            member,
+        } = *change;
+        if !provisioning || action == ChangeAction::Delete {
             return Work::Done(Outcome::Ack);
         }
-        let Some(member) = envelope.member().ok().flatten() else {
-            return Work::Done(Outcome::Ack);
-        };
         // No manager sent: nothing to do (absent values never clear, R5/R15).
         let Some(value) = member
-            .scim()
+            .as_ref()
+            .and_then(|m| m.scim())
             .and_then(|s| s.manager_value())
             .map(str::to_owned)
         else {
             return Work::Done(Outcome::Ack);
         };
-        let (Some(org), Some(member_id)) = (member.organization_id.clone(), envelope.member_id())
-        else {
+        let Some(member_id) = member_id else {
             return Work::Done(Outcome::Ack);
         };
-        match self.companies.find(&self.db, &org).await {
+        match self.companies.find_tenant(&self.db, &tenant).await {
             Ok(Some(company)) => Work::Observe {
-                webhook,
+                meta,
                 company_id: company.id,
                 member_id,
                 value,
             },
+            // A change that names no company carries no body, so no manager: not here.
             Ok(None) => Work::Done(Outcome::DeadLetter {
                 reason: "unknown_organization".into(),
-                detail: format!("no company has Stytch organization id {org:?}"),
+                detail: format!("no company is registered for {tenant:?}"),
             }),
-            Err(error) => Work::Done(errors::outcome(&error, &webhook.event_id)),
+            Err(error) => Work::Done(errors::outcome(&error, &meta.event_id)),
         }
     }
 
     fn observed(&self, seen: &Observed<'_>, result: Result<Attempt, DbErr>) -> Outcome {
-        let event_id = &seen.webhook.event_id;
+        let event_id = &seen.meta.event_id;
         match result {
             Ok(attempt @ Attempt::Pending { .. }) => {
                 // The link keeps the message (for its dead letter, should it come to that).

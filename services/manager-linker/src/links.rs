@@ -11,7 +11,7 @@ use scimsync_db::entity::manager_link;
 use scimsync_db::event_log::Entry;
 use scimsync_db::hierarchy::Connected;
 use scimsync_platform::amqp::Kept;
-use scimsync_schema::StytchWebhook;
+use scimsync_schema::change::{ChangeMeta, Door};
 use sea_orm::{DatabaseConnection, DbErr};
 use serde_json::json;
 use uuid::Uuid;
@@ -93,7 +93,7 @@ pub struct Linker<'a> {
 /// One member event's manager value.
 #[derive(Clone)]
 pub struct Observed<'a> {
-    pub webhook: &'a StytchWebhook,
+    pub meta: &'a ChangeMeta,
     pub company_id: Uuid,
     pub member_id: &'a str,
     pub value: &'a str,
@@ -137,12 +137,13 @@ impl Linker<'_> {
         current: Option<&manager_link::Model>,
         seen: &Observed<'a>,
     ) -> Stored<'a> {
-        let webhook = seen.webhook;
+        let webhook = seen.meta;
         let at = webhook.timestamp;
         match current {
             Some(link) if at < link.event_timestamp => {
                 let entry = Entry {
                     company_id: Some(seen.company_id),
+                    door: webhook.door,
                     received_at: webhook.received_at,
                     event_id: &webhook.event_id,
                     event_type: &webhook.event_type,
@@ -248,6 +249,7 @@ impl Linker<'_> {
         }
         Entry {
             company_id: Some(link.company_id),
+            door: Door::of_member(&link.stytch_member_id),
             received_at: link.received_at,
             event_id: &link.event_id,
             event_type: &link.event_type,

@@ -74,7 +74,7 @@ WITH computed AS (
                    ELSE 1 END END) AS group_level
         FROM scim_group_memberships m
         LEFT JOIN scim_groups sg ON sg.company_id = m.company_id AND sg.idp_group_id = m.idp_group_id
-        WHERE m.company_id = u.company_id AND m.stytch_member_id = u.stytch_member_id
+        WHERE m.company_id = u.company_id AND m.stytch_member_id = u.member_key
     ) g
     WHERE u.id = ANY($1)
 ),
@@ -115,7 +115,7 @@ WITH target AS (
                        ELSE 1 END)
                    FROM scim_group_memberships m
                    JOIN scim_groups g ON g.company_id = m.company_id AND g.idp_group_id = m.idp_group_id
-                   WHERE m.company_id = u.company_id AND m.stytch_member_id = u.stytch_member_id
+                   WHERE m.company_id = u.company_id AND m.stytch_member_id = u.member_key
                      AND m.present AND NOT g.deleted), 1),
                CASE WHEN EXISTS (SELECT 1 FROM users r WHERE r.manager_id = u.id AND r.active) THEN 2 ELSE 1 END)
            WHEN 4 THEN 'admin' WHEN 3 THEN 'full_access' WHEN 2 THEN 'manager' ELSE 'basic' END AS level_after
@@ -207,8 +207,8 @@ pub async fn refresh_under_locks(
     let members: Vec<(Uuid, String)> =
         CompanyMemberRow::find_by_statement(Statement::from_sql_and_values(
             DbBackend::Postgres,
-            "SELECT company_id, stytch_member_id FROM users
-             WHERE id = ANY($1) AND stytch_member_id IS NOT NULL",
+            "SELECT company_id, member_key AS stytch_member_id FROM users
+             WHERE id = ANY($1) AND member_key IS NOT NULL",
             [user_ids.to_vec().into()],
         ))
         .all(&txn)
@@ -239,7 +239,7 @@ async fn refresh_levels(
 /// Key first, company after (see migration 000003): a new company's lookups stay index lookups
 /// before ANALYZE has seen it. `$1` company, `$2` member ids.
 pub const USERS_OF_MEMBERS: &str =
-    "WITH found AS MATERIALIZED (SELECT id, company_id, stytch_member_id FROM users WHERE stytch_member_id = ANY($2))
+    "WITH found AS MATERIALIZED (SELECT id, company_id, member_key AS stytch_member_id FROM users WHERE member_key = ANY($2))
      SELECT stytch_member_id, id FROM found WHERE company_id = $1";
 
 /// The users of a company behind these Stytch member ids.

@@ -4,6 +4,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use scimsync_schema::change::Tenant;
 use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter};
 
 use crate::entity::company;
@@ -25,6 +26,7 @@ pub async fn find_by_organization(
 pub struct Cache {
     ttl: Duration,
     entries: Mutex<HashMap<String, (company::Model, Instant)>>,
+    by_id: Mutex<HashMap<uuid::Uuid, (company::Model, Instant)>>,
 }
 
 impl Cache {
@@ -32,6 +34,7 @@ impl Cache {
         Self {
             ttl,
             entries: Mutex::new(HashMap::new()),
+            by_id: Mutex::new(HashMap::new()),
         }
     }
 
@@ -55,5 +58,35 @@ impl Cache {
             );
         }
         Ok(found)
+    }
+
+    /// The company a change belongs to, by the Stytch organisation it names or by its id (the
+    /// SCIM door's); `None` for one not registered, or a change that names none.
+    pub async fn find_tenant(
+        &self,
+        conn: &impl ConnectionTrait,
+        tenant: &Tenant,
+    ) -> Result<Option<company::Model>, DbErr> {
+        match tenant {
+            Tenant::Organization(org) => self.find(conn, org).await,
+            Tenant::Company(id) => {
+                let Ok(id) = id.parse::<uuid::Uuid>() else {
+                    return Ok(None);
+                };
+                if let Ok(entries) = self.by_id.lock() {
+                    if let Some((company, at)) = entries.get(&id) {
+                        if at.elapsed() < self.ttl {
+                            return Ok(Some(company.clone()));
+                        }
+                    }
+                }
+                let found = company::Entity::find_by_id(id).one(conn).await?;
+                if let (Some(company), Ok(mut entries)) = (&found, self.by_id.lock()) {
+                    entries.insert(id, (company.clone(), Instant::now()));
+                }
+                Ok(found)
+            }
+            Tenant::Unnamed => Ok(None),
+        }
     }
 }

@@ -3,6 +3,7 @@
 //! another event (SPEC §7).
 
 use chrono::{DateTime, Utc};
+pub use scimsync_schema::change::Door;
 use sea_orm::{ConnectionTrait, DbBackend, DbErr, Statement};
 use uuid::Uuid;
 
@@ -10,6 +11,8 @@ use uuid::Uuid;
 #[derive(Debug, Clone)]
 pub struct Entry<'a> {
     pub company_id: Option<Uuid>,
+    /// The door the event came through (`stytch` or `scim`).
+    pub door: Door,
     pub received_at: DateTime<Utc>,
     pub event_id: &'a str,
     pub event_type: &'a str,
@@ -73,6 +76,7 @@ async fn write_chunk(
     #[derive(serde::Serialize)]
     struct Row<'a> {
         company_id: Option<Uuid>,
+        door: &'static str,
         received_at: String,
         event_id: &'a str,
         event_type: &'a str,
@@ -87,6 +91,7 @@ async fn write_chunk(
         .iter()
         .map(|e| Row {
             company_id: e.company_id,
+            door: e.door.as_str(),
             received_at: crate::json_time(e.received_at),
             event_id: e.event_id,
             event_type: e.event_type,
@@ -109,10 +114,10 @@ async fn write_chunk(
 
 const RECORD_ALL: &str = "
 INSERT INTO scim_event_log
-    (company_id, received_at, event_id, event_type, concern, user_id, user_ids, stytch_member_id,
-     outcome, detail)
-SELECT company_id, received_at, event_id, event_type, concern, user_id, user_ids,
+    (company_id, door, received_at, event_id, event_type, concern, user_id, user_ids,
+     stytch_member_id, outcome, detail)
+SELECT company_id, door, received_at, event_id, event_type, concern, user_id, user_ids,
        stytch_member_id, outcome, detail
 FROM jsonb_to_recordset($1::text::jsonb) AS e(
-    company_id uuid, received_at timestamptz, event_id text, event_type text, concern text,
+    company_id uuid, door text, received_at timestamptz, event_id text, event_type text, concern text,
     user_id uuid, user_ids uuid[], stytch_member_id text, outcome text, detail jsonb)";

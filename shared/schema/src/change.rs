@@ -25,6 +25,15 @@ pub enum Door {
 }
 
 impl Door {
+    /// The door a member key belongs to.
+    pub fn of_member(member_key: &str) -> Self {
+        if member_key.starts_with(SCIM_MEMBER_PREFIX) {
+            Self::Scim
+        } else {
+            Self::Stytch
+        }
+    }
+
     /// As the event log writes it.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -41,6 +50,22 @@ pub const SCIM_MEMBER_PREFIX: &str = "scim:";
 /// The member key of a SCIM-door user.
 pub fn scim_member_key(scim_id: &str) -> String {
     format!("{SCIM_MEMBER_PREFIX}{scim_id}")
+}
+
+/// The Stytch member id a member key is, if it is one (a SCIM-door key is not).
+pub fn stytch_member_id(member_key: &str) -> Option<&str> {
+    (!member_key.starts_with(SCIM_MEMBER_PREFIX)).then_some(member_key)
+}
+
+impl ChangeAction {
+    /// As the stored events write it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Create => "CREATE",
+            Self::Update => "UPDATE",
+            Self::Delete => "DELETE",
+        }
+    }
 }
 
 /// Which company a change belongs to.

@@ -84,6 +84,30 @@ impl QueueMessage {
         }
     }
 
+    /// The company a SCIM-door change belongs to, by id (the value its publisher puts in
+    /// `x-company-id`).
+    pub fn company_id(&self) -> Option<&str> {
+        let tenant = match self {
+            Self::MemberChangeV1(c) => &c.tenant,
+            Self::GroupChangeV1(c) => &c.tenant,
+            _ => return None,
+        };
+        match tenant {
+            crate::change::Tenant::Company(id) => Some(id),
+            _ => None,
+        }
+    }
+
+    /// The event type of a change (`scim.member.create`, ...); `None` for an announcement.
+    pub fn event_type(&self) -> Option<&str> {
+        match self {
+            Self::StytchWebhookV1(w) => Some(&w.event_type),
+            Self::MemberChangeV1(c) => Some(&c.meta.event_type),
+            Self::GroupChangeV1(c) => Some(&c.meta.event_type),
+            Self::UserProvisionedV1(_) | Self::UsersProvisionedV1(_) => None,
+        }
+    }
+
     pub fn to_bytes(&self) -> Vec<u8> {
         // Serialising these plain data types cannot fail (no maps with non-string keys).
         serde_json::to_vec(self).unwrap_or_default()

@@ -12,6 +12,7 @@
 //! else would be answered 202 and then dead-lettered, or worse applied as something it is not,
 //! so ingest refuses it with the field's name instead.
 
+use crate::change::SCIM_MEMBER_PREFIX;
 use crate::idp_group::GroupAction;
 use crate::stytch::{Action, Envelope, Member, SchemaError};
 #[cfg(doc)]
@@ -43,6 +44,25 @@ impl Envelope {
                     "id",
                     "a member event must name its member (`id` or `member.member_id`)",
                 ));
+            }
+            let ids = [
+                ("id", self.id.as_deref()),
+                (
+                    "member.member_id",
+                    member.and_then(|m| m.member_id.as_deref()),
+                ),
+            ];
+            if let Some((path, _)) = ids.iter().find(|(_, id)| id.is_some_and(reserved)) {
+                return Err(reserved_refusal(path));
+            }
+        }
+        if self.is_idp_group() {
+            let member = self.rest.get("idp_group").and_then(|g| g.get("member_id"));
+            if member
+                .and_then(serde_json::Value::as_str)
+                .is_some_and(reserved)
+            {
+                return Err(reserved_refusal("idp_group.member_id"));
             }
         }
         if self.is_idp_group() && GroupAction::parse(&self.action).is_none() {
@@ -94,6 +114,19 @@ fn refusal(path: &str, message: impl Into<String>) -> SchemaError {
     }
 }
 
+/// Member keys of the SCIM door (`scim:<id>`) are the workers' own namespace: a Stytch member
+/// id may not enter it, or a webhook could name a SCIM-door member.
+fn reserved(member_id: &str) -> bool {
+    member_id.starts_with(SCIM_MEMBER_PREFIX)
+}
+
+fn reserved_refusal(path: &str) -> SchemaError {
+    refusal(
+        path,
+        format!("member ids starting {SCIM_MEMBER_PREFIX:?} are reserved for the SCIM door"),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::{json, Value};
@@ -117,6 +150,28 @@ mod tests {
             .check_publishable(member.as_ref())
             .err()
             .map(|e| e.path().unwrap_or("?").to_owned())
+    }
+
+    #[test]
+    fn member_ids_of_the_scim_door_cannot_come_through_a_webhook() {
+        let mut member = event("member", "UPDATE", json!({"organization_id": "o"}));
+        member["id"] = json!("scim:0190-0000");
+        assert_eq!(refused(member.clone()).as_deref(), Some("id"));
+        member["id"] = json!("member-1");
+        member["member"]["member_id"] = json!("scim:x");
+        assert_eq!(refused(member).as_deref(), Some("member.member_id"));
+        let group = event(
+            "idp_group",
+            "MEMBER_ADD",
+            json!({"group_id": "g", "organization_id": "o", "member_id": "scim:x"}),
+        );
+        assert_eq!(refused(group).as_deref(), Some("idp_group.member_id"));
+        let fine = event(
+            "idp_group",
+            "MEMBER_ADD",
+            json!({"group_id": "g", "organization_id": "o", "member_id": "member-scim:x"}),
+        );
+        assert_eq!(refused(fine), None);
     }
 
     #[test]

@@ -1,9 +1,11 @@
 //! Manager linking: SPEC R13, R14, R15 and the Manager level of R12. Links that wait for a
-//! user (`pending`), the hierarchy they build (`hierarchy`) and the levels it gives (`levels`).
+//! user (`pending`), the hierarchy they build (`hierarchy`), cycles met at once (`cycles`) and the
+//! levels it gives (`levels`).
 
 // Test support: a failed expectation is the test failing, so unwrap/expect/panic are the point.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod cycles;
 mod hierarchy;
 mod levels;
 mod pending;

@@ -20,7 +20,7 @@ pub type Key = (Uuid, String);
 pub const REPORTS: &str = "
 SELECT DISTINCT ON (k.company_id, k.member) k.company_id, k.member AS key, u.id
 FROM unnest($1::uuid[], $2::text[]) AS k(company_id, member)
-CROSS JOIN LATERAL (SELECT id, company_id FROM users WHERE stytch_member_id = k.member) u
+CROSS JOIN LATERAL (SELECT id, company_id FROM users WHERE member_key = k.member) u
 WHERE u.company_id = k.company_id
 ORDER BY k.company_id, k.member, u.id";
 

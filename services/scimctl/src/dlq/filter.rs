@@ -15,8 +15,9 @@ pub struct Filter {
     /// Only this event type (e.g. scim.member.create).
     #[arg(long = "event-type")]
     pub event_type: Option<String>,
-    /// Only events of this company, by its Stytch organization id (member and group events
-    /// and the workers' follow-ups name it; a member DELETE carries no body and names none).
+    /// Only events of this company: its Stytch organization id (member and group webhooks and
+    /// the workers' follow-ups name it; a member DELETE webhook carries no body and names
+    /// none), or its id (the SCIM door's changes and the follow-ups name that).
     #[arg(long, alias = "organization")]
     pub company: Option<String>,
     /// Only dead letters that failed longer ago than this (e.g. 30m, 2h, 7d).
@@ -46,7 +47,8 @@ impl Filter {
         };
         self.reason.as_deref().is_none_or(|r| r == letter.reason)
             && same(&self.event_type, &letter.event_type)
-            && same(&self.company, &letter.organization_id)
+            && (same(&self.company, &letter.organization_id)
+                || same(&self.company, &letter.company_id))
             && old_enough
     }
 }
@@ -121,5 +123,20 @@ mod tests {
         assert!(!f.matches(&l, now));
         let undated = letter("unknown_organization", Some("org-1"), None);
         assert!(!f.matches(&undated, now), "unknown age is not old enough");
+    }
+
+    #[test]
+    fn a_company_is_found_by_its_organization_or_by_its_id() {
+        let now = Utc::now();
+        let mut scim = letter("retries_exhausted", None, Some(now));
+        scim.company_id = Some("0193-company".into());
+        let mut f = Filter {
+            company: Some("0193-company".into()),
+            ..Filter::default()
+        };
+        assert!(f.matches(&scim, now));
+        f.company = Some("org-1".into());
+        assert!(!f.matches(&scim, now));
+        assert!(f.matches(&letter("x", Some("org-1"), Some(now)), now));
     }
 }

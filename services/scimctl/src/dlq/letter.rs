@@ -44,6 +44,9 @@ pub struct DeadLetter {
     pub event_id: Option<String>,
     pub event_type: Option<String>,
     pub organization_id: Option<String>,
+    /// The company by id (`x-company-id`): the SCIM door's messages and the workers'
+    /// announcements carry it.
+    pub company_id: Option<String>,
     pub message_id: Option<String>,
     pub dead_lettered_by: DeadLetteredBy,
     /// Every header, as JSON (including `traceparent` and `x-death`).
@@ -130,6 +133,7 @@ impl DeadLetter {
             // announcements) still names it in its body.
             organization_id: get_str(&headers, h::ORGANIZATION_ID)
                 .or_else(|| QueueMessage::from_bytes(body).ok()?.organization_id()),
+            company_id: get_str(&headers, h::COMPANY_ID),
             message_id: properties.message_id().as_ref().map(|s| s.to_string()),
             dead_lettered_by,
             headers: headers

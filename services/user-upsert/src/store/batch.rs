@@ -5,8 +5,8 @@ use std::collections::{BTreeMap, BTreeSet, HashSet};
 use scimsync_db::access;
 use scimsync_db::entity::company;
 use scimsync_db::event_log;
+use scimsync_schema::change::{MemberChange, Tenant};
 use scimsync_schema::stytch::Member;
-use scimsync_schema::{Envelope, StytchWebhook};
 use sea_orm::{DbErr, TransactionTrait};
 use uuid::Uuid;
 
@@ -21,8 +21,7 @@ use crate::org;
 /// One SCIM member event of a batch.
 #[derive(Clone, Copy)]
 pub struct Item<'a> {
-    pub webhook: &'a StytchWebhook,
-    pub envelope: &'a Envelope,
+    pub change: &'a MemberChange,
 }
 
 /// An event whose member and company are known, ready for the batch's steps.
@@ -55,30 +54,31 @@ impl Store {
         let mut run: Vec<(usize, Prepared<'_>)> = Vec::new();
         let mut members = HashSet::new();
         for (index, item) in items.iter().enumerate() {
-            let (Some(member_id), Ok(member)) = (item.envelope.member_id(), item.envelope.member())
-            else {
-                // The single path reports what is wrong with it.
-                results.push((index, self.apply(item.webhook, item.envelope).await));
-                continue;
-            };
-            // An event that names no organisation, or an organisation not registered, goes
+            let change = item.change;
+            // An event that names no member or no company, or a company not registered, goes
             // the single path, which finds its companies or reports it.
-            let named = match member.as_ref().and_then(|m| m.organization_id.as_deref()) {
-                Some(org) => self.companies.find(&self.db, org).await.ok().flatten(),
-                None => None,
+            let named = match (&change.member_id, &change.tenant) {
+                (Some(_), Tenant::Organization(_) | Tenant::Company(_)) => self
+                    .companies
+                    .find_tenant(&self.db, &change.tenant)
+                    .await
+                    .ok()
+                    .flatten(),
+                _ => None,
             };
-            let Some(company) = named else {
-                results.push((index, self.apply(item.webhook, item.envelope).await));
+            let (Some(company), Some(member_id)) = (named, change.member_id.clone()) else {
+                results.push((index, self.apply(change).await));
                 continue;
             };
+            let member = change.member.clone();
             if !members.insert(member_id.clone()) {
                 self.apply_run(std::mem::take(&mut run), &mut results).await;
                 members = HashSet::from([member_id.clone()]);
             }
             let own = fold(vec![MemberEvent {
-                event_id: item.webhook.event_id.clone(),
-                timestamp: item.envelope.timestamp,
-                action: item.envelope.action(),
+                event_id: change.meta.event_id.clone(),
+                timestamp: change.meta.timestamp,
+                action: change.action.as_action(),
                 member: member.clone(),
             }]);
             let prepared = Prepared {
@@ -118,7 +118,7 @@ impl Store {
                     }
                     Ok(Together::StopAt(0)) => {
                         let item = items[start].item;
-                        applied.push(self.apply(item.webhook, item.envelope).await);
+                        applied.push(self.apply(item.change).await);
                         start += 1;
                         break;
                     }
@@ -128,7 +128,7 @@ impl Store {
                         tracing::warn!(error = ?error, events = end - start, "batch failed; applying its events one by one");
                         for prepared in &items[start..end] {
                             let item = prepared.item;
-                            applied.push(self.apply(item.webhook, item.envelope).await);
+                            applied.push(self.apply(item.change).await);
                         }
                         start = end;
                         break;
@@ -173,8 +173,7 @@ impl Store {
             .iter()
             .map(|p| events::NewEvent {
                 company_id: p.company.id,
-                webhook: p.item.webhook,
-                envelope: p.item.envelope,
+                change: p.item.change,
                 member_id: &p.member_id,
                 member: p.member.as_ref(),
             })
@@ -210,7 +209,7 @@ impl Store {
         let mut companies = BTreeSet::new();
         for (k, prepared) in items.iter().enumerate() {
             let ctx = Context {
-                webhook: prepared.item.webhook,
+                change: prepared.item.change,
                 member_id: &prepared.member_id,
             };
             let step = self
@@ -218,7 +217,6 @@ impl Store {
                     &txn,
                     &ctx,
                     &prepared.company,
-                    prepared.item.envelope,
                     prepared.member.as_ref(),
                     Some(InBatch {
                         created,

@@ -2,15 +2,15 @@
 //! announcement of a user record it created or adopted.
 
 use scimsync_db::event_log::Entry;
+use scimsync_schema::change::MemberChange;
 use scimsync_schema::message::UserProvisioned;
-use scimsync_schema::StytchWebhook;
 use uuid::Uuid;
 
 use super::CONCERN;
 use crate::fold::MemberState;
 
 pub(super) struct Context<'a> {
-    pub webhook: &'a StytchWebhook,
+    pub change: &'a MemberChange,
     pub member_id: &'a str,
 }
 
@@ -24,9 +24,10 @@ impl<'a> Context<'a> {
     ) -> Entry<'a> {
         Entry {
             company_id,
-            received_at: self.webhook.received_at,
-            event_id: &self.webhook.event_id,
-            event_type: &self.webhook.event_type,
+            door: self.change.meta.door,
+            received_at: self.change.meta.received_at,
+            event_id: &self.change.meta.event_id,
+            event_type: &self.change.meta.event_type,
             concern: CONCERN,
             user_id,
             user_ids: Vec::new(),
@@ -43,8 +44,8 @@ impl<'a> Context<'a> {
         state: &MemberState,
     ) -> UserProvisioned {
         UserProvisioned {
-            event_id: format!("{}:user_provisioned", self.webhook.event_id),
-            timestamp: self.webhook.timestamp,
+            event_id: format!("{}:user_provisioned", self.change.meta.event_id),
+            timestamp: self.change.meta.timestamp,
             company_id: company_id.to_string(),
             user_id: user_id.to_string(),
             stytch_member_id: self.member_id.to_owned(),

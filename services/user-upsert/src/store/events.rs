@@ -9,8 +9,8 @@
 
 use std::collections::HashMap;
 
+use scimsync_schema::change::MemberChange;
 use scimsync_schema::stytch::{Action, Member};
-use scimsync_schema::{Envelope, StytchWebhook};
 use sea_orm::sea_query::{ArrayType, Value};
 use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, DbErr, FromQueryResult, Statement};
 use uuid::Uuid;
@@ -93,8 +93,7 @@ JOIN member_events e
 /// One event of a batch to store.
 pub struct NewEvent<'a> {
     pub company_id: Uuid,
-    pub webhook: &'a StytchWebhook,
-    pub envelope: &'a Envelope,
+    pub change: &'a MemberChange,
     pub member_id: &'a str,
     pub member: Option<&'a Member>,
 }
@@ -107,17 +106,17 @@ pub async fn record_and_load_all(
     txn: &DatabaseTransaction,
     new: &[NewEvent<'_>],
 ) -> Result<HashMap<String, Option<Loaded>>, DbErr> {
-    let event_ids: Vec<String> = new.iter().map(|e| e.webhook.event_id.clone()).collect();
+    let event_ids: Vec<String> = new.iter().map(|e| e.change.meta.event_id.clone()).collect();
     let members: Vec<String> = new.iter().map(|e| e.member_id.to_owned()).collect();
     let organizations: Vec<serde_json::Value> = new
         .iter()
         .map(|e| e.member.and_then(|m| m.organization_id.clone()).into())
         .collect();
     let timestamps: Vec<chrono::DateTime<chrono::Utc>> =
-        new.iter().map(|e| e.envelope.timestamp).collect();
+        new.iter().map(|e| e.change.meta.timestamp).collect();
     let actions: Vec<String> = new
         .iter()
-        .map(|e| e.envelope.action.to_ascii_uppercase())
+        .map(|e| e.change.action.as_str().to_owned())
         .collect();
     let bodies: Vec<String> = new.iter().map(|e| body(e.member)).collect();
     let companies: Vec<Uuid> = new.iter().map(|e| e.company_id).collect();
@@ -141,7 +140,9 @@ pub async fn record_and_load_all(
         let fresh = row.origin == "new";
         let member = if fresh {
             new.iter()
-                .find(|e| e.webhook.event_id == row.event_id && e.member_id == row.stytch_member_id)
+                .find(|e| {
+                    e.change.meta.event_id == row.event_id && e.member_id == row.stytch_member_id
+                })
                 .and_then(|e| e.member.cloned())
         } else {
             row.member.and_then(|m| serde_json::from_str(&m).ok())
@@ -213,8 +214,7 @@ pub async fn holders(txn: &DatabaseTransaction, member_id: &str) -> Result<Vec<U
 /// claims it. `false`: it was kept already (a duplicate delivery).
 pub async fn keep_unclaimed(
     txn: &DatabaseTransaction,
-    webhook: &StytchWebhook,
-    envelope: &Envelope,
+    change: &MemberChange,
     member_id: &str,
     member: Option<&Member>,
 ) -> Result<bool, DbErr> {
@@ -228,9 +228,9 @@ pub async fn keep_unclaimed(
              RETURNING event_id",
             [
                 member_id.into(),
-                webhook.event_id.clone().into(),
-                envelope.timestamp.into(),
-                envelope.action.to_ascii_uppercase().into(),
+                change.meta.event_id.clone().into(),
+                change.meta.timestamp.into(),
+                change.action.as_str().into(),
                 body(member).into(),
             ],
         ))

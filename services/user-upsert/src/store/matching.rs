@@ -33,16 +33,16 @@ impl MatchedBy {
 /// company during its first sync. The outer query re-checks the conditions on the locked row.
 pub const MATCH: &str = "
 WITH candidates AS MATERIALIZED (
-    SELECT id, company_id, 0 AS rank FROM users WHERE stytch_member_id = $2
+    SELECT id, company_id, 0 AS rank FROM users WHERE member_key = $2
     UNION ALL
-    SELECT id, company_id, 1 FROM users WHERE external_id = $3 AND stytch_member_id IS NULL
+    SELECT id, company_id, 1 FROM users WHERE external_id = $3 AND member_key IS NULL
     UNION ALL
     SELECT id, company_id, 2 FROM users WHERE lower(email) = lower($4) AND NOT scim_provisioned
 )
 SELECT u.* FROM candidates c JOIN users u ON u.id = c.id
 WHERE c.company_id = $1
-  AND (u.stytch_member_id = $2
-       OR (u.external_id = $3 AND u.stytch_member_id IS NULL)
+  AND (u.member_key = $2
+       OR (u.external_id = $3 AND u.member_key IS NULL)
        OR (lower(u.email) = lower($4) AND NOT u.scim_provisioned))
 ORDER BY c.rank
 LIMIT 1
@@ -68,11 +68,11 @@ pub async fn match_user(
         .one(txn)
         .await?;
     let by = found.as_ref().map(|u| {
-        if u.stytch_member_id.as_deref() == Some(member_id) {
+        if u.member_key.as_deref() == Some(member_id) {
             MatchedBy::MemberId
         } else if u.external_id.is_some()
             && u.external_id == state.external_id
-            && u.stytch_member_id.is_none()
+            && u.member_key.is_none()
         {
             MatchedBy::ExternalId
         } else {
@@ -109,7 +109,7 @@ pub async fn email_owner(
 /// (`$3`, case-insensitively), each by its own index.
 pub const HELD: &str = "
 SELECT 'member' AS kind, k AS key FROM unnest($1::text[]) AS k
-WHERE EXISTS (SELECT 1 FROM users WHERE stytch_member_id = k)
+WHERE EXISTS (SELECT 1 FROM users WHERE member_key = k)
 UNION ALL
 SELECT 'external', k FROM unnest($2::text[]) AS k
 WHERE EXISTS (SELECT 1 FROM users WHERE external_id = k)

@@ -38,9 +38,9 @@ use scimsync_db::access;
 use scimsync_db::companies::Cache;
 use scimsync_db::entity::{company, user};
 use scimsync_db::event_log;
+use scimsync_schema::change::{MemberChange, Tenant};
 use scimsync_schema::message::UserProvisioned;
 use scimsync_schema::stytch::Member;
-use scimsync_schema::{Envelope, StytchWebhook};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, QueryFilter,
     Statement, TransactionTrait,
@@ -55,8 +55,8 @@ pub const CONCERN: &str = "user-upsert";
 #[derive(Debug, thiserror::Error)]
 pub enum ProcessError {
     /// R2: permanent until the company is registered; dead-lettered for replay.
-    #[error("no company has Stytch organization id {0:?}")]
-    UnknownOrganization(String),
+    #[error("no company is registered for {0:?}")]
+    UnknownTenant(Tenant),
     /// The event cannot be applied as sent (no member id, ...): dead-lettered.
     #[error("{0}")]
     Invalid(String),
@@ -103,22 +103,16 @@ impl Store {
     }
 
     /// Non-SCIM member events are logged, not applied (SPEC §5).
-    pub async fn log_ignored(
-        &self,
-        webhook: &StytchWebhook,
-        envelope: &Envelope,
-        member: Option<&Member>,
-    ) -> Result<Applied, ProcessError> {
-        let company = match member.and_then(|m| m.organization_id.as_deref()) {
-            Some(org) => self.companies.find(&self.db, org).await?,
-            None => None,
-        };
-        let member_id = envelope.member_id().unwrap_or_default();
+    pub async fn log_ignored(&self, change: &MemberChange) -> Result<Applied, ProcessError> {
+        let company = self.companies.find_tenant(&self.db, &change.tenant).await?;
+        let member_id = change.member_id.clone().unwrap_or_default();
         let ctx = Context {
-            webhook,
+            change,
             member_id: &member_id,
         };
-        let detail = json!({ "source": envelope.source });
+        // The event type's first word is the Stytch source (`direct`, `dashboard`).
+        let source = change.meta.event_type.split('.').next().unwrap_or_default();
+        let detail = json!({ "source": source.to_ascii_uppercase() });
         event_log::record(
             &self.db,
             ctx.entry(
@@ -136,39 +130,30 @@ impl Store {
     /// member; one that names none (a Stytch DELETE carries no body) to the member of every
     /// company whose history holds its member id, or, while none does, it waits for the first
     /// event that names the member's company ([`events`]).
-    pub async fn apply(
-        &self,
-        webhook: &StytchWebhook,
-        envelope: &Envelope,
-    ) -> Result<Applied, ProcessError> {
-        let member_id = envelope.member_id().ok_or_else(|| {
+    pub async fn apply(&self, change: &MemberChange) -> Result<Applied, ProcessError> {
+        let member_id = change.member_id.clone().ok_or_else(|| {
             ProcessError::Invalid(
                 "the event names no member (no `id`, no `member.member_id`)".into(),
             )
         })?;
-        let member = envelope
-            .member()
-            .map_err(|e| ProcessError::Invalid(e.to_string()))?;
+        let member = change.member.as_ref();
         let ctx = Context {
-            webhook,
+            change,
             member_id: &member_id,
         };
-        if let Some(org) = member.as_ref().and_then(|m| m.organization_id.as_deref()) {
+        if change.tenant != Tenant::Unnamed {
             let company = self
                 .companies
-                .find(&self.db, org)
+                .find_tenant(&self.db, &change.tenant)
                 .await?
-                .ok_or_else(|| ProcessError::UnknownOrganization(org.to_owned()))?;
-            return self
-                .apply_to(&ctx, &company, envelope, member.as_ref())
-                .await;
+                .ok_or_else(|| ProcessError::UnknownTenant(change.tenant.clone()))?;
+            return self.apply_to(&ctx, &company, member).await;
         }
         let txn = self.db.begin().await?;
         access::lock_stytch_members(&txn, CONCERN, std::slice::from_ref(&member_id)).await?;
         let holders = events::holders(&txn, &member_id).await?;
         if holders.is_empty() {
-            let kept = events::keep_unclaimed(&txn, webhook, envelope, &member_id, member.as_ref())
-                .await?;
+            let kept = events::keep_unclaimed(&txn, change, &member_id, member).await?;
             if !kept {
                 txn.rollback().await?;
                 return Ok(Applied::just("duplicate", None));
@@ -189,9 +174,7 @@ impl Store {
             else {
                 continue;
             };
-            let applied = self
-                .apply_to(&ctx, &company, envelope, member.as_ref())
-                .await?;
+            let applied = self.apply_to(&ctx, &company, member).await?;
             first.get_or_insert(applied);
         }
         Ok(first.unwrap_or_else(|| Applied::just("member_not_found", None)))
@@ -202,7 +185,6 @@ impl Store {
         &self,
         ctx: &Context<'_>,
         company: &company::Model,
-        envelope: &Envelope,
         member: Option<&Member>,
     ) -> Result<Applied, ProcessError> {
         let member_id = ctx.member_id;
@@ -212,10 +194,7 @@ impl Store {
         let members = [member_id.to_owned()];
         access::lock_stytch_members(&txn, CONCERN, &members).await?;
         access::lock_members(&txn, company.id, &members).await?;
-        match self
-            .apply_in(&txn, ctx, company, envelope, member, None)
-            .await?
-        {
+        match self.apply_in(&txn, ctx, company, member, None).await? {
             Step::Commit { applied, entry } => {
                 event_log::record(&txn, entry).await?;
                 txn.commit().await?;
@@ -228,12 +207,12 @@ impl Store {
                 // announce again (waking a link twice is harmless).
                 let user = user::Entity::find()
                     .filter(user::Column::CompanyId.eq(company.id))
-                    .filter(user::Column::StytchMemberId.eq(member_id))
+                    .filter(user::Column::MemberKey.eq(member_id))
                     .one(&self.db)
                     .await?;
                 let provisioned = user.as_ref().map(|u| UserProvisioned {
-                    event_id: format!("{}:user_provisioned", ctx.webhook.event_id),
-                    timestamp: ctx.webhook.timestamp,
+                    event_id: format!("{}:user_provisioned", ctx.change.meta.event_id),
+                    timestamp: ctx.change.meta.timestamp,
                     company_id: u.company_id.to_string(),
                     user_id: u.id.to_string(),
                     stytch_member_id: member_id.to_owned(),

@@ -6,7 +6,7 @@ use scimsync_db::access;
 use scimsync_db::entity::company;
 use scimsync_db::event_log::Entry;
 use scimsync_schema::stytch::Member;
-use scimsync_schema::Envelope;
+
 use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, DbErr, Statement};
 use serde_json::json;
 use uuid::Uuid;
@@ -55,7 +55,6 @@ impl Store {
         txn: &DatabaseTransaction,
         ctx: &Context<'a>,
         company: &company::Model,
-        envelope: &Envelope,
         member: Option<&Member>,
         batch: Option<InBatch<'_>>,
     ) -> Result<Step<'a>, DbErr> {
@@ -72,8 +71,7 @@ impl Store {
             None => {
                 let new = events::NewEvent {
                     company_id: company.id,
-                    webhook: ctx.webhook,
-                    envelope,
+                    change: ctx.change,
                     member_id: ctx.member_id,
                     member,
                 };
@@ -104,7 +102,7 @@ impl Store {
             .await?;
         }
         let state = fold(loaded.events);
-        let is_newest = state.newest.is_none_or(|n| envelope.timestamp >= n);
+        let is_newest = state.newest.is_none_or(|n| ctx.change.meta.timestamp >= n);
         if !state.has_body {
             // Only deletes so far: nothing to deactivate yet. The event stays stored, so a
             // create arriving later (older timestamp) still ends deactivated, as in order.

@@ -13,6 +13,8 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
+use scimsync_schema::change::stytch_member_id;
+
 use crate::fold::MemberState;
 
 const INSERT_ALL: &str = "
@@ -50,7 +52,8 @@ pub struct NewUser {
     mobile_phone: Option<String>,
     fax_phone: Option<String>,
     employee_number: Option<String>,
-    stytch_member_id: String,
+    /// `None` for a member of the SCIM door, known by its SCIM id instead.
+    stytch_member_id: Option<String>,
     stytch_organization_id: Option<String>,
     external_id: Option<String>,
     scim_id: Option<String>,
@@ -80,7 +83,7 @@ impl NewUser {
             mobile_phone: state.mobile_phone.clone(),
             fax_phone: state.fax_phone.clone(),
             employee_number: state.employee_number.clone(),
-            stytch_member_id: member_id.to_owned(),
+            stytch_member_id: stytch_member_id(member_id).map(str::to_owned),
             stytch_organization_id: company.stytch_organization_id.clone(),
             external_id: state.external_id.clone(),
             scim_id: state.scim_id.clone(),
@@ -221,8 +224,8 @@ pub async fn update(
         external_id,
         scim_id
     );
-    if current.stytch_member_id.is_none() {
-        put!(stytch_member_id, Some(member_id.to_owned()));
+    if let (None, Some(stytch)) = (&current.stytch_member_id, stytch_member_id(member_id)) {
+        put!(stytch_member_id, Some(stytch.to_owned()));
     }
     if current.stytch_organization_id.is_none() && company.stytch_organization_id.is_some() {
         put!(

@@ -35,6 +35,9 @@ pub struct Model {
     pub scim_active: bool,
     pub scim_deactivated_at: Option<DateTimeUtc>,
     pub groups_lost_at: Option<DateTimeUtc>,
+    /// The id the user's door knows it by: its Stytch member id, or `scim:<SCIM id>` for a user
+    /// of the SCIM door (a generated column: never written).
+    pub member_key: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

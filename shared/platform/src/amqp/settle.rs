@@ -208,20 +208,23 @@ pub struct Kept<'a> {
     pub message_id: Option<&'a str>,
 }
 
-/// The headers ingest gave the message (event id, type, organization), read again from its
-/// body: a kept message keeps no headers, and its dead letter must be found by company like
-/// any other (`scimctl dlq replay --company`).
+/// The headers its publisher gave the message (event id, type, organization or company), read
+/// again from its body: a kept message keeps no headers, and its dead letter must be found by
+/// company like any other (`scimctl dlq replay --company`).
 fn identity_headers(body: &[u8]) -> FieldTable {
     let mut headers = FieldTable::default();
     let Ok(message) = QueueMessage::from_bytes(body) else {
         return headers;
     };
     set_str(&mut headers, h::EVENT_ID, message.event_id());
-    if let QueueMessage::StytchWebhookV1(webhook) = &message {
-        set_str(&mut headers, h::EVENT_TYPE, webhook.event_type.as_str());
+    if let Some(event_type) = message.event_type() {
+        set_str(&mut headers, h::EVENT_TYPE, event_type);
     }
     if let Some(organization) = message.organization_id() {
         set_str(&mut headers, h::ORGANIZATION_ID, organization);
+    }
+    if let Some(company) = message.company_id() {
+        set_str(&mut headers, h::COMPANY_ID, company);
     }
     headers
 }

@@ -1,131 +1,16 @@
-//! The admin API: pagination, event log filters, status, authentication, OpenAPI, refusals
-//! (its writes: admin_writes.rs).
+//! The admin API: what it reads (pages and filters in `reads`, sync status in `status`),
+//! authentication, OpenAPI and refusals (its writes: admin_writes.rs).
 
 // Test support: a failed expectation is the test failing, so unwrap/expect/panic are the point.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod reads;
+mod status;
+
 use scimsync_tests::app::Services;
-use scimsync_tests::events::{create, event_id, t};
 use scimsync_tests::proxy::Proxy;
 use scimsync_tests::TestApp;
 use serde_json::{json, Value};
-
-#[tokio::test]
-async fn users_and_events_paginate_and_filter() {
-    let app = TestApp::spawn().await;
-    let company = app.register_company("org-p", &["example.com"]).await;
-    let mut last = String::new();
-    for i in 0..5 {
-        let e = create(
-            "org-p",
-            &format!("m-{i}"),
-            &format!("p{i}@example.com"),
-            t(i),
-        );
-        last = event_id(&e);
-        app.accept(&e).await;
-    }
-    let rejected = create("org-p", "m-x", "x@elsewhere.org", t(9));
-    app.accept(&rejected).await;
-    app.logged(company, &event_id(&rejected)).await;
-    app.logged(company, &last).await;
-
-    let first = app
-        .get(&format!("/api/v1/companies/{company}/users?limit=2"))
-        .await;
-    assert_eq!(first["users"].as_array().map(Vec::len), Some(2));
-    let cursor = first["next_cursor"]
-        .as_str()
-        .expect("more pages")
-        .to_owned();
-    let second = app
-        .get(&format!(
-            "/api/v1/companies/{company}/users?limit=2&cursor={cursor}"
-        ))
-        .await;
-    assert_ne!(first["users"][0]["id"], second["users"][0]["id"]);
-    assert_eq!(app.users(company).await.len(), 5);
-    let bad = app
-        .http
-        .get(format!(
-            "{}/api/v1/companies/{company}/users?cursor=garbage",
-            app.admin_url
-        ))
-        .send()
-        .await
-        .expect("get");
-    assert_eq!(bad.status(), 400);
-    let bad = app
-        .http
-        .get(format!(
-            "{}/api/v1/companies/{company}/users?limit=0",
-            app.admin_url
-        ))
-        .send()
-        .await
-        .expect("get");
-    assert_eq!(bad.status(), 400);
-
-    let events = app
-        .get(&format!("/api/v1/companies/{company}/events"))
-        .await;
-    let ids: Vec<i64> = events["events"]
-        .as_array()
-        .expect("events")
-        .iter()
-        .filter_map(|e| e["id"].as_i64())
-        .collect();
-    assert_eq!(ids.len(), 6);
-    assert!(ids.windows(2).all(|w| w[0] > w[1]), "newest first: {ids:?}");
-    let only_rejected = app
-        .get(&format!(
-            "/api/v1/companies/{company}/events?outcome=rejected_email_domain"
-        ))
-        .await;
-    assert_eq!(only_rejected["events"].as_array().map(Vec::len), Some(1));
-    assert_eq!(only_rejected["events"][0]["event_id"], event_id(&rejected));
-    let user = app
-        .user_by_email(company, "p0@example.com")
-        .await
-        .expect("user");
-    let by_user = app
-        .get(&format!(
-            "/api/v1/companies/{company}/events?user_id={}",
-            user["id"].as_str().unwrap_or_default()
-        ))
-        .await;
-    assert_eq!(by_user["events"].as_array().map(Vec::len), Some(1));
-    let paged = app
-        .get(&format!(
-            "/api/v1/companies/{company}/events?limit=4&event_type=scim.member.create"
-        ))
-        .await;
-    let next = paged["next_cursor"]
-        .as_str()
-        .expect("second page")
-        .to_owned();
-    let rest = app.get(&format!("/api/v1/companies/{company}/events?limit=4&event_type=scim.member.create&cursor={next}")).await;
-    assert_eq!(rest["events"].as_array().map(Vec::len), Some(2));
-    let future = app
-        .get(&format!(
-            "/api/v1/companies/{company}/events?since=2999-01-01T00:00:00Z"
-        ))
-        .await;
-    assert_eq!(future["events"].as_array().map(Vec::len), Some(0));
-
-    let status = app
-        .get(&format!("/api/v1/companies/{company}/scim/status"))
-        .await;
-    assert!(status["last_sync_at"].is_string(), "{status}");
-    let names: Vec<&str> = status["groups"]
-        .as_array()
-        .expect("groups")
-        .iter()
-        .filter_map(|g| g["name"].as_str())
-        .collect();
-    assert_eq!(names, ["SkillsdbGlobalAdmins", "SkillsdbFullAccess"]);
-    app.stop().await;
-}
 
 /// With no token, the API may listen only where nobody else can reach it.
 #[tokio::test]
