@@ -65,6 +65,31 @@ async fn a_simulated_organisation_converges_to_the_generated_truth() {
     app.stop().await;
 }
 
+/// The same organisation and churn through the SCIM door, as Entra provisions it, in each of
+/// Entra's PATCH dialects: the product ends equal to the same truth (SPEC §1: two doors, one
+/// set of rules).
+#[tokio::test]
+async fn a_simulated_entra_tenant_converges_through_the_scim_door_in_both_dialects() {
+    let app = TestApp::spawn().await;
+    let scim = scimsync_tests::scim::ScimService::start(&app).await;
+    for (dialect, seed) in [(Dialect::Entra, 21), (Dialect::Entra2020, 22)] {
+        let mut args = args(&app, 80, 60);
+        args.via = Via::Scim;
+        args.dialect = dialect;
+        args.scim_url = format!("{}/scim/v2", scim.url);
+        args.seed = seed;
+        let report = converged(&app, &args).await;
+        assert_eq!(report.expected.skipped_cycles, 1, "{dialect:?}");
+        assert!(
+            report.webhooks.by_status.keys().all(|s| *s < 500),
+            "{dialect:?}: {:?}",
+            report.webhooks.by_status
+        );
+    }
+    scim.stop().await;
+    app.stop().await;
+}
+
 /// Each worker scales on its own: with two replicas of every worker taking the same queues,
 /// deliveries in random order, churn and duplicates still end in the generated truth.
 #[tokio::test]

@@ -237,6 +237,9 @@ pub async fn simulate(settings: &Settings, args: &Args) -> anyhow::Result<Report
         )
         .await;
         webhooks.merge(stats);
+        if let Ok(mut ids) = session.group_ids.lock() {
+            *ids = scim::groups_by_scim_id(&directory);
+        }
         let deadline = Instant::now() + Duration::from_secs(args.timeout);
         converged = session.converge(company, &goal, deadline, &bar).await?;
         converge_secs = converged.map(|at| at.duration_since(first).as_secs_f64());

@@ -28,8 +28,8 @@ FROM (
         FROM scim_group_memberships sm
         LEFT JOIN scim_groups sg
           ON sg.company_id = sm.company_id AND sg.idp_group_id = sm.idp_group_id
-        LEFT JOIN directory_groups dg
-          ON dg.company_id = sm.company_id AND dg.id::text = sm.idp_group_id
+        LEFT JOIN jsonb_each_text($2::jsonb) AS gm(product, simulated)
+          ON gm.product = sm.idp_group_id
         WHERE sm.company_id = u.company_id AND sm.stytch_member_id = u.member_key
           AND sm.present AND NOT COALESCE(sg.deleted, false)
     ) g ON true
@@ -37,8 +37,9 @@ FROM (
 ) t"#;
 
 /// Where the product keeps the simulated ids: a Stytch door member's id is its Stytch member
-/// id and a group's its IdP group id; through the SCIM door the simulator sends them as the
-/// resources' `externalId`.
+/// id and a group's its IdP group id; through the SCIM door a member's is the `externalId` the
+/// simulator sent, and a group is known by the SCIM id the service gave it (`$2`: the product's
+/// group ids to the simulated ones, which the simulator keeps).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Keys {
     Stytch,
@@ -56,7 +57,7 @@ impl Keys {
             Self::Scim => (
                 "u.external_id",
                 "m.external_id",
-                "coalesce(dg.external_id, sm.idp_group_id)",
+                "coalesce(gm.simulated, sm.idp_group_id)",
             ),
         };
         DIGEST
@@ -85,11 +86,23 @@ pub struct Probe {
     db: DatabaseConnection,
     company: Uuid,
     keys: Keys,
+    /// The product's group ids → the simulated ones, where they differ (the SCIM door's).
+    groups: std::collections::HashMap<String, String>,
 }
 
 impl Probe {
-    pub fn new(db: DatabaseConnection, company: Uuid, keys: Keys) -> Self {
-        Self { db, company, keys }
+    pub fn new(
+        db: DatabaseConnection,
+        company: Uuid,
+        keys: Keys,
+        groups: std::collections::HashMap<String, String>,
+    ) -> Self {
+        Self {
+            db,
+            company,
+            keys,
+            groups,
+        }
     }
 
     async fn rows(
@@ -138,7 +151,12 @@ impl Probe {
     }
 
     pub async fn digest(&self) -> Result<String, sea_orm::DbErr> {
-        match self.rows(&self.keys.digest_query(), vec![]).await?.first() {
+        let groups = serde_json::to_value(&self.groups).unwrap_or_default();
+        match self
+            .rows(&self.keys.digest_query(), vec![groups.into()])
+            .await?
+            .first()
+        {
             Some(row) => row.try_get::<String>("", "digest"),
             None => Ok(String::new()),
         }

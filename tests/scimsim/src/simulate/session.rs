@@ -24,6 +24,8 @@ pub struct Session {
     pub db: sea_orm::DatabaseConnection,
     /// Where the product keeps the simulated ids (which door they came through).
     pub keys: Keys,
+    /// The product's group ids → the simulated ones (the SCIM door's, once played).
+    pub group_ids: std::sync::Mutex<std::collections::HashMap<String, String>>,
     admin_group: String,
     full_access_group: String,
 }
@@ -114,6 +116,7 @@ impl Session {
             target: Target { url, secret },
             db,
             keys,
+            group_ids: std::sync::Mutex::new(std::collections::HashMap::new()),
             admin_group: settings.groups.admin_group.clone(),
             full_access_group: settings.groups.full_access_group.clone(),
         })
@@ -198,7 +201,8 @@ impl Session {
     }
 
     pub fn probe(&self, company: Uuid) -> Probe {
-        Probe::new(self.db.clone(), company, self.keys)
+        let groups = self.group_ids.lock().map(|g| g.clone()).unwrap_or_default();
+        Probe::new(self.db.clone(), company, self.keys, groups)
     }
 
     /// Polls until the observed state equals `goal` or `deadline` passes; the instant the

@@ -35,8 +35,11 @@ use translate::{manager_op, members_ops, Dialect, UserState};
 pub struct Directory {
     /// Simulated member id → SCIM user id.
     pub users: HashMap<String, String>,
-    /// Simulated group id → SCIM group id.
+    /// Simulated group id → SCIM group id, deleted groups included (the product keeps showing
+    /// a default group the IdP deleted: R12).
     pub groups: HashMap<String, String>,
+    /// Groups the IdP deleted.
+    deleted_groups: BTreeSet<String>,
     /// The groups each member is in, as last sent.
     member_groups: HashMap<String, BTreeSet<String>>,
     /// Members to add to a group once it exists.
@@ -116,22 +119,48 @@ impl Player {
         let Some(id) = id else {
             return;
         };
-        // Reports that were waiting for this member as their manager.
-        let waiting: Vec<String> = {
+        // Now that this member has its SCIM id: the reports waiting for it as their manager
+        // (those whose own create has finished: the others find it when theirs does), and its
+        // own manager if it was still being created when this member's request went out. One
+        // of two concurrent creates always sees the other.
+        let (reports, own_manager) = {
             let mut d = self.directory.lock().await;
             d.users.insert(member.clone(), id.clone());
-            d.waiting_reports
-                .remove(&member)
-                .map(|r| {
-                    r.into_iter()
-                        .filter_map(|r| d.users.get(&r).cloned())
-                        .collect()
-                })
-                .unwrap_or_default()
+            let mut reports = Vec::new();
+            if let Some(waiting) = d.waiting_reports.remove(&member) {
+                let (known, unknown): (Vec<String>, Vec<String>) =
+                    waiting.into_iter().partition(|r| d.users.contains_key(r));
+                reports = known
+                    .iter()
+                    .filter_map(|r| d.users.get(r).cloned())
+                    .collect();
+                if !unknown.is_empty() {
+                    d.waiting_reports
+                        .insert(member.clone(), unknown.into_iter().collect());
+                }
+            }
+            let own_manager = match (&state.manager, &manager) {
+                (Some(m), None) => {
+                    let found = d.users.get(m).cloned();
+                    if found.is_some() {
+                        if let Some(w) = d.waiting_reports.get_mut(m) {
+                            w.remove(&member);
+                        }
+                    }
+                    found
+                }
+                _ => None,
+            };
+            (reports, own_manager)
         };
-        for report in waiting {
+        for report in reports {
             let ops = patch(vec![manager_op(self.dialect, &id)]);
             self.send(Method::PATCH, &format!("/Users/{report}"), Some(&ops))
+                .await;
+        }
+        if let Some(manager) = own_manager {
+            let ops = patch(vec![manager_op(self.dialect, &manager)]);
+            self.send(Method::PATCH, &format!("/Users/{id}"), Some(&ops))
                 .await;
         }
         if let Some(list) =
@@ -173,6 +202,9 @@ impl Player {
             let before = before.unwrap_or_default();
             let mut joins = Vec::new();
             for g in wanted.difference(&before) {
+                if d.deleted_groups.contains(g) {
+                    continue;
+                }
                 match d.groups.get(g).cloned() {
                     Some(scim) => joins.push(scim),
                     None => {
@@ -185,6 +217,9 @@ impl Player {
             }
             let mut leaves = Vec::new();
             for g in before.difference(&wanted) {
+                if d.deleted_groups.contains(g) {
+                    continue;
+                }
                 match d.groups.get(g).cloned() {
                     Some(scim) => leaves.push(scim),
                     None => {
@@ -231,7 +266,13 @@ impl Player {
             return;
         };
         let action = body["action"].as_str().unwrap_or_default();
-        let known = self.directory.lock().await.groups.get(sim).cloned();
+        let known = {
+            let d = self.directory.lock().await;
+            d.groups
+                .get(sim)
+                .filter(|_| !d.deleted_groups.contains(sim))
+                .cloned()
+        };
         match (action, known) {
             ("CREATE" | "UPDATE", None) => {
                 let resource = json!({
@@ -246,6 +287,7 @@ impl Player {
                 let members: Vec<String> = {
                     let mut d = self.directory.lock().await;
                     d.groups.insert(sim.to_owned(), id.clone());
+                    d.deleted_groups.remove(sim);
                     d.waiting_members
                         .remove(sim)
                         .map(|m| {
@@ -262,7 +304,11 @@ impl Player {
                 }
             }
             ("DELETE", Some(id)) => {
-                self.directory.lock().await.groups.remove(sim);
+                self.directory
+                    .lock()
+                    .await
+                    .deleted_groups
+                    .insert(sim.to_owned());
                 self.send(Method::DELETE, &format!("/Groups/{id}"), None)
                     .await;
             }
