@@ -204,6 +204,7 @@ async fn key_lookups_stay_index_lookups_for_a_company_without_statistics() {
         ("reports", reports),
         ("manager lookup", manager),
         ("user match", matched),
+        ("user match, SCIM door", matched_scim),
         ("pending links", awaiting),
     ] {
         assert!(
