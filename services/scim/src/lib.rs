@@ -86,7 +86,7 @@ pub async fn run(
         poll: Duration::from_millis(settings.scim.relay_poll_ms),
     };
     let relay = tokio::spawn(relay.run(background.clone()));
-    tokio::spawn(metrics::sample_outbox(
+    tokio::spawn(outbox::sample_depth(
         db.clone(),
         Duration::from_secs(5),
         background.clone(),
