@@ -4,7 +4,9 @@
 // Test support: a failed expectation is the test failing, so unwrap/expect/panic are the point.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use scimsync_tests::scim::{patch_op, start, tenant, ScimClient, GROUP_SCHEMA, USER_SCHEMA};
+use scimsync_tests::scim::{
+    patch_op, start, tenant, ScimClient, ENTERPRISE, GROUP_SCHEMA, USER_SCHEMA,
+};
 use serde_json::{json, Value};
 
 fn bjensen() -> Value {
@@ -174,6 +176,47 @@ async fn rfc7644_group_members_are_added_removed_and_replaced_by_patch() {
         .expect_error(400, Some("invalidSyntax"));
     // Groups do not nest: none of the refusals left a trace.
     assert!(members(c.clone(), path.clone()).await.is_empty());
+    scim.stop().await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_patch_of_the_whole_enterprise_extension_ignores_the_schemas_it_carries() {
+    let (app, scim) = start().await;
+    let t = tenant(&app, "Example", &[]).await;
+    let c = scim.client(&app, &t);
+    let id = c.create_user("ada@example.com").await;
+    let path = format!("/Users/{id}");
+    // The extension's object as a client library serialises it: with its own `schemas`, which
+    // is the resource's (server-owned) attribute, not one of the extension's.
+    let patched = c
+        .patch(
+            &path,
+            &patch_op(json!([{"op": "add", "path": ENTERPRISE,
+                              "value": {"schemas": [ENTERPRISE], "department": "Ops"}}])),
+        )
+        .await
+        .expect(200);
+    assert_eq!(patched.body[ENTERPRISE]["department"], "Ops");
+    let replaced = c
+        .patch(
+            &path,
+            &patch_op(json!([{"op": "replace", "value": {
+                ENTERPRISE: {"schemas": [ENTERPRISE], "costCenter": "4130"}}}])),
+        )
+        .await
+        .expect(200);
+    assert_eq!(replaced.body[ENTERPRISE]["department"], "Ops");
+    assert_eq!(replaced.body[ENTERPRISE]["costCenter"], "4130");
+    assert!(replaced.body[ENTERPRISE].get("schemas").is_none());
+    assert_eq!(replaced.body["schemas"], json!([USER_SCHEMA, ENTERPRISE]));
+    // Anything else the extension does not define is still refused.
+    c.patch(
+        &path,
+        &patch_op(json!([{"op": "add", "path": ENTERPRISE, "value": {"nope": 1}}])),
+    )
+    .await
+    .expect_error(400, Some("invalidPath"));
     scim.stop().await;
     app.stop().await;
 }
