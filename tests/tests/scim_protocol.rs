@@ -220,3 +220,51 @@ async fn a_patch_of_the_whole_enterprise_extension_ignores_the_schemas_it_carrie
     scim.stop().await;
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_group_patch_asking_for_attributes_answers_200_with_them() {
+    let (app, scim) = start().await;
+    let t = tenant(&app, "Example", &[]).await;
+    let c = scim.client(&app, &t);
+    let ada = c.create_user("ada@example.com").await;
+    let gid = c
+        .post("/Groups", &json!({"displayName": "Ops"}))
+        .await
+        .expect(201)
+        .id();
+    let add = patch_op(json!([{"op": "add", "path": "members", "value": [{"value": ada}]}]));
+    // RFC 7644 §3.5.2: "The server MUST return a 200 OK if the "attributes" parameter is
+    // specified in the request."
+    let answered = c
+        .patch(&format!("/Groups/{gid}?attributes=members"), &add)
+        .await
+        .expect(200);
+    assert_eq!(answered.body["id"], gid.as_str());
+    assert_eq!(answered.body["members"][0]["value"], ada.as_str());
+    assert!(
+        answered.body.get("displayName").is_none(),
+        "{}",
+        answered.body
+    );
+    assert_eq!(answered.header("etag"), Some("W/\"2\""));
+    let renamed = c
+        .patch(
+            &format!("/Groups/{gid}?attributes=displayName"),
+            &patch_op(json!([{"op": "replace", "path": "displayName", "value": "Ops team"}])),
+        )
+        .await
+        .expect(200);
+    assert_eq!(renamed.body["displayName"], "Ops team");
+    assert!(renamed.body.get("members").is_none(), "{}", renamed.body);
+    // Without it, 204 as Entra expects.
+    let quiet = c
+        .patch(
+            &format!("/Groups/{gid}"),
+            &patch_op(json!([{"op": "remove", "path": "members"}])),
+        )
+        .await
+        .expect(204);
+    assert_eq!(quiet.header("etag"), Some("W/\"4\""));
+    scim.stop().await;
+    app.stop().await;
+}
