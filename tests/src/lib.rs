@@ -13,6 +13,7 @@ pub mod env;
 pub mod events;
 pub mod observe;
 pub mod proxy;
+pub mod python;
 pub mod raw;
 pub mod scim;
 pub mod settle;

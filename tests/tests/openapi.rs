@@ -18,38 +18,10 @@ use std::process::Command;
 
 use scimsync_tests::app::Services;
 use scimsync_tests::events::{create, event_id, t};
+use scimsync_tests::python::{python_tools, repository_root, run};
 use scimsync_tests::TestApp;
 use serde_json::Value;
 use uuid::Uuid;
-
-fn repository_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-/// Runs `command` off the runtime (the admin API it may call runs on it) and returns its
-/// standard output; fails the test with both outputs if it fails.
-async fn run(mut command: Command) -> String {
-    let shown = format!("{command:?}");
-    let output = tokio::task::spawn_blocking(move || command.output())
-        .await
-        .expect("join")
-        .unwrap_or_else(|e| panic!("{shown}: {e}"));
-    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    assert!(
-        output.status.success(),
-        "{shown}: {}\nstdout:\n{stdout}\nstderr:\n{}",
-        output.status,
-        String::from_utf8_lossy(&output.stderr)
-    );
-    stdout
-}
-
-/// The venv's `bin` directory, with the pinned tools installed.
-async fn python_tools() -> PathBuf {
-    let script = repository_root().join("deploy/checks/python-tools.sh");
-    let venv = run(Command::new(script)).await;
-    PathBuf::from(venv.trim()).join("bin")
-}
 
 /// A directory of this test's own, removed when dropped.
 struct Scratch(PathBuf);
