@@ -9,6 +9,7 @@
 // Test support: a failed expectation is the test failing, so unwrap/expect/panic are the point.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use scimsync_schema::Concern;
 use scimsync_tests::app::Services;
 use scimsync_tests::events::{create, event_id, set_scim, t, update, with_groups, with_manager};
 use scimsync_tests::TestApp;
@@ -24,13 +25,10 @@ async fn backlog_app() -> TestApp {
 }
 
 /// The chosen workers, without ingest.
-fn only(group_resolver: bool, user_upsert: bool) -> Services {
+fn only(workers: &'static [Concern]) -> Services {
     Services {
-        ingest: false,
-        user_upsert,
-        group_resolver,
-        manager_linker: false,
-        ingest_broker_port: None,
+        workers,
+        ..Services::ADMIN_ONLY
     }
 }
 
@@ -207,12 +205,12 @@ async fn new_records_of_a_batch_take_the_memberships_that_arrived_first() {
         app.accept(event).await;
     }
     // The memberships first, for members who have no record yet.
-    app.start_workers(only(true, false)).await;
+    app.start_workers(only(&[Concern::GroupResolver])).await;
     for event in events.iter().step_by(2) {
         app.logged_by(company, &event_id(event), "group-resolver")
             .await;
     }
-    app.start_workers(only(false, true)).await;
+    app.start_workers(only(&[Concern::UserUpsert])).await;
     for (i, event) in events.iter().enumerate() {
         let logged = app
             .logged_by(company, &event_id(event), "user-upsert")
@@ -260,7 +258,7 @@ async fn a_batch_announces_its_new_users_in_one_message() {
     for event in &events {
         app.accept(event).await;
     }
-    app.start_workers(only(false, true)).await;
+    app.start_workers(only(&[Concern::UserUpsert])).await;
     for event in &events {
         let logged = app
             .logged_by(company, &event_id(event), "user-upsert")
@@ -318,7 +316,7 @@ async fn a_new_email_taken_while_the_batch_runs_rejects_only_that_event() {
     // committed yet: the batch's checks cannot see it.
     let other = app.env.db.begin().await.unwrap();
     let other_id = insert_scim_user(&other, company, "m-other", "P3@example.com").await;
-    app.start_workers(only(false, true)).await;
+    app.start_workers(only(&[Concern::UserUpsert])).await;
     // The insert of the batch's new records waits on the other writer's row.
     app.env.wait_for_lock_waiters(1).await;
     other.commit().await.unwrap();

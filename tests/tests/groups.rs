@@ -3,6 +3,7 @@
 // Test support: a failed expectation is the test failing, so unwrap/expect/panic are the point.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use scimsync_schema::Concern;
 use scimsync_tests::events::{create, event_id, group, t, with_groups};
 use scimsync_tests::TestApp;
 use serde_json::{json, Value};
@@ -319,7 +320,7 @@ async fn a_user_committed_while_its_list_is_applied_still_gets_the_lists_level()
 
     let app = TestApp::spawn_with(
         Services {
-            group_resolver: true,
+            workers: &[Concern::GroupResolver],
             ..Services::INGEST_ONLY
         },
         |_| {},

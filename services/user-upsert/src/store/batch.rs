@@ -18,15 +18,9 @@ use super::{write, Applied, ProcessError, Store};
 use crate::fold::{fold, MemberEvent, MemberState};
 use crate::org;
 
-/// One SCIM member event of a batch.
-#[derive(Clone, Copy)]
-pub struct Item<'a> {
-    pub change: &'a MemberChange,
-}
-
 /// An event whose member and company are known, ready for the batch's steps.
 struct Prepared<'a> {
-    item: Item<'a>,
+    change: &'a MemberChange,
     company: company::Model,
     member_id: String,
     member: Option<Member>,
@@ -44,17 +38,20 @@ enum Together {
 }
 
 impl Store {
-    /// Applies the events in order and returns one result per event, as [`Store::apply`] would
+    /// Applies the events in order and returns one result per event, as [`Store::apply_alone`] would
     /// have for each. Runs of events of distinct members share one transaction each; an event
     /// of a member already in the run starts the next run, so a member's events still apply
     /// one after the other.
-    pub async fn apply_batch(&self, items: &[Item<'_>]) -> Vec<Result<Applied, ProcessError>> {
+    pub async fn apply(&self, changes: &[&MemberChange]) -> Vec<Result<Applied, ProcessError>> {
         let mut results: Vec<(usize, Result<Applied, ProcessError>)> =
-            Vec::with_capacity(items.len());
+            Vec::with_capacity(changes.len());
         let mut run: Vec<(usize, Prepared<'_>)> = Vec::new();
         let mut members = HashSet::new();
-        for (index, item) in items.iter().enumerate() {
-            let change = item.change;
+        for (index, change) in changes.iter().copied().enumerate() {
+            if !change.provisioning {
+                results.push((index, self.log_ignored(change).await));
+                continue;
+            }
             // An event that names no member or no company, or a company not registered, goes
             // the single path, which finds its companies or reports it.
             let named = match (&change.member_id, &change.tenant) {
@@ -67,7 +64,7 @@ impl Store {
                 _ => None,
             };
             let (Some(company), Some(member_id)) = (named, change.member_id.clone()) else {
-                results.push((index, self.apply(change).await));
+                results.push((index, self.apply_alone(change).await));
                 continue;
             };
             let member = change.member.clone();
@@ -82,7 +79,7 @@ impl Store {
                 member: member.clone(),
             }]);
             let prepared = Prepared {
-                item: *item,
+                change,
                 company,
                 member_id,
                 member,
@@ -117,8 +114,7 @@ impl Store {
                         break;
                     }
                     Ok(Together::StopAt(0)) => {
-                        let item = items[start].item;
-                        applied.push(self.apply(item.change).await);
+                        applied.push(self.apply_alone(items[start].change).await);
                         start += 1;
                         break;
                     }
@@ -127,8 +123,7 @@ impl Store {
                     Err(error) => {
                         tracing::warn!(error = ?error, events = end - start, "batch failed; applying its events one by one");
                         for prepared in &items[start..end] {
-                            let item = prepared.item;
-                            applied.push(self.apply(item.change).await);
+                            applied.push(self.apply_alone(prepared.change).await);
                         }
                         start = end;
                         break;
@@ -173,7 +168,7 @@ impl Store {
             .iter()
             .map(|p| events::NewEvent {
                 company_id: p.company.id,
-                change: p.item.change,
+                change: p.change,
                 member_id: &p.member_id,
                 member: p.member.as_ref(),
             })
@@ -209,7 +204,7 @@ impl Store {
         let mut companies = BTreeSet::new();
         for (k, prepared) in items.iter().enumerate() {
             let ctx = Context {
-                change: prepared.item.change,
+                change: prepared.change,
                 member_id: &prepared.member_id,
             };
             let step = self

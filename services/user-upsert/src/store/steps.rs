@@ -6,6 +6,7 @@ use scimsync_db::access;
 use scimsync_db::entity::company;
 use scimsync_db::event_log::Entry;
 use scimsync_schema::stytch::Member;
+use scimsync_schema::EventOutcome;
 
 use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, DbErr, Statement};
 use serde_json::json;
@@ -42,7 +43,7 @@ pub(super) enum Step<'a> {
     Duplicate,
     Reject {
         user_id: Option<Uuid>,
-        outcome: &'static str,
+        outcome: EventOutcome,
         detail: serde_json::Value,
     },
 }
@@ -95,7 +96,7 @@ impl Store {
                 [
                     company.id.into(),
                     ctx.member_id.into(),
-                    super::CONCERN.into(),
+                    super::CONCERN.as_str().into(),
                     loaded.claimed.clone().into(),
                 ],
             ))
@@ -107,11 +108,11 @@ impl Store {
             // Only deletes so far: nothing to deactivate yet. The event stays stored, so a
             // create arriving later (older timestamp) still ends deactivated, as in order.
             return Ok(Step::Commit {
-                applied: Applied::just("member_not_found", None),
+                applied: Applied::just(EventOutcome::MemberNotFound, None),
                 entry: ctx.entry(
                     Some(company.id),
                     None,
-                    "member_not_found",
+                    EventOutcome::MemberNotFound,
                     json!({ "deferred": true }),
                 ),
             });
@@ -132,8 +133,8 @@ impl Store {
                 let detail =
                     json!({ "reason": "no email address in any event of this member yet" });
                 return Ok(Step::Commit {
-                    applied: Applied::just("missing_email", None),
-                    entry: ctx.entry(Some(company.id), None, "missing_email", detail),
+                    applied: Applied::just(EventOutcome::MissingEmail, None),
+                    entry: ctx.entry(Some(company.id), None, EventOutcome::MissingEmail, detail),
                 });
             }
         };
@@ -146,7 +147,7 @@ impl Store {
         if !scimsync_schema::email::domain_allowed(&email, &company.allowed_email_domains) {
             let detail =
                 json!({ "email": email, "allowed_email_domains": company.allowed_email_domains });
-            return Ok(reject("rejected_email_domain", detail));
+            return Ok(reject(EventOutcome::RejectedEmailDomain, detail));
         }
         // An existing record keeping its email cannot collide; a new or changed one may.
         if existing
@@ -170,7 +171,7 @@ impl Store {
                 } else {
                     json!({ "email": email, "held_by": "another_company" })
                 };
-                return Ok(reject("rejected_duplicate_email", detail));
+                return Ok(reject(EventOutcome::RejectedDuplicateEmail, detail));
             }
         }
         let written = match (existing, insert_later) {
@@ -198,7 +199,7 @@ impl Store {
             Ok(written) => written,
             Err(constraint) => {
                 return Ok(reject(
-                    "rejected_duplicate_email",
+                    EventOutcome::RejectedDuplicateEmail,
                     json!({ "email": email, "constraint": constraint }),
                 ))
             }
@@ -225,15 +226,15 @@ impl Store {
         };
         let own = access_changes.iter().find(|c| c.user_id == user_id);
         let mut outcome = match (existing_id, created_or_adopted, own) {
-            (None, _, _) => "created",
-            (Some(_), true, _) => "adopted",
-            (Some(_), false, Some(c)) if c.deactivated() => "deactivated",
-            (Some(_), false, Some(c)) if c.reactivated() => "reactivated",
-            (Some(_), false, _) if !changed.is_empty() || org_changes > 0 => "updated",
-            _ => "unchanged",
+            (None, _, _) => EventOutcome::Created,
+            (Some(_), true, _) => EventOutcome::Adopted,
+            (Some(_), false, Some(c)) if c.deactivated() => EventOutcome::Deactivated,
+            (Some(_), false, Some(c)) if c.reactivated() => EventOutcome::Reactivated,
+            (Some(_), false, _) if !changed.is_empty() || org_changes > 0 => EventOutcome::Updated,
+            _ => EventOutcome::Unchanged,
         };
-        if outcome == "unchanged" && !is_newest {
-            outcome = "stale_ignored";
+        if outcome == EventOutcome::Unchanged && !is_newest {
+            outcome = EventOutcome::StaleIgnored;
         }
         let detail = json!({
             "matched_by": matched_by.as_ref().map(MatchedBy::as_str),
@@ -246,7 +247,8 @@ impl Store {
         let new_id = changed
             .iter()
             .any(|f| matches!(*f, "scim_id" | "external_id" | "stytch_member_id"));
-        let provisioned = (matches!(outcome, "created" | "adopted") || new_id)
+        let provisioned = (matches!(outcome, EventOutcome::Created | EventOutcome::Adopted)
+            || new_id)
             .then(|| ctx.announcement(company.id, user_id, &state));
         Ok(Step::Commit {
             applied: Applied {
