@@ -12,10 +12,12 @@ set -euo pipefail
 
 # The services, in start order. A new worker is one more word here: it gets its health
 # endpoint on the next free port from WORKER_BASE_PORT (user-upsert 8091, then 8092, ...).
-SERVICES="ingest user-upsert group-resolver manager-linker admin-api"
+SERVICES="ingest user-upsert group-resolver manager-linker admin-api scim"
 
 INGEST_READY_URL="http://127.0.0.1:8080/readyz"
 ADMIN_READY_URL="http://127.0.0.1:8081/healthz"
+# The SCIM service (tenant URL http://127.0.0.1:8082/scim/v2): ready while its database answers.
+SCIM_READY_URL="http://127.0.0.1:8082/readyz"
 WORKER_BASE_PORT=8091
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd -P)"
@@ -49,7 +51,7 @@ rotate_log() {
 worker_port() {
     local name="$1" n=0 s
     for s in $SERVICES; do
-        case "$s" in ingest | admin-api) continue ;; esac
+        case "$s" in ingest | admin-api | scim) continue ;; esac
         [[ "$s" == "$name" ]] && { echo $((WORKER_BASE_PORT + n)); return 0; }
         n=$((n + 1))
     done
@@ -60,6 +62,7 @@ ready_url() {
     case "$1" in
         ingest) echo "$INGEST_READY_URL" ;;
         admin-api) echo "$ADMIN_READY_URL" ;;
+        scim) echo "$SCIM_READY_URL" ;;
         *) echo "http://127.0.0.1:$(worker_port "$1")/healthz" ;;
     esac
 }
@@ -125,7 +128,7 @@ cmd_start() {
         rotate_log "$name"
         (
             case "$name" in
-                ingest | admin-api) ;;
+                ingest | admin-api | scim) ;;
                 *)
                     SCIMSYNC__WORKER__LISTEN="127.0.0.1:$(worker_port "$name")"
                     export SCIMSYNC__WORKER__LISTEN

@@ -14,6 +14,7 @@ pub mod events;
 pub mod observe;
 pub mod proxy;
 pub mod raw;
+pub mod scim;
 pub mod settle;
 pub mod views;
 pub mod wait;

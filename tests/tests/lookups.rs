@@ -127,6 +127,20 @@ async fn key_lookups_stay_index_lookups_for_a_company_without_statistics() {
             last.clone().into(),
             "no-such-external-id".into(),
             "nobody@example.com".into(),
+            false.into(),
+        ],
+    )
+    .await;
+    // A SCIM-door member also looks for a record its IdP deleted and created again.
+    let matched_scim = buffers(
+        &env,
+        scimsync_user_upsert::store::matching::MATCH,
+        vec![
+            new.into(),
+            "scim:0193-no-such-id".into(),
+            "no-such-external-id".into(),
+            "nobody@example.com".into(),
+            true.into(),
         ],
     )
     .await;
@@ -190,6 +204,7 @@ async fn key_lookups_stay_index_lookups_for_a_company_without_statistics() {
         ("reports", reports),
         ("manager lookup", manager),
         ("user match", matched),
+        ("user match, SCIM door", matched_scim),
         ("pending links", awaiting),
     ] {
         assert!(

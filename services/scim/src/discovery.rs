@@ -105,3 +105,12 @@ pub async fn no_such_route(request: Request) -> ScimFailure {
         ),
     )
 }
+
+/// A route asked with a method it does not serve: a SCIM 405 (axum adds `Allow`).
+pub async fn method_not_allowed(method: axum::http::Method, uri: axum::http::Uri) -> ScimFailure {
+    ScimFailure::new(
+        405,
+        None,
+        format!("{method} is not served on {}", uri.path()),
+    )
+}

@@ -61,6 +61,20 @@ impl ScimFailure {
         Self::new(404, None, format!("{what} {id} not found"))
     }
 
+    /// The resource's id from the path: one that is not even an id is as unknown as one of
+    /// another company's.
+    pub fn known_id(what: &str, id: &str) -> Result<uuid::Uuid, Self> {
+        id.parse().map_err(|_| Self::not_found(what, id))
+    }
+
+    /// More requests in flight than this replica takes: the client may send it again shortly.
+    pub fn overloaded() -> Self {
+        Self {
+            retry_after: Some(1),
+            ..Self::new(503, None, "too many requests in flight; retry later")
+        }
+    }
+
     pub fn too_many_requests(wait: Duration) -> Self {
         let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
         Self {
@@ -85,6 +99,38 @@ impl ScimFailure {
         }
         tracing::error!(error = ?error, "database error");
         Self::new(500, None, "internal error")
+    }
+}
+
+impl ScimFailure {
+    /// A failed write: a unique index's refusal is 409 `uniqueness` (only userName is unique),
+    /// a foreign key's is a member that is not (or no longer) a user, a deadlock or
+    /// serialisation conflict is 503 (the same request may succeed at once); else as
+    /// [`ScimFailure::database`].
+    pub fn write(error: sea_orm::DbErr) -> Self {
+        use crate::store::WriteConflict;
+        match crate::store::conflict(&error) {
+            Some(WriteConflict::Unique) => Self::bad(
+                ScimType::Uniqueness,
+                "userName is already taken by another User of this company (compared case-insensitively)",
+            ),
+            Some(WriteConflict::MissingReference) => Self::bad(
+                ScimType::InvalidValue,
+                "a member is not a User of this company (it may just have been deleted)",
+            ),
+            Some(WriteConflict::Retry) => {
+                tracing::warn!(error = ?error, "write conflict; the client may retry");
+                Self {
+                    retry_after: Some(1),
+                    ..Self::new(
+                        503,
+                        None,
+                        "the write met a concurrent change to the same resources; retry it",
+                    )
+                }
+            }
+            None => Self::database(error),
+        }
     }
 }
 

@@ -7,20 +7,33 @@
 //!
 //! The bearer token says which company; every query is scoped to it.
 
+pub mod admission;
 pub mod auth;
+pub mod body;
+pub mod changes;
+pub mod conditional;
+pub mod context;
 pub mod discovery;
+pub mod domains;
 pub mod error;
+pub mod groups;
+pub mod input;
 pub mod mapping;
 pub mod metrics;
 pub mod outbox;
+pub mod params;
+pub mod render;
+pub mod search;
+pub mod store;
 pub mod throttle;
+pub mod users;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{middleware, Json, Router};
 use scimsync_platform::amqp::publisher::PublisherConfig;
 use scimsync_platform::amqp::topology::full_plan;
@@ -86,7 +99,8 @@ pub async fn run(
         settings: settings.scim.clone(),
         publisher: publisher.clone(),
     });
-    let app = router(state, tokens, throttle);
+    let admission = admission::Admission::new(settings.scim.max_in_flight);
+    let app = router(state, tokens, throttle, admission);
     tracing::info!(addr = %listener.local_addr()?, "scim listening");
     axum::serve(scimsync_platform::http::no_delay(listener), app)
         .with_graceful_shutdown(shutdown.cancelled_owned())
@@ -103,6 +117,7 @@ pub fn router(
     state: SharedState,
     tokens: Arc<auth::Tokens>,
     throttle: Arc<throttle::Throttle>,
+    admission: admission::Admission,
 ) -> Router {
     let protocol = Router::new()
         .route(
@@ -113,9 +128,33 @@ pub fn router(
         .route("/Schemas/{id}", get(discovery::schema))
         .route("/ResourceTypes", get(discovery::resource_types))
         .route("/ResourceTypes/{id}", get(discovery::resource_type))
+        .route("/Users", get(search::users).post(users::create))
+        .route("/Users/.search", post(search::search_users))
+        .route(
+            "/Users/{id}",
+            get(users::get)
+                .put(users::replace)
+                .patch(users::patch)
+                .delete(users::delete),
+        )
+        .route("/Groups", get(search::groups).post(groups::create))
+        .route("/Groups/.search", post(search::search_groups))
+        .route(
+            "/Groups/{id}",
+            get(groups::get)
+                .put(groups::replace)
+                .patch(groups::patch)
+                .delete(groups::delete),
+        )
+        .route("/.search", post(search::search_root))
+        .method_not_allowed_fallback(discovery::method_not_allowed)
         // Limits first (outermost): a request over its company's rate never reaches a handler.
         .route_layer(middleware::from_fn_with_state(throttle, throttle::limit))
         .route_layer(middleware::from_fn_with_state(tokens, auth::authenticate))
+        // Outside authentication, so its span is the one authentication names the company in.
+        .route_layer(middleware::from_fn(context::request_span))
+        // Before authentication, which may read the database too.
+        .route_layer(middleware::from_fn_with_state(admission, admission::admit))
         .route_layer(middleware::from_fn(metrics::count))
         // Outside authentication, so refused requests are traced and counted too.
         .route_layer(middleware::from_fn(scimsync_platform::observe::observe));

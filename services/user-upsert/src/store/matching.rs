@@ -6,6 +6,8 @@ use scimsync_db::entity::user;
 use sea_orm::{DatabaseTransaction, DbBackend, DbErr, EntityTrait, FromQueryResult, Statement};
 use uuid::Uuid;
 
+use scimsync_schema::change::SCIM_MEMBER_PREFIX;
+
 use crate::fold::MemberState;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -13,6 +15,9 @@ pub enum MatchedBy {
     MemberId,
     ExternalId,
     Email,
+    /// A SCIM-door user whose resource the IdP deleted, created again (a new SCIM id, the same
+    /// externalId or userName): the same record, reactivated (R10).
+    Recreated,
 }
 
 impl MatchedBy {
@@ -21,12 +26,16 @@ impl MatchedBy {
             Self::MemberId => "stytch_member_id",
             Self::ExternalId => "external_id",
             Self::Email => "email",
+            Self::Recreated => "scim_recreated",
         }
     }
 }
 
-/// By Stytch member id, then IdP external id (a record not linked to a member yet), then email
-/// (a non-SCIM user, to adopt), in one query. Locks the row for the rest of the transaction.
+/// By member key (Stytch member id or SCIM id), then IdP external id (a record not linked to a
+/// member yet), then email (a non-SCIM user, to adopt), in one query; for the SCIM door last, a
+/// record whose SCIM resource was deleted and is being created again under a new SCIM id, found
+/// by external id or email (`$5`: the change came through the SCIM door). Locks the row for the
+/// rest of the transaction.
 /// R1's three ways to find the record, best first, locked. Each way is looked up by its own key
 /// index and the company checked afterwards (the fence is `MATERIALIZED`): filtering by company
 /// first walks every user of a company the planner has no statistics for yet, which is every
@@ -38,12 +47,18 @@ WITH candidates AS MATERIALIZED (
     SELECT id, company_id, 1 FROM users WHERE external_id = $3 AND member_key IS NULL
     UNION ALL
     SELECT id, company_id, 2 FROM users WHERE lower(email) = lower($4) AND NOT scim_provisioned
+    UNION ALL
+    SELECT id, company_id, 3 FROM users
+    WHERE $5 AND (external_id = $3 OR lower(email) = lower($4))
+      AND member_key LIKE 'scim:%' AND NOT scim_active
 )
 SELECT u.* FROM candidates c JOIN users u ON u.id = c.id
 WHERE c.company_id = $1
   AND (u.member_key = $2
        OR (u.external_id = $3 AND u.member_key IS NULL)
-       OR (lower(u.email) = lower($4) AND NOT u.scim_provisioned))
+       OR (lower(u.email) = lower($4) AND NOT u.scim_provisioned)
+       OR ($5 AND (u.external_id = $3 OR lower(u.email) = lower($4))
+           AND u.member_key LIKE 'scim:%' AND NOT u.scim_active))
 ORDER BY c.rank
 LIMIT 1
 FOR UPDATE OF u";
@@ -63,6 +78,7 @@ pub async fn match_user(
                 member_id.into(),
                 state.external_id.clone().into(),
                 state.email.clone().into(),
+                member_id.starts_with(SCIM_MEMBER_PREFIX).into(),
             ],
         ))
         .one(txn)
@@ -75,8 +91,10 @@ pub async fn match_user(
             && u.member_key.is_none()
         {
             MatchedBy::ExternalId
-        } else {
+        } else if !u.scim_provisioned {
             MatchedBy::Email
+        } else {
+            MatchedBy::Recreated
         }
     });
     Ok((found, by))

@@ -133,6 +133,7 @@ pub async fn run(settings: &Settings, args: Args) -> anyhow::Result<()> {
         &args.admin_url,
         None,
         args.concurrency.max(256),
+        crate::simulate::probe::Keys::Stytch,
     )
     .await?;
     let rabbit = Rabbit::new(session.http.clone(), &args.rabbit_api)?;

@@ -32,6 +32,7 @@ pub struct UserRow {
     pub mobile_phone: Option<String>,
     pub employee_number: Option<String>,
     pub stytch_member_id: Option<String>,
+    pub external_id: Option<String>,
     #[serde(default)]
     pub groups: Vec<GroupRow>,
 }
@@ -124,6 +125,52 @@ impl Admin {
             .and_then(|id| id.parse().ok())
             .map(Registered::Created)
             .with_context(|| format!("POST {url}: no company id in {body}"))
+    }
+
+    /// Registers a company of the SCIM door (no Stytch organisation) and creates its SCIM
+    /// bearer token; returns both.
+    pub async fn register_scim(&self, name: &str) -> anyhow::Result<(Uuid, String)> {
+        let post = |path: String, body: serde_json::Value| {
+            let request = self.http.post(format!("{}{path}", self.base)).json(&body);
+            match &self.token {
+                Some(token) => request.bearer_auth(token),
+                None => request,
+            }
+        };
+        let response = post("/api/v1/companies".into(), json!({ "name": name }))
+            .send()
+            .await
+            .with_context(|| {
+                format!("POST {}/api/v1/companies (is the admin API up?)", self.base)
+            })?;
+        let status = response.status();
+        let body: serde_json::Value = response.json().await.unwrap_or_default();
+        anyhow::ensure!(
+            status.is_success(),
+            "registering a company answered {status}: {body}"
+        );
+        let company: Uuid = body["id"]
+            .as_str()
+            .and_then(|id| id.parse().ok())
+            .with_context(|| format!("no company id in {body}"))?;
+        let response = post(
+            format!("/api/v1/companies/{company}/scim/tokens"),
+            json!({ "label": "scimsim" }),
+        )
+        .send()
+        .await
+        .context("creating a SCIM token")?;
+        let status = response.status();
+        let body: serde_json::Value = response.json().await.unwrap_or_default();
+        anyhow::ensure!(
+            status.is_success(),
+            "creating a SCIM token answered {status}"
+        );
+        let token = body["token"]
+            .as_str()
+            .context("no token in the answer")?
+            .to_owned();
+        Ok((company, token))
     }
 
     /// Every user of the company, all pages.

@@ -1,5 +1,6 @@
 //! `scimsim simulate`: generates a realistic organisation, plays an identity provider's first
-//! sync and the churn after it against ingest as Svix-signed Stytch webhooks, waits until the
+//! sync and the churn after it, through either door (against ingest as Svix-signed Stytch
+//! webhooks, or against the SCIM service as Entra provisions: [`scim`]), waits until the
 //! product converges, and checks every user through the admin API against the generated truth.
 //!
 //! - [`org`]: the organisation (deterministic from `--seed`);
@@ -18,6 +19,7 @@ pub mod plan;
 pub mod player;
 pub mod probe;
 pub mod report;
+pub mod scim;
 pub mod session;
 pub mod truth;
 pub mod verify;
@@ -50,8 +52,28 @@ const REFUSALS: &[&str] = &[
 /// Concerns that log a member create/update (the final step waits for all of them).
 const MEMBER_CONCERNS: i64 = 3;
 
+/// The door the simulated identity provider provisions through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Via {
+    /// Stytch's webhooks, signed by Svix, to ingest.
+    Stytch,
+    /// The SCIM service, as Entra ID provisions.
+    Scim,
+}
+
 #[derive(clap::Args, Debug, Clone)]
 pub struct Args {
+    /// The door: Stytch webhooks (ingest) or the SCIM service.
+    #[arg(long, value_enum, default_value_t = Via::Stytch)]
+    pub via: Via,
+    /// Entra's PATCH dialect, through the SCIM door (`entra-2020` is the `aadOptscim062020`
+    /// flag's).
+    #[arg(long, value_enum, default_value_t = scim::translate::Dialect::Entra)]
+    pub dialect: scim::translate::Dialect,
+    /// The SCIM service's tenant URL.
+    #[arg(long, default_value = "http://127.0.0.1:8082/scim/v2")]
+    pub scim_url: String,
     /// People in the organisation.
     #[arg(long, default_value_t = 1000)]
     pub users: usize,
@@ -146,12 +168,17 @@ pub fn progress(len: u64, what: &str, json: bool) -> ProgressBar {
 /// The whole run, returning the report (tests call this).
 pub async fn simulate(settings: &Settings, args: &Args) -> anyhow::Result<Report> {
     validate(args)?;
+    let keys = match args.via {
+        Via::Stytch => probe::Keys::Stytch,
+        Via::Scim => probe::Keys::Scim,
+    };
     let session = Session::new(
         settings,
         &args.ingest_url,
         &args.admin_url,
         args.secret.as_deref(),
         args.concurrency,
+        keys,
     )
     .await?;
     let mut churned = churn::ChurnSummary::default();
@@ -177,40 +204,102 @@ pub async fn simulate(settings: &Settings, args: &Args) -> anyhow::Result<Report
     };
 
     let total = (plan.initial.len() + plan.churn.len() + plan.last.len()) as u64;
-    let bar = progress(total, "webhooks", args.json);
+    let bar = progress(total, "changes", args.json);
     let first = Instant::now();
     let mut webhooks = PlayStats::default();
-    for deliveries in [plan.initial, plan.churn] {
-        let stats = player::play(&session.http, &session.target, deliveries, pace, &bar).await;
+    let mut group_ids = std::collections::HashMap::new();
+    let mut converged;
+    let converge_secs;
+    if let (Via::Scim, Some(token)) = (args.via, prepared.scim_token.clone()) {
+        let target = scim::client::ScimTarget {
+            base: args.scim_url.trim_end_matches('/').to_owned(),
+            token,
+            retry_for: Duration::from_secs(args.retry_for),
+        };
+        let play = |phases: &'static [truth::Phase], directory| {
+            scim::play(
+                &session.http,
+                &target,
+                args.dialect,
+                truth,
+                phases,
+                args.order,
+                args.duplicates,
+                args.seed,
+                pace,
+                &bar,
+                directory,
+            )
+        };
+        let (stats, directory) = play(
+            &[truth::Phase::Initial, truth::Phase::Churn],
+            scim::Directory::default(),
+        )
+        .await;
         webhooks.merge(stats);
-    }
-    let deadline = Instant::now() + Duration::from_secs(args.timeout);
-    let mut converged = session.converge(company, &goal, deadline, &bar).await?;
-    let converge_secs = converged.map(|at| at.duration_since(first).as_secs_f64());
-    if converged.is_some() && !plan.last.is_empty() {
-        // The deliberate cycle: sent once the hierarchy it would loop is in place.
-        let ids: Vec<String> = plan.last.iter().map(|(_, id)| id.clone()).collect();
-        let deliveries = plan.last.into_iter().map(|(d, _)| d).collect();
-        webhooks.merge(player::play(&session.http, &session.target, deliveries, pace, &bar).await);
-        let probe = session.probe(company);
-        for id in &ids {
-            // A failed read counts as "not yet", as in `converge`.
-            while probe.concerns_logged(id).await.unwrap_or(0) < MEMBER_CONCERNS {
+        if let Ok(mut ids) = session.group_ids.lock() {
+            *ids = scim::groups_by_scim_id(&directory);
+        }
+        let deadline = Instant::now() + Duration::from_secs(args.timeout);
+        converged = session.converge(company, &goal, deadline, &bar).await?;
+        converge_secs = converged.map(|at| at.duration_since(first).as_secs_f64());
+        let mut directory = directory;
+        if converged.is_some() && truth.expected_cycle_skips > 0 {
+            // The deliberate cycle, once the hierarchy it would loop is in place; its verdict is
+            // an event-log row of its own.
+            let (stats, after) = play(&[truth::Phase::Final], directory).await;
+            webhooks.merge(stats);
+            directory = after;
+            while session
+                .admin
+                .count_events(company, "skipped_circular_manager")
+                .await?
+                < truth.expected_cycle_skips
+            {
                 anyhow::ensure!(
                     Instant::now() < deadline,
-                    "event {id} was not processed by every worker within the timeout"
+                    "the cycle attempt was not processed within the timeout"
                 );
-                tokio::time::sleep(Duration::from_millis(50)).await;
+                tokio::time::sleep(Duration::from_millis(100)).await;
             }
+            converged = session.converge(company, &goal, deadline, &bar).await?;
         }
+        group_ids = scim::groups_by_scim_id(&directory);
+    } else {
+        for deliveries in [plan.initial, plan.churn] {
+            let stats = player::play(&session.http, &session.target, deliveries, pace, &bar).await;
+            webhooks.merge(stats);
+        }
+        let deadline = Instant::now() + Duration::from_secs(args.timeout);
         converged = session.converge(company, &goal, deadline, &bar).await?;
+        converge_secs = converged.map(|at| at.duration_since(first).as_secs_f64());
+        if converged.is_some() && !plan.last.is_empty() {
+            // The deliberate cycle: sent once the hierarchy it would loop is in place.
+            let ids: Vec<String> = plan.last.iter().map(|(_, id)| id.clone()).collect();
+            let deliveries = plan.last.into_iter().map(|(d, _)| d).collect();
+            webhooks
+                .merge(player::play(&session.http, &session.target, deliveries, pace, &bar).await);
+            let probe = session.probe(company);
+            for id in &ids {
+                // A failed read counts as "not yet", as in `converge`.
+                while probe.concerns_logged(id).await.unwrap_or(0) < MEMBER_CONCERNS {
+                    anyhow::ensure!(
+                        Instant::now() < deadline,
+                        "event {id} was not processed by every worker within the timeout"
+                    );
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            }
+            converged = session.converge(company, &goal, deadline, &bar).await?;
+        }
     }
     bar.finish_and_clear();
 
     let users = session.admin.users(company).await?;
-    let mut mismatches = verify::compare(&goal.expected, &users);
-    mismatches
-        .extend(verify::check_reports(&session.admin, company, &goal.expected, &users, 5).await?);
+    let mut mismatches = verify::compare(&goal.expected, &users, keys, &group_ids);
+    mismatches.extend(
+        verify::check_reports(&session.admin, company, &goal.expected, &users, 5, keys).await?,
+    );
     let observed = session
         .probe(company)
         .summary()

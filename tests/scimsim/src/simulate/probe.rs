@@ -13,24 +13,59 @@ use uuid::Uuid;
 
 use super::session::Counts;
 
+/// The digest's query; `{key}`, `{manager_key}` and `{group}` are the columns the truth's ids
+/// are found in ([`Keys`]).
 const DIGEST: &str = r#"
 SELECT encode(sha256(convert_to(coalesce(string_agg(line, E'\n' ORDER BY line COLLATE "C"), ''), 'UTF8')), 'hex') AS digest
 FROM (
-    SELECT coalesce(u.stytch_member_id, '') || '|' || u.email || '|' || u.active::text || '|'
-           || u.permission_level || '|' || coalesce(m.stytch_member_id, '') || '|'
+    SELECT coalesce({key}, '') || '|' || u.email || '|' || u.active::text || '|'
+           || u.permission_level || '|' || coalesce({manager_key}, '') || '|'
            || coalesce(g.ids, '') AS line
     FROM users u
     LEFT JOIN users m ON m.id = u.manager_id
     LEFT JOIN LATERAL (
-        SELECT string_agg(sm.idp_group_id, ',' ORDER BY sm.idp_group_id COLLATE "C") AS ids
+        SELECT string_agg({group}, ',' ORDER BY {group} COLLATE "C") AS ids
         FROM scim_group_memberships sm
         LEFT JOIN scim_groups sg
           ON sg.company_id = sm.company_id AND sg.idp_group_id = sm.idp_group_id
-        WHERE sm.company_id = u.company_id AND sm.stytch_member_id = u.stytch_member_id
+        LEFT JOIN jsonb_each_text($2::jsonb) AS gm(product, simulated)
+          ON gm.product = sm.idp_group_id
+        WHERE sm.company_id = u.company_id AND sm.stytch_member_id = u.member_key
           AND sm.present AND NOT COALESCE(sg.deleted, false)
     ) g ON true
     WHERE u.company_id = $1
 ) t"#;
+
+/// Where the product keeps the simulated ids: a Stytch door member's id is its Stytch member
+/// id and a group's its IdP group id; through the SCIM door a member's is the `externalId` the
+/// simulator sent, and a group is known by the SCIM id the service gave it (`$2`: the product's
+/// group ids to the simulated ones, which the simulator keeps).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Keys {
+    Stytch,
+    Scim,
+}
+
+impl Keys {
+    fn digest_query(self) -> String {
+        let (key, manager_key, group) = match self {
+            Self::Stytch => (
+                "u.stytch_member_id",
+                "m.stytch_member_id",
+                "sm.idp_group_id",
+            ),
+            Self::Scim => (
+                "u.external_id",
+                "m.external_id",
+                "coalesce(gm.simulated, sm.idp_group_id)",
+            ),
+        };
+        DIGEST
+            .replace("{manager_key}", manager_key)
+            .replace("{key}", key)
+            .replace("{group}", group)
+    }
+}
 
 /// What the product shows for the company, counted.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -50,11 +85,24 @@ pub struct Summary {
 pub struct Probe {
     db: DatabaseConnection,
     company: Uuid,
+    keys: Keys,
+    /// The product's group ids → the simulated ones, where they differ (the SCIM door's).
+    groups: std::collections::HashMap<String, String>,
 }
 
 impl Probe {
-    pub fn new(db: DatabaseConnection, company: Uuid) -> Self {
-        Self { db, company }
+    pub fn new(
+        db: DatabaseConnection,
+        company: Uuid,
+        keys: Keys,
+        groups: std::collections::HashMap<String, String>,
+    ) -> Self {
+        Self {
+            db,
+            company,
+            keys,
+            groups,
+        }
     }
 
     async fn rows(
@@ -103,7 +151,12 @@ impl Probe {
     }
 
     pub async fn digest(&self) -> Result<String, sea_orm::DbErr> {
-        match self.rows(DIGEST, vec![]).await?.first() {
+        let groups = serde_json::to_value(&self.groups).unwrap_or_default();
+        match self
+            .rows(&self.keys.digest_query(), vec![groups.into()])
+            .await?
+            .first()
+        {
             Some(row) => row.try_get::<String>("", "digest"),
             None => Ok(String::new()),
         }

@@ -14,7 +14,7 @@ use uuid::Uuid;
 use super::admin::{Admin, Registered};
 use super::org::{slug, DefaultNames, Org};
 use super::player::Target;
-use super::probe::Probe;
+use super::probe::{Keys, Probe};
 use super::truth::{self, Expected, Truth};
 
 pub struct Session {
@@ -22,6 +22,10 @@ pub struct Session {
     pub admin: Admin,
     pub target: Target,
     pub db: sea_orm::DatabaseConnection,
+    /// Where the product keeps the simulated ids (which door they came through).
+    pub keys: Keys,
+    /// The product's group ids → the simulated ones (the SCIM door's, once played).
+    pub group_ids: std::sync::Mutex<std::collections::HashMap<String, String>>,
     admin_group: String,
     full_access_group: String,
 }
@@ -31,6 +35,8 @@ pub struct Prepared {
     pub company: Uuid,
     pub organization_id: String,
     pub truth: Truth,
+    /// The company's SCIM bearer token, when it provisions through the SCIM door.
+    pub scim_token: Option<String>,
 }
 
 /// The expected state in the form the probe compares.
@@ -74,6 +80,7 @@ impl Session {
         admin_url: &str,
         secret: Option<&str>,
         concurrency: usize,
+        keys: Keys,
     ) -> anyhow::Result<Self> {
         let secret = match secret {
             Some(secret) => secret.to_owned(),
@@ -108,6 +115,8 @@ impl Session {
             admin,
             target: Target { url, secret },
             db,
+            keys,
+            group_ids: std::sync::Mutex::new(std::collections::HashMap::new()),
             admin_group: settings.groups.admin_group.clone(),
             full_access_group: settings.groups.full_access_group.clone(),
         })
@@ -134,6 +143,28 @@ impl Session {
             Some(org) => org.trim().to_owned(),
             None => format!("sim-{seed}-{}", suffix()),
         };
+        if self.keys == Keys::Scim {
+            // A company of the SCIM door: no Stytch organisation, a bearer token instead. The
+            // generated organisation still carries an organization id, which nothing reads.
+            let name = format!("Simulated {users}-person organisation (SCIM, {organization_id})");
+            let (company, token) = self.admin.register_scim(&name).await?;
+            let names = DefaultNames {
+                admin: &self.admin_group,
+                full_access: &self.full_access_group,
+            };
+            let org = Org::generate(users, seed, &slug(&organization_id), &names);
+            let base = Utc::now()
+                .duration_trunc(chrono::Duration::milliseconds(1))
+                .unwrap_or_else(|_| Utc::now());
+            let mut truth = Truth::new(org, &organization_id, base);
+            build(&mut truth);
+            return Ok(Prepared {
+                company,
+                organization_id,
+                truth,
+                scim_token: Some(token),
+            });
+        }
         let mut attempts = 0;
         let company = loop {
             attempts += 1;
@@ -165,11 +196,13 @@ impl Session {
             company,
             organization_id,
             truth,
+            scim_token: None,
         })
     }
 
     pub fn probe(&self, company: Uuid) -> Probe {
-        Probe::new(self.db.clone(), company)
+        let groups = self.group_ids.lock().map(|g| g.clone()).unwrap_or_default();
+        Probe::new(self.db.clone(), company, self.keys, groups)
     }
 
     /// Polls until the observed state equals `goal` or `deadline` passes; the instant the

@@ -7,6 +7,7 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use super::admin::{Admin, UserRow};
+use super::probe::Keys;
 use super::truth::Expected;
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -33,15 +34,30 @@ fn text(value: &Option<String>) -> String {
     value.clone().unwrap_or_default()
 }
 
-/// Every difference between the expected members and the users the admin API lists.
-pub fn compare(expected: &[Expected], users: &[UserRow]) -> Vec<Mismatch> {
+/// The simulated member id a user carries: its Stytch member id, or (the SCIM door) the
+/// `externalId` the simulator sent.
+pub fn member_key(user: &UserRow, keys: Keys) -> Option<&str> {
+    match keys {
+        Keys::Stytch => user.stytch_member_id.as_deref(),
+        Keys::Scim => user.external_id.as_deref(),
+    }
+}
+
+/// Every difference between the expected members and the users the admin API lists; `groups`
+/// turns the product's group ids into the simulated ones (the SCIM door's are its own).
+pub fn compare(
+    expected: &[Expected],
+    users: &[UserRow],
+    keys: Keys,
+    groups: &HashMap<String, String>,
+) -> Vec<Mismatch> {
     let by_member: HashMap<&str, &UserRow> = users
         .iter()
-        .filter_map(|u| u.stytch_member_id.as_deref().map(|m| (m, u)))
+        .filter_map(|u| member_key(u, keys).map(|m| (m, u)))
         .collect();
     let member_of: HashMap<Uuid, &str> = users
         .iter()
-        .filter_map(|u| u.stytch_member_id.as_deref().map(|m| (u.id, m)))
+        .filter_map(|u| member_key(u, keys).map(|m| (u.id, m)))
         .collect();
     let mut out = Vec::new();
     for e in expected {
@@ -56,7 +72,16 @@ pub fn compare(expected: &[Expected], users: &[UserRow]) -> Vec<Mismatch> {
                 .unwrap_or("<not in company>")
                 .to_owned()
         });
-        let mut groups: Vec<String> = user.groups.iter().map(|g| g.idp_group_id.clone()).collect();
+        let mut groups: Vec<String> = user
+            .groups
+            .iter()
+            .map(|g| {
+                groups
+                    .get(&g.idp_group_id)
+                    .unwrap_or(&g.idp_group_id)
+                    .clone()
+            })
+            .collect();
         groups.sort();
         let a = &e.attrs;
         let checks: [(&str, String, String); 15] = [
@@ -100,7 +125,7 @@ pub fn compare(expected: &[Expected], users: &[UserRow]) -> Vec<Mismatch> {
     }
     let known: BTreeSet<&str> = expected.iter().map(|e| e.member_id.as_str()).collect();
     for user in users {
-        let member = user.stytch_member_id.as_deref().unwrap_or_default();
+        let member = member_key(user, keys).unwrap_or_default();
         if !known.contains(member) {
             out.push(Mismatch::new(
                 &format!("{member} ({})", user.email),
@@ -120,10 +145,11 @@ pub async fn check_reports(
     expected: &[Expected],
     users: &[UserRow],
     sample: usize,
+    keys: Keys,
 ) -> anyhow::Result<Vec<Mismatch>> {
     let id_of: HashMap<&str, Uuid> = users
         .iter()
-        .filter_map(|u| u.stytch_member_id.as_deref().map(|m| (m, u.id)))
+        .filter_map(|u| member_key(u, keys).map(|m| (m, u.id)))
         .collect();
     let mut teams: HashMap<&str, BTreeSet<Uuid>> = HashMap::new();
     for e in expected {
