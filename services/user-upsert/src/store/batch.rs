@@ -13,8 +13,8 @@ use uuid::Uuid;
 use super::context::Context;
 use super::events;
 use super::matching;
-use super::steps::{InBatch, Step};
-use super::{write, Applied, ProcessError, Store};
+use super::steps::{Ahead, Later, Step};
+use super::{Applied, ProcessError, Store};
 use crate::fold::{fold, MemberEvent, MemberState};
 use crate::org;
 
@@ -196,9 +196,7 @@ impl Store {
             let _ = txn.rollback().await;
             return Err(error);
         }
-        let mut refresh_later = Vec::new();
-        let mut attach_later = org::Later::default();
-        let mut insert_later = write::Later::default();
+        let mut later = Later::default();
         let mut entries = Vec::with_capacity(items.len());
         let mut applied = Vec::with_capacity(items.len());
         let mut companies = BTreeSet::new();
@@ -212,15 +210,12 @@ impl Store {
                     &txn,
                     &ctx,
                     &prepared.company,
-                    prepared.member.as_ref(),
-                    Some(InBatch {
+                    Ahead {
                         created,
                         stored: stored.remove(&prepared.member_id).unwrap_or_default(),
                         unheld: &mut unheld,
-                        refresh_later: &mut refresh_later,
-                        attach_later: &mut attach_later,
-                        insert_later: &mut insert_later,
-                    }),
+                        later: Some(&mut later),
+                    },
                 )
                 .await;
             match step {
@@ -244,7 +239,7 @@ impl Store {
         }
         // A new record whose email another writer took since the batch looked stops the batch
         // there: that event goes alone and is rejected as the single path rejects it (R3).
-        let lost = match insert_later.flush(&txn).await {
+        let lost = match later.insert.flush(&txn).await {
             Ok(lost) => lost,
             Err(error) => {
                 let _ = txn.rollback().await;
@@ -258,11 +253,11 @@ impl Store {
             txn.rollback().await?;
             return Ok(Together::StopAt(k));
         }
-        if let Err(error) = attach_later.flush(&txn, created).await {
+        if let Err(error) = later.attach.flush(&txn, created).await {
             let _ = txn.rollback().await;
             return Err(error);
         }
-        let changes = match access::refresh(&txn, &refresh_later).await {
+        let changes = match access::refresh(&txn, &later.refresh).await {
             Ok(changes) => changes,
             Err(error) => {
                 let _ = txn.rollback().await;
@@ -270,7 +265,7 @@ impl Store {
             }
         };
         for entry in &mut entries {
-            let Some(user_id) = entry.user_id.filter(|u| refresh_later.contains(u)) else {
+            let Some(user_id) = entry.user_id.filter(|u| later.refresh.contains(u)) else {
                 continue;
             };
             let own: Vec<&access::Change> =

@@ -50,6 +50,8 @@ use uuid::Uuid;
 
 use context::Context;
 
+use crate::org;
+
 pub const CONCERN: Concern = Concern::UserUpsert;
 
 #[derive(Debug, thiserror::Error)]
@@ -199,7 +201,19 @@ impl Store {
         let members = [member_id.to_owned()];
         access::lock_stytch_members(&txn, CONCERN, &members).await?;
         access::lock_members(&txn, company.id, &members).await?;
-        match self.apply_in(&txn, ctx, company, member, None).await? {
+        let new = events::NewEvent {
+            company_id: company.id,
+            change: ctx.change,
+            member_id,
+            member,
+        };
+        let ahead = steps::Ahead {
+            created: &org::Created::new(),
+            stored: events::record_and_load(&txn, new).await?,
+            unheld: &mut matching::Unheld::default(),
+            later: None,
+        };
+        match self.apply_in(&txn, ctx, company, ahead).await? {
             Step::Commit { applied, entry } => {
                 event_log::record(&txn, entry).await?;
                 txn.commit().await?;

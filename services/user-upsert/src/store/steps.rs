@@ -5,7 +5,6 @@
 use scimsync_db::access;
 use scimsync_db::entity::company;
 use scimsync_db::event_log::Entry;
-use scimsync_schema::stytch::Member;
 use scimsync_schema::EventOutcome;
 
 use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, DbErr, Statement};
@@ -18,20 +17,29 @@ use super::{events, write, Applied, Store};
 use crate::fold::fold;
 use crate::org;
 
-/// What a batch prepared for one of its events.
-pub(super) struct InBatch<'b> {
+/// What was done ahead of one event's steps: by its batch, or, for an event applied alone, only
+/// the storing of the event (nothing known unheld, no entries created, nothing deferred).
+pub(super) struct Ahead<'b> {
     /// The org entries created ahead.
     pub created: &'b org::Created,
     /// The member's events, this one already stored (`None`: a duplicate).
     pub stored: Option<events::Loaded>,
-    /// The batch's keys nobody holds.
+    /// The keys nobody holds, as far as the batch looked.
     pub unheld: &'b mut matching::Unheld,
-    /// New records whose activity and level the batch refreshes together before its commit.
-    pub refresh_later: &'b mut Vec<Uuid>,
-    /// New records' org attachments, made together before the commit.
-    pub attach_later: &'b mut org::Later,
-    /// New records, inserted together before the commit.
-    pub insert_later: &'b mut write::Later,
+    /// Where a batch defers its new records' writes to, to make them together before its
+    /// commit; `None` writes them at once.
+    pub later: Option<&'b mut Later>,
+}
+
+/// New records' writes a batch makes together before its commit.
+#[derive(Debug, Default)]
+pub(super) struct Later {
+    /// New records, inserted together.
+    pub insert: write::Later,
+    /// Their org attachments.
+    pub attach: org::Later,
+    /// Their activity and level, refreshed together.
+    pub refresh: Vec<Uuid>,
 }
 
 #[allow(clippy::large_enum_variant)] // one per event, moved once
@@ -49,37 +57,21 @@ pub(super) enum Step<'a> {
 }
 
 impl Store {
-    /// One event's steps, inside a transaction that holds the member's lock; `batch` is what a
-    /// batch prepared for it.
+    /// One event's steps, inside a transaction that holds the member's lock, given what was
+    /// done ahead of them.
     pub(super) async fn apply_in<'a>(
         &self,
         txn: &DatabaseTransaction,
         ctx: &Context<'a>,
         company: &company::Model,
-        member: Option<&Member>,
-        batch: Option<InBatch<'_>>,
+        ahead: Ahead<'_>,
     ) -> Result<Step<'a>, DbErr> {
-        let none = org::Created::new();
-        let (created, stored, mut unheld, refresh_later, attach_later, insert_later) = match batch {
-            Some(b) => (
-                b.created,
-                b.stored,
-                Some(b.unheld),
-                Some(b.refresh_later),
-                Some(b.attach_later),
-                Some(b.insert_later),
-            ),
-            None => {
-                let new = events::NewEvent {
-                    company_id: company.id,
-                    change: ctx.change,
-                    member_id: ctx.member_id,
-                    member,
-                };
-                let stored = events::record_and_load(txn, new).await?;
-                (&none, stored, None, None, None, None)
-            }
-        };
+        let Ahead {
+            created,
+            stored,
+            unheld,
+            mut later,
+        } = ahead;
         let Some(loaded) = stored else {
             return Ok(Step::Duplicate);
         };
@@ -118,9 +110,7 @@ impl Store {
             });
         }
         // A batch may know already that nobody holds the member's keys.
-        let unheld_keys = unheld
-            .as_deref()
-            .is_some_and(|u| u.covers(ctx.member_id, &state));
+        let unheld_keys = unheld.covers(ctx.member_id, &state);
         let (existing, matched_by) = if unheld_keys {
             (None, None)
         } else {
@@ -156,9 +146,7 @@ impl Store {
             && !unheld_keys
         {
             // The batch's new records are not in the table yet.
-            let held_back = insert_later
-                .as_deref()
-                .and_then(|later| later.owner(&email));
+            let held_back = later.as_deref().and_then(|l| l.insert.owner(&email));
             let other = match held_back {
                 Some(other) => Some(other),
                 None => matching::email_owner(txn, &email, existing_id).await?,
@@ -174,9 +162,9 @@ impl Store {
                 return Ok(reject(EventOutcome::RejectedDuplicateEmail, detail));
             }
         }
-        let written = match (existing, insert_later) {
+        let written = match (existing, later.as_deref_mut()) {
             (None, Some(later)) => Ok((
-                later.push(company, ctx.member_id, &email, &state),
+                later.insert.push(company, ctx.member_id, &email, &state),
                 true,
                 Vec::new(),
             )),
@@ -192,9 +180,7 @@ impl Store {
                     .map(|changed| (id, adopted, changed))
             }
         };
-        if let Some(unheld) = unheld.as_mut() {
-            unheld.take(&email);
-        }
+        unheld.take(&email);
         let (user_id, created_or_adopted, changed) = match written {
             Ok(written) => written,
             Err(constraint) => {
@@ -206,9 +192,9 @@ impl Store {
         };
         // A new record's attachments change nothing else and not the outcome (`created`): a
         // batch makes them together before its commit.
-        let org_changes = match (existing_id, attach_later) {
+        let org_changes = match (existing_id, later.as_deref_mut()) {
             (None, Some(later)) => {
-                later.push(company.id, user_id, &state);
+                later.attach.push(company.id, user_id, &state);
                 0
             }
             _ => org::attach(txn, company.id, user_id, &state, created).await?,
@@ -217,9 +203,9 @@ impl Store {
         // record has no manager and no reports yet, so its refresh changes nobody else and not
         // the outcome (`created`): a batch refreshes its new records together, and fills in
         // their `access_changes`.
-        let access_changes = match (existing_id, refresh_later) {
+        let access_changes = match (existing_id, later) {
             (None, Some(later)) => {
-                later.push(user_id);
+                later.refresh.push(user_id);
                 Vec::new()
             }
             _ => access::refresh(txn, &[user_id]).await?,
