@@ -68,12 +68,6 @@ pub(crate) fn describe(changes: &[Change]) -> serde_json::Value {
     })
 }
 
-pub(crate) enum Listed {
-    List(crate::lists::List),
-    /// Nothing to apply; logged with this outcome.
-    Skip(EventOutcome),
-}
-
 /// What an event adds to its log entry's detail: the list it carried, or the group it named.
 pub(crate) type Note = (&'static str, serde_json::Value);
 

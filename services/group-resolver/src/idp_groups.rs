@@ -12,7 +12,7 @@ use uuid::Uuid;
 use crate::change::{describe, entry, MembershipChange};
 use crate::groups::{self, GroupChange as GroupOutcome};
 use crate::memberships;
-use crate::worker::{Failure, GroupResolver};
+use crate::resolver::{Failure, GroupResolver};
 
 impl GroupResolver {
     /// A group event Stytch sent whose body cannot be understood: kept whole in the event log

@@ -12,13 +12,14 @@ mod idp_groups;
 pub mod kind;
 mod lists;
 pub mod memberships;
+mod resolver;
 pub mod worker;
 
 use scimsync_platform::Settings;
 use scimsync_schema::Concern;
 use tokio_util::sync::CancellationToken;
 
-pub use worker::GroupResolver;
+pub use resolver::GroupResolver;
 
 pub const CONCERN: Concern = Concern::GroupResolver;
 
@@ -26,7 +27,7 @@ pub const CONCERN: Concern = Concern::GroupResolver;
 pub async fn run(settings: Settings, shutdown: CancellationToken) -> anyhow::Result<()> {
     let db = scimsync_db::connect_worker(&settings.database).await?;
     let worker = GroupResolver::new(db.clone(), kind::DefaultGroups::from(&settings.groups));
-    scimsync_platform::amqp::worker::run(&settings, |_| worker, shutdown).await?;
+    scimsync_platform::amqp::runtime::run(&settings, |_| worker, shutdown).await?;
     db.close().await?;
     Ok(())
 }

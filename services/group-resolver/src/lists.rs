@@ -20,10 +20,10 @@ use sea_orm::{DbErr, TransactionTrait};
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::change::{self, verdict, Listed, MembershipChange, Unseen};
+use crate::change::{self, verdict, MembershipChange, Unseen};
 use crate::groups;
 use crate::memberships;
-use crate::worker::{Failure, GroupResolver};
+use crate::resolver::{Failure, GroupResolver};
 
 /// A member event's full-state group list.
 pub struct List {
@@ -33,6 +33,13 @@ pub struct List {
     pub member_id: String,
     /// The groups it names, with their display names where the event gives them.
     pub named: Vec<(String, Option<String>)>,
+}
+
+/// What a member event brings group-resolver: a list to apply, or nothing.
+pub(crate) enum Listed {
+    List(List),
+    /// Nothing to apply; logged with this outcome.
+    Skip(EventOutcome),
 }
 
 impl List {

@@ -58,7 +58,7 @@ pub async fn run_with_clock(
         sweeping = Some(tokio::spawn(sweeper.run(sweep_stop.clone())));
         linker
     };
-    let result = scimsync_platform::amqp::worker::run(&settings, with_sweep, shutdown).await;
+    let result = scimsync_platform::amqp::runtime::run(&settings, with_sweep, shutdown).await;
     sweep_stop.cancel();
     if let Some(sweeping) = sweeping {
         let _ = sweeping.await;

@@ -19,7 +19,7 @@ pub async fn run(settings: Settings, shutdown: CancellationToken) -> anyhow::Res
         store: store::Store::new(db.clone()),
         publisher,
     };
-    scimsync_platform::amqp::worker::run(&settings, worker, shutdown).await?;
+    scimsync_platform::amqp::runtime::run(&settings, worker, shutdown).await?;
     db.close().await?;
     Ok(())
 }

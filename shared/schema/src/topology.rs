@@ -68,6 +68,22 @@ pub const MANAGER_LINKER: WorkQueue = WorkQueue {
 /// for tools that operate on all of them.
 pub const WORK_QUEUES: &[WorkQueue] = &work_queues();
 
+impl Concern {
+    /// Its work queue and the routing keys bound to it.
+    pub const fn queue(self) -> WorkQueue {
+        match self {
+            Self::UserUpsert => USER_UPSERT,
+            Self::GroupResolver => GROUP_RESOLVER,
+            Self::ManagerLinker => MANAGER_LINKER,
+        }
+    }
+
+    /// The concern whose queue this is, if it is a work queue of the system.
+    pub fn of_queue(queue: &str) -> Option<Self> {
+        Self::ALL.iter().copied().find(|c| c.queue().name == queue)
+    }
+}
+
 const fn work_queues() -> [WorkQueue; Concern::ALL.len()] {
     let mut queues = [USER_UPSERT; Concern::ALL.len()];
     let mut i = 0;
@@ -132,6 +148,18 @@ mod tests {
                 "{binding}"
             );
         }
+    }
+
+    /// The queue, the binary and the event log all say the concern's name.
+    #[test]
+    fn each_concern_works_its_own_queue_named_after_it() {
+        for concern in Concern::ALL {
+            let queue = concern.queue();
+            assert_eq!(queue.name, format!("scimsync.{concern}"));
+            assert_eq!(Concern::of_queue(queue.name), Some(*concern));
+            assert!(!queue.bindings.is_empty(), "{concern} hears nothing");
+        }
+        assert_eq!(Concern::of_queue("scimsync.unrouted"), None);
     }
 
     #[test]

@@ -8,6 +8,7 @@ pub mod depth;
 pub mod headers;
 mod message;
 pub mod publisher;
+pub mod runtime;
 mod settle;
 pub mod topology;
 pub mod worker;
