@@ -82,7 +82,7 @@ async fn a_backlog_applied_in_batches_ends_as_if_applied_one_by_one() {
         let id = event_id(event);
         let app = &app;
         async move {
-            let logged = app.logged_by(company, &id, "user-upsert").await;
+            let logged = app.logged_by(company, &id, Concern::UserUpsert).await;
             assert_eq!(logged["outcome"], outcome, "{id}: {logged}");
         }
     };
@@ -98,7 +98,7 @@ async fn a_backlog_applied_in_batches_ends_as_if_applied_one_by_one() {
         .await
         .unwrap();
     let twin_logged = app
-        .logged_by(company, &event_id(&twin), "user-upsert")
+        .logged_by(company, &event_id(&twin), Concern::UserUpsert)
         .await;
     assert_eq!(
         twin_logged["detail"]["conflicting_user_id"], three["id"],
@@ -207,13 +207,13 @@ async fn new_records_of_a_batch_take_the_memberships_that_arrived_first() {
     // The memberships first, for members who have no record yet.
     app.start_workers(only(&[Concern::GroupResolver])).await;
     for event in events.iter().step_by(2) {
-        app.logged_by(company, &event_id(event), "group-resolver")
+        app.logged_by(company, &event_id(event), Concern::GroupResolver)
             .await;
     }
     app.start_workers(only(&[Concern::UserUpsert])).await;
     for (i, event) in events.iter().enumerate() {
         let logged = app
-            .logged_by(company, &event_id(event), "user-upsert")
+            .logged_by(company, &event_id(event), Concern::UserUpsert)
             .await;
         assert_eq!(logged["outcome"], "created", "{logged}");
         let user = app
@@ -261,7 +261,7 @@ async fn a_batch_announces_its_new_users_in_one_message() {
     app.start_workers(only(&[Concern::UserUpsert])).await;
     for event in &events {
         let logged = app
-            .logged_by(company, &event_id(event), "user-upsert")
+            .logged_by(company, &event_id(event), Concern::UserUpsert)
             .await;
         assert_eq!(logged["outcome"], "created", "{logged}");
     }
@@ -323,7 +323,7 @@ async fn a_new_email_taken_while_the_batch_runs_rejects_only_that_event() {
 
     for (i, event) in events.iter().enumerate() {
         let logged = app
-            .logged_by(company, &event_id(event), "user-upsert")
+            .logged_by(company, &event_id(event), Concern::UserUpsert)
             .await;
         let outcome = if i == 3 {
             "rejected_duplicate_email"
