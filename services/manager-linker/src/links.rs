@@ -20,7 +20,7 @@ use uuid::Uuid;
 use crate::CONCERN;
 use sql::KeptMessage;
 
-mod batch;
+mod settle;
 pub mod sql;
 mod sweep;
 

@@ -115,7 +115,7 @@ impl Worker for ManagerLinker {
             Work::Wake(users) => Side::Right(users),
         });
         let linker = self.linker();
-        let results = linker.observe_all(observed.items()).await;
+        let results = linker.observe(observed.items()).await;
         let observed = observed.conclude(results, |seen, result| self.observed(seen, result));
         let announcements: Vec<&UserProvisioned> = woken.items().iter().flatten().collect();
         let mut results = linker.wake_all(&announcements).await.into_iter();

@@ -7,7 +7,7 @@ use scimsync_platform::amqp::{dead_letter_kept, Publisher};
 use scimsync_schema::DeadLetterReason;
 use sea_orm::{DatabaseTransaction, TransactionTrait};
 
-use super::batch::key;
+use super::settle::key;
 use super::sql::{self, Key};
 use super::{Attempt, By, Linker};
 use uuid::Uuid;

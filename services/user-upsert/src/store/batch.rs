@@ -11,7 +11,7 @@ use sea_orm::{DbErr, TransactionTrait};
 use uuid::Uuid;
 
 use super::context::Context;
-use super::events;
+use super::history;
 use super::matching;
 use super::steps::{Ahead, Later, Step};
 use super::{Applied, ProcessError, Store};
@@ -164,16 +164,16 @@ impl Store {
         let txn = self.db.begin().await?;
         let members: Vec<String> = items.iter().map(|p| p.member_id.clone()).collect();
         access::lock_stytch_members(&txn, super::CONCERN, &members).await?;
-        let new: Vec<events::NewEvent<'_>> = items
+        let new: Vec<history::NewEvent<'_>> = items
             .iter()
-            .map(|p| events::NewEvent {
+            .map(|p| history::NewEvent {
                 company_id: p.company.id,
                 change: p.change,
                 member_id: &p.member_id,
                 member: p.member.as_ref(),
             })
             .collect();
-        let mut stored = match events::record_and_load_all(&txn, &new).await {
+        let mut stored = match history::record_and_load_all(&txn, &new).await {
             Ok(stored) => stored,
             Err(error) => {
                 let _ = txn.rollback().await;

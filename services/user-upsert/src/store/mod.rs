@@ -22,7 +22,7 @@
 
 mod batch;
 mod context;
-mod events;
+mod history;
 pub mod matching;
 mod steps;
 mod write;
@@ -131,7 +131,7 @@ impl Store {
     /// Applies one member event. An event that names its organisation applies to that company's
     /// member; one that names none (a Stytch DELETE carries no body) to the member of every
     /// company whose history holds its member id, or, while none does, it waits for the first
-    /// event that names the member's company ([`events`]).
+    /// event that names the member's company ([`history`]).
     async fn apply_alone(&self, change: &MemberChange) -> Result<Applied, ProcessError> {
         let member_id = change.member_id.clone().ok_or_else(|| {
             ProcessError::Invalid(
@@ -153,9 +153,9 @@ impl Store {
         }
         let txn = self.db.begin().await?;
         access::lock_stytch_members(&txn, CONCERN, std::slice::from_ref(&member_id)).await?;
-        let holders = events::holders(&txn, &member_id).await?;
+        let holders = history::holders(&txn, &member_id).await?;
         if holders.is_empty() {
-            let kept = events::keep_unclaimed(&txn, change, &member_id, member).await?;
+            let kept = history::keep_unclaimed(&txn, change, &member_id, member).await?;
             if !kept {
                 txn.rollback().await?;
                 return Ok(Applied::just(EventOutcome::Duplicate, None));
@@ -201,7 +201,7 @@ impl Store {
         let members = [member_id.to_owned()];
         access::lock_stytch_members(&txn, CONCERN, &members).await?;
         access::lock_members(&txn, company.id, &members).await?;
-        let new = events::NewEvent {
+        let new = history::NewEvent {
             company_id: company.id,
             change: ctx.change,
             member_id,
@@ -209,7 +209,7 @@ impl Store {
         };
         let ahead = steps::Ahead {
             created: &org::Created::new(),
-            stored: events::record_and_load(&txn, new).await?,
+            stored: history::record_and_load(&txn, new).await?,
             unheld: &mut matching::Unheld::default(),
             later: None,
         };

@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use super::context::Context;
 use super::matching::{self, MatchedBy};
-use super::{events, write, Applied, Store};
+use super::{history, write, Applied, Store};
 use crate::fold::fold;
 use crate::org;
 
@@ -23,7 +23,7 @@ pub(super) struct Ahead<'b> {
     /// The org entries created ahead.
     pub created: &'b org::Created,
     /// The member's events, this one already stored (`None`: a duplicate).
-    pub stored: Option<events::Loaded>,
+    pub stored: Option<history::Loaded>,
     /// The keys nobody holds, as far as the batch looked.
     pub unheld: &'b mut matching::Unheld,
     /// Where a batch defers its new records' writes to, to make them together before its

@@ -1,8 +1,9 @@
-//! Links applied in batches: runs of distinct members share one transaction, every read and
-//! write of the run is one statement for all its links (`sql`), the member locks every worker
-//! shares and the company's hierarchy lock are held only for the hierarchy writes, and links
-//! left pending look again once committed. A database error falls back to one event at a time.
-//! The sweep (`super::sweep`) looks at links still pending later, from the database.
+//! How links are settled: a member event's manager value observed and resolved, the links new
+//! users complete woken, and a pending link looked at again once committed. Runs of distinct
+//! members share one transaction, every read and write of the run is one statement for all its
+//! links (`sql`), and the member locks every worker shares and the company's hierarchy lock are
+//! held only for the hierarchy writes. A database error falls back to one event at a time. The
+//! sweep (`super::sweep`) looks at links still pending later, from the database.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -26,7 +27,7 @@ pub(super) fn key(company_id: Uuid, member_id: &str) -> Key {
 impl Linker<'_> {
     /// The events' values, each recorded and resolved if possible: runs of distinct members
     /// share one transaction. A database error falls back to one transaction per event.
-    pub async fn observe_all(&self, seen: &[Observed]) -> Vec<Result<Attempt, DbErr>> {
+    pub async fn observe(&self, seen: &[Observed]) -> Vec<Result<Attempt, DbErr>> {
         let mut results = Vec::with_capacity(seen.len());
         let mut start = 0;
         while start < seen.len() {
