@@ -20,6 +20,7 @@ pub mod settle;
 pub mod views;
 pub mod wait;
 pub mod webhooks;
+pub mod workers;
 
 pub use app::TestApp;
 pub use env::TestEnv;

@@ -16,6 +16,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use scimsync_schema::Concern;
 use scimsync_tests::app::Services;
 use scimsync_tests::events::{create, event_id, t};
 use scimsync_tests::python::{python_tools, repository_root, run};
@@ -117,13 +118,13 @@ async fn a_client_generated_from_the_document_lists_companies_and_filters_the_ev
             t(i),
         );
         app.accept(&event).await;
-        app.logged_by(company, &event_id(&event), "user-upsert")
+        app.logged_by(company, &event_id(&event), Concern::UserUpsert)
             .await;
         created.push(event_id(&event));
     }
     let rejected = create("org-openapi", "m-x", "x@elsewhere.org", t(9));
     app.accept(&rejected).await;
-    app.logged_by(company, &event_id(&rejected), "user-upsert")
+    app.logged_by(company, &event_id(&rejected), Concern::UserUpsert)
         .await;
 
     let scratch = Scratch::new();
