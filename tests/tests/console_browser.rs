@@ -12,7 +12,7 @@ use fantoccini::Locator;
 use scimsync_tests::app::{Services, DEADLINE};
 use scimsync_tests::browser::{Browser, DESKTOP, PHONE};
 use scimsync_tests::console::{self, OPERATOR_TOKEN, VIEWER_TOKEN};
-use scimsync_tests::events::{create, t, with_groups};
+use scimsync_tests::events::{create, delete, t, with_groups};
 use scimsync_tests::{wait_until, TestApp};
 use serde_json::json;
 
@@ -144,6 +144,30 @@ async fn an_operator_follows_a_company_from_registration_to_a_users_level() {
         .to_owned();
     assert!(browser.text().await.contains("Basic"));
     look(&browser, "user").await;
+
+    // Why was this user deactivated? One click from the list of deactivated users.
+    app.accept(&create("org-acme", "m-bob", "bob@example.com", t(0)))
+        .await;
+    app.accept(&delete("m-bob", t(60))).await;
+    app.wait_settled().await;
+    browser
+        .open(&format!(
+            "{}/companies/{company}/users?active=no",
+            app.admin_url
+        ))
+        .await;
+    browser.wait_for_text("bob@example.com").await;
+    assert!(
+        !browser.text().await.contains("ada@example.com"),
+        "active users filtered out"
+    );
+    browser.click("td[data-label=Name] a").await;
+    browser.wait_for_text("Why deactivated").await;
+    assert!(
+        browser.text().await.contains("scim.member.delete"),
+        "the event that did it"
+    );
+    look(&browser, "user-deactivated").await;
 
     // The event log, filtered to that user: every row links to them.
     browser

@@ -3,6 +3,7 @@
 use axum::extract::{Query, State};
 use axum::Extension;
 use maud::{html, Markup};
+use sea_orm::EntityTrait;
 use serde::Deserialize;
 use uuid::Uuid;
 
@@ -58,6 +59,15 @@ pub async fn page(
         },
     )
     .await?;
+    // Companies by id, to name them: there are few, and the trail names many of them.
+    let names: std::collections::HashMap<Uuid, String> =
+        scimsync_db::entity::company::Entity::find()
+            .all(&state.db)
+            .await
+            .map_err(crate::failure::database)?
+            .into_iter()
+            .map(|c| (c.id, c.name))
+            .collect();
     let company_param = query
         .company_id
         .map(|id| id.to_string())
@@ -108,7 +118,9 @@ pub async fn page(
                                 td data-label="Action" { code { (e.action) } }
                                 td data-label="Company" {
                                     @match e.company_id {
-                                        Some(id) => a href={ "/companies/" (id) } { "company" },
+                                        Some(id) => a href={ "/companies/" (id) } {
+                                            (names.get(&id).map(String::as_str).unwrap_or("company"))
+                                        },
                                         None => (layout::dash()),
                                     }
                                 }

@@ -105,7 +105,10 @@ async fn render(
         }
         h2 { "SCIM status" }
         div.stats {
-            div.stat { b { (layout::maybe_time(status.last_sync_at, "never")) } span { "Last sync" } }
+            div.stat {
+                b.small { @match status.last_sync_at { Some(at) => (layout::time(at)), None => "never" } }
+                span { "Last sync" }
+            }
             div.stat { b { (count("admin")) } span { "Admin" } }
             div.stat { b { (count("full_access")) } span { "Full Access" } }
             div.stat { b { (count("manager")) } span { "Manager" } }
@@ -116,7 +119,7 @@ async fn render(
             }
         }
         h2 { "Events per hour, last 7 days" }
-        div.card { (chart::svg(start, &hours)) }
+        div.card { div.chart-wrap { (chart::svg(start, &hours)) } }
         h2 { "Doors" }
         div.grid {
             section.card aria-labelledby="door-stytch" {

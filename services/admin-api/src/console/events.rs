@@ -179,7 +179,9 @@ pub fn rows(company_id: Uuid, events: &[EventView], focus: Option<Uuid>) -> Mark
                                 td data-label="Outcome" { (layout::outcome(&e.outcome)) }
                                 td data-label="User" {
                                     @match e.user_id {
-                                        Some(id) => a href={ "/companies/" (company_id) "/users/" (id) } { "user" },
+                                        Some(id) => a href={ "/companies/" (company_id) "/users/" (id) } {
+                                            (e.stytch_member_id.as_deref().unwrap_or("user"))
+                                        },
                                         None => (layout::dash()),
                                     }
                                     @if !e.user_ids.is_empty() {
