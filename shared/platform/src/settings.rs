@@ -586,8 +586,9 @@ mod tests {
             ("SCIMSYNC__ADMIN__TOKENS_FILE", file.to_str().expect("path")),
         ]))
         .expect("valid");
-        let _ = std::fs::remove_file(&file);
+        // The file is read again each time the tokens are asked for: remove it only after.
         let tokens = s.admin.named_tokens().expect("tokens");
+        let _ = std::fs::remove_file(&file);
         let named: Vec<(&str, AdminRole)> =
             tokens.iter().map(|t| (t.name.as_str(), t.role)).collect();
         assert_eq!(
