@@ -169,12 +169,17 @@ impl Browser {
             .set_window_size(width, 900)
             .await
             .expect("resize");
-        let height = self
-            .eval("return document.documentElement.scrollHeight;")
-            .await
-            .as_u64()
-            .unwrap_or(900)
-            .clamp(600, 6000);
+        // The window is taller than the page's viewport by the browser's own bars (about 140
+        // px even headless): the viewport, which is what the screenshot shows, must get the
+        // page's whole height.
+        let sizes = self
+            .eval(
+                "return [window.outerHeight - window.innerHeight, \
+                 document.documentElement.scrollHeight];",
+            )
+            .await;
+        let bars = sizes[0].as_u64().unwrap_or(0);
+        let height = sizes[1].as_u64().unwrap_or(900).clamp(600, 6000) + bars;
         self.client
             .set_window_size(width, u32::try_from(height).unwrap_or(900))
             .await

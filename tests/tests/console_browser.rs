@@ -315,3 +315,74 @@ async fn a_viewer_sees_no_button_that_changes_anything_and_a_change_sent_anyway_
     browser.close().await;
     app.stop().await;
 }
+
+/// The browser's path now.
+async fn path(browser: &Browser) -> String {
+    browser
+        .client
+        .current_url()
+        .await
+        .expect("url")
+        .path()
+        .to_owned()
+}
+
+/// Waits until the page, as it is now (no reload: it may answer a form), shows `wanted`.
+async fn wait_for_answer(browser: &Browser, wanted: &str) {
+    wait_until(&format!("{wanted:?} on the page"), DEADLINE, || async {
+        browser.text().await.contains(wanted).then_some(())
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_browser_gets_no_page_or_asset_without_a_session_and_no_form_through_without_its_csrf_token(
+) {
+    let app = console::spawn(Services::ADMIN_ONLY).await;
+    let browser = Browser::start().await;
+
+    // Not signed in: every page leads to the sign-in form, an asset is refused.
+    for page in ["/", "/companies", "/audit", "/dead-letters"] {
+        browser.open(&format!("{}{page}", app.admin_url)).await;
+        assert_eq!(path(&browser).await, "/sign-in", "{page}");
+    }
+    for asset in ["console.css", "console.js", "favicon.svg"] {
+        browser
+            .open(&format!("{}/assets/{asset}", app.admin_url))
+            .await;
+        let text = browser.text().await;
+        assert!(text.contains("Not signed in"), "{asset}: {text}");
+    }
+
+    // Signed in, the registration form with its CSRF field taken out, as a form made on
+    // another site would come: refused, and nothing registered.
+    sign_in(&browser, &app, OPERATOR_TOKEN).await;
+    browser.fill("input[name=name]", "Forged").await;
+    browser
+        .eval(
+            "document.querySelector(\"form[action='/companies'] input[name=csrf]\").remove(); \
+             return null;",
+        )
+        .await;
+    browser
+        .click("form[method=post][action='/companies'] button[type=submit]")
+        .await;
+    wait_for_answer(&browser, "Form refused").await;
+    assert_eq!(
+        app.env.count("SELECT count(*) AS n FROM companies").await,
+        0,
+        "nothing registered"
+    );
+
+    // Signed out, the pages close again.
+    browser.open(&format!("{}/companies", app.admin_url)).await;
+    browser.click("form[action='/sign-out'] button").await;
+    wait_until("the sign-in form", DEADLINE, || async {
+        (path(&browser).await == "/sign-in").then_some(())
+    })
+    .await;
+    browser.open(&format!("{}/companies", app.admin_url)).await;
+    assert_eq!(path(&browser).await, "/sign-in", "signed out");
+    browser.close().await;
+    app.stop().await;
+}
