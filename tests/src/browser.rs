@@ -99,15 +99,14 @@ impl Browser {
         self.client.goto(url).await.expect("open page");
     }
 
-    /// The page's text.
+    /// The page's text. Read by one script rather than finding the body and then asking its
+    /// text: a page that loads in between (after a click) would leave a stale body behind.
     pub async fn text(&self) -> String {
-        self.client
-            .find(Locator::Css("body"))
+        self.eval("return document.body ? document.body.innerText : '';")
             .await
-            .expect("body")
-            .text()
-            .await
-            .expect("text")
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
     }
 
     /// Waits until the page's text holds `wanted`, reloading it between looks (the page shows
