@@ -132,7 +132,16 @@ async fn render(
             section.card aria-labelledby="door-scim" {
                 h3 #door-scim { "SCIM 2.0" }
                 dl.fields {
-                    dt { "Tenant URL" } dd { code { (state.console.scim_tenant_url) } }
+                    dt { "Tenant URL" }
+                    dd {
+                        @match &state.console.scim_tenant_url {
+                            Some(url) => code { (url) },
+                            None => span.muted {
+                                "Not known here: set " code { "SCIMSYNC__SCIM__PUBLIC_URL" }
+                                " to the address identity providers reach the SCIM service at."
+                            },
+                        }
+                    }
                     dt { "Active tokens" } dd { (tokens.iter().filter(|t| t.revoked_at.is_none()).count()) " of at most " (scimsync_db::scim_tokens::MAX_ACTIVE) }
                 }
             }

@@ -44,22 +44,23 @@ pub enum SecureCookies {
 pub struct Config {
     pub session_ttl: std::time::Duration,
     pub secure_cookies: SecureCookies,
-    /// Where identity providers reach the SCIM door: `<scim public url>/scim/v2`.
-    pub scim_tenant_url: String,
+    /// Where identity providers reach the SCIM door: `<scim public url>/scim/v2`; `None` when
+    /// no public URL is set and the SCIM service listens on every interface (in a container),
+    /// an address that names no host anyone could reach.
+    pub scim_tenant_url: Option<String>,
 }
 
 impl Config {
     pub fn from_settings(settings: &Settings) -> Self {
-        let base = if settings.scim.public_url.trim().is_empty() {
-            // Local development: the SCIM service's own address.
-            format!("http://{}", settings.scim.listen)
+        let public = settings.scim.public_url.trim().trim_end_matches('/');
+        let base = if !public.is_empty() {
+            Some(public.to_owned())
         } else {
-            settings
-                .scim
-                .public_url
-                .trim()
-                .trim_end_matches('/')
-                .to_owned()
+            // Local development: the SCIM service's own address, when it names a host.
+            match settings.scim.listen.parse::<std::net::SocketAddr>() {
+                Ok(address) if address.ip().is_unspecified() => None,
+                _ => Some(format!("http://{}", settings.scim.listen)),
+            }
         };
         Self {
             session_ttl: std::time::Duration::from_secs(settings.admin.session_ttl_secs),
@@ -68,7 +69,7 @@ impl Config {
                 "never" => SecureCookies::Never,
                 _ => SecureCookies::Auto,
             },
-            scim_tenant_url: format!("{base}/scim/v2"),
+            scim_tenant_url: base.map(|base| format!("{base}/scim/v2")),
         }
     }
 
@@ -129,4 +130,36 @@ pub fn router(state: SharedState) -> Router<SharedState> {
         .route("/sign-in", get(sign_in::form).post(sign_in::sign_in))
         .merge(guarded)
         .layer(middleware::from_fn(headers::secure_page))
+}
+
+#[cfg(test)]
+#[allow(clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    fn config(vars: &[(&str, &str)]) -> Config {
+        let vars = vars.iter().map(|(k, v)| (k.to_string(), v.to_string()));
+        Config::from_settings(&Settings::load_from(vars).expect("settings"))
+    }
+
+    #[test]
+    fn the_tenant_url_is_the_public_url_or_a_listen_address_a_browser_can_reach() {
+        assert_eq!(
+            config(&[("SCIMSYNC__SCIM__PUBLIC_URL", "https://scim.example.com/")]).scim_tenant_url,
+            Some("https://scim.example.com/scim/v2".to_owned())
+        );
+        assert_eq!(
+            config(&[("SCIMSYNC__SCIM__LISTEN", "127.0.0.1:8082")]).scim_tenant_url,
+            Some("http://127.0.0.1:8082/scim/v2".to_owned())
+        );
+        // In a container the service listens on every interface: that address names no host
+        // an identity provider could reach, so the console says to set the public URL instead.
+        for listen in ["0.0.0.0:8082", "[::]:8082"] {
+            assert_eq!(
+                config(&[("SCIMSYNC__SCIM__LISTEN", listen)]).scim_tenant_url,
+                None,
+                "{listen}"
+            );
+        }
+    }
 }
