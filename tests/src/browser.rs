@@ -46,6 +46,9 @@ impl Browser {
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
+            // Its own process group, which the Chromium it starts joins: dropping the browser
+            // ends the whole group (see Drop), so a test that fails midway leaves none running.
+            .process_group(0)
             .kill_on_drop(true)
             .spawn()
             .expect("start chromedriver");
@@ -198,9 +201,29 @@ impl Browser {
         format!("{}={}", cookie.name(), cookie.value())
     }
 
-    pub async fn close(mut self) {
+    /// The browser's profile folder, removed when it closes.
+    pub fn profile(&self) -> &Path {
+        &self.profile
+    }
+
+    /// Ends the WebDriver session (Chromium quits), then the rest as any drop does.
+    pub async fn close(self) {
         let _ = self.client.clone().close().await;
-        let _ = self.driver.kill().await;
+    }
+}
+
+impl Drop for Browser {
+    /// Kills chromedriver's process group, Chromium's processes included, and removes the
+    /// profile. Killing chromedriver alone would leave Chromium running, orphaned, whenever a
+    /// test panics before `close`.
+    fn drop(&mut self) {
+        if let Some(group) = self.driver.id() {
+            let _ = std::process::Command::new("kill")
+                .args(["-KILL", "--", &format!("-{group}")])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
+        }
         let _ = std::fs::remove_dir_all(&self.profile);
     }
 }
