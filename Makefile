@@ -33,7 +33,8 @@ up: ## Install and start PostgreSQL + RabbitMQ, build, migrate, start the servic
 	echo
 	echo "scimsync is up:"
 	echo "  ingest (webhooks)    http://127.0.0.1:8080"
-	echo "  admin API            http://127.0.0.1:8081"
+	echo "  admin console        http://127.0.0.1:8081/  (docs/console.md)"
+	echo "  admin API            http://127.0.0.1:8081/api/v1"
 	echo "  SCIM 2.0 (tenant URL) http://127.0.0.1:8082/scim/v2"
 	echo "  RabbitMQ management  http://127.0.0.1:55673  (guest / guest)"
 	echo "  PostgreSQL           $$SCIMSYNC__DATABASE__URL"

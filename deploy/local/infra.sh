@@ -3,7 +3,9 @@
 # run as plain background processes bound to 127.0.0.1 only, with all data, logs and pids
 # under the git-ignored .local/ folder at the repository root. No docker needed.
 #
-#   deploy/local/infra.sh install   install what is missing (Debian packages), nothing else
+#   deploy/local/infra.sh install   install what is missing (Debian packages: the two servers,
+#                                   curl, and chromium + chromium-driver for the console's
+#                                   browser tests), nothing else
 #   deploy/local/infra.sh start     start both servers (idempotent) and wait until ready
 #   deploy/local/infra.sh stop      stop what `start` started (idempotent)
 #   deploy/local/infra.sh status    tell whether each server is up
@@ -99,11 +101,13 @@ pids_of() { # pids_of USER COMMAND: pids of USER's processes named COMMAND (no p
 
 cmd_install() {
     local missing=() pkg
-    for pkg in "postgresql-$PG_VERSION" rabbitmq-server curl; do
+    # chromium and chromium-driver: the console's tests drive a real headless browser over
+    # WebDriver; fonts-dejavu-core gives its screenshots readable text.
+    for pkg in "postgresql-$PG_VERSION" rabbitmq-server curl chromium chromium-driver fonts-dejavu-core; do
         pkg_installed "$pkg" || missing+=("$pkg")
     done
     if ((${#missing[@]} == 0)); then
-        log "install: postgresql-$PG_VERSION, rabbitmq-server and curl are already installed"
+        log "install: postgresql-$PG_VERSION, rabbitmq-server, curl, chromium and chromium-driver are already installed"
         return 0
     fi
     [[ "$(id -u)" == 0 ]] || die "install: must run as root to install: ${missing[*]}"

@@ -9,6 +9,8 @@
 
 pub mod app;
 pub mod broker;
+pub mod browser;
+pub mod console;
 pub mod env;
 pub mod events;
 pub mod observe;

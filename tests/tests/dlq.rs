@@ -3,7 +3,6 @@
 // Test support: a failed expectation is the test failing, so unwrap/expect/panic are the point.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use indicatif::ProgressBar;
 use lapin::options::{BasicGetOptions, BasicNackOptions};
 use scimctl::dlq::filter::Filter;
 use scimctl::dlq::letter::DeadLetteredBy;
@@ -34,7 +33,7 @@ fn replay_options(filter: Filter) -> ReplayOptions {
 }
 
 async fn run_replay(app: &TestApp, options: &ReplayOptions) -> ReplaySummary {
-    replay(&app.env.amqp_url, &dlq(), options, &ProgressBar::hidden())
+    replay(&app.env.amqp_url, &dlq(), options, &|_| {})
         .await
         .expect("replay")
 }
@@ -147,12 +146,12 @@ async fn a_replay_killed_between_republish_and_removal_loses_nothing() {
             crash_after_publish: true,
             ..replay_options(Filter::reason(DeadLetterReason::UnknownOrganization))
         },
-        &ProgressBar::hidden(),
+        &|_| {},
     )
     .await
     .expect_err("the replay stops like a crash");
     assert!(
-        crashed.downcast_ref::<SimulatedCrash>().is_some(),
+        matches!(crashed, scimsync_dlq::Error::Crash(SimulatedCrash)),
         "{crashed}"
     );
 
@@ -280,7 +279,7 @@ async fn purge_needs_yes_and_deletes_only_what_the_filter_selects() {
             queue: scimctl::dlq::QueuesArg {
                 queue: Some(DLQ.into()),
             },
-            filter: Filter::default(),
+            filter: scimctl::dlq::FilterArgs::default(),
             yes: false,
         },
     )

@@ -6,7 +6,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use scimctl::dlq::filter::Filter;
-use scimctl::dlq::{self, all_queues, show, Command, QueuesArg, ReplayArgs};
+use scimctl::dlq::{self, all_queues, show, Command, FilterArgs, QueuesArg, ReplayArgs};
 use scimsync_schema::topology::{GROUP_RESOLVER, MANAGER_LINKER, USER_UPSERT};
 use scimsync_schema::Concern;
 use scimsync_tests::app::{Services, DEADLINE};
@@ -54,18 +54,14 @@ async fn every_dead_letter(app: &TestApp) -> Vec<scimctl::dlq::letter::DeadLette
     letters
 }
 
-fn of_company(org: &str) -> Filter {
-    Filter {
-        company: Some(org.into()),
-        ..Filter::default()
-    }
-}
-
 /// `scimctl dlq replay --company ORG [--dry-run]`: no `--queue`, so every dead-letter queue.
 async fn replay_company(app: &TestApp, org: &str, dry_run: bool) {
     let args = ReplayArgs {
         queue: QueuesArg::default(),
-        filter: of_company(org),
+        filter: FilterArgs {
+            company: Some(org.into()),
+            ..FilterArgs::default()
+        },
         limit: None,
         rate: None,
         dry_run,
@@ -80,7 +76,7 @@ async fn replay_company(app: &TestApp, org: &str, dry_run: bool) {
 async fn purge_everything(app: &TestApp, yes: bool) -> anyhow::Result<()> {
     let purge = Command::Purge {
         queue: QueuesArg::default(),
-        filter: Filter::default(),
+        filter: FilterArgs::default(),
         yes,
     };
     dlq::run(&app.env.settings, purge).await
