@@ -4,6 +4,8 @@
 # under the git-ignored .local/ folder at the repository root. No docker needed.
 #
 #   deploy/local/infra.sh install   install what is missing (Debian packages), nothing else
+#   deploy/local/infra.sh install image   install what building and running the image needs
+#                                   (podman, runc, debootstrap: deploy/image/image.sh install)
 #   deploy/local/infra.sh start     start both servers (idempotent) and wait until ready
 #   deploy/local/infra.sh stop      stop what `start` started (idempotent)
 #   deploy/local/infra.sh status    tell whether each server is up
@@ -508,7 +510,13 @@ usage() {
 }
 
 case "${1:-}" in
-    install) cmd_install ;;
+    install)
+        case "${2:-}" in
+            '') cmd_install ;;
+            # Only on request: the tests and `make up` need no container tools.
+            image) exec "$ROOT/deploy/image/image.sh" install ;;
+            *) die "install what? nothing (PostgreSQL and RabbitMQ) or image" ;;
+        esac ;;
     start) cmd_start ;;
     stop) cmd_stop ;;
     status) cmd_status ;;
