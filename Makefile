@@ -69,7 +69,7 @@ deploy-check: ## Render, validate and scan k8s/, the Dockerfile and compose (off
 
 # The image without Docker or a registry: podman from Debian, bases from Debian's archive when
 # none can be pulled, everything under .local/containers (docs/deploy.md, "Build the image
-# without Docker"). Not part of `make test`: a first build takes about 40 minutes here.
+# without Docker"). Not part of `make test` or CI: a first build takes over an hour here.
 image: ## Build deploy/Dockerfile with podman into localhost/scimsync:local (no registry needed)
 	$(INFRA) install image
 	deploy/image/image.sh build
