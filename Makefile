@@ -40,10 +40,14 @@ up: ## Install and start PostgreSQL + RabbitMQ, build, migrate, start the servic
 	echo "  PostgreSQL           $$SCIMSYNC__DATABASE__URL"
 	echo "Logs: make logs    Stop everything: make down"
 
-demo: up ## Start everything, simulate a 1,000-person organisation, print a summary
+demo: up ## Start everything, simulate organisations through both doors (Stytch, SCIM), print summaries
 	$(LOCAL_ENV)
 	echo "+ $(SCIMSIM) simulate --users 1000 --order random --churn 200 --duplicates 0.05"
 	$(SCIMSIM) simulate --users 1000 --order random --churn 200 --duplicates 0.05
+	echo "+ $(SCIMSIM) simulate --via scim --users 1000 --churn 200 --duplicates 0.05"
+	$(SCIMSIM) simulate --via scim --users 1000 --churn 200 --duplicates 0.05
+	echo "+ $(SCIMSIM) simulate --via scim --dialect entra-2020 --users 300 --churn 60 --seed 2"
+	$(SCIMSIM) simulate --via scim --dialect entra-2020 --users 300 --churn 60 --seed 2
 
 drill: up ## Start everything, crash each part of it during a simulation (nothing may be lost), then make image-check
 	deploy/local/drill.sh

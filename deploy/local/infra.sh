@@ -25,6 +25,8 @@ RUN_DIR="$LOCAL/run"
 LOG_DIR="$LOCAL/log"
 
 READY_DEADLINE_SECS="${SCIMSYNC_INFRA_DEADLINE_SECS:-60}"
+# A server recovering from a crash (alive, replaying or checkpointing) gets this long instead.
+PG_RECOVERY_DEADLINE_SECS="${SCIMSYNC_PG_RECOVERY_DEADLINE_SECS:-600}"
 
 # --- PostgreSQL -------------------------------------------------------------------------------
 PG_VERSION=15
@@ -262,7 +264,19 @@ pg_start() {
 
 pg_wait_ready() {
     local t0="$1" deadline=$((SECONDS + READY_DEADLINE_SECS))
+    local recovery_deadline=$((SECONDS + PG_RECOVERY_DEADLINE_SECS)) said=0
     until pg_ready; do
+        # After a crash the server replays its WAL, then syncs every file of every database in
+        # its end-of-recovery checkpoint: on a busy disk that alone can take a minute. While the
+        # server is alive and says so, it is recovering, not failing: wait longer.
+        if ((SECONDS >= deadline && SECONDS < recovery_deadline)) \
+            && [[ -s "$PG_DATA/postmaster.pid" ]] && pid_alive "$PG_DATA/postmaster.pid" \
+            && tail -n 5 "$PG_LOG" | grep -Eq 'recovery|starting up|checkpoint starting'; then
+            ((said)) || log "postgres: still recovering after ${READY_DEADLINE_SECS}s; waiting up to ${PG_RECOVERY_DEADLINE_SECS}s"
+            said=1
+            sleep 0.5
+            continue
+        fi
         if ((SECONDS >= deadline)); then
             tail -n 20 "$PG_LOG" >&2 || true
             die "postgres: not ready on $PG_HOST:$PG_PORT after ${READY_DEADLINE_SECS}s; see $PG_LOG"

@@ -8,6 +8,7 @@
 use scimctl::dlq::filter::Filter;
 use scimctl::dlq::{self, all_queues, show, Command, QueuesArg, ReplayArgs};
 use scimsync_schema::topology::{GROUP_RESOLVER, MANAGER_LINKER, USER_UPSERT};
+use scimsync_schema::Concern;
 use scimsync_tests::app::{Services, DEADLINE};
 use scimsync_tests::broker::Broker;
 use scimsync_tests::events::{create, group, t, with_groups, with_manager};
@@ -204,8 +205,7 @@ async fn a_company_registered_late_gets_its_members_groups_and_managers_back_by_
 async fn every_message_names_its_company_events_and_announcements_alike() {
     // No group-resolver or manager-linker: what is published for them stays on their queues.
     let services = Services {
-        group_resolver: false,
-        manager_linker: false,
+        workers: &[Concern::UserUpsert],
         ..Services::default()
     };
     let app = TestApp::spawn_with(services, |_| {}).await;

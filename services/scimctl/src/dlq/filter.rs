@@ -4,14 +4,16 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use clap::Args;
+use scimsync_schema::DeadLetterReason;
 
 use super::letter::DeadLetter;
 
 #[derive(Debug, Clone, Default, Args)]
 pub struct Filter {
-    /// Only dead letters with this reason (e.g. unknown_organization, delivery_limit).
+    /// Only dead letters with this reason (e.g. unknown_organization, delivery_limit); any
+    /// other word is refused with the list of reasons.
     #[arg(long)]
-    pub reason: Option<String>,
+    pub reason: Option<DeadLetterReason>,
     /// Only this event type (e.g. scim.member.create).
     #[arg(long = "event-type")]
     pub event_type: Option<String>,
@@ -26,9 +28,9 @@ pub struct Filter {
 }
 
 impl Filter {
-    pub fn reason(reason: &str) -> Self {
+    pub fn reason(reason: DeadLetterReason) -> Self {
         Self {
-            reason: Some(reason.to_owned()),
+            reason: Some(reason),
             ..Self::default()
         }
     }
@@ -45,7 +47,7 @@ impl Filter {
                 .failed_at
                 .is_some_and(|at| (now - at).to_std().is_ok_and(|elapsed| elapsed >= age)),
         };
-        self.reason.as_deref().is_none_or(|r| r == letter.reason)
+        self.reason.is_none_or(|r| r.as_str() == letter.reason)
             && same(&self.event_type, &letter.event_type)
             && (same(&self.company, &letter.organization_id)
                 || same(&self.company, &letter.company_id))
@@ -105,15 +107,34 @@ mod tests {
         l
     }
 
+    /// A misspelt reason would select nothing, and a purge or replay "of nothing" would hide
+    /// the mistake: it is refused, with the reasons there are.
+    #[test]
+    fn a_reason_no_worker_gives_is_refused_naming_the_reasons() {
+        use clap::Parser;
+        #[derive(Debug, Parser)]
+        struct Cli {
+            #[command(flatten)]
+            filter: Filter,
+        }
+        let error = Cli::try_parse_from(["dlq", "--reason", "unknown_organisation"])
+            .expect_err("not a reason");
+        let shown = error.to_string();
+        assert!(shown.contains("unknown_organization"), "{shown}");
+        assert!(shown.contains("delivery_limit"), "{shown}");
+        let cli = Cli::try_parse_from(["dlq", "--reason", "delivery_limit"]).expect("a reason");
+        assert_eq!(cli.filter.reason, Some(DeadLetterReason::DeliveryLimit));
+    }
+
     #[test]
     fn every_given_criterion_must_match() {
         let now = Utc::now();
         let hour_ago = now - chrono::Duration::hours(1);
         let l = letter("unknown_organization", Some("org-1"), Some(hour_ago));
         assert!(Filter::default().matches(&l, now));
-        assert!(Filter::reason("unknown_organization").matches(&l, now));
-        assert!(!Filter::reason("undecodable").matches(&l, now));
-        let mut f = Filter::reason("unknown_organization");
+        assert!(Filter::reason(DeadLetterReason::UnknownOrganization).matches(&l, now));
+        assert!(!Filter::reason(DeadLetterReason::Undecodable).matches(&l, now));
+        let mut f = Filter::reason(DeadLetterReason::UnknownOrganization);
         f.company = Some("org-2".into());
         assert!(!f.matches(&l, now));
         f.company = Some("org-1".into());
