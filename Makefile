@@ -16,11 +16,12 @@ SCIMSIM := target/debug/scimsim
 # Exports the database and AMQP URLs for the services and the tests (SCIMSYNC_TEST_*).
 LOCAL_ENV := eval "$$($(INFRA) env)"
 
-.PHONY: help up down infra require-nextest test lint fmt migrate logs status deploy-check demo drill bench
+.PHONY: help up down infra require-nextest test lint fmt migrate logs status deploy-check demo drill bench \
+	image image-check test-under-load
 
 help: ## List the targets
 	@echo "Usage: make <target>"
-	@awk 'BEGIN { FS = ":.*## " } /^[a-zA-Z0-9_-]+:.*## / { printf "  %-8s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
+	@awk 'BEGIN { FS = ":.*## " } /^[a-zA-Z0-9_-]+:.*## / { printf "  %-13s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
 
 up: ## Install and start PostgreSQL + RabbitMQ, build, migrate, start the services
 	@$(INFRA) install
@@ -49,8 +50,9 @@ demo: up ## Start everything, simulate organisations through both doors (Stytch,
 	echo "+ $(SCIMSIM) simulate --via scim --dialect entra-2020 --users 300 --churn 60 --seed 2"
 	$(SCIMSIM) simulate --via scim --dialect entra-2020 --users 300 --churn 60 --seed 2
 
-drill: up ## Start everything, then crash each part of it during a simulation; nothing may be lost
+drill: up ## Start everything, crash each part of it during a simulation (nothing may be lost), then make image-check
 	deploy/local/drill.sh
+	$(MAKE) image-check
 
 bench: ## Benchmark a release build of everything (long); writes deploy/bench/results.md
 	deploy/bench/run.sh
@@ -70,6 +72,18 @@ status: ## Show whether the infrastructure and the services are up
 deploy-check: ## Render, validate and scan k8s/, the Dockerfile and compose (offline)
 	deploy/checks/run.sh
 
+# The image without Docker or a registry: podman from Debian, bases from Debian's archive when
+# none can be pulled, everything under .local/containers (docs/deploy.md, "Build the image
+# without Docker"). Not part of `make test` or CI: a first build takes over an hour here.
+image: ## Build deploy/Dockerfile with podman into localhost/scimsync:local (no registry needed)
+	$(INFRA) install image
+	deploy/image/image.sh build
+
+image-check: image ## Build the image, start every program in it against the local PostgreSQL and RabbitMQ, wait for each one's health
+	$(INFRA) install
+	$(INFRA) start
+	deploy/image/image.sh check
+
 # Some tests read process-wide counters (what the workers handled), which only nextest's one
 # process per test keeps to one test: `cargo test` would run them side by side, so it is no
 # fallback.
@@ -85,6 +99,19 @@ test: require-nextest deploy-check ## Run every test with cargo-nextest (starts 
 	$(INFRA) start
 	$(LOCAL_ENV)
 	cargo nextest run --workspace --no-fail-fast
+
+# The suite's waits must hold on a loaded machine: `make test` twice in a row with stress-ng
+# keeping every CPU busy beside it; each run's wall time is printed.
+test-under-load: require-nextest ## Run make test twice with stress-ng loading every CPU beside it
+	$(INFRA) install
+	stress-ng --cpu "$$(nproc)" --timeout 0 --quiet &
+	stress=$$!
+	trap 'kill $$stress 2>/dev/null || true' EXIT
+	for run in 1 2; do
+		t0=$$SECONDS
+		$(MAKE) test
+		echo "test-under-load: run $$run passed in $$((SECONDS - t0)) s beside stress-ng --cpu $$(nproc)"
+	done
 
 lint: ## Check formatting and run clippy with warnings as errors
 	cargo fmt --all -- --check

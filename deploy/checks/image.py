@@ -7,16 +7,20 @@ notices and no render fails on. So, statically:
 - the Dockerfile copies exactly the binaries the workspace's deployables build: the members
   under `services/` (each `[[bin]]` of a member's Cargo.toml, or its package name for a
   `src/main.rs`, and every `src/bin/*.rs`). Tools elsewhere (the simulator under `tests/`) are
-  not shipped;
+  not shipped. A binary counts as copied when a stage names it (`target/release/NAME` in a
+  RUN) and the last stage, the image, copies from that stage (`COPY --from=`): a builder
+  that builds everything is no use if the runtime stage takes nothing from it;
 - every container that runs the scimsync image (Deployments, Jobs, CronJobs, init containers of
-  the rendered overlays) and every compose service built from the Dockerfile runs one of those
-  binaries: its `command` (compose: `entrypoint`, else `command`), else the image's `CMD`.
+  the rendered overlays) and every compose service built from the Dockerfile or naming the
+  scimsync image runs one of those binaries: its `command` (compose: `entrypoint`, else
+  `command`), else the image's `CMD`.
 
 Commands of health checks and lifecycle hooks (bash, sleep) come from the base image and are
 not checked here.
 
 `self_test` proves the check can fail: it removes each binary from the real Dockerfile in turn
-and expects a problem naming that program wherever it runs.
+and expects a problem naming that program wherever it runs; then it drops the last stage's
+`COPY --from=` and expects every binary reported.
 """
 
 from __future__ import annotations
@@ -53,19 +57,40 @@ def instructions(dockerfile: str) -> list[tuple[str, str]]:
     return [(l.split(None, 1)[0].upper(), l.split(None, 1)[1] if " " in l else "") for l in logical]
 
 
+def copy_sources(arguments: str) -> set[str]:
+    """The stages a COPY takes from (`--from=NAME`), lower-cased as stage names compare."""
+    return {word.split("=", 1)[1].lower() for word in arguments.split() if word.startswith("--from=")}
+
+
 def image_programs(dockerfile: str) -> tuple[set[str], str | None]:
-    """The binaries the image holds, and the program its CMD runs."""
-    copied: set[str] = set()
+    """The binaries the image holds (named in a stage the last stage copies from), and the
+    program its CMD runs."""
+    named: list[set[str]] = []  # per stage, the binaries its RUNs name
+    stage_index: dict[str, int] = {}  # a stage's name, or its index, -> its index
+    taken: set[str] = set()  # the stages the current (in the end: the last) stage copies from
     default = None
     for instruction, arguments in instructions(dockerfile):
-        if instruction == "RUN":
-            copied |= set(RELEASE_BINARY.findall(arguments))
+        if instruction == "FROM":
+            words = arguments.split()
+            stage_index[str(len(named))] = len(named)
+            if len(words) >= 3 and words[1].upper() == "AS":
+                stage_index[words[2].lower()] = len(named)
+            named.append(set())
+            taken = set()
+        elif instruction == "RUN" and named:
+            named[-1] |= set(RELEASE_BINARY.findall(arguments))
+        elif instruction == "COPY":
+            taken |= copy_sources(arguments)
         elif instruction == "CMD":
             try:
                 command = json.loads(arguments)
             except json.JSONDecodeError:
                 command = shlex.split(arguments)
             default = command[0] if command else None
+    copied: set[str] = set()
+    for source in taken:
+        if source in stage_index:
+            copied |= named[stage_index[source]]
     return copied, default
 
 
@@ -120,16 +145,18 @@ def manifest_programs(docs: list[dict], default: str | None):
 def compose_programs(path: Path, dockerfile: Path, default: str | None):
     """(service name, program) for every service of the compose file at `path` built from
     `dockerfile` (its build context is relative to the compose file, the Dockerfile to the
-    context)."""
+    context), or with no build of its own running the scimsync image (built by another service,
+    or pulled)."""
     compose = yaml.safe_load(path.read_text())
     for name, svc in (compose.get("services") or {}).items():
         build = svc.get("build")
         if isinstance(build, str):
             build = {"context": build}
-        if not isinstance(build, dict):
-            continue
-        context = path.parent / build.get("context", ".")
-        if (context / build.get("dockerfile", "Dockerfile")).resolve() != dockerfile.resolve():
+        if isinstance(build, dict):
+            context = path.parent / build.get("context", ".")
+            if (context / build.get("dockerfile", "Dockerfile")).resolve() != dockerfile.resolve():
+                continue
+        elif not is_our_image(str(svc.get("image") or "")):
             continue
         command = svc.get("entrypoint") or svc.get("command") or [default]
         if isinstance(command, str):
@@ -207,6 +234,12 @@ def self_test(dockerfile: Path, root: Path, rendered: dict[str, list[dict]], com
                 wrong.append(f"without {name}: no problem starting {start!r}")
     if places == 0:
         wrong.append("no container or compose service runs any binary of the image: the test proved nothing")
+    unshipped = re.sub(r"(?m)^COPY --from=.*$", "", text)
+    report = new_report()
+    check_image(dockerfile, root, rendered, compose, report, unshipped)
+    for name in sorted(copied):
+        if not any(f"does not copy {name} into the image" in p for p in report.problems):
+            wrong.append(f"with no COPY --from= in the last stage: {name} was not reported ({report.problems})")
     extra = text.replace("target/release/", "target/release/not-a-binary target/release/", 1)
     report = new_report()
     check_image(dockerfile, root, rendered, compose, report, extra)

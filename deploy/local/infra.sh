@@ -6,6 +6,8 @@
 #   deploy/local/infra.sh install   install what is missing (Debian packages: the two servers,
 #                                   curl, and chromium + chromium-driver for the console's
 #                                   browser tests), nothing else
+#   deploy/local/infra.sh install image   install what building and running the image needs
+#                                   (podman, runc, debootstrap: deploy/image/image.sh install)
 #   deploy/local/infra.sh start     start both servers (idempotent) and wait until ready
 #   deploy/local/infra.sh stop      stop what `start` started (idempotent)
 #   deploy/local/infra.sh status    tell whether each server is up
@@ -102,12 +104,13 @@ pids_of() { # pids_of USER COMMAND: pids of USER's processes named COMMAND (no p
 cmd_install() {
     local missing=() pkg
     # chromium and chromium-driver: the console's tests drive a real headless browser over
-    # WebDriver; fonts-dejavu-core gives its screenshots readable text.
-    for pkg in "postgresql-$PG_VERSION" rabbitmq-server curl chromium chromium-driver fonts-dejavu-core; do
+    # WebDriver; fonts-dejavu-core gives its screenshots readable text. stress-ng loads the CPUs
+    # for `make test-under-load`, which proves the suite's waits hold on a busy machine.
+    for pkg in "postgresql-$PG_VERSION" rabbitmq-server curl chromium chromium-driver fonts-dejavu-core stress-ng; do
         pkg_installed "$pkg" || missing+=("$pkg")
     done
     if ((${#missing[@]} == 0)); then
-        log "install: postgresql-$PG_VERSION, rabbitmq-server, curl, chromium and chromium-driver are already installed"
+        log "install: postgresql-$PG_VERSION, rabbitmq-server, curl, chromium, chromium-driver and stress-ng are already installed"
         return 0
     fi
     [[ "$(id -u)" == 0 ]] || die "install: must run as root to install: ${missing[*]}"
@@ -526,7 +529,13 @@ usage() {
 }
 
 case "${1:-}" in
-    install) cmd_install ;;
+    install)
+        case "${2:-}" in
+            '') cmd_install ;;
+            # Only on request: the tests and `make up` need no container tools.
+            image) exec "$ROOT/deploy/image/image.sh" install ;;
+            *) die "install what? nothing (PostgreSQL and RabbitMQ) or image" ;;
+        esac ;;
     start) cmd_start ;;
     stop) cmd_stop ;;
     status) cmd_status ;;
