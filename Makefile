@@ -33,16 +33,21 @@ up: ## Install and start PostgreSQL + RabbitMQ, build, migrate, start the servic
 	echo
 	echo "scimsync is up:"
 	echo "  ingest (webhooks)    http://127.0.0.1:8080"
-	echo "  admin API            http://127.0.0.1:8081"
+	echo "  admin console        http://127.0.0.1:8081/  (docs/console.md)"
+	echo "  admin API            http://127.0.0.1:8081/api/v1"
 	echo "  SCIM 2.0 (tenant URL) http://127.0.0.1:8082/scim/v2"
 	echo "  RabbitMQ management  http://127.0.0.1:55673  (guest / guest)"
 	echo "  PostgreSQL           $$SCIMSYNC__DATABASE__URL"
 	echo "Logs: make logs    Stop everything: make down"
 
-demo: up ## Start everything, simulate a 1,000-person organisation, print a summary
+demo: up ## Start everything, simulate organisations through both doors (Stytch, SCIM), print summaries
 	$(LOCAL_ENV)
 	echo "+ $(SCIMSIM) simulate --users 1000 --order random --churn 200 --duplicates 0.05"
 	$(SCIMSIM) simulate --users 1000 --order random --churn 200 --duplicates 0.05
+	echo "+ $(SCIMSIM) simulate --via scim --users 1000 --churn 200 --duplicates 0.05"
+	$(SCIMSIM) simulate --via scim --users 1000 --churn 200 --duplicates 0.05
+	echo "+ $(SCIMSIM) simulate --via scim --dialect entra-2020 --users 300 --churn 60 --seed 2"
+	$(SCIMSIM) simulate --via scim --dialect entra-2020 --users 300 --churn 60 --seed 2
 
 drill: up ## Start everything, then crash each part of it during a simulation; nothing may be lost
 	deploy/local/drill.sh

@@ -1,15 +1,19 @@
 #!/usr/bin/env bash
 # A resilience drill against the running system (`make up` first, or `make drill`): while
-# `scimsim simulate` plays an organisation's first sync and churn at a steady rate, crash every
-# part of the system in turn and bring it back. Each service gets SIGKILL (no clean shutdown:
+# `scimsim simulate` plays two organisations' first sync and churn at a steady rate, one through
+# each door (Stytch webhooks to ingest, and Entra-style SCIM requests to the SCIM service, whose
+# outbox must carry every answered write to the queue), crash every part of the system in turn
+# and bring it back. Each service gets SIGKILL (no clean shutdown:
 # whatever it held in flight is lost with it), RabbitMQ's VM gets SIGKILL, PostgreSQL stops in
 # immediate mode (it recovers from its WAL). The simulation must still converge to the
 # generated truth with no mismatch, and nothing may be dead-lettered.
 #
-#   deploy/local/drill.sh [--users N] [--churn N] [--rate PER_SEC] [--every SECS] [--seed S]
+#   deploy/local/drill.sh [--users N] [--churn N] [--rate PER_SEC] [--scim-users N]
+#                         [--scim-rate PER_SEC] [--every SECS] [--seed S]
 #
-# Defaults: 3,000 people, 3,000 churn operations, 100 webhooks/s (about a minute of sending), a
-# crash 3 s after the system is back from the one before. Every crash must land while the
+# Defaults: 3,000 people, 3,000 churn operations, 100 webhooks/s (about a minute of sending); at
+# the same time 1,500 people and 1,500 changes at 50 changes/s through the SCIM door (each change
+# is one to a few requests); a crash 3 s after the system is back from the one before. Every crash must land while the
 # simulation still runs, or the drill fails (send more, or more slowly). The services are those of SCIMSYNC_BIN_DIR (default target/debug), as for
 # deploy/local/services.sh. Exit status: 0 when the product converged with nothing lost.
 set -euo pipefail
@@ -25,6 +29,8 @@ SCIMSIM="$BIN_DIR/scimsim"
 USERS=3000
 CHURN=3000
 RATE=100
+SCIM_USERS=1500
+SCIM_RATE=50
 EVERY=3
 SEED=11
 while (($#)); do
@@ -32,6 +38,8 @@ while (($#)); do
         --users) USERS="$2"; shift 2 ;;
         --churn) CHURN="$2"; shift 2 ;;
         --rate) RATE="$2"; shift 2 ;;
+        --scim-users) SCIM_USERS="$2"; shift 2 ;;
+        --scim-rate) SCIM_RATE="$2"; shift 2 ;;
         --every) EVERY="$2"; shift 2 ;;
         --seed) SEED="$2"; shift 2 ;;
         -h | --help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
@@ -74,17 +82,21 @@ crash_server() {
 }
 
 before="$(dead_letters)"
-say "simulating $USERS people and $CHURN changes at $RATE webhooks/s; a crash $EVERY s after the system is back from the one before"
+say "simulating $USERS people and $CHURN changes at $RATE webhooks/s through Stytch, and $SCIM_USERS people and as many changes at $SCIM_RATE changes/s through SCIM; a crash $EVERY s after the system is back from the one before"
 "$SCIMSIM" simulate --users "$USERS" --churn "$CHURN" --rate "$RATE" --duplicates 0.05 \
-    --seed "$SEED" --retry-for 60 --timeout 600 &
+    --seed "$SEED" --retry-for 60 --timeout 600 > >(sed 's/^/stytch: /') 2>&1 &
 simulation=$!
-trap 'kill "$simulation" 2>/dev/null || true' EXIT
+"$SCIMSIM" simulate --via scim --users "$SCIM_USERS" --churn "$SCIM_USERS" --rate "$SCIM_RATE" \
+    --duplicates 0.05 --seed "$((SEED + 1))" --retry-for 60 --timeout 600 > >(sed 's/^/scim: /') 2>&1 &
+scim_simulation=$!
+trap 'kill "$simulation" "$scim_simulation" 2>/dev/null || true' EXIT
 
-faults=(ingest user-upsert group-resolver manager-linker rabbitmq postgres admin-api user-upsert)
+faults=(ingest scim user-upsert group-resolver rabbitmq manager-linker scim postgres admin-api user-upsert)
 landed=0
 for fault in "${faults[@]}"; do
     sleep "$EVERY"
     kill -0 "$simulation" 2>/dev/null || break
+    kill -0 "$scim_simulation" 2>/dev/null || break
     case "$fault" in
         rabbitmq | postgres) crash_server "$fault" ;;
         *) crash_service "$fault" ;;
@@ -94,10 +106,13 @@ done
 
 status=0
 wait "$simulation" || status=$?
+scim_status=0
+wait "$scim_simulation" || scim_status=$?
 trap - EXIT
 after="$(dead_letters)"
 say "dead letters: $before before the drill, $after after"
-((status == 0)) || die "the simulation failed (exit $status): see its report above"
+((status == 0)) || die "the Stytch door's simulation failed (exit $status): see its report above"
+((scim_status == 0)) || die "the SCIM door's simulation failed (exit $scim_status): see its report above"
 ((landed == ${#faults[@]})) || die "only $landed of ${#faults[@]} crashes landed while the simulation ran; send more (--users, --churn) or more slowly (--rate)"
 ((after <= before)) || die "$((after - before)) message(s) dead-lettered during the drill; see scimctl dlq list"
-say "passed: ${#faults[@]} crashes, 0 mismatches, nothing dead-lettered"
+say "passed: ${#faults[@]} crashes, both doors converged with 0 mismatches, nothing dead-lettered"

@@ -3,7 +3,9 @@
 # run as plain background processes bound to 127.0.0.1 only, with all data, logs and pids
 # under the git-ignored .local/ folder at the repository root. No docker needed.
 #
-#   deploy/local/infra.sh install   install what is missing (Debian packages), nothing else
+#   deploy/local/infra.sh install   install what is missing (Debian packages: the two servers,
+#                                   curl, and chromium + chromium-driver for the console's
+#                                   browser tests), nothing else
 #   deploy/local/infra.sh start     start both servers (idempotent) and wait until ready
 #   deploy/local/infra.sh stop      stop what `start` started (idempotent)
 #   deploy/local/infra.sh status    tell whether each server is up
@@ -23,6 +25,8 @@ RUN_DIR="$LOCAL/run"
 LOG_DIR="$LOCAL/log"
 
 READY_DEADLINE_SECS="${SCIMSYNC_INFRA_DEADLINE_SECS:-60}"
+# A server recovering from a crash (alive, replaying or checkpointing) gets this long instead.
+PG_RECOVERY_DEADLINE_SECS="${SCIMSYNC_PG_RECOVERY_DEADLINE_SECS:-600}"
 
 # --- PostgreSQL -------------------------------------------------------------------------------
 PG_VERSION=15
@@ -97,11 +101,13 @@ pids_of() { # pids_of USER COMMAND: pids of USER's processes named COMMAND (no p
 
 cmd_install() {
     local missing=() pkg
-    for pkg in "postgresql-$PG_VERSION" rabbitmq-server curl; do
+    # chromium and chromium-driver: the console's tests drive a real headless browser over
+    # WebDriver; fonts-dejavu-core gives its screenshots readable text.
+    for pkg in "postgresql-$PG_VERSION" rabbitmq-server curl chromium chromium-driver fonts-dejavu-core; do
         pkg_installed "$pkg" || missing+=("$pkg")
     done
     if ((${#missing[@]} == 0)); then
-        log "install: postgresql-$PG_VERSION, rabbitmq-server and curl are already installed"
+        log "install: postgresql-$PG_VERSION, rabbitmq-server, curl, chromium and chromium-driver are already installed"
         return 0
     fi
     [[ "$(id -u)" == 0 ]] || die "install: must run as root to install: ${missing[*]}"
@@ -260,7 +266,19 @@ pg_start() {
 
 pg_wait_ready() {
     local t0="$1" deadline=$((SECONDS + READY_DEADLINE_SECS))
+    local recovery_deadline=$((SECONDS + PG_RECOVERY_DEADLINE_SECS)) said=0
     until pg_ready; do
+        # After a crash the server replays its WAL, then syncs every file of every database in
+        # its end-of-recovery checkpoint: on a busy disk that alone can take a minute. While the
+        # server is alive and says so, it is recovering, not failing: wait longer.
+        if ((SECONDS >= deadline && SECONDS < recovery_deadline)) \
+            && [[ -s "$PG_DATA/postmaster.pid" ]] && pid_alive "$PG_DATA/postmaster.pid" \
+            && tail -n 5 "$PG_LOG" | grep -Eq 'recovery|starting up|checkpoint starting'; then
+            ((said)) || log "postgres: still recovering after ${READY_DEADLINE_SECS}s; waiting up to ${PG_RECOVERY_DEADLINE_SECS}s"
+            said=1
+            sleep 0.5
+            continue
+        fi
         if ((SECONDS >= deadline)); then
             tail -n 20 "$PG_LOG" >&2 || true
             die "postgres: not ready on $PG_HOST:$PG_PORT after ${READY_DEADLINE_SECS}s; see $PG_LOG"

@@ -1,12 +1,13 @@
-//! The running system for one test: ingest, user-upsert and admin-api in-process.
+//! The running system for one test: ingest, the workers and admin-api in-process.
 
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::AtomicI64;
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
 use scimsync_platform::Settings;
-use scimsync_schema::topology::{WorkQueue, GROUP_RESOLVER, MANAGER_LINKER, USER_UPSERT};
+use scimsync_schema::topology::WorkQueue;
+use scimsync_schema::Concern;
 use serde_json::{json, Value};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -93,9 +94,8 @@ impl Sender {
 #[derive(Clone, Copy)]
 pub struct Services {
     pub ingest: bool,
-    pub user_upsert: bool,
-    pub group_resolver: bool,
-    pub manager_linker: bool,
+    /// The workers to start: every one of [`Concern::ALL`] by default.
+    pub workers: &'static [Concern],
     /// Route ingest's broker connection through this local port (a [`crate::proxy::Proxy`]).
     pub ingest_broker_port: Option<u16>,
 }
@@ -104,9 +104,7 @@ impl Default for Services {
     fn default() -> Self {
         Self {
             ingest: true,
-            user_upsert: true,
-            group_resolver: true,
-            manager_linker: true,
+            workers: Concern::ALL,
             ingest_broker_port: None,
         }
     }
@@ -116,9 +114,7 @@ impl Services {
     /// Only the admin API (always started).
     pub const ADMIN_ONLY: Self = Self {
         ingest: false,
-        user_upsert: false,
-        group_resolver: false,
-        manager_linker: false,
+        workers: &[],
         ingest_broker_port: None,
     };
     /// Ingest (and the admin API), no workers: published messages stay queued.
@@ -198,18 +194,17 @@ impl TestApp {
     pub async fn start_workers(&mut self, services: Services) {
         let broker = Broker::connect(&self.env.amqp_url).await;
         let mut started = Vec::new();
-        for (wanted, queue) in [
-            (services.user_upsert, USER_UPSERT),
-            (services.group_resolver, GROUP_RESOLVER),
-            (services.manager_linker, MANAGER_LINKER),
-        ] {
-            if wanted {
-                // Ingest declares every queue at start-up, so a queue that exists says nothing
-                // about its worker: count its consumers before and after.
-                let before = broker.consumers(queue.name).await.unwrap_or(0);
-                self.spawn_worker(queue);
-                started.push((queue.name, before));
-            }
+        for concern in services.workers {
+            let queue = concern.queue();
+            // Ingest declares every queue at start-up, so a queue that exists says nothing
+            // about its worker: count its consumers before and after.
+            let before = broker.consumers(queue.name).await.unwrap_or(0);
+            let (settings, shutdown) = (self.settings.clone(), self.shutdown.clone());
+            let task =
+                crate::workers::start(*concern, settings, self.clock_offset_secs.clone(), shutdown);
+            self.tasks.push((concern.as_str(), task));
+            self.workers.push(queue);
+            started.push((queue.name, before));
         }
         for (queue, before) in started {
             wait_until(&format!("a new consumer on {queue}"), DEADLINE, || async {
@@ -218,26 +213,6 @@ impl TestApp {
             })
             .await;
         }
-    }
-
-    fn spawn_worker(&mut self, queue: WorkQueue) {
-        let (settings, shutdown) = (self.settings.clone(), self.shutdown.clone());
-        let (name, task) = if queue == USER_UPSERT {
-            let run = scimsync_user_upsert::run(settings, shutdown);
-            ("user-upsert", tokio::spawn(run))
-        } else if queue == GROUP_RESOLVER {
-            let run = scimsync_group_resolver::run(settings, shutdown);
-            ("group-resolver", tokio::spawn(run))
-        } else {
-            let offset = self.clock_offset_secs.clone();
-            let clock: scimsync_manager_linker::Clock = Arc::new(move || {
-                Utc::now() + chrono::Duration::seconds(offset.load(Ordering::Relaxed))
-            });
-            let run = scimsync_manager_linker::run_with_clock(settings, clock, shutdown);
-            ("manager-linker", tokio::spawn(run))
-        };
-        self.tasks.push((name, task));
-        self.workers.push(queue);
     }
 
     /// Waits until the workers have handled every delivery of the webhooks this app accepted

@@ -9,16 +9,20 @@
 
 pub mod app;
 pub mod broker;
+pub mod browser;
+pub mod console;
 pub mod env;
 pub mod events;
 pub mod observe;
 pub mod proxy;
+pub mod python;
 pub mod raw;
 pub mod scim;
 pub mod settle;
 pub mod views;
 pub mod wait;
 pub mod webhooks;
+pub mod workers;
 
 pub use app::TestApp;
 pub use env::TestEnv;

@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use scimsync_schema::Concern;
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -83,7 +84,7 @@ impl TestApp {
     }
 
     /// Waits until this concern logged the event in this company and returns the entry.
-    pub async fn logged_by(&self, company: Uuid, event_id: &str, concern: &str) -> Value {
+    pub async fn logged_by(&self, company: Uuid, event_id: &str, concern: Concern) -> Value {
         wait_until(
             &format!("{concern} to log event {event_id}"),
             DEADLINE,

@@ -9,6 +9,7 @@
 // Test support: a failed expectation is the test failing, so unwrap/expect/panic are the point.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use scimsync_schema::Concern;
 use scimsync_tests::app::Services;
 use scimsync_tests::events::{create, event_id, set_scim, t, update, with_groups, with_manager};
 use scimsync_tests::TestApp;
@@ -24,13 +25,10 @@ async fn backlog_app() -> TestApp {
 }
 
 /// The chosen workers, without ingest.
-fn only(group_resolver: bool, user_upsert: bool) -> Services {
+fn only(workers: &'static [Concern]) -> Services {
     Services {
-        ingest: false,
-        user_upsert,
-        group_resolver,
-        manager_linker: false,
-        ingest_broker_port: None,
+        workers,
+        ..Services::ADMIN_ONLY
     }
 }
 
@@ -84,7 +82,7 @@ async fn a_backlog_applied_in_batches_ends_as_if_applied_one_by_one() {
         let id = event_id(event);
         let app = &app;
         async move {
-            let logged = app.logged_by(company, &id, "user-upsert").await;
+            let logged = app.logged_by(company, &id, Concern::UserUpsert).await;
             assert_eq!(logged["outcome"], outcome, "{id}: {logged}");
         }
     };
@@ -100,7 +98,7 @@ async fn a_backlog_applied_in_batches_ends_as_if_applied_one_by_one() {
         .await
         .unwrap();
     let twin_logged = app
-        .logged_by(company, &event_id(&twin), "user-upsert")
+        .logged_by(company, &event_id(&twin), Concern::UserUpsert)
         .await;
     assert_eq!(
         twin_logged["detail"]["conflicting_user_id"], three["id"],
@@ -207,15 +205,15 @@ async fn new_records_of_a_batch_take_the_memberships_that_arrived_first() {
         app.accept(event).await;
     }
     // The memberships first, for members who have no record yet.
-    app.start_workers(only(true, false)).await;
+    app.start_workers(only(&[Concern::GroupResolver])).await;
     for event in events.iter().step_by(2) {
-        app.logged_by(company, &event_id(event), "group-resolver")
+        app.logged_by(company, &event_id(event), Concern::GroupResolver)
             .await;
     }
-    app.start_workers(only(false, true)).await;
+    app.start_workers(only(&[Concern::UserUpsert])).await;
     for (i, event) in events.iter().enumerate() {
         let logged = app
-            .logged_by(company, &event_id(event), "user-upsert")
+            .logged_by(company, &event_id(event), Concern::UserUpsert)
             .await;
         assert_eq!(logged["outcome"], "created", "{logged}");
         let user = app
@@ -260,10 +258,10 @@ async fn a_batch_announces_its_new_users_in_one_message() {
     for event in &events {
         app.accept(event).await;
     }
-    app.start_workers(only(false, true)).await;
+    app.start_workers(only(&[Concern::UserUpsert])).await;
     for event in &events {
         let logged = app
-            .logged_by(company, &event_id(event), "user-upsert")
+            .logged_by(company, &event_id(event), Concern::UserUpsert)
             .await;
         assert_eq!(logged["outcome"], "created", "{logged}");
     }
@@ -318,14 +316,14 @@ async fn a_new_email_taken_while_the_batch_runs_rejects_only_that_event() {
     // committed yet: the batch's checks cannot see it.
     let other = app.env.db.begin().await.unwrap();
     let other_id = insert_scim_user(&other, company, "m-other", "P3@example.com").await;
-    app.start_workers(only(false, true)).await;
+    app.start_workers(only(&[Concern::UserUpsert])).await;
     // The insert of the batch's new records waits on the other writer's row.
     app.env.wait_for_lock_waiters(1).await;
     other.commit().await.unwrap();
 
     for (i, event) in events.iter().enumerate() {
         let logged = app
-            .logged_by(company, &event_id(event), "user-upsert")
+            .logged_by(company, &event_id(event), Concern::UserUpsert)
             .await;
         let outcome = if i == 3 {
             "rejected_duplicate_email"

@@ -3,7 +3,6 @@
 // Test support: a failed expectation is the test failing, so unwrap/expect/panic are the point.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use indicatif::ProgressBar;
 use lapin::options::{BasicGetOptions, BasicNackOptions};
 use scimctl::dlq::filter::Filter;
 use scimctl::dlq::letter::DeadLetteredBy;
@@ -11,6 +10,7 @@ use scimctl::dlq::replay::{replay, ReplayOptions, ReplaySummary, SimulatedCrash}
 use scimctl::dlq::{list, resolve, show, DeadLetterQueue};
 use scimsync_platform::metrics::metrics;
 use scimsync_schema::topology::USER_UPSERT;
+use scimsync_schema::DeadLetterReason;
 use scimsync_tests::app::{Services, DEADLINE};
 use scimsync_tests::broker::Broker;
 use scimsync_tests::events::{create, event_id, t};
@@ -33,7 +33,7 @@ fn replay_options(filter: Filter) -> ReplayOptions {
 }
 
 async fn run_replay(app: &TestApp, options: &ReplayOptions) -> ReplaySummary {
-    replay(&app.env.amqp_url, &dlq(), options, &ProgressBar::hidden())
+    replay(&app.env.amqp_url, &dlq(), options, &|_| {})
         .await
         .expect("replay")
 }
@@ -65,7 +65,10 @@ async fn an_unknown_organization_is_dead_lettered_then_replayed_once_the_company
     // Listing and showing read every message and lose none.
     let counts = list::list(&app.env.amqp_url, &[dlq()]).await.expect("list");
     assert_eq!(counts[0].messages, 1);
-    assert_eq!(counts[0].groups[0].reason, "unknown_organization");
+    assert_eq!(
+        counts[0].groups[0].reason,
+        DeadLetterReason::UnknownOrganization.as_str()
+    );
     assert_eq!(counts[0].groups[0].event_type, "scim.member.create");
     for _ in 0..3 {
         let shown = show::show(&app.env.amqp_url, &dlq(), &Filter::default(), 20)
@@ -73,7 +76,10 @@ async fn an_unknown_organization_is_dead_lettered_then_replayed_once_the_company
             .expect("show");
         assert_eq!(shown.len(), 1, "each message is seen once per walk");
         let letter = &shown[0];
-        assert_eq!(letter.reason, "unknown_organization");
+        assert_eq!(
+            letter.reason,
+            DeadLetterReason::UnknownOrganization.as_str()
+        );
         assert_eq!(letter.dead_lettered_by, DeadLetteredBy::Worker);
         assert_eq!(letter.original_exchange.as_deref(), Some("scimsync.events"));
         assert_eq!(
@@ -95,12 +101,16 @@ async fn an_unknown_organization_is_dead_lettered_then_replayed_once_the_company
         &app,
         &ReplayOptions {
             dry_run: true,
-            ..replay_options(Filter::reason("unknown_organization"))
+            ..replay_options(Filter::reason(DeadLetterReason::UnknownOrganization))
         },
     )
     .await;
     assert_eq!((dry.matched, dry.replayed, dry.failed), (1, 0, 0));
-    let other = run_replay(&app, &replay_options(Filter::reason("undecodable"))).await;
+    let other = run_replay(
+        &app,
+        &replay_options(Filter::reason(DeadLetterReason::Undecodable)),
+    )
+    .await;
     assert_eq!((other.matched, other.skipped), (0, 1));
     assert_eq!(app.env.queue_depth(DLQ).await, Some(1));
     assert_eq!(app.env.queue_depth(USER_UPSERT.name).await, Some(0));
@@ -108,7 +118,7 @@ async fn an_unknown_organization_is_dead_lettered_then_replayed_once_the_company
 
     let summary = run_replay(
         &app,
-        &replay_options(Filter::reason("unknown_organization")),
+        &replay_options(Filter::reason(DeadLetterReason::UnknownOrganization)),
     )
     .await;
     assert_eq!(
@@ -134,14 +144,14 @@ async fn a_replay_killed_between_republish_and_removal_loses_nothing() {
         &dlq(),
         &ReplayOptions {
             crash_after_publish: true,
-            ..replay_options(Filter::reason("unknown_organization"))
+            ..replay_options(Filter::reason(DeadLetterReason::UnknownOrganization))
         },
-        &ProgressBar::hidden(),
+        &|_| {},
     )
     .await
     .expect_err("the replay stops like a crash");
     assert!(
-        crashed.downcast_ref::<SimulatedCrash>().is_some(),
+        matches!(crashed, scimsync_dlq::Error::Crash(SimulatedCrash)),
         "{crashed}"
     );
 
@@ -218,7 +228,7 @@ async fn a_message_dead_lettered_by_the_broker_is_read_from_x_death_and_replayed
         .expect("show");
     let letter = &shown[0];
     assert_eq!(letter.dead_lettered_by, DeadLetteredBy::Broker);
-    assert_eq!(letter.reason, "delivery_limit");
+    assert_eq!(letter.reason, DeadLetterReason::DeliveryLimit.as_str());
     assert_eq!(letter.original_exchange.as_deref(), Some("scimsync.events"));
     assert_eq!(
         letter.original_routing_key.as_deref(),
@@ -229,11 +239,15 @@ async fn a_message_dead_lettered_by_the_broker_is_read_from_x_death_and_replayed
     let again = show::show(&app.env.amqp_url, &dlq(), &Filter::default(), 5)
         .await
         .expect("show again");
-    assert_eq!(again[0].reason, "delivery_limit");
+    assert_eq!(again[0].reason, DeadLetterReason::DeliveryLimit.as_str());
     assert_eq!(again[0].original_routing_key, letter.original_routing_key);
     assert_eq!(again[0].failed_at, letter.failed_at);
 
-    let summary = run_replay(&app, &replay_options(Filter::reason("delivery_limit"))).await;
+    let summary = run_replay(
+        &app,
+        &replay_options(Filter::reason(DeadLetterReason::DeliveryLimit)),
+    )
+    .await;
     assert_eq!(summary.replayed, 1);
     assert_eq!(app.env.queue_depth(DLQ).await, Some(0));
     let broker = Broker::connect(&app.env.amqp_url).await;
@@ -265,7 +279,7 @@ async fn purge_needs_yes_and_deletes_only_what_the_filter_selects() {
             queue: scimctl::dlq::QueuesArg {
                 queue: Some(DLQ.into()),
             },
-            filter: Filter::default(),
+            filter: scimctl::dlq::FilterArgs::default(),
             yes: false,
         },
     )
@@ -274,15 +288,21 @@ async fn purge_needs_yes_and_deletes_only_what_the_filter_selects() {
     assert!(refused.to_string().contains("--yes"), "{refused}");
     assert_eq!(app.env.queue_depth(DLQ).await, Some(2));
 
-    let purged =
-        scimctl::dlq::purge::purge(&app.env.amqp_url, &dlq(), &Filter::reason("undecodable"))
-            .await
-            .expect("purge");
+    let purged = scimctl::dlq::purge::purge(
+        &app.env.amqp_url,
+        &dlq(),
+        &Filter::reason(DeadLetterReason::Undecodable),
+    )
+    .await
+    .expect("purge");
     assert_eq!(purged, 1);
     let left = show::show(&app.env.amqp_url, &dlq(), &Filter::default(), 20)
         .await
         .expect("show");
     assert_eq!(left.len(), 1);
-    assert_eq!(left[0].reason, "unknown_organization");
+    assert_eq!(
+        left[0].reason,
+        DeadLetterReason::UnknownOrganization.as_str()
+    );
     app.stop().await;
 }

@@ -6,8 +6,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use scimctl::dlq::filter::Filter;
-use scimctl::dlq::{self, all_queues, show, Command, QueuesArg, ReplayArgs};
+use scimctl::dlq::{self, all_queues, show, Command, FilterArgs, QueuesArg, ReplayArgs};
 use scimsync_schema::topology::{GROUP_RESOLVER, MANAGER_LINKER, USER_UPSERT};
+use scimsync_schema::Concern;
 use scimsync_tests::app::{Services, DEADLINE};
 use scimsync_tests::broker::Broker;
 use scimsync_tests::events::{create, group, t, with_groups, with_manager};
@@ -53,18 +54,14 @@ async fn every_dead_letter(app: &TestApp) -> Vec<scimctl::dlq::letter::DeadLette
     letters
 }
 
-fn of_company(org: &str) -> Filter {
-    Filter {
-        company: Some(org.into()),
-        ..Filter::default()
-    }
-}
-
 /// `scimctl dlq replay --company ORG [--dry-run]`: no `--queue`, so every dead-letter queue.
 async fn replay_company(app: &TestApp, org: &str, dry_run: bool) {
     let args = ReplayArgs {
         queue: QueuesArg::default(),
-        filter: of_company(org),
+        filter: FilterArgs {
+            company: Some(org.into()),
+            ..FilterArgs::default()
+        },
         limit: None,
         rate: None,
         dry_run,
@@ -79,7 +76,7 @@ async fn replay_company(app: &TestApp, org: &str, dry_run: bool) {
 async fn purge_everything(app: &TestApp, yes: bool) -> anyhow::Result<()> {
     let purge = Command::Purge {
         queue: QueuesArg::default(),
-        filter: Filter::default(),
+        filter: FilterArgs::default(),
         yes,
     };
     dlq::run(&app.env.settings, purge).await
@@ -204,8 +201,7 @@ async fn a_company_registered_late_gets_its_members_groups_and_managers_back_by_
 async fn every_message_names_its_company_events_and_announcements_alike() {
     // No group-resolver or manager-linker: what is published for them stays on their queues.
     let services = Services {
-        group_resolver: false,
-        manager_linker: false,
+        workers: &[Concern::UserUpsert],
         ..Services::default()
     };
     let app = TestApp::spawn_with(services, |_| {}).await;

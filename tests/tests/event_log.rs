@@ -8,6 +8,7 @@
 use chrono::{Duration, Utc};
 use scimsync_db::event_log::{self, Door, Entry};
 use scimsync_db::ROWS_PER_STATEMENT;
+use scimsync_schema::{Concern, EventOutcome};
 use scimsync_tests::env::TestEnv;
 use serde_json::json;
 
@@ -16,7 +17,7 @@ async fn writes_larger_than_one_statement_keep_every_row() {
     let env = TestEnv::new().await;
     let n = ROWS_PER_STATEMENT * 2 + 7;
     let ids: Vec<String> = (0..n).map(|i| format!("event-chunked-{i}")).collect();
-    let entries = |outcome: &'static str| -> Vec<Entry<'_>> {
+    let entries = |outcome: EventOutcome| -> Vec<Entry<'_>> {
         ids.iter()
             .map(|id| Entry {
                 company_id: None,
@@ -24,7 +25,7 @@ async fn writes_larger_than_one_statement_keep_every_row() {
                 received_at: Utc::now(),
                 event_id: id,
                 event_type: "scim.member.create",
-                concern: "manager-linker",
+                concern: Concern::ManagerLinker,
                 user_id: None,
                 user_ids: Vec::new(),
                 stytch_member_id: Some("m-chunked"),
@@ -33,21 +34,27 @@ async fn writes_larger_than_one_statement_keep_every_row() {
             })
             .collect()
     };
-    event_log::record_all(&env.db, &entries("manager_pending"))
+    event_log::record_all(&env.db, &entries(EventOutcome::ManagerPending))
         .await
         .unwrap();
-    let count = |outcome: &str| {
+    let count = |outcome: EventOutcome| {
         format!(
             "SELECT count(*) AS n FROM scim_event_log WHERE event_id LIKE 'event-chunked-%' AND outcome = '{outcome}'"
         )
     };
-    assert_eq!(env.count(&count("manager_pending")).await, n as i64);
+    assert_eq!(
+        env.count(&count(EventOutcome::ManagerPending)).await,
+        n as i64
+    );
     // The latest outcome replaces the earlier one in every chunk.
-    event_log::record_latest_all(&env.db, &entries("manager_linked"))
+    event_log::record_latest_all(&env.db, &entries(EventOutcome::ManagerLinked))
         .await
         .unwrap();
-    assert_eq!(env.count(&count("manager_linked")).await, n as i64);
-    assert_eq!(env.count(&count("manager_pending")).await, 0);
+    assert_eq!(
+        env.count(&count(EventOutcome::ManagerLinked)).await,
+        n as i64
+    );
+    assert_eq!(env.count(&count(EventOutcome::ManagerPending)).await, 0);
     env.cleanup().await;
 }
 
@@ -66,11 +73,11 @@ async fn pruning_deletes_the_rows_older_than_the_cutoff_and_no_other() {
             received_at: now - Duration::days(days),
             event_id: id,
             event_type: "scim.member.create",
-            concern: "user-upsert",
+            concern: Concern::UserUpsert,
             user_id: None,
             user_ids: Vec::new(),
             stytch_member_id: Some("m-aged"),
-            outcome: "created",
+            outcome: EventOutcome::Created,
             detail: json!({}),
         };
         event_log::record_all(&env.db, &[entry]).await.unwrap();

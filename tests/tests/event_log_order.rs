@@ -7,6 +7,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 use scimsync_db::event_log::{self, Door, Entry};
+use scimsync_schema::{Concern, EventOutcome};
 use scimsync_tests::app::Services;
 use scimsync_tests::TestApp;
 use serde_json::json;
@@ -16,7 +17,7 @@ use uuid::Uuid;
 struct Row {
     event_id: String,
     received_at: DateTime<Utc>,
-    outcome: &'static str,
+    outcome: EventOutcome,
     user_id: Option<Uuid>,
 }
 
@@ -63,7 +64,11 @@ async fn event_log_pages_walk_every_row_once_newest_received_first() {
         .map(|(i, offset)| Row {
             event_id: format!("event-order-{i}"),
             received_at: base + Duration::microseconds(*offset),
-            outcome: if i % 2 == 0 { "created" } else { "updated" },
+            outcome: if i % 2 == 0 {
+                EventOutcome::Created
+            } else {
+                EventOutcome::Updated
+            },
             user_id: (i % 3 == 0).then_some(user),
         })
         .collect();
@@ -74,7 +79,7 @@ async fn event_log_pages_walk_every_row_once_newest_received_first() {
             received_at: row.received_at,
             event_id: &row.event_id,
             event_type: "scim.member.update",
-            concern: "user-upsert",
+            concern: Concern::UserUpsert,
             user_id: row.user_id,
             user_ids: Vec::new(),
             stytch_member_id: Some("m-order"),
@@ -97,7 +102,7 @@ async fn event_log_pages_walk_every_row_once_newest_received_first() {
     assert_eq!(walk(&app, company, "").await, expected(&|_| true));
     assert_eq!(
         walk(&app, company, "&outcome=created").await,
-        expected(&|r| r.outcome == "created")
+        expected(&|r| r.outcome == EventOutcome::Created)
     );
     assert_eq!(
         walk(&app, company, &format!("&user_id={user}")).await,

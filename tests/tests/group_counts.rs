@@ -4,6 +4,7 @@
 // Test support: a failed expectation is the test failing, so unwrap/expect/panic are the point.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use scimsync_schema::Concern;
 use scimsync_tests::events::{create, event_id, group, t, with_groups};
 use scimsync_tests::TestApp;
 use serde_json::Value;
@@ -39,9 +40,9 @@ async fn a_deleted_group_counts_no_active_members() {
             ],
         );
         app.accept(&event).await;
-        app.logged_by(company, &event_id(&event), "group-resolver")
+        app.logged_by(company, &event_id(&event), Concern::GroupResolver)
             .await;
-        app.logged_by(company, &event_id(&event), "user-upsert")
+        app.logged_by(company, &event_id(&event), Concern::UserUpsert)
             .await;
     }
     let before = groups(&app, company).await;
@@ -50,7 +51,7 @@ async fn a_deleted_group_counts_no_active_members() {
     let deleted = group("DELETE", "org-counts", "g-ghost", "Ghosts", None, t(10));
     app.accept(&deleted).await;
     let log = app
-        .logged_by(company, &event_id(&deleted), "group-resolver")
+        .logged_by(company, &event_id(&deleted), Concern::GroupResolver)
         .await;
     assert_eq!(log["outcome"], "group_deleted", "{log}");
 

@@ -3,6 +3,7 @@
 // Test support: a failed expectation is the test failing, so unwrap/expect/panic are the point.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use scimsync_schema::Concern;
 use scimsync_tests::events::{create, event_id, group, t, with_groups};
 use scimsync_tests::TestApp;
 use serde_json::{json, Value};
@@ -11,7 +12,7 @@ use uuid::Uuid;
 const ADMINS: (&str, &str) = ("g-admins", "SkillsdbGlobalAdmins");
 const FULL: (&str, &str) = ("g-full", "SkillsdbFullAccess");
 
-async fn send_and_wait(app: &TestApp, company: Uuid, event: &Value, concern: &str) -> Value {
+async fn send_and_wait(app: &TestApp, company: Uuid, event: &Value, concern: Concern) -> Value {
     app.accept(event).await;
     app.logged_by(company, &event_id(event), concern).await
 }
@@ -20,8 +21,8 @@ async fn send_and_wait(app: &TestApp, company: Uuid, event: &Value, concern: &st
 /// workers apply it independently, so one's log line says nothing about the other's write.
 /// Returns group-resolver's log row.
 async fn send_and_wait_both(app: &TestApp, company: Uuid, event: &Value) -> Value {
-    send_and_wait(app, company, event, "user-upsert").await;
-    app.logged_by(company, &event_id(event), "group-resolver")
+    send_and_wait(app, company, event, Concern::UserUpsert).await;
+    app.logged_by(company, &event_id(event), Concern::GroupResolver)
         .await
 }
 
@@ -171,7 +172,7 @@ async fn losing_the_last_membership_deactivates_but_never_having_one_does_not() 
         Some("m-1"),
         t(5),
     );
-    let log = send_and_wait(&app, company, &removed, "group-resolver").await;
+    let log = send_and_wait(&app, company, &removed, Concern::GroupResolver).await;
     assert_eq!(log["outcome"], "deactivated");
     let eng = group_row(&app, company, "g-eng").await;
     assert_eq!(eng["active_members"], 0, "{eng}");
@@ -191,7 +192,7 @@ async fn losing_the_last_membership_deactivates_but_never_having_one_does_not() 
         t(9),
     );
     assert_eq!(
-        send_and_wait(&app, company, &back, "group-resolver").await["outcome"],
+        send_and_wait(&app, company, &back, Concern::GroupResolver).await["outcome"],
         "reactivated"
     );
     assert_eq!(
@@ -208,16 +209,16 @@ async fn memberships_arriving_before_their_group_and_their_user_converge() {
     let app = TestApp::spawn().await;
     let company = app.register_company("org-g", &[]).await;
     let add = group("MEMBER_ADD", "org-g", "g-x", "", Some("m-early"), t(1));
-    let log = send_and_wait(&app, company, &add, "group-resolver").await;
+    let log = send_and_wait(&app, company, &add, Concern::GroupResolver).await;
     assert_eq!(log["detail"]["user_pending"], true);
     let named = group("CREATE", "org-g", "g-x", "SkillsdbGlobalAdmins", None, t(0));
-    send_and_wait(&app, company, &named, "group-resolver").await;
+    send_and_wait(&app, company, &named, Concern::GroupResolver).await;
     assert_eq!(
         group_row(&app, company, "g-x").await["kind"],
         "default_admin"
     );
     let person = create("org-g", "m-early", "early@example.com", t(2));
-    send_and_wait(&app, company, &person, "user-upsert").await;
+    send_and_wait(&app, company, &person, Concern::UserUpsert).await;
     let u = user(&app, company, "early@example.com").await;
     assert_eq!(u["permission_level"], "admin");
     assert_eq!(u["active"], true);
@@ -271,7 +272,7 @@ async fn a_deleted_group_removes_only_that_membership_and_its_career_automations
     }
 
     let deleted = group("DELETE", "org-g", "g-ghost", "Ghosts", None, t(10));
-    let log = send_and_wait(&app, company, &deleted, "group-resolver").await;
+    let log = send_and_wait(&app, company, &deleted, Concern::GroupResolver).await;
     assert_eq!(log["outcome"], "group_deleted");
     assert_eq!(log["detail"]["career_automations_removed"], 1);
     let only_now = user(&app, company, "only@example.com").await;
@@ -299,7 +300,7 @@ async fn a_deleted_group_removes_only_that_membership_and_its_career_automations
         t(11),
     );
     assert_eq!(
-        send_and_wait(&app, company, &default_delete, "group-resolver").await["outcome"],
+        send_and_wait(&app, company, &default_delete, Concern::GroupResolver).await["outcome"],
         "ignored_default_group_delete"
     );
     app.stop().await;
@@ -319,7 +320,7 @@ async fn a_user_committed_while_its_list_is_applied_still_gets_the_lists_level()
 
     let app = TestApp::spawn_with(
         Services {
-            group_resolver: true,
+            workers: &[Concern::GroupResolver],
             ..Services::INGEST_ONLY
         },
         |_| {},
@@ -353,7 +354,7 @@ async fn a_user_committed_while_its_list_is_applied_still_gets_the_lists_level()
         std::time::Duration::from_secs(30),
         || async {
             let entry = app
-                .logged_by(company, &event_id(&event), "group-resolver")
+                .logged_by(company, &event_id(&event), Concern::GroupResolver)
                 .await;
             (entry["outcome"] == "level_changed").then_some(entry)
         },

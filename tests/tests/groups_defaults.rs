@@ -4,6 +4,7 @@
 // Test support: a failed expectation is the test failing, so unwrap/expect/panic are the point.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use scimsync_schema::Concern;
 use scimsync_tests::events::{create, event_id, group, t, with_groups};
 use scimsync_tests::TestApp;
 use serde_json::{json, Value};
@@ -28,7 +29,7 @@ async fn access(app: &TestApp, company: Uuid) -> Vec<(String, bool, String)> {
 }
 
 async fn group_outcome(app: &TestApp, company: Uuid, event: &Value) -> Value {
-    app.logged_by(company, &event_id(event), "group-resolver")
+    app.logged_by(company, &event_id(event), Concern::GroupResolver)
         .await["outcome"]
         .clone()
 }

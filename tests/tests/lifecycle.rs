@@ -4,6 +4,7 @@
 // Test support: a failed expectation is the test failing, so unwrap/expect/panic are the point.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use scimsync_schema::Concern;
 use scimsync_tests::app::status_and_json;
 use scimsync_tests::events::{create, delete, event_id, set_scim, t, update};
 use scimsync_tests::TestApp;
@@ -16,7 +17,7 @@ use uuid::Uuid;
 async fn apply(app: &TestApp, company: Uuid, event: &Value) -> Value {
     app.accept(event).await;
     app.wait_settled().await;
-    app.logged_by(company, &event_id(event), "user-upsert")
+    app.logged_by(company, &event_id(event), Concern::UserUpsert)
         .await
 }
 
@@ -219,7 +220,7 @@ async fn r17_stale_events_never_overwrite_newer_state_nor_resurrect_a_deleted_us
     let late_create = create("org-s", "m-2", "gone@example.com", t(40));
     apply(&app, company, &late_create).await;
     let early_delete = app
-        .logged_by(company, &event_id(&gone), "user-upsert")
+        .logged_by(company, &event_id(&gone), Concern::UserUpsert)
         .await;
     assert_eq!(
         early_delete["outcome"], "member_not_found",

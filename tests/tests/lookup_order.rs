@@ -4,6 +4,7 @@
 // Test support: a failed expectation is the test failing, so unwrap/expect/panic are the point.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use scimsync_schema::Concern;
 use scimsync_tests::events::{create, event_id, set_scim, t, update, with_manager};
 use scimsync_tests::TestApp;
 use sea_orm::{ConnectionTrait, DbBackend, Statement};
@@ -59,7 +60,7 @@ async fn r1_member_id_beats_external_id_and_external_id_beats_email() {
     app.accept(&both).await;
     app.wait_settled().await;
     let log = app
-        .logged_by(company, &event_id(&both), "user-upsert")
+        .logged_by(company, &event_id(&both), Concern::UserUpsert)
         .await;
     assert_eq!(
         (
@@ -91,7 +92,7 @@ async fn r1_member_id_beats_external_id_and_external_id_beats_email() {
     app.accept(&disagree).await;
     app.wait_settled().await;
     let log = app
-        .logged_by(company, &event_id(&disagree), "user-upsert")
+        .logged_by(company, &event_id(&disagree), Concern::UserUpsert)
         .await;
     assert_eq!(log["outcome"], "rejected_duplicate_email", "{log}");
     let c_now = user(&app, company, "c@example.com").await;

@@ -4,6 +4,7 @@
 // Test support: a failed expectation is the test failing, so unwrap/expect/panic are the point.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use scimsync_schema::Concern;
 use scimsync_tests::events::{create, event_id, set_scim, t, update};
 use scimsync_tests::TestApp;
 use sea_orm::ConnectionTrait;
@@ -271,10 +272,11 @@ async fn r5_r6_attributes_map_to_fields_and_org_schema_entries() {
     app.stop().await;
 }
 
-/// Two workers' transactions create the same new org values at the same time: the test holds
-/// the event log (every transaction's last write) so the first creator stays open with its new
-/// entries uncommitted while the second tries to create them too and waits on the first. Then
-/// both commit: one entry per value, both users attached to it, nothing retried.
+/// Two workers' transactions bring the same new org values at the same time: the test holds the
+/// event log (every transaction's last write) so both creators stay open at once, each having
+/// made sure of the entries (a worker creates a batch's entries just before its transaction, so
+/// the second finds the first's). Then both commit: one entry per value, both users attached to
+/// it, nothing retried.
 #[tokio::test]
 async fn r6_overlapping_creators_of_the_same_org_values_make_one_entry_each() {
     use scimsync_platform::metrics::{metrics, QueueLabels};
@@ -282,7 +284,7 @@ async fn r6_overlapping_creators_of_the_same_org_values_make_one_entry_each() {
     use sea_orm::TransactionTrait;
 
     let services = Services {
-        user_upsert: true,
+        workers: &[Concern::UserUpsert],
         ..Services::INGEST_ONLY
     };
     let app = TestApp::spawn_with(services, |_| {}).await;
@@ -318,11 +320,10 @@ async fn r6_overlapping_creators_of_the_same_org_values_make_one_entry_each() {
     app.env
         .wait_count(&waiting_on("relation"), 1, deadline)
         .await;
-    // The second, in the worker's other slot: its insert of the same entries waits for the
-    // first transaction to end (a wait on that transaction's id, not on the table).
+    // The second, in the worker's other slot, with the same entries: its log row waits too.
     app.accept(&member(2)).await;
     app.env
-        .wait_count(&waiting_on("transactionid"), 1, deadline)
+        .wait_count(&waiting_on("relation"), 2, deadline)
         .await;
     log.rollback().await.unwrap();
     app.wait_settled().await;

@@ -16,40 +16,13 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use scimsync_schema::Concern;
 use scimsync_tests::app::Services;
 use scimsync_tests::events::{create, event_id, t};
+use scimsync_tests::python::{python_tools, repository_root, run};
 use scimsync_tests::TestApp;
 use serde_json::Value;
 use uuid::Uuid;
-
-fn repository_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-/// Runs `command` off the runtime (the admin API it may call runs on it) and returns its
-/// standard output; fails the test with both outputs if it fails.
-async fn run(mut command: Command) -> String {
-    let shown = format!("{command:?}");
-    let output = tokio::task::spawn_blocking(move || command.output())
-        .await
-        .expect("join")
-        .unwrap_or_else(|e| panic!("{shown}: {e}"));
-    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    assert!(
-        output.status.success(),
-        "{shown}: {}\nstdout:\n{stdout}\nstderr:\n{}",
-        output.status,
-        String::from_utf8_lossy(&output.stderr)
-    );
-    stdout
-}
-
-/// The venv's `bin` directory, with the pinned tools installed.
-async fn python_tools() -> PathBuf {
-    let script = repository_root().join("deploy/checks/python-tools.sh");
-    let venv = run(Command::new(script)).await;
-    PathBuf::from(venv.trim()).join("bin")
-}
 
 /// A directory of this test's own, removed when dropped.
 struct Scratch(PathBuf);
@@ -145,13 +118,13 @@ async fn a_client_generated_from_the_document_lists_companies_and_filters_the_ev
             t(i),
         );
         app.accept(&event).await;
-        app.logged_by(company, &event_id(&event), "user-upsert")
+        app.logged_by(company, &event_id(&event), Concern::UserUpsert)
             .await;
         created.push(event_id(&event));
     }
     let rejected = create("org-openapi", "m-x", "x@elsewhere.org", t(9));
     app.accept(&rejected).await;
-    app.logged_by(company, &event_id(&rejected), "user-upsert")
+    app.logged_by(company, &event_id(&rejected), Concern::UserUpsert)
         .await;
 
     let scratch = Scratch::new();

@@ -15,6 +15,7 @@ use scimsync_schema::stytch::{
     EnterpriseExtension, ManagerRef, Member, ScimAttributes, ScimName, ScimRegistration,
 };
 use scimsync_schema::topology::EVENTS_EXCHANGE;
+use scimsync_schema::Concern;
 use scimsync_schema::QueueMessage;
 use scimsync_tests::broker::Broker;
 use scimsync_tests::events::t;
@@ -154,11 +155,13 @@ async fn scim_door_changes_become_users_levels_and_managers_of_a_company_without
         t(2),
     )
     .await;
-    let logged = app.logged_by(company, &boss_created, "user-upsert").await;
+    let logged = app
+        .logged_by(company, &boss_created, Concern::UserUpsert)
+        .await;
     assert_eq!(logged["outcome"], "created", "{logged}");
     assert_eq!(logged["door"], "scim", "{logged}");
     let linked = app
-        .logged_by(company, &report_created, "manager-linker")
+        .logged_by(company, &report_created, Concern::ManagerLinker)
         .await;
     let boss_user = app
         .user_by_email(company, "boss@direct.example")
@@ -188,7 +191,7 @@ async fn scim_door_changes_become_users_levels_and_managers_of_a_company_without
         t(4),
     )
     .await;
-    let logged = app.logged_by(company, &added, "group-resolver").await;
+    let logged = app.logged_by(company, &added, Concern::GroupResolver).await;
     assert_eq!(logged["door"], "scim");
     scimsync_tests::wait::wait_until(
         "the manager link and the admin level",
@@ -208,7 +211,7 @@ async fn scim_door_changes_become_users_levels_and_managers_of_a_company_without
 
     // A DELETE is a soft delete in the product (R9a).
     let deleted = send_member(&broker, &c, &report, ChangeAction::Delete, None, t(5)).await;
-    let logged = app.logged_by(company, &deleted, "user-upsert").await;
+    let logged = app.logged_by(company, &deleted, Concern::UserUpsert).await;
     assert_eq!(logged["outcome"], "deactivated", "{logged}");
     let report_user = app
         .user_by_email(company, "report@direct.example")

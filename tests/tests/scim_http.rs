@@ -118,10 +118,22 @@ async fn bodies_are_json_of_either_media_type_and_bounded() {
         1
     );
     // Unknown paths and methods are SCIM errors too.
-    c.get("/Nope").await.expect_error(404, None);
+    let unknown = c.get("/Nope").await.expect_error(404, None);
+    assert!(
+        unknown.body["detail"]
+            .as_str()
+            .is_some_and(|d| d.starts_with("no GET /scim/v2/Nope")),
+        "{}",
+        unknown.body
+    );
     let answer = ScimClient::send(c.request(Method::PATCH, "/Users")).await;
     assert_eq!(answer.status, 405);
     assert_eq!(answer.header("content-type"), Some("application/scim+json"));
+    assert_eq!(
+        answer.body["detail"], "PATCH is not served on /scim/v2/Users",
+        "{}",
+        answer.body
+    );
     scim.stop().await;
     app.stop().await;
 }

@@ -54,6 +54,13 @@ async fn log_lines_name_the_company_and_the_request_and_never_the_token() {
         "{line}"
     );
     assert_eq!(line["fields"]["user_id"], created.id(), "{line}");
+    // The request's span names the path the client asked for, base path included.
+    let request = line["spans"]
+        .as_array()
+        .and_then(|spans| spans.iter().find(|s| s["name"] == "request"))
+        .unwrap_or_else(|| panic!("no request span: {line}"));
+    assert_eq!(request["url.path"], "/scim/v2/Users", "{line}");
+    assert_eq!(request["http.route"], "/scim/v2/Users", "{line}");
 
     // A request without an id of its own gets one, and answers with it.
     let listed = c.get("/Users").await.expect(200);

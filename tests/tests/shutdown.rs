@@ -4,6 +4,7 @@
 // Test support: a failed expectation is the test failing, so unwrap/expect/panic are the point.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use scimsync_schema::Concern;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -29,7 +30,7 @@ use tokio_util::sync::CancellationToken;
 #[tokio::test]
 async fn a_stopping_worker_applies_and_acknowledges_the_messages_in_its_hands() {
     let services = Services {
-        user_upsert: true,
+        workers: &[Concern::UserUpsert],
         ..Services::INGEST_ONLY
     };
     let mut app = TestApp::spawn_with(services, |s| {

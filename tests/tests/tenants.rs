@@ -5,6 +5,8 @@
 // Test support: a failed expectation is the test failing, so unwrap/expect/panic are the point.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use scimsync_schema::Concern;
+use scimsync_tests::app::DEADLINE;
 use scimsync_tests::events::{
     create, delete, event_id, group, set_scim, t, update, with_groups, with_manager,
 };
@@ -43,12 +45,15 @@ async fn a_member_id_in_two_companies_is_two_members_with_their_own_history() {
 
     let from_a = rich_create("org-wall-a", "m-1", "ada@a.example.com", 0);
     app.accept(&from_a).await;
-    app.logged_by(a, &event_id(&from_a), "user-upsert").await;
+    app.logged_by(a, &event_id(&from_a), Concern::UserUpsert)
+        .await;
 
     // B's create for the same member id carries only an email and a name.
     let from_b = create("org-wall-b", "m-1", "bob@b.example.com", t(5));
     app.accept(&from_b).await;
-    let logged = app.logged_by(b, &event_id(&from_b), "user-upsert").await;
+    let logged = app
+        .logged_by(b, &event_id(&from_b), Concern::UserUpsert)
+        .await;
     assert_eq!(logged["outcome"], "created", "{logged}");
 
     let in_b = user(&app, b, "bob@b.example.com").await;
@@ -75,7 +80,8 @@ async fn an_older_event_from_another_company_never_changes_this_companys_member(
     let b = app.register_company("org-old-b", &[]).await;
     let from_a = rich_create("org-old-a", "m-shared", "ada@a.example.com", 10);
     app.accept(&from_a).await;
-    app.logged_by(a, &event_id(&from_a), "user-upsert").await;
+    app.logged_by(a, &event_id(&from_a), Concern::UserUpsert)
+        .await;
 
     // Older than A's create, and inactive: in A's history it would be folded in first, and
     // A's create would win; it must not be in A's history at all.
@@ -83,11 +89,13 @@ async fn an_older_event_from_another_company_never_changes_this_companys_member(
     set_scim(&mut stale_b, "active", json!(false));
     set_scim(&mut stale_b, "title", json!("Intruder"));
     app.accept(&stale_b).await;
-    app.logged_by(b, &event_id(&stale_b), "user-upsert").await;
+    app.logged_by(b, &event_id(&stale_b), Concern::UserUpsert)
+        .await;
     // And a newer one, active again, which would win in a shared history.
     let newer_b = update("org-old-b", "m-shared", "mallory@b.example.com", t(20));
     app.accept(&newer_b).await;
-    app.logged_by(b, &event_id(&newer_b), "user-upsert").await;
+    app.logged_by(b, &event_id(&newer_b), Concern::UserUpsert)
+        .await;
 
     let in_a = user(&app, a, "ada@a.example.com").await;
     assert_eq!(in_a["active"], true, "{in_a}");
@@ -107,7 +115,8 @@ async fn an_event_id_another_company_used_is_not_a_duplicate() {
     let mut from_a = create("org-eid-a", "m-a", "ada@a.example.com", t(0));
     from_a["event_id"] = json!("event-shared-0001");
     app.accept(&from_a).await;
-    app.logged_by(a, "event-shared-0001", "user-upsert").await;
+    app.logged_by(a, "event-shared-0001", Concern::UserUpsert)
+        .await;
 
     let mut from_b = with_groups(
         create("org-eid-b", "m-b", "bob@b.example.com", t(1)),
@@ -115,17 +124,20 @@ async fn an_event_id_another_company_used_is_not_a_duplicate() {
     );
     from_b["event_id"] = json!("event-shared-0001");
     app.accept(&from_b).await;
-    let logged = app.logged_by(b, "event-shared-0001", "user-upsert").await;
+    let logged = app
+        .logged_by(b, "event-shared-0001", Concern::UserUpsert)
+        .await;
     assert_eq!(logged["outcome"], "created", "{logged}");
     // Found through B's own event log: logged for B, not dropped as A's duplicate.
-    app.logged_by(b, "event-shared-0001", "group-resolver")
+    app.logged_by(b, "event-shared-0001", Concern::GroupResolver)
         .await;
     user(&app, b, "bob@b.example.com").await;
     // A's own redelivery of its event id is still a duplicate.
     app.accept(&from_a).await;
     let after = create("org-eid-a", "m-a2", "after@a.example.com", t(2));
     app.accept(&after).await;
-    app.logged_by(a, &event_id(&after), "user-upsert").await;
+    app.logged_by(a, &event_id(&after), Concern::UserUpsert)
+        .await;
     assert_eq!(
         app.env
             .count(&format!(
@@ -145,13 +157,16 @@ async fn a_duplicate_email_rejection_never_names_the_other_companys_user() {
     let b = app.register_company("org-email-b", &[]).await;
     let from_a = create("org-email-a", "m-a", "taken@example.com", t(0));
     app.accept(&from_a).await;
-    app.logged_by(a, &event_id(&from_a), "user-upsert").await;
+    app.logged_by(a, &event_id(&from_a), Concern::UserUpsert)
+        .await;
     let a_user = user(&app, a, "taken@example.com").await;
     let a_id = a_user["id"].as_str().expect("id").to_owned();
 
     let from_b = create("org-email-b", "m-b", "TAKEN@example.com", t(1));
     app.accept(&from_b).await;
-    let logged = app.logged_by(b, &event_id(&from_b), "user-upsert").await;
+    let logged = app
+        .logged_by(b, &event_id(&from_b), Concern::UserUpsert)
+        .await;
     assert_eq!(logged["outcome"], "rejected_duplicate_email");
     let text = logged.to_string();
     assert!(
@@ -163,7 +178,9 @@ async fn a_duplicate_email_rejection_never_names_the_other_companys_user() {
     // Within one company, naming the record that holds the email helps the admin.
     let again_a = create("org-email-a", "m-a-twin", "taken@example.com", t(2));
     app.accept(&again_a).await;
-    let logged = app.logged_by(a, &event_id(&again_a), "user-upsert").await;
+    let logged = app
+        .logged_by(a, &event_id(&again_a), Concern::UserUpsert)
+        .await;
     assert_eq!(logged["outcome"], "rejected_duplicate_email");
     assert_eq!(logged["detail"]["conflicting_user_id"], a_id.as_str());
     app.stop().await;
@@ -179,7 +196,7 @@ async fn a_group_id_another_company_uses_grants_nothing_here() {
         &[("g-1", "SkillsdbGlobalAdmins")],
     );
     app.accept(&admin_a).await;
-    app.logged_by(a, &event_id(&admin_a), "group-resolver")
+    app.logged_by(a, &event_id(&admin_a), Concern::GroupResolver)
         .await;
     // B's member is in B's own "g-1", a custom group.
     let in_b = with_groups(
@@ -187,12 +204,15 @@ async fn a_group_id_another_company_uses_grants_nothing_here() {
         &[("g-1", "Engineering")],
     );
     app.accept(&in_b).await;
-    app.logged_by(b, &event_id(&in_b), "group-resolver").await;
-    app.logged_by(b, &event_id(&in_b), "user-upsert").await;
+    app.logged_by(b, &event_id(&in_b), Concern::GroupResolver)
+        .await;
+    app.logged_by(b, &event_id(&in_b), Concern::UserUpsert)
+        .await;
     // B deletes its g-1.
     let gone = group("DELETE", "org-grp-b", "g-1", "Engineering", None, t(2));
     app.accept(&gone).await;
-    app.logged_by(b, &event_id(&gone), "group-resolver").await;
+    app.logged_by(b, &event_id(&gone), Concern::GroupResolver)
+        .await;
 
     let bob = user(&app, b, "bob@b.example.com").await;
     assert_eq!(bob["permission_level"], "basic", "{bob}");
@@ -210,15 +230,19 @@ async fn a_manager_value_resolves_only_within_the_company() {
     let b = app.register_company("org-mgr-b", &[]).await;
     let boss = create("org-mgr-a", "m-boss", "boss@a.example.com", t(0));
     app.accept(&boss).await;
-    app.logged_by(a, &event_id(&boss), "user-upsert").await;
+    app.logged_by(a, &event_id(&boss), Concern::UserUpsert)
+        .await;
     let report = with_manager(
         create("org-mgr-b", "m-report", "report@b.example.com", t(1)),
         "m-boss",
     );
     app.accept(&report).await;
-    let logged = app.logged_by(b, &event_id(&report), "manager-linker").await;
+    let logged = app
+        .logged_by(b, &event_id(&report), Concern::ManagerLinker)
+        .await;
     assert_eq!(logged["outcome"], "manager_pending", "{logged}");
-    app.logged_by(b, &event_id(&report), "user-upsert").await;
+    app.logged_by(b, &event_id(&report), Concern::UserUpsert)
+        .await;
     let r = user(&app, b, "report@b.example.com").await;
     assert!(r["manager_id"].is_null(), "{r}");
     let boss_user = user(&app, a, "boss@a.example.com").await;
@@ -233,14 +257,18 @@ async fn a_delete_without_an_organisation_applies_to_the_company_holding_the_mem
     let b = app.register_company("org-del-b", &[]).await;
     let in_a = create("org-del-a", "m-del", "ada@a.example.com", t(0));
     app.accept(&in_a).await;
-    app.logged_by(a, &event_id(&in_a), "user-upsert").await;
+    app.logged_by(a, &event_id(&in_a), Concern::UserUpsert)
+        .await;
     let other = create("org-del-b", "m-other", "bob@b.example.com", t(0));
     app.accept(&other).await;
-    app.logged_by(b, &event_id(&other), "user-upsert").await;
+    app.logged_by(b, &event_id(&other), Concern::UserUpsert)
+        .await;
 
     let gone = delete("m-del", t(5));
     app.accept(&gone).await;
-    let logged = app.logged_by(a, &event_id(&gone), "user-upsert").await;
+    let logged = app
+        .logged_by(a, &event_id(&gone), Concern::UserUpsert)
+        .await;
     assert_eq!(logged["outcome"], "deactivated", "{logged}");
     assert_eq!(user(&app, a, "ada@a.example.com").await["active"], false);
     assert_eq!(user(&app, b, "bob@b.example.com").await["active"], true);
@@ -249,13 +277,22 @@ async fn a_delete_without_an_organisation_applies_to_the_company_holding_the_mem
     // company the create names.
     let early = delete("m-late", t(10));
     app.accept(&early).await;
+    // Kept before the create is sent: two worker slots could otherwise take the create first.
+    let kept = format!(
+        "SELECT count(*) AS n FROM scim_event_log WHERE event_id = '{}'",
+        event_id(&early)
+    );
+    app.env.wait_count(&kept, 1, DEADLINE).await;
     let late = create("org-del-b", "m-late", "late@b.example.com", t(9));
     app.accept(&late).await;
-    app.logged_by(b, &event_id(&late), "user-upsert").await;
+    app.logged_by(b, &event_id(&late), Concern::UserUpsert)
+        .await;
     let late_user = user(&app, b, "late@b.example.com").await;
     assert_eq!(late_user["active"], false, "{late_user}");
     // The delete's log row moved to B's event log with it.
-    let early_logged = app.logged_by(b, &event_id(&early), "user-upsert").await;
+    let early_logged = app
+        .logged_by(b, &event_id(&early), Concern::UserUpsert)
+        .await;
     assert_eq!(early_logged["outcome"], "member_not_found");
     app.stop().await;
 }
@@ -269,9 +306,9 @@ async fn every_event_log_row_that_changed_a_user_names_the_user() {
         &[("g-only", "Engineering")],
     );
     app.accept(&joined).await;
-    app.logged_by(company, &event_id(&joined), "group-resolver")
+    app.logged_by(company, &event_id(&joined), Concern::GroupResolver)
         .await;
-    app.logged_by(company, &event_id(&joined), "user-upsert")
+    app.logged_by(company, &event_id(&joined), Concern::UserUpsert)
         .await;
     let left = group(
         "MEMBER_DELETE",
@@ -283,7 +320,7 @@ async fn every_event_log_row_that_changed_a_user_names_the_user() {
     );
     app.accept(&left).await;
     let logged = app
-        .logged_by(company, &event_id(&left), "group-resolver")
+        .logged_by(company, &event_id(&left), Concern::GroupResolver)
         .await;
     assert_eq!(logged["outcome"], "deactivated", "{logged}");
     let user_id = user(&app, company, "why@example.com").await["id"]
@@ -318,9 +355,9 @@ async fn a_group_deleted_under_many_users_is_in_each_users_history() {
             &[("g-ghost", "Engineering")],
         );
         app.accept(&joined).await;
-        app.logged_by(company, &event_id(&joined), "group-resolver")
+        app.logged_by(company, &event_id(&joined), Concern::GroupResolver)
             .await;
-        app.logged_by(company, &event_id(&joined), "user-upsert")
+        app.logged_by(company, &event_id(&joined), Concern::UserUpsert)
             .await;
     }
     for email in ["g1@example.com", "g2@example.com"] {
@@ -334,7 +371,7 @@ async fn a_group_deleted_under_many_users_is_in_each_users_history() {
     let gone = group("DELETE", "org-ghost", "g-ghost", "Engineering", None, t(5));
     app.accept(&gone).await;
     let logged = app
-        .logged_by(company, &event_id(&gone), "group-resolver")
+        .logged_by(company, &event_id(&gone), Concern::GroupResolver)
         .await;
     assert_eq!(logged["outcome"], "group_deleted", "{logged}");
     for id in &ids {

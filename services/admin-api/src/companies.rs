@@ -3,17 +3,20 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::Json;
+use axum::{Extension, Json};
 use chrono::{DateTime, Utc};
 use scimsync_db::entity::company;
 use scimsync_db::errors::unique_violation;
-use scimsync_platform::http::{ApiError, JsonBody};
+use scimsync_platform::http::{ApiError, JsonBody, PathParams};
 use scimsync_schema::company::Registration;
-use sea_orm::{ActiveModelTrait, EntityTrait, QueryOrder, Set};
+use sea_orm::{ActiveModelTrait, EntityTrait, QueryOrder, QuerySelect, Set, TransactionTrait};
 use serde::{Deserialize, Serialize};
+use serde_json::json;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use crate::audit::{self, By, Change};
+use crate::auth::Actor;
 use crate::failure::database;
 use crate::{fields, SharedState};
 
@@ -30,7 +33,16 @@ pub struct NewCompany {
     pub allowed_email_domains: Vec<String>,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+/// What an edit may change; absent fields stay as they are.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CompanyPatch {
+    pub name: Option<String>,
+    /// Replaces the list; `[]` allows every domain.
+    pub allowed_email_domains: Option<Vec<String>>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct CompanyView {
     pub id: Uuid,
     pub name: String,
@@ -82,14 +94,12 @@ pub fn validate(input: NewCompany) -> Result<NewCompany, ApiError> {
     })
 }
 
-/// Registers a company.
-#[utoipa::path(post, operation_id = "create_company", path = "/api/v1/companies", tag = "companies", request_body = NewCompany,
-    responses((status = 201, body = CompanyView), (status = 400, description = "invalid field"),
-              (status = 409, description = "organization already registered")))]
-pub async fn create(
-    State(state): State<SharedState>,
-    JsonBody(input): JsonBody<NewCompany>,
-) -> Result<(StatusCode, Json<CompanyView>), ApiError> {
+/// Registers a company and records who did.
+pub async fn register(
+    state: &SharedState,
+    by: &By,
+    input: NewCompany,
+) -> Result<CompanyView, ApiError> {
     let input = validate(input)?;
     let row = company::ActiveModel {
         id: Set(Uuid::now_v7()),
@@ -99,17 +109,108 @@ pub async fn create(
         last_scim_sync_at: Set(None),
         created_at: Set(Utc::now()),
     };
-    match row.insert(&state.db).await {
-        Ok(created) => Ok((StatusCode::CREATED, Json(created.into()))),
-        Err(error) if unique_violation(&error).is_some() => Err(ApiError::conflict(
-            "organization_exists",
-            format!(
-                "a company with Stytch organization id {:?} is already registered",
-                input.stytch_organization_id.unwrap_or_default()
-            ),
-        )),
-        Err(error) => Err(database(error)),
-    }
+    let txn = state.db.begin().await.map_err(database)?;
+    let created = match row.insert(&txn).await {
+        Ok(created) => CompanyView::from(created),
+        Err(error) if unique_violation(&error).is_some() => {
+            return Err(ApiError::conflict(
+                "organization_exists",
+                format!(
+                    "a company with Stytch organization id {:?} is already registered",
+                    input.stytch_organization_id.unwrap_or_default()
+                ),
+            ))
+        }
+        Err(error) => return Err(database(error)),
+    };
+    let change = Change {
+        action: "company.register",
+        company_id: Some(created.id),
+        target: Some(created.id.to_string()),
+        before: None,
+        after: Some(editable(&created)),
+    };
+    audit::record(&txn, by, change).await.map_err(database)?;
+    txn.commit().await.map_err(database)?;
+    Ok(created)
+}
+
+/// The fields of a company a person sets, as the audit trail shows them.
+fn editable(company: &CompanyView) -> serde_json::Value {
+    json!({
+        "name": company.name,
+        "stytch_organization_id": company.stytch_organization_id,
+        "allowed_email_domains": company.allowed_email_domains,
+    })
+}
+
+/// Edits a company's name and allowed email domains, validated as a registration is, and
+/// records the values before and after.
+pub async fn update(
+    state: &SharedState,
+    by: &By,
+    company_id: Uuid,
+    patch: CompanyPatch,
+) -> Result<CompanyView, ApiError> {
+    let txn = state.db.begin().await.map_err(database)?;
+    let current = company::Entity::find_by_id(company_id)
+        .lock_exclusive()
+        .one(&txn)
+        .await
+        .map_err(database)?
+        .ok_or_else(|| ApiError::not_found("company"))?;
+    let before = CompanyView::from(current.clone());
+    let valid = validate(NewCompany {
+        name: patch.name.unwrap_or_else(|| current.name.clone()),
+        stytch_organization_id: current.stytch_organization_id.clone(),
+        allowed_email_domains: patch
+            .allowed_email_domains
+            .unwrap_or_else(|| current.allowed_email_domains.clone()),
+    })?;
+    let mut row: company::ActiveModel = current.into();
+    row.name = Set(valid.name);
+    row.allowed_email_domains = Set(valid.allowed_email_domains);
+    let after = CompanyView::from(row.update(&txn).await.map_err(database)?);
+    let change = Change {
+        action: "company.update",
+        company_id: Some(company_id),
+        target: Some(company_id.to_string()),
+        before: Some(editable(&before)),
+        after: Some(editable(&after)),
+    };
+    audit::record(&txn, by, change).await.map_err(database)?;
+    txn.commit().await.map_err(database)?;
+    Ok(after)
+}
+
+/// Registers a company.
+#[utoipa::path(post, operation_id = "create_company", path = "/api/v1/companies", tag = "companies", request_body = NewCompany,
+    responses((status = 201, body = CompanyView), (status = 400, description = "invalid field"),
+              (status = 409, description = "organization already registered")))]
+pub async fn create(
+    State(state): State<SharedState>,
+    Extension(actor): Extension<Actor>,
+    JsonBody(input): JsonBody<NewCompany>,
+) -> Result<(StatusCode, Json<CompanyView>), ApiError> {
+    let created = register(&state, &By::api(actor), input).await?;
+    Ok((StatusCode::CREATED, Json(created)))
+}
+
+/// Edits a company: its name and allowed email domains (a Stytch organization, once
+/// registered, stays: the events of the company are found by it).
+#[utoipa::path(patch, operation_id = "update_company", path = "/api/v1/companies/{company_id}", tag = "companies",
+    params(("company_id" = Uuid, Path)), request_body = CompanyPatch,
+    responses((status = 200, body = CompanyView), (status = 400, description = "invalid field"),
+              (status = 404, description = "no such company")))]
+pub async fn patch(
+    State(state): State<SharedState>,
+    Extension(actor): Extension<Actor>,
+    PathParams(company_id): PathParams<Uuid>,
+    JsonBody(patch): JsonBody<CompanyPatch>,
+) -> Result<Json<CompanyView>, ApiError> {
+    Ok(Json(
+        update(&state, &By::api(actor), company_id, patch).await?,
+    ))
 }
 
 /// Lists companies, oldest first.

@@ -37,7 +37,7 @@ pub struct EventView {
     pub detail: serde_json::Value,
 }
 
-#[derive(Debug, Deserialize, IntoParams)]
+#[derive(Debug, Default, Deserialize, IntoParams)]
 // Read from the query string: utoipa would declare them path parameters otherwise.
 #[into_params(parameter_in = Query)]
 // A misspelt filter is an error, not a silently unfiltered page.
@@ -107,7 +107,16 @@ pub async fn list(
     PathParams(company_id): PathParams<Uuid>,
     QueryParams(filter): QueryParams<EventFilter>,
 ) -> Result<Json<EventPage>, ApiError> {
-    companies::find(&state, company_id).await?;
+    Ok(Json(page(&state, company_id, filter).await?))
+}
+
+/// One page of the company's event log, newest first.
+pub async fn page(
+    state: &SharedState,
+    company_id: Uuid,
+    filter: EventFilter,
+) -> Result<EventPage, ApiError> {
+    companies::find(state, company_id).await?;
     let limit = pagination::limit(filter.limit)?;
     let before: Option<Position> = pagination::cursor(filter.cursor.as_deref())?;
     let mut query = Filtered::new(
@@ -150,8 +159,8 @@ pub async fn list(
         .await
         .map_err(database)?;
     let (events, next_cursor) = split_page(rows, limit, |e| Position::of(e).to_string());
-    Ok(Json(EventPage {
+    Ok(EventPage {
         events,
         next_cursor,
-    }))
+    })
 }

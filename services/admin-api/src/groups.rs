@@ -3,7 +3,7 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::Json;
+use axum::{Extension, Json};
 use chrono::{DateTime, Utc};
 use scimsync_db::access;
 use scimsync_db::entity::{career_automation, scim_group};
@@ -18,6 +18,10 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use serde_json::json;
+
+use crate::audit::{self, By, Change};
+use crate::auth::Actor;
 use crate::failure::database;
 use crate::{companies, fields, SharedState};
 
@@ -95,8 +99,15 @@ pub async fn list(
     State(state): State<SharedState>,
     PathParams(company_id): PathParams<Uuid>,
 ) -> Result<Json<GroupList>, ApiError> {
-    companies::find(&state, company_id).await?;
-    let groups = GroupView::find_by_statement(Statement::from_sql_and_values(
+    Ok(Json(GroupList {
+        groups: all(&state, company_id).await?,
+    }))
+}
+
+/// The company's groups, defaults first.
+pub async fn all(state: &SharedState, company_id: Uuid) -> Result<Vec<GroupView>, ApiError> {
+    companies::find(state, company_id).await?;
+    GroupView::find_by_statement(Statement::from_sql_and_values(
         DbBackend::Postgres,
         format!(
             "{} ORDER BY g.kind = 'custom', g.display_name, g.idp_group_id",
@@ -106,8 +117,7 @@ pub async fn list(
     ))
     .all(&state.db)
     .await
-    .map_err(database)?;
-    Ok(Json(GroupList { groups }))
+    .map_err(database)
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -125,10 +135,34 @@ pub struct GroupLevel {
               (status = 409, description = "default groups have a fixed level")))]
 pub async fn set_level(
     State(state): State<SharedState>,
+    Extension(actor): Extension<Actor>,
     PathParams((company_id, group_id)): PathParams<(Uuid, Uuid)>,
     JsonBody(body): JsonBody<GroupLevel>,
 ) -> Result<Json<GroupView>, ApiError> {
-    let level = body.permission_level.map(|l| l.trim().to_ascii_lowercase());
+    Ok(Json(
+        set_group_level(
+            &state,
+            &By::api(actor),
+            company_id,
+            group_id,
+            body.permission_level,
+        )
+        .await?,
+    ))
+}
+
+/// Sets the level a custom group grants, recomputes its members and records who did.
+pub async fn set_group_level(
+    state: &SharedState,
+    by: &By,
+    company_id: Uuid,
+    group_id: Uuid,
+    level: Option<String>,
+) -> Result<GroupView, ApiError> {
+    let state = state.clone();
+    let level = level
+        .map(|l| l.trim().to_ascii_lowercase())
+        .filter(|l| !l.is_empty());
     if let Some(level) = &level {
         if !["admin", "full_access", "manager", "basic"].contains(&level.as_str()) {
             return Err(ApiError::bad_request(
@@ -150,14 +184,24 @@ pub async fn set_level(
     access::lock_group(&txn, company_id, &idp_group_id)
         .await
         .map_err(database)?;
+    let change = Change {
+        action: "group.set_level",
+        company_id: Some(company_id),
+        target: Some(group_id.to_string()),
+        before: Some(
+            json!({ "group": group.display_name, "permission_level": group.permission_level }),
+        ),
+        after: Some(json!({ "group": group.display_name, "permission_level": level })),
+    };
     let mut row: scim_group::ActiveModel = group.into();
     row.permission_level = Set(level);
     row.update(&txn).await.map_err(database)?;
+    audit::record(&txn, by, change).await.map_err(database)?;
     txn.commit().await.map_err(database)?;
     access::refresh_group_members(&state.db, company_id, &idp_group_id)
         .await
         .map_err(database)?;
-    Ok(Json(load(&state, company_id, group_id).await?))
+    load(&state, company_id, group_id).await
 }
 
 async fn find_group(
@@ -231,9 +275,27 @@ pub async fn list_automations(
               (status = 409, description = "not a custom group that exists in the IdP")))]
 pub async fn add_automation(
     State(state): State<SharedState>,
+    Extension(actor): Extension<Actor>,
     PathParams((company_id, group_id)): PathParams<(Uuid, Uuid)>,
     JsonBody(body): JsonBody<NewAutomation>,
 ) -> Result<(StatusCode, Json<AutomationView>), ApiError> {
+    let added =
+        attach_automation(&state, &By::api(actor), company_id, group_id, &body.name).await?;
+    Ok((StatusCode::CREATED, Json(added)))
+}
+
+/// Attaches a career automation to a live custom group and records who did.
+pub async fn attach_automation(
+    state: &SharedState,
+    by: &By,
+    company_id: Uuid,
+    group_id: Uuid,
+    name: &str,
+) -> Result<AutomationView, ApiError> {
+    let state = state.clone();
+    let body = NewAutomation {
+        name: name.to_owned(),
+    };
     fields::storable("name", &body.name)?;
     let Some(name) = display_name(&body.name).map(str::to_owned) else {
         return Err(ApiError::bad_request(
@@ -249,6 +311,7 @@ pub async fn add_automation(
             "career automations attach to custom groups that exist in the IdP",
         ));
     }
+    let txn = state.db.begin().await.map_err(database)?;
     let row = career_automation::ActiveModel {
         id: Set(Uuid::now_v7()),
         company_id: Set(company_id),
@@ -256,10 +319,19 @@ pub async fn add_automation(
         name: Set(name),
         created_at: Set(Utc::now()),
     }
-    .insert(&state.db)
+    .insert(&txn)
     .await
     .map_err(database)?;
-    Ok((StatusCode::CREATED, Json(row.into())))
+    let change = Change {
+        action: "career_automation.add",
+        company_id: Some(company_id),
+        target: Some(row.id.to_string()),
+        before: None,
+        after: Some(json!({ "group_id": group_id, "group": group.display_name, "name": row.name })),
+    };
+    audit::record(&txn, by, change).await.map_err(database)?;
+    txn.commit().await.map_err(database)?;
+    Ok(row.into())
 }
 
 /// Detaches a career automation.
@@ -269,17 +341,40 @@ pub async fn add_automation(
               (status = 404, description = "no such automation in this group")))]
 pub async fn delete_automation(
     State(state): State<SharedState>,
+    Extension(actor): Extension<Actor>,
     PathParams((company_id, group_id, automation_id)): PathParams<(Uuid, Uuid, Uuid)>,
 ) -> Result<StatusCode, ApiError> {
-    let deleted = career_automation::Entity::delete_many()
-        .filter(career_automation::Column::Id.eq(automation_id))
-        .filter(career_automation::Column::GroupId.eq(group_id))
-        .filter(career_automation::Column::CompanyId.eq(company_id))
-        .exec(&state.db)
+    detach_automation(&state, &By::api(actor), company_id, group_id, automation_id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Detaches a career automation and records who did.
+pub async fn detach_automation(
+    state: &SharedState,
+    by: &By,
+    company_id: Uuid,
+    group_id: Uuid,
+    automation_id: Uuid,
+) -> Result<(), ApiError> {
+    let txn = state.db.begin().await.map_err(database)?;
+    let found = career_automation::Entity::find_by_id(automation_id)
+        .one(&txn)
+        .await
+        .map_err(database)?
+        .filter(|a| a.group_id == group_id && a.company_id == company_id)
+        .ok_or_else(|| ApiError::not_found("career automation"))?;
+    career_automation::Entity::delete_by_id(automation_id)
+        .exec(&txn)
         .await
         .map_err(database)?;
-    if deleted.rows_affected == 0 {
-        return Err(ApiError::not_found("career automation"));
-    }
-    Ok(StatusCode::NO_CONTENT)
+    let change = Change {
+        action: "career_automation.delete",
+        company_id: Some(company_id),
+        target: Some(automation_id.to_string()),
+        before: Some(json!({ "group_id": group_id, "name": found.name })),
+        after: None,
+    };
+    audit::record(&txn, by, change).await.map_err(database)?;
+    txn.commit().await.map_err(database)?;
+    Ok(())
 }

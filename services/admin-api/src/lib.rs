@@ -1,8 +1,12 @@
-//! The admin API: companies, users, the SCIM event log and sync status, as JSON, documented in
-//! an OpenAPI document at `/openapi.json`. Reads PostgreSQL; never talks to the broker.
+//! The admin API: companies, users, the SCIM event log and sync status, as JSON under `/api/v1`,
+//! documented in an OpenAPI document at `/openapi.json`; and the console, the same for people,
+//! as server-rendered pages at `/`. Reads and writes PostgreSQL; talks to the broker only for
+//! the console's dead-letter pages (and the dead-letter counts of its companies page).
 
+pub mod audit;
 pub mod auth;
 pub mod companies;
+pub mod console;
 pub mod events;
 pub mod failure;
 pub mod fields;
@@ -23,12 +27,21 @@ use scimsync_platform::request_limits::{self, JsonRefusalListener};
 use scimsync_platform::settings::{DatabaseSettings, GroupSettings};
 use scimsync_platform::Settings;
 use sea_orm::DatabaseConnection;
+use secrecy::SecretString;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
+
+use crate::auth::Access;
 
 pub struct AppState {
     pub db: DatabaseConnection,
     pub groups: GroupSettings,
+    /// The configured admin tokens.
+    pub access: Arc<Access>,
+    pub console: console::Config,
+    /// The broker, for the dead-letter pages only.
+    pub amqp_url: SecretString,
+    pub dead_letters: console::dead_letters::Cache,
 }
 
 pub type SharedState = Arc<AppState>;
@@ -46,22 +59,24 @@ pub async fn run(
     // Without a token the API is open to whoever reaches it: fine on loopback for development,
     // never on an address others can reach.
     let address = listener.local_addr()?;
-    if settings.admin.token().is_none() && !address.ip().is_loopback() {
+    let access = Access::new(settings.admin.named_tokens()?);
+    if access.is_open() && !address.ip().is_loopback() {
         anyhow::bail!(
-            "admin-api would serve {address} without authentication: set SCIMSYNC__ADMIN__TOKEN, \
-             or listen on a loopback address (SCIMSYNC__ADMIN__LISTEN=127.0.0.1:8081)"
+            "admin-api would serve {address} without authentication: set SCIMSYNC__ADMIN__TOKENS \
+             (or SCIMSYNC__ADMIN__TOKEN), or listen on a loopback address \
+             (SCIMSYNC__ADMIN__LISTEN=127.0.0.1:8081)"
         );
     }
     let db = connect(&settings.database).await?;
     let state = Arc::new(AppState {
         db: db.clone(),
         groups: settings.groups.clone(),
+        access: Arc::new(access),
+        console: console::Config::from_settings(&settings),
+        amqp_url: settings.amqp.url.clone(),
+        dead_letters: console::dead_letters::Cache::default(),
     });
-    let app = router(
-        state,
-        settings.admin.token().map(str::to_owned),
-        settings.admin.allowed_hosts(),
-    );
+    let app = router(state, settings.admin.allowed_hosts());
     tracing::info!(addr = %listener.local_addr()?, "admin-api listening");
     let listener = JsonRefusalListener(scimsync_platform::http::no_delay(listener));
     axum::serve(listener, app)
@@ -80,9 +95,14 @@ pub async fn connect(settings: &DatabaseSettings) -> Result<DatabaseConnection, 
     scimsync_db::connect_with(settings, &[("plan_cache_mode", "force_custom_plan")]).await
 }
 
-pub fn router(state: SharedState, token: Option<String>, allowed_hosts: Vec<String>) -> Router {
+pub fn router(state: SharedState, allowed_hosts: Vec<String>) -> Router {
     let api = Router::new()
         .route("/companies", get(companies::list).post(companies::create))
+        .route(
+            "/companies/{company_id}",
+            axum::routing::patch(companies::patch),
+        )
+        .route("/audit", get(audit::list))
         .route("/companies/{company_id}/users", get(users::list))
         .route(
             "/companies/{company_id}/users/{user_id}",
@@ -120,13 +140,14 @@ pub fn router(state: SharedState, token: Option<String>, allowed_hosts: Vec<Stri
             axum::routing::delete(groups::delete_automation),
         )
         .layer(middleware::from_fn_with_state(
-            Arc::new(token),
+            state.access.clone(),
             auth::require_token,
         ))
         // Outside the auth check, so refused requests are traced and counted too.
         .route_layer(middleware::from_fn(scimsync_platform::observe::observe));
     Router::new()
         .nest("/api/v1", api)
+        .merge(console::router(state.clone()))
         .route("/healthz", get(scimsync_platform::http::healthz))
         .route("/metrics", get(scimsync_platform::http::metrics))
         .route("/openapi.json", get(|| async { Json(openapi::document()) }))

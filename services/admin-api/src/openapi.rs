@@ -7,16 +7,17 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::openapi::{Content, Ref, RefOr};
 use utoipa::{Modify, OpenApi, ToSchema};
 
-use crate::{companies, events, groups, scim_tokens, status, users};
+use crate::{audit, companies, events, groups, scim_tokens, status, users};
 
 #[derive(OpenApi)]
 #[openapi(
     info(title = "scimsync admin API", description = "Users, SCIM event log and sync status per company."),
-    paths(companies::create, companies::list, users::list, users::get, users::patch, users::clear_manager, users::reports, events::list, status::get,
+    paths(companies::create, companies::list, companies::patch, audit::list, users::list, users::get, users::patch, users::clear_manager, users::reports, events::list, status::get,
         groups::list, groups::set_level, groups::list_automations, groups::add_automation, groups::delete_automation,
         scim_tokens::create, scim_tokens::list, scim_tokens::revoke),
     components(schemas(
-        companies::NewCompany, companies::CompanyView, companies::CompanyList,
+        companies::NewCompany, companies::CompanyView, companies::CompanyList, companies::CompanyPatch,
+        audit::AuditEntry, audit::AuditPage,
         users::UserView, users::UserPage, users::UserPatch, users::ReportList,
         events::EventView, events::EventPage, status::ScimStatus, status::GroupStatus,
         groups::GroupView, groups::GroupList, groups::GroupLevel, groups::AutomationView, groups::AutomationList, groups::NewAutomation,
@@ -55,7 +56,8 @@ struct Error {
 }
 
 /// Every operation's refusals carry the [`Error`] body, and every operation documents what any
-/// of them can answer: 401 for a missing or wrong token when one is configured, 414 for a URI
+/// of them can answer: 401 for a missing or wrong token when one is configured, 403 for a
+/// viewer's token on an operation that changes something, 414 for a URI
 /// too long, 421 for a host not configured, 503 while the database cannot be reached; when it
 /// takes parameters, 400 for a malformed id in the path or a query value of the wrong type;
 /// when it reads a body, 400 for one that is not JSON, 413, 415 and 422.
@@ -65,7 +67,7 @@ struct Refusals;
 const EVERY_OPERATION: [(&str, &str); 4] = [
     (
         "401",
-        "a missing or wrong bearer token, when the admin token is set",
+        "a missing or wrong bearer token, when admin tokens are configured (`unauthorized`)",
     ),
     (
         "421",
@@ -80,6 +82,12 @@ const EVERY_OPERATION: [(&str, &str); 4] = [
         "the database cannot be reached (`database_unavailable`); try again after `Retry-After`",
     ),
 ];
+
+/// Refusals of an operation that changes something.
+const CHANGES: (&str, &str) = (
+    "403",
+    "a viewer's token: viewers read, only operators change (`forbidden`)",
+);
 
 /// Refusals of an operation with parameters.
 const WITH_PARAMETERS: (&str, &str) = (
@@ -109,16 +117,22 @@ impl Modify for Refusals {
         let error = || Content::new(Some(Ref::from_schema_name("Error")));
         for item in doc.paths.paths.values_mut() {
             let operations = [
-                &mut item.get,
-                &mut item.put,
-                &mut item.post,
-                &mut item.delete,
-                &mut item.patch,
+                (&mut item.get, false),
+                (&mut item.put, true),
+                (&mut item.post, true),
+                (&mut item.delete, true),
+                (&mut item.patch, true),
             ];
-            for operation in operations.into_iter().flatten() {
+            for (operation, changes) in operations {
+                let Some(operation) = operation else {
+                    continue;
+                };
                 let has_parameters = operation.parameters.as_ref().is_some_and(|p| !p.is_empty());
                 let has_body = operation.request_body.is_some();
                 let mut refusals: Vec<(&str, &str)> = EVERY_OPERATION.to_vec();
+                if changes {
+                    refusals.push(CHANGES);
+                }
                 if has_parameters {
                     refusals.push(WITH_PARAMETERS);
                 }

@@ -3,7 +3,7 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::Json;
+use axum::{Extension, Json};
 use chrono::{DateTime, Utc};
 use scimsync_db::scim_tokens::{self, CreateError, Listed};
 use scimsync_platform::http::{ApiError, JsonBody, PathParams};
@@ -11,6 +11,11 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use sea_orm::TransactionTrait;
+use serde_json::json;
+
+use crate::audit::{self, By, Change};
+use crate::auth::Actor;
 use crate::failure::database;
 use crate::{companies, fields, SharedState};
 
@@ -63,6 +68,84 @@ pub struct TokenList {
     pub tokens: Vec<TokenView>,
 }
 
+/// Creates a token and records who did (by its id, label and prefix: never the secret).
+pub async fn create_token(
+    state: &SharedState,
+    by: &By,
+    company_id: Uuid,
+    label: Option<&str>,
+) -> Result<CreatedToken, ApiError> {
+    if let Some(label) = label {
+        fields::storable("label", label)?;
+    }
+    companies::find(state, company_id).await?;
+    let txn = state.db.begin().await.map_err(database)?;
+    let created = match scim_tokens::create(&txn, company_id, label).await {
+        Ok(created) => created,
+        Err(error @ CreateError::Label) => {
+            return Err(
+                ApiError::bad_request("invalid_field", error.to_string()).with_field(Some("label"))
+            )
+        }
+        Err(error @ CreateError::TooMany) => {
+            return Err(ApiError::conflict("too_many_tokens", error.to_string()))
+        }
+        Err(CreateError::NoCompany) => return Err(ApiError::not_found("company")),
+        Err(CreateError::Database(error)) => return Err(database(error)),
+    };
+    let change = Change {
+        action: "scim_token.create",
+        company_id: Some(company_id),
+        target: Some(created.id.to_string()),
+        before: None,
+        after: Some(json!({ "id": created.id, "label": created.label, "prefix": created.prefix })),
+    };
+    audit::record(&txn, by, change).await.map_err(database)?;
+    txn.commit().await.map_err(database)?;
+    Ok(CreatedToken {
+        id: created.id,
+        token: created.token,
+        label: created.label,
+        prefix: created.prefix,
+        created_at: created.created_at,
+    })
+}
+
+/// Revokes a token at once and records who did; false if no such active token.
+pub async fn revoke_token(
+    state: &SharedState,
+    by: &By,
+    company_id: Uuid,
+    token_id: Uuid,
+) -> Result<bool, ApiError> {
+    let txn = state.db.begin().await.map_err(database)?;
+    let listed = scim_tokens::list(&txn, company_id)
+        .await
+        .map_err(database)?
+        .into_iter()
+        .find(|t| t.id == token_id && t.revoked_at.is_none());
+    let Some(listed) = listed else {
+        return Ok(false);
+    };
+    if !scim_tokens::revoke(&txn, company_id, token_id)
+        .await
+        .map_err(database)?
+    {
+        return Ok(false);
+    }
+    let shown = json!({ "id": listed.id, "label": listed.label, "prefix": listed.prefix });
+    let change = Change {
+        action: "scim_token.revoke",
+        company_id: Some(company_id),
+        target: Some(token_id.to_string()),
+        before: Some(shown.clone()),
+        after: Some(json!({ "revoked": true, "prefix": listed.prefix })),
+    };
+    audit::record(&txn, by, change).await.map_err(database)?;
+    txn.commit().await.map_err(database)?;
+    Ok(true)
+}
+
 /// Creates a SCIM bearer token for the company.
 #[utoipa::path(post, operation_id = "create_scim_token", path = "/api/v1/companies/{company_id}/scim/tokens", tag = "scim",
     params(("company_id" = Uuid, Path)), request_body(content = NewToken, description = "optional"),
@@ -71,6 +154,7 @@ pub struct TokenList {
               (status = 409, description = "the company already has the most active tokens allowed")))]
 pub async fn create(
     State(state): State<SharedState>,
+    Extension(actor): Extension<Actor>,
     PathParams(company_id): PathParams<Uuid>,
     request: axum::extract::Request,
 ) -> Result<(StatusCode, Json<CreatedToken>), ApiError> {
@@ -87,30 +171,8 @@ pub async fn create(
         let JsonBody(input) = JsonBody::<NewToken>::from_request(request, &state).await?;
         input
     };
-    if let Some(label) = &input.label {
-        fields::storable("label", label)?;
-    }
-    companies::find(&state, company_id).await?;
-    match scim_tokens::create(&state.db, company_id, input.label.as_deref()).await {
-        Ok(created) => Ok((
-            StatusCode::CREATED,
-            Json(CreatedToken {
-                id: created.id,
-                token: created.token,
-                label: created.label,
-                prefix: created.prefix,
-                created_at: created.created_at,
-            }),
-        )),
-        Err(error @ CreateError::Label) => {
-            Err(ApiError::bad_request("invalid_field", error.to_string()).with_field(Some("label")))
-        }
-        Err(error @ CreateError::TooMany) => {
-            Err(ApiError::conflict("too_many_tokens", error.to_string()))
-        }
-        Err(CreateError::NoCompany) => Err(ApiError::not_found("company")),
-        Err(CreateError::Database(error)) => Err(database(error)),
-    }
+    let created = create_token(&state, &By::api(actor), company_id, input.label.as_deref()).await?;
+    Ok((StatusCode::CREATED, Json(created)))
 }
 
 /// The company's SCIM tokens, newest first, revoked ones included.
@@ -137,12 +199,10 @@ pub async fn list(
               (status = 404, description = "no such active token in this company")))]
 pub async fn revoke(
     State(state): State<SharedState>,
+    Extension(actor): Extension<Actor>,
     PathParams((company_id, token_id)): PathParams<(Uuid, Uuid)>,
 ) -> Result<StatusCode, ApiError> {
-    if scim_tokens::revoke(&state.db, company_id, token_id)
-        .await
-        .map_err(database)?
-    {
+    if revoke_token(&state, &By::api(actor), company_id, token_id).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::not_found("active SCIM token"))

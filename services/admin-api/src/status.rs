@@ -45,7 +45,12 @@ pub async fn get(
     State(state): State<SharedState>,
     PathParams(company_id): PathParams<Uuid>,
 ) -> Result<Json<ScimStatus>, ApiError> {
-    let company = companies::find(&state, company_id).await?;
+    Ok(Json(scim_status(&state, company_id).await?))
+}
+
+/// The company's last sync time and its default groups' active members.
+pub async fn scim_status(state: &SharedState, company_id: Uuid) -> Result<ScimStatus, ApiError> {
+    let company = companies::find(state, company_id).await?;
     let mut groups = Vec::new();
     for (kind, name) in [
         ("default_admin", &state.groups.admin_group),
@@ -70,8 +75,8 @@ pub async fn get(
             active_users,
         });
     }
-    Ok(Json(ScimStatus {
+    Ok(ScimStatus {
         last_sync_at: company.last_scim_sync_at,
         groups,
-    }))
+    })
 }

@@ -1,7 +1,7 @@
 //! Users of a company: list with filters, one user, and edits of product-owned fields.
 
 use axum::extract::State;
-use axum::Json;
+use axum::{Extension, Json};
 use chrono::{DateTime, Utc};
 use scimsync_db::entity::user;
 use scimsync_db::errors::unique_violation;
@@ -9,11 +9,15 @@ use scimsync_platform::http::{ApiError, JsonBody};
 use scimsync_platform::http::{PathParams, QueryParams};
 use scimsync_schema::email::domain_allowed;
 use scimsync_schema::limits::MAX_KEY_BYTES;
-use sea_orm::{ActiveModelTrait, DbBackend, EntityTrait, FromQueryResult, Set, Statement};
+use sea_orm::{
+    ActiveModelTrait, DbBackend, EntityTrait, FromQueryResult, Set, Statement, TransactionTrait,
+};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
+use crate::audit::{self, By, Change};
+use crate::auth::Actor;
 use crate::failure::database;
 use crate::pagination::{split_page, Filtered};
 use crate::{companies, fields, pagination, SharedState};
@@ -79,7 +83,7 @@ LEFT JOIN LATERAL (
 ) grp ON true
 WHERE u.company_id = $1";
 
-#[derive(Debug, Deserialize, IntoParams)]
+#[derive(Debug, Default, Deserialize, IntoParams)]
 // Read from the query string: utoipa would declare them path parameters otherwise.
 #[into_params(parameter_in = Query)]
 // A misspelt filter is an error, not a silently unfiltered page.
@@ -87,7 +91,11 @@ WHERE u.company_id = $1";
 pub struct UserFilter {
     /// Exact email, case-insensitive.
     pub email: Option<String>,
+    /// Part of the email, case-insensitive.
+    pub email_contains: Option<String>,
     pub active: Option<bool>,
+    /// `admin`, `full_access`, `manager` or `basic`.
+    pub permission_level: Option<String>,
     pub scim_provisioned: Option<bool>,
     pub limit: Option<u64>,
     /// `next_cursor` of the previous page.
@@ -109,15 +117,35 @@ pub async fn list(
     PathParams(company_id): PathParams<Uuid>,
     QueryParams(filter): QueryParams<UserFilter>,
 ) -> Result<Json<UserPage>, ApiError> {
-    companies::find(&state, company_id).await?;
+    Ok(Json(search(&state, company_id, filter).await?))
+}
+
+/// One page of a company's users, filtered, in a stable order.
+pub async fn search(
+    state: &SharedState,
+    company_id: Uuid,
+    filter: UserFilter,
+) -> Result<UserPage, ApiError> {
+    companies::find(state, company_id).await?;
     let limit = pagination::limit(filter.limit)?;
     let after: Option<Uuid> = pagination::cursor(filter.cursor.as_deref())?;
     let mut query = Filtered::new(SELECT_USERS, company_id);
     if let Some(email) = filter.email.filter(|e| !e.is_empty()) {
         query.and(" AND lower(u.email) = lower(?)", email);
     }
+    if let Some(part) = filter.email_contains.filter(|e| !e.is_empty()) {
+        // LIKE's own wildcards are taken literally.
+        let pattern = part
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
+        query.and(" AND u.email ILIKE '%' || ? || '%'", pattern);
+    }
     if let Some(active) = filter.active {
         query.and(" AND u.active = ?", active);
+    }
+    if let Some(level) = filter.permission_level.filter(|l| !l.is_empty()) {
+        query.and(" AND u.permission_level = ?", level);
     }
     if let Some(scim) = filter.scim_provisioned {
         query.and(" AND u.scim_provisioned = ?", scim);
@@ -130,7 +158,7 @@ pub async fn list(
         .await
         .map_err(database)?;
     let (users, next_cursor) = split_page(rows, limit, |u| u.id.to_string());
-    Ok(Json(UserPage { users, next_cursor }))
+    Ok(UserPage { users, next_cursor })
 }
 
 pub async fn load(
@@ -163,7 +191,7 @@ pub async fn get(
 
 /// Product-owned fields an admin may edit. For SCIM-provisioned users, activation belongs to
 /// the identity provider (R11), and a later SCIM event that carries a field overrides an edit.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Default, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UserPatch {
     pub email: Option<String>,
@@ -187,9 +215,26 @@ pub struct UserPatch {
               (status = 409, description = "activation of a SCIM user, or email taken")))]
 pub async fn patch(
     State(state): State<SharedState>,
+    Extension(actor): Extension<Actor>,
     PathParams((company_id, user_id)): PathParams<(Uuid, Uuid)>,
     JsonBody(patch): JsonBody<UserPatch>,
 ) -> Result<Json<UserView>, ApiError> {
+    Ok(Json(
+        update(&state, &By::api(actor), company_id, user_id, patch).await?,
+    ))
+}
+
+/// Edits product-owned fields of a user and records the values before and after.
+pub async fn update(
+    state: &SharedState,
+    by: &By,
+    company_id: Uuid,
+    user_id: Uuid,
+    patch: UserPatch,
+) -> Result<UserView, ApiError> {
+    let state = state.clone();
+    let sent = serde_json::to_value(&patch).unwrap_or_default();
+    let before = serde_json::to_value(load(&state, company_id, user_id).await?).unwrap_or_default();
     let current = find_user(&state, company_id, user_id).await?;
     let mut row: user::ActiveModel = current.clone().into();
     if let Some(active) = patch.active.filter(|a| *a != current.active) {
@@ -269,15 +314,42 @@ pub async fn patch(
         employee_number
     );
     row.updated_at = Set(Utc::now());
-    match row.update(&state.db).await {
-        Ok(_) => Ok(Json(load(&state, company_id, user_id).await?)),
-        Err(error) if unique_violation(&error).is_some() => Err(ApiError::conflict(
-            "email_taken",
-            "another user already has this email",
-        )
-        .with_field(Some("email"))),
-        Err(error) => Err(database(error)),
+    let txn = state.db.begin().await.map_err(database)?;
+    match row.update(&txn).await {
+        Ok(_) => {}
+        Err(error) if unique_violation(&error).is_some() => {
+            return Err(
+                ApiError::conflict("email_taken", "another user already has this email")
+                    .with_field(Some("email")),
+            )
+        }
+        Err(error) => return Err(database(error)),
     }
+    // The fields sent, with their values before the change and as sent.
+    let sent: serde_json::Map<String, serde_json::Value> = sent
+        .as_object()
+        .map(|fields| {
+            fields
+                .iter()
+                .filter(|(_, v)| !v.is_null())
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect()
+        })
+        .unwrap_or_default();
+    let before: serde_json::Map<String, serde_json::Value> = sent
+        .keys()
+        .map(|k| (k.clone(), before.get(k).cloned().unwrap_or_default()))
+        .collect();
+    let change = Change {
+        action: "user.update",
+        company_id: Some(company_id),
+        target: Some(user_id.to_string()),
+        before: Some(before.into()),
+        after: Some(sent.into()),
+    };
+    audit::record(&txn, by, change).await.map_err(database)?;
+    txn.commit().await.map_err(database)?;
+    load(&state, company_id, user_id).await
 }
 
 async fn find_user(
@@ -300,9 +372,24 @@ async fn find_user(
     responses((status = 200, body = UserView), (status = 404, description = "no such user")))]
 pub async fn clear_manager(
     State(state): State<SharedState>,
+    Extension(actor): Extension<Actor>,
     PathParams((company_id, user_id)): PathParams<(Uuid, Uuid)>,
 ) -> Result<Json<UserView>, ApiError> {
-    let current = find_user(&state, company_id, user_id).await?;
+    Ok(Json(
+        clear_manager_of(&state, &By::api(actor), company_id, user_id).await?,
+    ))
+}
+
+/// Clears a user's manager locally (R15) and records who did. The clear is its own
+/// transactions (it locks the member and refreshes the former manager's level), so the record
+/// follows it.
+pub async fn clear_manager_of(
+    state: &SharedState,
+    by: &By,
+    company_id: Uuid,
+    user_id: Uuid,
+) -> Result<UserView, ApiError> {
+    let current = find_user(state, company_id, user_id).await?;
     scimsync_db::hierarchy::clear_locally(
         &state.db,
         company_id,
@@ -311,7 +398,17 @@ pub async fn clear_manager(
     )
     .await
     .map_err(database)?;
-    Ok(Json(load(&state, company_id, user_id).await?))
+    let change = Change {
+        action: "user.clear_manager",
+        company_id: Some(company_id),
+        target: Some(user_id.to_string()),
+        before: Some(serde_json::json!({ "manager_id": current.manager_id })),
+        after: Some(serde_json::json!({ "manager_id": null })),
+    };
+    audit::record(&state.db, by, change)
+        .await
+        .map_err(database)?;
+    load(state, company_id, user_id).await
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -327,7 +424,18 @@ pub async fn reports(
     State(state): State<SharedState>,
     PathParams((company_id, user_id)): PathParams<(Uuid, Uuid)>,
 ) -> Result<Json<ReportList>, ApiError> {
-    find_user(&state, company_id, user_id).await?;
+    Ok(Json(ReportList {
+        users: reports_of(&state, company_id, user_id).await?,
+    }))
+}
+
+/// The user's direct reports.
+pub async fn reports_of(
+    state: &SharedState,
+    company_id: Uuid,
+    user_id: Uuid,
+) -> Result<Vec<UserView>, ApiError> {
+    find_user(state, company_id, user_id).await?;
     let sql = format!("{SELECT_USERS} AND u.manager_id = $2 ORDER BY u.id");
     let users = UserView::find_by_statement(Statement::from_sql_and_values(
         DbBackend::Postgres,
@@ -337,5 +445,5 @@ pub async fn reports(
     .all(&state.db)
     .await
     .map_err(database)?;
-    Ok(Json(ReportList { users }))
+    Ok(users)
 }

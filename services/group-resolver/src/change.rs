@@ -1,9 +1,10 @@
-//! What a membership change did to people, and how its event is logged: the parts the one-event
-//! and the batch paths share.
+//! What a membership change did to people, and how its event is logged: the parts a member's
+//! group list and a group event's membership change share.
 
 use scimsync_db::access::{self, Change};
 use scimsync_db::event_log::{self, Entry};
 use scimsync_schema::change::ChangeMeta;
+use scimsync_schema::EventOutcome;
 use sea_orm::{DatabaseConnection, DatabaseTransaction, DbErr, TransactionTrait};
 use serde_json::json;
 use uuid::Uuid;
@@ -18,7 +19,7 @@ pub(crate) fn entry<'a>(
     meta: &'a ChangeMeta,
     company_id: Option<Uuid>,
     member: Option<(&'a str, Option<Uuid>)>,
-    outcome: &'a str,
+    outcome: EventOutcome,
     changes: &[Change],
     detail: serde_json::Value,
 ) -> Entry<'a> {
@@ -46,13 +47,13 @@ pub(crate) fn entry<'a>(
 }
 
 /// The outcome a membership change is logged with: what it did to people, most serious first.
-pub(crate) fn outcome_of(changes: &[Change], default: &'static str) -> &'static str {
+pub(crate) fn outcome_of(changes: &[Change], default: EventOutcome) -> EventOutcome {
     if changes.iter().any(Change::deactivated) {
-        "deactivated"
+        EventOutcome::Deactivated
     } else if changes.iter().any(Change::reactivated) {
-        "reactivated"
+        EventOutcome::Reactivated
     } else if changes.iter().any(Change::level_changed) {
-        "level_changed"
+        EventOutcome::LevelChanged
     } else {
         default
     }
@@ -65,27 +66,6 @@ pub(crate) fn describe(changes: &[Change]) -> serde_json::Value {
         "deactivated": changes.iter().filter(|c| c.deactivated()).map(|c| c.user_id).collect::<Vec<_>>(),
         "reactivated": changes.iter().filter(|c| c.reactivated()).map(|c| c.user_id).collect::<Vec<_>>(),
     })
-}
-
-/// A member event's full-state group list.
-pub(crate) struct List<'a> {
-    pub meta: &'a ChangeMeta,
-    pub at: chrono::DateTime<chrono::Utc>,
-    pub company_id: Uuid,
-    pub member_id: String,
-    pub named: Vec<(String, Option<String>)>,
-}
-
-impl List<'_> {
-    pub fn ids(&self) -> Vec<String> {
-        self.named.iter().map(|(id, _)| id.clone()).collect()
-    }
-}
-
-pub(crate) enum Listed<'a> {
-    List(List<'a>),
-    /// Nothing to apply; logged with this outcome.
-    Skip(&'static str),
 }
 
 /// What an event adds to its log entry's detail: the list it carried, or the group it named.
@@ -133,7 +113,7 @@ pub(crate) async fn recheck(
     db: &DatabaseConnection,
     company_id: Uuid,
     unseen: &[Unseen<'_>],
-) -> Result<Vec<Option<&'static str>>, DbErr> {
+) -> Result<Vec<Option<EventOutcome>>, DbErr> {
     let mut outcomes = vec![None; unseen.len()];
     if unseen.is_empty() {
         return Ok(outcomes);
@@ -192,13 +172,13 @@ pub(crate) fn verdict<'a>(
     users: &[Uuid],
     changes: Vec<Change>,
     note: &Note,
-) -> (&'static str, Entry<'a>) {
+) -> (EventOutcome, Entry<'a>) {
     // A stale list can still change something: the groups it names tell that the member had
     // groups before its newest list (see `memberships::sync_lists`).
     let outcome = if change.applied {
         outcome_of(&changes, change.base)
     } else {
-        outcome_of(&changes, "stale_ignored")
+        outcome_of(&changes, EventOutcome::StaleIgnored)
     };
     let mut detail = describe(&changes);
     detail[note.0] = note.1.clone();
@@ -222,6 +202,6 @@ pub(crate) struct MembershipChange<'a> {
     pub company_id: Uuid,
     pub member_id: &'a str,
     pub applied: bool,
-    pub base: &'static str,
+    pub base: EventOutcome,
     pub renamed: Vec<String>,
 }

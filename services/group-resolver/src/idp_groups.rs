@@ -4,14 +4,15 @@
 use scimsync_db::access;
 use scimsync_db::event_log;
 use scimsync_schema::change::{ChangeMeta, GroupChange, GroupChangeAction};
+use scimsync_schema::EventOutcome;
 use sea_orm::TransactionTrait;
 use serde_json::json;
 use uuid::Uuid;
 
 use crate::change::{describe, entry, MembershipChange};
 use crate::groups::{self, GroupChange as GroupOutcome};
-use crate::handler::{Failure, GroupResolver};
 use crate::memberships;
+use crate::resolver::{Failure, GroupResolver};
 
 impl GroupResolver {
     /// A group event Stytch sent whose body cannot be understood: kept whole in the event log
@@ -22,7 +23,7 @@ impl GroupResolver {
         organization_id: Option<&str>,
         problem: &str,
         raw: &str,
-    ) -> Result<&'static str, Failure> {
+    ) -> Result<EventOutcome, Failure> {
         let company_id = match organization_id {
             Some(org) => scimsync_db::companies::find_by_organization(&self.db, org)
                 .await?
@@ -37,17 +38,17 @@ impl GroupResolver {
                 meta,
                 company_id,
                 None,
-                "unparseable_group_event",
+                EventOutcome::UnparseableGroupEvent,
                 &[],
                 detail,
             ),
         )
         .await?;
-        Ok("unparseable_group_event")
+        Ok(EventOutcome::UnparseableGroupEvent)
     }
 
     /// A group created, renamed or deleted, or a member added or removed: either door's.
-    pub(crate) async fn group_event(&self, event: &GroupChange) -> Result<&'static str, Failure> {
+    pub(crate) async fn group_event(&self, event: &GroupChange) -> Result<EventOutcome, Failure> {
         let company_id = self.company(&event.tenant).await?;
         match event.action {
             GroupChangeAction::MemberAdd | GroupChangeAction::MemberRemove => {
@@ -63,7 +64,7 @@ impl GroupResolver {
         &self,
         company_id: Uuid,
         event: &GroupChange,
-    ) -> Result<&'static str, Failure> {
+    ) -> Result<EventOutcome, Failure> {
         let member_id = event.member_id.clone().unwrap_or_default();
         let present = event.action == GroupChangeAction::MemberAdd;
         let txn = self.db.begin().await?;
@@ -92,9 +93,9 @@ impl GroupResolver {
         )
         .await?;
         let base = if present {
-            "membership_added"
+            EventOutcome::MembershipAdded
         } else {
-            "membership_removed"
+            EventOutcome::MembershipRemoved
         };
         let change = MembershipChange {
             company_id,
@@ -112,7 +113,7 @@ impl GroupResolver {
         &self,
         company_id: Uuid,
         event: &GroupChange,
-    ) -> Result<&'static str, Failure> {
+    ) -> Result<EventOutcome, Failure> {
         let txn = self.db.begin().await?;
         access::lock_group(&txn, company_id, &event.group_id).await?;
         let name = event.group_name.as_deref();
@@ -156,16 +157,16 @@ impl GroupResolver {
         let mut detail = describe(&changes);
         detail["group_id"] = json!(event.group_id);
         let outcome = match change {
-            GroupOutcome::Created => "group_created",
-            GroupOutcome::Updated { .. } => "group_updated",
+            GroupOutcome::Created => EventOutcome::GroupCreated,
+            GroupOutcome::Updated { .. } => EventOutcome::GroupUpdated,
             GroupOutcome::Deleted {
                 automations_removed,
             } => {
                 detail["career_automations_removed"] = json!(automations_removed);
-                "group_deleted"
+                EventOutcome::GroupDeleted
             }
-            GroupOutcome::IgnoredDefaultDelete => "ignored_default_group_delete",
-            GroupOutcome::Stale => "stale_ignored",
+            GroupOutcome::IgnoredDefaultDelete => EventOutcome::IgnoredDefaultGroupDelete,
+            GroupOutcome::Stale => EventOutcome::StaleIgnored,
         };
         event_log::record(
             &self.db,

@@ -6,27 +6,28 @@
 //! tombstones, and a member's newest full-state list stops older membership events from
 //! re-adding a group it no longer names.
 
-mod batch;
 mod change;
 pub mod groups;
-pub mod handler;
 mod idp_groups;
 pub mod kind;
+mod lists;
 pub mod memberships;
+mod resolver;
+pub mod worker;
 
-use scimsync_platform::amqp::worker;
 use scimsync_platform::Settings;
-use scimsync_schema::topology::GROUP_RESOLVER;
+use scimsync_schema::Concern;
 use tokio_util::sync::CancellationToken;
 
-pub const CONCERN: &str = "group-resolver";
+pub use resolver::GroupResolver;
+
+pub const CONCERN: Concern = Concern::GroupResolver;
 
 /// Runs until `shutdown`, then drains in-flight messages (SPEC A4).
 pub async fn run(settings: Settings, shutdown: CancellationToken) -> anyhow::Result<()> {
     let db = scimsync_db::connect_worker(&settings.database).await?;
-    let handler =
-        handler::GroupResolver::new(db.clone(), kind::DefaultGroups::from(&settings.groups));
-    worker::run(&settings, CONCERN, GROUP_RESOLVER, |_| handler, shutdown).await?;
+    let worker = GroupResolver::new(db.clone(), kind::DefaultGroups::from(&settings.groups));
+    scimsync_platform::amqp::runtime::run(&settings, |_| worker, shutdown).await?;
     db.close().await?;
     Ok(())
 }

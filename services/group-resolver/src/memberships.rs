@@ -42,21 +42,10 @@ pub async fn set(
     Ok(result.rows_affected() > 0)
 }
 
-/// A member's full-state group list at `at`: it is in exactly these groups. Returns false when
-/// a newer list was already applied (nothing changes).
-pub async fn sync_list(
-    txn: &DatabaseTransaction,
-    company_id: Uuid,
-    member_id: &str,
-    group_ids: &[String],
-    at: DateTime<Utc>,
-) -> Result<bool, DbErr> {
-    let applied = sync_lists(txn, company_id, &[(member_id, group_ids, at)]).await?;
-    Ok(applied.contains(member_id))
-}
-
-/// [`sync_list`] for lists of distinct members, in three statements whatever their number.
-/// Returns the members whose list was applied (no newer list was known).
+/// Members' full-state group lists, each at its time: each member is in exactly its list's
+/// groups, unless a newer list was applied already (nothing changes for it). Lists of distinct
+/// members, in three statements whatever their number. Returns the members whose list was
+/// applied.
 pub async fn sync_lists(
     txn: &DatabaseTransaction,
     company_id: Uuid,
@@ -234,23 +223,5 @@ pub async fn current_groups_of(
                 r.try_get("", "idp_group_id")?,
             ))
         })
-        .collect()
-}
-
-/// Groups the member is currently in (present memberships).
-pub async fn current_groups(
-    txn: &DatabaseTransaction,
-    company_id: Uuid,
-    member_id: &str,
-) -> Result<Vec<String>, DbErr> {
-    let rows = txn
-        .query_all(Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            "SELECT idp_group_id FROM scim_group_memberships WHERE company_id = $1 AND stytch_member_id = $2 AND present",
-            [company_id.into(), member_id.into()],
-        ))
-        .await?;
-    rows.iter()
-        .map(|r| r.try_get::<String>("", "idp_group_id"))
         .collect()
 }

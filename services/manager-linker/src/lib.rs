@@ -10,20 +10,19 @@
 //! Cycles never form: hierarchy changes are serialised per company and checked inside the same
 //! transaction.
 
-pub mod handler;
 pub mod links;
 pub mod sweep;
+pub mod worker;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use scimsync_platform::amqp::worker;
 use scimsync_platform::Settings;
-use scimsync_schema::topology::MANAGER_LINKER;
+use scimsync_schema::Concern;
 use tokio_util::sync::CancellationToken;
 
-pub const CONCERN: &str = scimsync_db::hierarchy::LINKER;
+pub const CONCERN: Concern = Concern::ManagerLinker;
 
 /// Where "now" comes from: the wall clock in production, a controllable one in tests.
 pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
@@ -40,7 +39,7 @@ pub async fn run_with_clock(
 ) -> anyhow::Result<()> {
     let db = scimsync_db::connect_worker(&settings.database).await?;
     let max_pending_age = Duration::from_secs(settings.manager.max_pending_age_secs);
-    let handler = handler::ManagerLinker {
+    let linker = worker::ManagerLinker {
         db: db.clone(),
         clock: clock.clone(),
         max_pending_age,
@@ -57,9 +56,9 @@ pub async fn run_with_clock(
             publisher,
         };
         sweeping = Some(tokio::spawn(sweeper.run(sweep_stop.clone())));
-        handler
+        linker
     };
-    let result = worker::run(&settings, CONCERN, MANAGER_LINKER, with_sweep, shutdown).await;
+    let result = scimsync_platform::amqp::runtime::run(&settings, with_sweep, shutdown).await;
     sweep_stop.cancel();
     if let Some(sweeping) = sweeping {
         let _ = sweeping.await;

@@ -12,13 +12,15 @@ use scimsync_db::event_log::Entry;
 use scimsync_db::hierarchy::Connected;
 use scimsync_platform::amqp::Kept;
 use scimsync_schema::change::{ChangeMeta, Door};
-use sea_orm::{DatabaseConnection, DbErr};
+use scimsync_schema::EventOutcome;
+use sea_orm::DatabaseConnection;
 use serde_json::json;
 use uuid::Uuid;
 
 use crate::CONCERN;
+use sql::KeptMessage;
 
-mod batch;
+mod settle;
 pub mod sql;
 mod sweep;
 
@@ -53,14 +55,16 @@ pub enum Attempt {
 }
 
 impl Attempt {
-    pub fn outcome(&self) -> &'static str {
+    pub fn outcome(&self) -> EventOutcome {
         match self {
-            Self::Linked { changed: true, .. } => "manager_linked",
-            Self::Linked { changed: false, .. } | Self::Unchanged { .. } => "manager_unchanged",
-            Self::Pending { .. } => "manager_pending",
-            Self::SkippedCircular { .. } => "skipped_circular_manager",
-            Self::GaveUp { .. } => "manager_not_found",
-            Self::Stale => "stale_ignored",
+            Self::Linked { changed: true, .. } => EventOutcome::ManagerLinked,
+            Self::Linked { changed: false, .. } | Self::Unchanged { .. } => {
+                EventOutcome::ManagerUnchanged
+            }
+            Self::Pending { .. } => EventOutcome::ManagerPending,
+            Self::SkippedCircular { .. } => EventOutcome::SkippedCircularManager,
+            Self::GaveUp { .. } => EventOutcome::ManagerNotFound,
+            Self::Stale => EventOutcome::StaleIgnored,
         }
     }
 
@@ -91,14 +95,13 @@ pub struct Linker<'a> {
 }
 
 /// One member event's manager value.
-#[derive(Clone)]
-pub struct Observed<'a> {
-    pub meta: &'a ChangeMeta,
+pub struct Observed {
+    pub meta: ChangeMeta,
     pub company_id: Uuid,
-    pub member_id: &'a str,
-    pub value: &'a str,
+    pub member_id: String,
+    pub value: String,
     /// The event's message, which the link keeps while it is pending.
-    pub message: Kept<'a>,
+    pub message: KeptMessage,
 }
 
 /// What a link is settled for.
@@ -121,23 +124,15 @@ impl By<'_> {
 }
 
 impl Linker<'_> {
-    /// Records the value and tries to resolve it.
-    pub async fn observe(&self, seen: &Observed<'_>) -> Result<Attempt, DbErr> {
-        self.observe_all(std::slice::from_ref(seen))
-            .await
-            .pop()
-            .unwrap_or(Err(DbErr::Custom("no attempt for the event".into())))
-    }
-
     /// The event's value applied to the member's link as it stands (`current`, locked): the
     /// link to settle, or the attempt's end if the event changes nothing (with its log entry,
     /// if any).
     fn store_value<'a>(
         &self,
         current: Option<&manager_link::Model>,
-        seen: &Observed<'a>,
+        seen: &'a Observed,
     ) -> Stored<'a> {
-        let webhook = seen.meta;
+        let webhook = &seen.meta;
         let at = webhook.timestamp;
         match current {
             Some(link) if at < link.event_timestamp => {
@@ -151,7 +146,7 @@ impl Linker<'_> {
                     user_id: None,
                     user_ids: Vec::new(),
                     stytch_member_id: None,
-                    outcome: "stale_ignored",
+                    outcome: EventOutcome::StaleIgnored,
                     detail: json!({ "manager_value": seen.value }),
                 };
                 Stored::Done(Attempt::Stale, Some(entry))
@@ -170,7 +165,7 @@ impl Linker<'_> {
                 link.event_type = webhook.event_type.clone();
                 link.received_at = webhook.received_at;
                 if restart {
-                    link.manager_value = seen.value.to_owned();
+                    link.manager_value = seen.value.clone();
                     link.status = "pending".into();
                     link.first_seen_at = self.now;
                 }
@@ -179,8 +174,8 @@ impl Linker<'_> {
             }
             None => Stored::Link(manager_link::Model {
                 company_id: seen.company_id,
-                stytch_member_id: seen.member_id.to_owned(),
-                manager_value: seen.value.to_owned(),
+                stytch_member_id: seen.member_id.clone(),
+                manager_value: seen.value.clone(),
                 event_timestamp: at,
                 event_id: webhook.event_id.clone(),
                 event_type: webhook.event_type.clone(),

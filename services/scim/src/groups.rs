@@ -1,7 +1,8 @@
 //! `/Groups/{id}` and `POST /Groups`: a Group created, read, replaced, patched or deleted, in
 //! the token's company only. Members are Users of the same company (anything else is 400
 //! `invalidValue`); Entra creates groups empty and PATCHes members in, Okta pushes them by
-//! PATCH too. PATCH and DELETE answer 204 (SPEC §6), with the version left as `ETag`.
+//! PATCH too. PATCH and DELETE answer 204 (SPEC §6), with the version left as `ETag`; a PATCH that
+//! asks for `attributes` is answered 200 with them (RFC 7644 §3.5.2).
 //!
 //! A write that changes the group commits it with a new version and, for the workers, the
 //! group's upsert (created or renamed) or delete and one change per member added or removed.
@@ -259,12 +260,14 @@ pub async fn replace(
 }
 
 /// PATCH: members added and removed (Entra's `value` lists and `members[value eq "..."]`
-/// paths, Okta's pushes), a rename; answered 204.
+/// paths, Okta's pushes), a rename; answered 204, or 200 with the Group when `attributes` or
+/// `excludedAttributes` asks for it.
 pub async fn patch(
     State(state): State<SharedState>,
     Extension(tenant): Extension<Tenant>,
     Path(id): Path<String>,
     headers: HeaderMap,
+    Pairs(query): Pairs,
     ScimBody(body): ScimBody,
 ) -> Result<Response, ScimFailure> {
     let company = tenant.company_id;
@@ -304,16 +307,18 @@ pub async fn patch(
         .map(input::member_id)
         .collect::<Result<Vec<_>, _>>()?;
     let members = user_ids(&members)?;
-    let version = match difference(&stored, &current, &resource, &members) {
-        Some(change) => {
-            write(&tx, company, stored.id, &resource, &change)
-                .await?
-                .version
-        }
-        None => stored.version,
+    let row = match difference(&stored, &current, &resource, &members) {
+        Some(change) => write(&tx, company, stored.id, &resource, &change).await?,
+        None => stored,
     };
     tx.commit().await.map_err(ScimFailure::write)?;
-    Ok(render::no_content(Some(version)))
+    // RFC 7644 §3.5.2: 204 may answer a PATCH, but "the server MUST return a 200 OK if the
+    // "attributes" parameter is specified"; `excludedAttributes` asks for a body just as well.
+    let shown = projection(&query);
+    if shown.attributes.is_some() || shown.excluded.is_some() {
+        return answer(&state, &headers, StatusCode::OK, &row, &shown).await;
+    }
+    Ok(render::no_content(Some(row.version)))
 }
 
 /// DELETE: the Group and its memberships are gone; the workers apply R12's ghost-group rules.

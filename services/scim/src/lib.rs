@@ -86,7 +86,7 @@ pub async fn run(
         poll: Duration::from_millis(settings.scim.relay_poll_ms),
     };
     let relay = tokio::spawn(relay.run(background.clone()));
-    tokio::spawn(metrics::sample_outbox(
+    tokio::spawn(outbox::sample_depth(
         db.clone(),
         Duration::from_secs(5),
         background.clone(),
@@ -119,36 +119,43 @@ pub fn router(
     throttle: Arc<throttle::Throttle>,
     admission: admission::Admission,
 ) -> Router {
+    // Routes spelled out under the base path rather than nested: a nested router's requests
+    // have the prefix stripped from their URI, and logs, traces and error details would name
+    // `/Users` where the client asked for `/scim/v2/Users`.
+    let at = |path: &str| format!("{BASE_PATH}{path}");
     let protocol = Router::new()
         .route(
-            "/ServiceProviderConfig",
+            &at("/ServiceProviderConfig"),
             get(discovery::service_provider_config),
         )
-        .route("/Schemas", get(discovery::schemas))
-        .route("/Schemas/{id}", get(discovery::schema))
-        .route("/ResourceTypes", get(discovery::resource_types))
-        .route("/ResourceTypes/{id}", get(discovery::resource_type))
-        .route("/Users", get(search::users).post(users::create))
-        .route("/Users/.search", post(search::search_users))
+        .route(&at("/Schemas"), get(discovery::schemas))
+        .route(&at("/Schemas/{id}"), get(discovery::schema))
+        .route(&at("/ResourceTypes"), get(discovery::resource_types))
+        .route(&at("/ResourceTypes/{id}"), get(discovery::resource_type))
+        .route(&at("/Users"), get(search::users).post(users::create))
+        .route(&at("/Users/.search"), post(search::search_users))
         .route(
-            "/Users/{id}",
+            &at("/Users/{id}"),
             get(users::get)
                 .put(users::replace)
                 .patch(users::patch)
                 .delete(users::delete),
         )
-        .route("/Groups", get(search::groups).post(groups::create))
-        .route("/Groups/.search", post(search::search_groups))
+        .route(&at("/Groups"), get(search::groups).post(groups::create))
+        .route(&at("/Groups/.search"), post(search::search_groups))
         .route(
-            "/Groups/{id}",
+            &at("/Groups/{id}"),
             get(groups::get)
                 .put(groups::replace)
                 .patch(groups::patch)
                 .delete(groups::delete),
         )
-        .route("/.search", post(search::search_root))
+        .route(&at("/.search"), post(search::search_root))
         .method_not_allowed_fallback(discovery::method_not_allowed)
-        // Limits first (outermost): a request over its company's rate never reaches a handler.
+        // Each layer wraps the ones above it, so a request meets them from the bottom up:
+        // observe, count, admission, span, authentication, throttle, then the handler.
+        // Innermost: the rate is per company, which only authentication knows; a request over
+        // its company's rate never reaches a handler.
         .route_layer(middleware::from_fn_with_state(throttle, throttle::limit))
         .route_layer(middleware::from_fn_with_state(tokens, auth::authenticate))
         // Outside authentication, so its span is the one authentication names the company in.
@@ -156,10 +163,10 @@ pub fn router(
         // Before authentication, which may read the database too.
         .route_layer(middleware::from_fn_with_state(admission, admission::admit))
         .route_layer(middleware::from_fn(metrics::count))
-        // Outside authentication, so refused requests are traced and counted too.
+        // Outermost, outside authentication, so refused requests are traced and counted too.
         .route_layer(middleware::from_fn(scimsync_platform::observe::observe));
     Router::new()
-        .nest(BASE_PATH, protocol)
+        .merge(protocol)
         .route("/healthz", get(scimsync_platform::http::healthz))
         .route("/readyz", get(ready))
         .route("/metrics", get(scimsync_platform::http::metrics))

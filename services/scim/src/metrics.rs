@@ -2,14 +2,12 @@
 //! `scimsync_platform::metrics`): requests by resource, method and status; 429s; the relay's
 //! publishes; the outbox's depth and oldest age, sampled.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request};
 use axum::middleware::Next;
 use axum::response::Response;
 use scimsync_platform::metrics::{metrics, RelayLabels, ScimRequestLabels};
-use sea_orm::DatabaseConnection;
-use tokio_util::sync::CancellationToken;
 
 /// Middleware: counts each answered request by the resource its route names.
 pub async fn count(request: Request, next: Next) -> Response {
@@ -52,19 +50,8 @@ pub fn relayed(confirmed: usize, failed: usize) {
     }
 }
 
-/// Samples the outbox's depth and oldest age every `every`, until `shutdown`.
-pub async fn sample_outbox(db: DatabaseConnection, every: Duration, shutdown: CancellationToken) {
-    loop {
-        match crate::outbox::depth(&db).await {
-            Ok((rows, age)) => {
-                metrics().outbox_rows.set(rows);
-                metrics().outbox_oldest_seconds.set(age);
-            }
-            Err(error) => tracing::warn!(%error, "could not sample the outbox"),
-        }
-        tokio::select! {
-            () = tokio::time::sleep(every) => {}
-            () = shutdown.cancelled() => return,
-        }
-    }
+/// The outbox's depth (rows waiting) and its oldest row's age in seconds, as last sampled.
+pub fn outbox_depth(rows: i64, oldest_seconds: f64) {
+    metrics().outbox_rows.set(rows);
+    metrics().outbox_oldest_seconds.set(oldest_seconds);
 }

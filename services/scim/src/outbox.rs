@@ -274,6 +274,20 @@ pub enum RelayError {
     Database(#[from] DbErr),
 }
 
+/// Samples the outbox's depth and oldest age into the metrics every `every`, until `shutdown`.
+pub async fn sample_depth(db: DatabaseConnection, every: Duration, shutdown: CancellationToken) {
+    loop {
+        match depth(&db).await {
+            Ok((rows, age)) => metrics::outbox_depth(rows, age),
+            Err(error) => tracing::warn!(%error, "could not sample the outbox"),
+        }
+        tokio::select! {
+            () = tokio::time::sleep(every) => {}
+            () = shutdown.cancelled() => return,
+        }
+    }
+}
+
 /// How far behind the relay is: rows waiting and the oldest one's age, for the metrics.
 pub async fn depth(db: &DatabaseConnection) -> Result<(i64, f64), DbErr> {
     let row = db

@@ -10,7 +10,7 @@ use clap::Subcommand;
 use scimsync_platform::Settings;
 use sea_orm::{ConnectionTrait, DbBackend, DbErr, Statement};
 
-use crate::dlq::filter::parse_age;
+use scimsync_dlq::filter::parse_age;
 
 /// The log of the last day is what an operator reads during an incident: never pruned.
 pub const MIN_AGE: Duration = Duration::from_secs(86_400);

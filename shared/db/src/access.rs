@@ -46,32 +46,69 @@ impl Change {
     }
 }
 
+/// What a group grants as a rank, for the highest to win (R12): the default groups by their
+/// kind, a custom group by its level. `$g` is the SQL alias of `scim_groups`. Written once for
+/// both statements below; [`level_of!`] turns the highest rank back into the level's name.
+macro_rules! group_rank {
+    ($g:literal) => {
+        concat!(
+            "CASE WHEN ",
+            $g,
+            ".kind = 'default_admin' THEN 4",
+            " WHEN ",
+            $g,
+            ".kind = 'default_full_access' THEN 3",
+            " WHEN ",
+            $g,
+            ".permission_level = 'admin' THEN 4",
+            " WHEN ",
+            $g,
+            ".permission_level = 'full_access' THEN 3",
+            " WHEN ",
+            $g,
+            ".permission_level = 'manager' THEN 2",
+            " ELSE 1 END"
+        )
+    };
+}
+
+/// The level of a user whose best group ranks `$group_rank` (SQL, NULL for no group): the
+/// highest of that rank, Manager for a user with an active direct report (alias `u`), and Basic.
+macro_rules! level_of {
+    ($group_rank:expr) => {
+        concat!(
+            "CASE GREATEST(COALESCE(",
+            $group_rank,
+            ", 1),",
+            " CASE WHEN EXISTS (SELECT 1 FROM users r WHERE r.manager_id = u.id AND r.active)",
+            " THEN 2 ELSE 1 END)",
+            " WHEN 4 THEN 'admin' WHEN 3 THEN 'full_access' WHEN 2 THEN 'manager' ELSE 'basic' END"
+        )
+    };
+}
+
 /// Activity and level of the target users in one statement. A target's level counts its
 /// reports' activity as it was before this statement: [`refresh`] recomputes the levels of the
 /// managers of anyone whose activity flipped afterwards ([`LEVELS`]). Only records whose values
 /// change are written: most refreshes (a new record, a manager gaining another report, a list
 /// of default groups) change nothing, and an unchanged record is not given a new version.
-const ACCESS: &str = "
+const ACCESS: &str = concat!(
+    "
 WITH computed AS (
     SELECT u.id, u.active AS active_before, u.permission_level AS level_before, u.scim_active,
            u.scim_deactivated_at,
            CASE WHEN g.had_any AND g.effective = 0 THEN g.last_change END AS lost_at,
-           CASE GREATEST(
-               COALESCE(g.group_level, 1),
-               CASE WHEN EXISTS (SELECT 1 FROM users r WHERE r.manager_id = u.id AND r.active) THEN 2 ELSE 1 END)
-           WHEN 4 THEN 'admin' WHEN 3 THEN 'full_access' WHEN 2 THEN 'manager' ELSE 'basic' END AS level_after
+           ",
+    level_of!("g.group_level"),
+    " AS level_after
     FROM users u
     CROSS JOIN LATERAL (
         SELECT count(*) > 0 AS had_any,
                count(*) FILTER (WHERE m.present AND NOT COALESCE(sg.deleted, false)) AS effective,
                GREATEST(max(m.version), max(sg.deleted_at)) AS last_change,
-               max(CASE WHEN m.present AND sg.id IS NOT NULL AND NOT sg.deleted THEN CASE
-                   WHEN sg.kind = 'default_admin' THEN 4
-                   WHEN sg.kind = 'default_full_access' THEN 3
-                   WHEN sg.permission_level = 'admin' THEN 4
-                   WHEN sg.permission_level = 'full_access' THEN 3
-                   WHEN sg.permission_level = 'manager' THEN 2
-                   ELSE 1 END END) AS group_level
+               max(CASE WHEN m.present AND sg.id IS NOT NULL AND NOT sg.deleted THEN ",
+    group_rank!("sg"),
+    " END) AS group_level
         FROM scim_group_memberships m
         LEFT JOIN scim_groups sg ON sg.company_id = m.company_id AND sg.idp_group_id = m.idp_group_id
         WHERE m.company_id = u.company_id AND m.stytch_member_id = u.member_key
@@ -99,33 +136,32 @@ WHERE u.id = t.id
        OR u.deactivated_at IS DISTINCT FROM t.deactivated_after
        OR u.permission_level IS DISTINCT FROM t.level_after)
 RETURNING u.id AS user_id, t.active_before, u.active AS active_after,
-          t.level_before, u.permission_level AS level_after";
+          t.level_before, u.permission_level AS level_after"
+);
 
-const LEVELS: &str = "
+const LEVELS: &str = concat!(
+    "
 WITH target AS (
     SELECT u.id, u.permission_level AS level_before,
-           CASE GREATEST(
-               COALESCE((
-                   SELECT max(CASE
-                       WHEN g.kind = 'default_admin' THEN 4
-                       WHEN g.kind = 'default_full_access' THEN 3
-                       WHEN g.permission_level = 'admin' THEN 4
-                       WHEN g.permission_level = 'full_access' THEN 3
-                       WHEN g.permission_level = 'manager' THEN 2
-                       ELSE 1 END)
+           ",
+    level_of!(concat!(
+        "(SELECT max(",
+        group_rank!("g"),
+        ")
                    FROM scim_group_memberships m
                    JOIN scim_groups g ON g.company_id = m.company_id AND g.idp_group_id = m.idp_group_id
                    WHERE m.company_id = u.company_id AND m.stytch_member_id = u.member_key
-                     AND m.present AND NOT g.deleted), 1),
-               CASE WHEN EXISTS (SELECT 1 FROM users r WHERE r.manager_id = u.id AND r.active) THEN 2 ELSE 1 END)
-           WHEN 4 THEN 'admin' WHEN 3 THEN 'full_access' WHEN 2 THEN 'manager' ELSE 'basic' END AS level_after
+                     AND m.present AND NOT g.deleted)"
+    )),
+    " AS level_after
     FROM users u
     WHERE u.id = ANY($1)
 )
 UPDATE users u SET permission_level = t.level_after, updated_at = now()
 FROM target t
 WHERE u.id = t.id AND u.permission_level <> t.level_after
-RETURNING u.id AS user_id, t.level_before, t.level_after";
+RETURNING u.id AS user_id, t.level_before, t.level_after"
+);
 
 #[derive(Debug, FromQueryResult)]
 struct LevelRow {

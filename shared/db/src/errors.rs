@@ -3,6 +3,7 @@
 //! (connection lost, pool exhausted, failover).
 
 use scimsync_platform::amqp::Outcome;
+use scimsync_schema::DeadLetterReason;
 use sea_orm::{sqlx, DbErr, RuntimeErr, SqlErr};
 
 /// The name of the violated unique constraint or index, if that is what this error is.
@@ -27,10 +28,10 @@ pub fn bad_value(error: &DbErr) -> bool {
 pub fn outcome(error: &DbErr, event_id: &str) -> Outcome {
     if bad_value(error) {
         tracing::warn!(%error, %event_id, "the database refused a value of the event; dead-lettering");
-        return Outcome::DeadLetter {
-            reason: "unstorable_value".into(),
-            detail: format!("the database refused a value of the event: {error}"),
-        };
+        return Outcome::dead_letter(
+            DeadLetterReason::UnstorableValue,
+            format!("the database refused a value of the event: {error}"),
+        );
     }
     tracing::warn!(error = ?error, %event_id, "database error; will retry");
     Outcome::Retry {

@@ -4,6 +4,7 @@
 
 use chrono::{DateTime, Utc};
 pub use scimsync_schema::change::Door;
+use scimsync_schema::{Concern, EventOutcome};
 use sea_orm::{ConnectionTrait, DbBackend, DbErr, Statement};
 use uuid::Uuid;
 
@@ -16,13 +17,13 @@ pub struct Entry<'a> {
     pub received_at: DateTime<Utc>,
     pub event_id: &'a str,
     pub event_type: &'a str,
-    pub concern: &'a str,
+    pub concern: Concern,
     pub user_id: Option<Uuid>,
     /// Every other user the event changed (members of a deleted group, a level recomputed),
     /// so the log filtered by a user finds each row that changed them.
     pub user_ids: Vec<Uuid>,
     pub stytch_member_id: Option<&'a str>,
-    pub outcome: &'a str,
+    pub outcome: EventOutcome,
     pub detail: serde_json::Value,
 }
 
@@ -80,11 +81,11 @@ async fn write_chunk(
         received_at: String,
         event_id: &'a str,
         event_type: &'a str,
-        concern: &'a str,
+        concern: &'static str,
         user_id: Option<Uuid>,
         user_ids: &'a [Uuid],
         stytch_member_id: Option<&'a str>,
-        outcome: &'a str,
+        outcome: &'static str,
         detail: &'a serde_json::Value,
     }
     let rows: Vec<Row<'_>> = entries
@@ -95,11 +96,11 @@ async fn write_chunk(
             received_at: crate::json_time(e.received_at),
             event_id: e.event_id,
             event_type: e.event_type,
-            concern: e.concern,
+            concern: e.concern.as_str(),
             user_id: e.user_id,
             user_ids: &e.user_ids,
             stytch_member_id: e.stytch_member_id,
-            outcome: e.outcome,
+            outcome: e.outcome.as_str(),
             detail: &e.detail,
         })
         .collect();

@@ -10,12 +10,10 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
+use scimsync_schema::Concern;
+
 use crate::access;
 use crate::entity::manager_link;
-
-/// The concern that owns the manager links (`manager_links`): manager-linker's lock name and
-/// event log concern.
-pub const LINKER: &str = "manager-linker";
 
 /// Serialises hierarchy changes of one company until the transaction ends. Always taken after
 /// the member locks, never before, so lock order is the same everywhere.
@@ -175,7 +173,7 @@ pub async fn clear_locally(
         // The link's own lock first (manager-linker takes it to change the link), then the
         // member's.
         let members = [member_id.to_owned()];
-        access::lock_concern(&txn, LINKER, company_id, &members).await?;
+        access::lock_concern(&txn, Concern::ManagerLinker, company_id, &members).await?;
         access::lock_members(&txn, company_id, &members).await?;
     }
     lock(&txn, company_id).await?;

@@ -44,7 +44,7 @@ pub struct PublishLabels {
 pub struct EventLabels {
     pub queue: String,
     pub event_type: String,
-    /// What the handler decided: `ack`, `retry`, `wait`, `dead_letter` or `panic`.
+    /// What the worker decided: `ack`, `retry`, `dead_letter`, or `panic` (it failed to decide).
     pub outcome: &'static str,
 }
 

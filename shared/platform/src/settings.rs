@@ -100,14 +100,175 @@ impl IngestSettings {
 #[derive(Debug, Clone, Deserialize)]
 pub struct AdminSettings {
     pub listen: String,
+    /// The single token of earlier versions: an operator token named `admin`.
     pub token: SecretString,
+    /// Named tokens, comma-separated `name:role:sha256-hex`; see [`AdminSettings::named_tokens`].
+    pub tokens: SecretString,
+    /// A file of named tokens, one `name:role:sha256-hex` a line (`#` starts a comment).
+    pub tokens_file: String,
     /// Comma-separated host names; see [`AdminSettings::allowed_hosts`].
     pub allowed_hosts: String,
+    /// How long a console session lasts after sign-in.
+    pub session_ttl_secs: u64,
+    /// `auto` (Secure when the request came over TLS, as `X-Forwarded-Proto` says), `always`
+    /// or `never`: whether the console's cookies carry `Secure`.
+    pub secure_cookies: String,
+}
+
+/// What a holder of an admin token may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AdminRole {
+    /// Everything.
+    Operator,
+    /// Read only.
+    Viewer,
+}
+
+impl AdminRole {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Operator => "operator",
+            Self::Viewer => "viewer",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "operator" => Some(Self::Operator),
+            "viewer" => Some(Self::Viewer),
+            _ => None,
+        }
+    }
+}
+
+/// A named admin token: who holds it, what they may do, and the SHA-256 of the token (never
+/// the token itself: a token is a long random secret, so one fast hash is enough, as for SCIM
+/// tokens).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NamedToken {
+    pub name: String,
+    pub role: AdminRole,
+    pub sha256: [u8; 32],
+}
+
+/// The name the legacy single `admin.token` is known by.
+pub const LEGACY_TOKEN_NAME: &str = "admin";
+
+/// One `name:role:sha256-hex` entry, or why it is not one.
+fn named_token(entry: &str) -> Result<NamedToken, String> {
+    let mut parts = entry.splitn(3, ':');
+    let (name, role, hash) = match (parts.next(), parts.next(), parts.next()) {
+        (Some(name), Some(role), Some(hash)) => (name.trim(), role.trim(), hash.trim()),
+        _ => {
+            return Err(format!(
+                "has an entry {:?} that is not name:role:sha256-hex",
+                shown(entry)
+            ))
+        }
+    };
+    if name.is_empty()
+        || name.len() > 64
+        || !name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._@-".contains(&b))
+    {
+        return Err(format!(
+            "has a token name {:?}: use 1-64 letters, digits, '.', '_', '@' or '-'",
+            shown(name)
+        ));
+    }
+    let role = AdminRole::parse(role).ok_or_else(|| {
+        format!("gives token {name:?} the role {role:?}: the roles are operator and viewer")
+    })?;
+    let hash = hash.strip_prefix("sha256:").unwrap_or(hash);
+    let sha256 = hex32(hash).ok_or_else(|| {
+        format!(
+            "gives token {name:?} a hash that is not 64 hexadecimal digits (the SHA-256 of the \
+             token: printf %s \"$TOKEN\" | sha256sum)"
+        )
+    })?;
+    Ok(NamedToken {
+        name: name.to_owned(),
+        role,
+        sha256,
+    })
+}
+
+/// The first characters of a value, for an error message that must not print a secret whole.
+fn shown(text: &str) -> String {
+    let head: String = text.chars().take(12).collect();
+    if head.len() < text.len() {
+        format!("{head}...")
+    } else {
+        head
+    }
+}
+
+fn hex32(text: &str) -> Option<[u8; 32]> {
+    let bytes = text.as_bytes();
+    if bytes.len() != 64 {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (i, pair) in bytes.chunks(2).enumerate() {
+        let digit = |b: u8| (b as char).to_digit(16);
+        let value = digit(pair[0])? * 16 + digit(pair[1])?;
+        out[i] = u8::try_from(value).ok()?;
+    }
+    Some(out)
 }
 
 impl AdminSettings {
     pub fn token(&self) -> Option<&str> {
         Some(self.token.expose_secret()).filter(|t| !t.is_empty())
+    }
+
+    /// Every admin token: the legacy `admin.token` (an operator named `admin`), the entries of
+    /// `admin.tokens`, then those of `admin.tokens_file`. Empty: no authentication, which
+    /// admin-api allows only on a loopback address.
+    pub fn named_tokens(&self) -> Result<Vec<NamedToken>, SettingsError> {
+        use sha2::Digest;
+        let mut tokens = Vec::new();
+        if let Some(token) = self.token() {
+            tokens.push(NamedToken {
+                name: LEGACY_TOKEN_NAME.to_owned(),
+                role: AdminRole::Operator,
+                sha256: sha2::Sha256::digest(token.as_bytes()).into(),
+            });
+        }
+        let invalid = |key, problem| SettingsError::Invalid { key, problem };
+        for entry in self.tokens.expose_secret().split(',') {
+            if !entry.trim().is_empty() {
+                tokens.push(named_token(entry).map_err(|p| invalid("admin.tokens", p))?);
+            }
+        }
+        if !self.tokens_file.trim().is_empty() {
+            let text = std::fs::read_to_string(self.tokens_file.trim()).map_err(|error| {
+                invalid(
+                    "admin.tokens_file",
+                    format!(
+                        "names {:?}, which cannot be read: {error}",
+                        self.tokens_file
+                    ),
+                )
+            })?;
+            for line in text.lines() {
+                let line = line.split('#').next().unwrap_or_default().trim();
+                if !line.is_empty() {
+                    tokens.push(named_token(line).map_err(|p| invalid("admin.tokens_file", p))?);
+                }
+            }
+        }
+        let mut names: Vec<&str> = tokens.iter().map(|t| t.name.as_str()).collect();
+        names.sort_unstable();
+        if let Some(pair) = names.windows(2).find(|pair| pair[0] == pair[1]) {
+            return Err(invalid(
+                "admin.tokens",
+                format!("names two tokens {:?}: each name must be unique", pair[0]),
+            ));
+        }
+        Ok(tokens)
     }
 
     /// The host names the admin API answers, lower-cased (`[::1]` keeps its brackets, as a
@@ -290,6 +451,19 @@ impl Settings {
                 problem,
             });
         }
+        self.admin.named_tokens()?;
+        if self.admin.session_ttl_secs == 0 {
+            return Err(invalid("admin.session_ttl_secs", "must be at least 1"));
+        }
+        if !matches!(
+            self.admin.secure_cookies.as_str(),
+            "auto" | "always" | "never"
+        ) {
+            return Err(invalid(
+                "admin.secure_cookies",
+                "must be \"auto\", \"always\" or \"never\"",
+            ));
+        }
         if self.scim.max_page_size == 0 {
             return Err(invalid("scim.max_page_size", "must be at least 1"));
         }
@@ -391,6 +565,84 @@ mod tests {
                 "{bad}: {err}"
             );
         }
+    }
+
+    const HASH: &str = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+
+    #[test]
+    fn named_tokens_come_from_the_list_the_file_and_the_legacy_token() {
+        let file = std::env::temp_dir().join(format!("tokens-{}", std::process::id()));
+        std::fs::write(
+            &file,
+            format!("# people\ncarol:viewer:{HASH}  # support\n\n"),
+        )
+        .expect("write");
+        let s = Settings::load_from(env(&[
+            ("SCIMSYNC__ADMIN__TOKEN", "legacy"),
+            (
+                "SCIMSYNC__ADMIN__TOKENS",
+                &format!("alice:operator:{HASH}, bob:viewer:sha256:{HASH}"),
+            ),
+            ("SCIMSYNC__ADMIN__TOKENS_FILE", file.to_str().expect("path")),
+        ]))
+        .expect("valid");
+        // The file is read again each time the tokens are asked for: remove it only after.
+        let tokens = s.admin.named_tokens().expect("tokens");
+        let _ = std::fs::remove_file(&file);
+        let named: Vec<(&str, AdminRole)> =
+            tokens.iter().map(|t| (t.name.as_str(), t.role)).collect();
+        assert_eq!(
+            named,
+            [
+                ("admin", AdminRole::Operator),
+                ("alice", AdminRole::Operator),
+                ("bob", AdminRole::Viewer),
+                ("carol", AdminRole::Viewer),
+            ]
+        );
+        assert_eq!(tokens[1].sha256[0], 0x9f);
+        assert!(Settings::load_from(Vec::new())
+            .expect("defaults")
+            .admin
+            .named_tokens()
+            .expect("none")
+            .is_empty());
+    }
+
+    #[test]
+    fn a_bad_named_token_is_refused_without_printing_it() {
+        for (bad, says) in [
+            ("alice:operator", "name:role:sha256-hex"),
+            (
+                &format!("alice:admin:{HASH}") as &str,
+                "operator and viewer",
+            ),
+            ("alice:viewer:abcd", "64 hexadecimal"),
+            (&format!("a b:viewer:{HASH}"), "token name"),
+            (
+                &format!("alice:viewer:{HASH},alice:operator:{HASH}"),
+                "unique",
+            ),
+        ] {
+            let err = Settings::load_from(env(&[("SCIMSYNC__ADMIN__TOKENS", bad)]))
+                .expect_err(bad)
+                .to_string();
+            assert!(
+                err.contains("admin.tokens") && err.contains(says),
+                "{bad}: {err}"
+            );
+        }
+        let err = Settings::load_from(env(&[(
+            "SCIMSYNC__ADMIN__TOKENS",
+            "s3cret-token-value-that-must-not-show",
+        )]))
+        .expect_err("no colons")
+        .to_string();
+        assert!(!err.contains("must-not-show"), "{err}");
+        let err = Settings::load_from(env(&[("SCIMSYNC__ADMIN__SECURE_COOKIES", "yes")]))
+            .expect_err("bad value")
+            .to_string();
+        assert!(err.contains("admin.secure_cookies"), "{err}");
     }
 
     #[test]

@@ -181,6 +181,17 @@ pub enum Change {
     Other(ChangeMeta),
 }
 
+impl Change {
+    /// What the change carries whatever its kind.
+    pub fn meta(&self) -> &ChangeMeta {
+        match self {
+            Self::Member(m) => &m.meta,
+            Self::Group(g) => &g.meta,
+            Self::UnparseableGroup { meta, .. } | Self::Other(meta) => meta,
+        }
+    }
+}
+
 impl StytchWebhook {
     fn meta(&self) -> ChangeMeta {
         ChangeMeta {

@@ -3,6 +3,8 @@
 
 use std::time::Duration;
 
+use crate::concern::Concern;
+
 /// Topic exchange every event is published to; the routing key is the event type.
 pub const EVENTS_EXCHANGE: &str = "scimsync.events";
 /// Direct exchange dead letters go to; the routing key is the work queue's name.
@@ -62,8 +64,35 @@ pub const MANAGER_LINKER: WorkQueue = WorkQueue {
     ],
 };
 
-/// Every work queue, for tools that operate on all of them.
-pub const WORK_QUEUES: &[WorkQueue] = &[USER_UPSERT, GROUP_RESOLVER, MANAGER_LINKER];
+/// Every work queue, one per worker of [`Concern::ALL`], in its order: for the topology and
+/// for tools that operate on all of them.
+pub const WORK_QUEUES: &[WorkQueue] = &work_queues();
+
+impl Concern {
+    /// Its work queue and the routing keys bound to it.
+    pub const fn queue(self) -> WorkQueue {
+        match self {
+            Self::UserUpsert => USER_UPSERT,
+            Self::GroupResolver => GROUP_RESOLVER,
+            Self::ManagerLinker => MANAGER_LINKER,
+        }
+    }
+
+    /// The concern whose queue this is, if it is a work queue of the system.
+    pub fn of_queue(queue: &str) -> Option<Self> {
+        Self::ALL.iter().copied().find(|c| c.queue().name == queue)
+    }
+}
+
+const fn work_queues() -> [WorkQueue; Concern::ALL.len()] {
+    let mut queues = [USER_UPSERT; Concern::ALL.len()];
+    let mut i = 0;
+    while i < queues.len() {
+        queues[i] = Concern::ALL[i].queue();
+        i += 1;
+    }
+    queues
+}
 
 /// Delay tiers for transient retries: quick at first, then patient.
 pub const DELAY_TIERS: &[Duration] = &[
@@ -81,15 +110,6 @@ pub fn delay_for_attempt(attempt: u32) -> Duration {
     DELAY_TIERS[index]
 }
 
-/// The shortest tier no shorter than `delay` (the longest tier if none is).
-pub fn tier_at_least(delay: Duration) -> Duration {
-    DELAY_TIERS
-        .iter()
-        .copied()
-        .find(|tier| *tier >= delay)
-        .unwrap_or(DELAY_TIERS[DELAY_TIERS.len() - 1])
-}
-
 /// `1s`, `5s`, `2m`, `1h`: short labels for queue names.
 pub fn tier_label(tier: Duration) -> String {
     let secs = tier.as_secs();
@@ -105,23 +125,6 @@ pub fn tier_label(tier: Duration) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_tier_at_least_a_delay_rounds_up() {
-        assert_eq!(tier_at_least(Duration::ZERO), Duration::from_secs(1));
-        assert_eq!(
-            tier_at_least(Duration::from_secs(5)),
-            Duration::from_secs(5)
-        );
-        assert_eq!(
-            tier_at_least(Duration::from_secs(6)),
-            Duration::from_secs(30)
-        );
-        assert_eq!(
-            tier_at_least(Duration::from_secs(7200)),
-            Duration::from_secs(3600)
-        );
-    }
 
     #[test]
     fn delay_tiers_grow_then_repeat() {
@@ -145,6 +148,18 @@ mod tests {
                 "{binding}"
             );
         }
+    }
+
+    /// The queue, the binary and the event log all say the concern's name.
+    #[test]
+    fn each_concern_works_its_own_queue_named_after_it() {
+        for concern in Concern::ALL {
+            let queue = concern.queue();
+            assert_eq!(queue.name, format!("scimsync.{concern}"));
+            assert_eq!(Concern::of_queue(queue.name), Some(*concern));
+            assert!(!queue.bindings.is_empty(), "{concern} hears nothing");
+        }
+        assert_eq!(Concern::of_queue("scimsync.unrouted"), None);
     }
 
     #[test]

@@ -79,6 +79,8 @@ async fn a_configured_token_is_required_and_openapi_documents_every_endpoint() {
         "/api/v1/companies/{company_id}/scim/status",
         "/api/v1/companies/{company_id}/scim/tokens",
         "/api/v1/companies/{company_id}/scim/tokens/{token_id}",
+        "/api/v1/companies/{company_id}",
+        "/api/v1/audit",
     ] {
         assert!(doc["paths"][path].is_object(), "{path} is documented");
     }
@@ -90,6 +92,9 @@ async fn a_configured_token_is_required_and_openapi_documents_every_endpoint() {
             let responses = operation["responses"].as_object().expect("responses");
             assert!(responses.contains_key("401"), "{method} {path}: 401");
             assert!(responses.contains_key("503"), "{method} {path}: 503");
+            if method != "get" {
+                assert!(responses.contains_key("403"), "{method} {path}: 403");
+            }
             if operation["parameters"]
                 .as_array()
                 .is_some_and(|p| !p.is_empty())
@@ -110,7 +115,7 @@ async fn a_configured_token_is_required_and_openapi_documents_every_endpoint() {
             operations += 1;
         }
     }
-    assert_eq!(operations, 17, "every handler is in the document");
+    assert_eq!(operations, 19, "every handler is in the document");
     assert!(doc["components"]["schemas"]["Error"]["properties"]["error"].is_object());
     app.stop().await;
 }

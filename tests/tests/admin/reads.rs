@@ -192,11 +192,11 @@ async fn the_event_log_pages_past_its_largest_page() {
             received_at: Utc::now(),
             event_id: id,
             event_type: "scim.member.create",
-            concern: "user-upsert",
+            concern: scimsync_schema::Concern::UserUpsert,
             user_id: None,
             user_ids: Vec::new(),
             stytch_member_id: Some("m-big"),
-            outcome: "created",
+            outcome: scimsync_schema::EventOutcome::Created,
             detail: json!({}),
         })
         .collect();

@@ -1,5 +1,6 @@
 //! R14 when the two halves of a cycle really meet: their transactions are both open at once.
 
+use scimsync_schema::Concern;
 use scimsync_tests::app::Services;
 use scimsync_tests::env::insert_scim_user;
 use scimsync_tests::events::{create, event_id, t, update, with_manager};
@@ -18,7 +19,7 @@ use super::{manager_of, LINKER};
 async fn opposite_assignments_in_overlapping_transactions_skip_one_and_keep_its_manager() {
     let app = TestApp::spawn_with(
         Services {
-            manager_linker: true,
+            workers: &[Concern::ManagerLinker],
             ..Services::INGEST_ONLY
         },
         |_| {},

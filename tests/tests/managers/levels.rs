@@ -1,6 +1,7 @@
 //! The Manager level (R12) as links change: who has active direct reports, and a manager's
 //! level refreshed while another worker changes its groups.
 
+use scimsync_schema::Concern;
 use std::time::Duration;
 
 use scimsync_tests::events::{create, event_id, t, update, with_manager};
@@ -72,8 +73,7 @@ async fn a_manager_refreshed_while_its_groups_change_keeps_the_level_they_give()
 
     let app = TestApp::spawn_with(
         Services {
-            user_upsert: true,
-            manager_linker: true,
+            workers: &[Concern::UserUpsert, Concern::ManagerLinker],
             ..Services::INGEST_ONLY
         },
         |_| {},

@@ -12,12 +12,13 @@ mod pending;
 
 use std::time::Duration;
 
+use scimsync_schema::Concern;
 use scimsync_tests::events::{create, event_id, t};
 use scimsync_tests::{wait_until, TestApp};
 use serde_json::Value;
 use uuid::Uuid;
 
-const LINKER: &str = "manager-linker";
+const LINKER: Concern = Concern::ManagerLinker;
 
 async fn user(app: &TestApp, company: Uuid, email: &str) -> Value {
     app.user_by_email(company, email)
@@ -35,7 +36,7 @@ async fn create_users(app: &TestApp, company: Uuid, org: &str, people: &[(&str, 
     for (member, email) in people {
         let event = create(org, member, email, t(0));
         app.accept(&event).await;
-        app.logged_by(company, &event_id(&event), "user-upsert")
+        app.logged_by(company, &event_id(&event), Concern::UserUpsert)
             .await;
     }
 }

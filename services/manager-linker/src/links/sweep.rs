@@ -4,10 +4,10 @@
 use scimsync_db::access;
 use scimsync_db::entity::manager_link;
 use scimsync_platform::amqp::{dead_letter_kept, Publisher};
-use scimsync_schema::topology::MANAGER_LINKER;
+use scimsync_schema::DeadLetterReason;
 use sea_orm::{DatabaseTransaction, TransactionTrait};
 
-use super::batch::key;
+use super::settle::key;
 use super::sql::{self, Key};
 use super::{Attempt, By, Linker};
 use uuid::Uuid;
@@ -94,9 +94,9 @@ impl Linker<'_> {
                         Some(message) => {
                             dead_letter_kept(
                                 publisher,
-                                MANAGER_LINKER.name,
+                                crate::CONCERN.queue().name,
                                 message.as_kept(),
-                                "manager_not_found",
+                                DeadLetterReason::ManagerNotFound,
                                 &detail,
                             )
                             .await?;

@@ -1,22 +1,22 @@
-//! `scimctl dlq`: list, inspect, replay and purge dead letters (SPEC A6). How a queue is read
-//! without losing or looping is explained in [`reader`].
+//! `scimctl dlq`: list, inspect, replay and purge dead letters (SPEC A6), a command line over
+//! the `scimsync-dlq` library (which the admin console's dead-letter pages use too). How a
+//! queue is read without losing or looping is explained in [`reader`].
 
-pub mod filter;
-pub mod letter;
-pub mod list;
-pub mod purge;
-pub mod reader;
-pub mod replay;
-pub mod show;
+mod print;
+
+use std::time::Duration;
 
 use clap::{Args, Subcommand};
 use indicatif::ProgressBar;
 use scimsync_platform::Settings;
-use scimsync_schema::topology::WORK_QUEUES;
 use secrecy::ExposeSecret;
 
-use self::filter::Filter;
-use self::replay::ReplayOptions;
+pub use scimsync_dlq::{
+    all_queues, filter, letter, list, purge, reader, replay, show, DeadLetterQueue,
+};
+
+use self::filter::{parse_age, Filter};
+use self::replay::{Progress, ReplayOptions};
 
 #[derive(Subcommand)]
 pub enum Command {
@@ -31,7 +31,7 @@ pub enum Command {
         #[command(flatten)]
         queue: QueueArg,
         #[command(flatten)]
-        filter: Filter,
+        filter: FilterArgs,
         /// Show at most this many.
         #[arg(long, default_value_t = 20)]
         limit: u64,
@@ -47,11 +47,42 @@ pub enum Command {
         #[command(flatten)]
         queue: QueuesArg,
         #[command(flatten)]
-        filter: Filter,
+        filter: FilterArgs,
         /// Confirm: purged dead letters cannot be recovered.
         #[arg(long)]
         yes: bool,
     },
+}
+
+/// Which dead letters a command applies to.
+#[derive(Debug, Clone, Default, Args)]
+pub struct FilterArgs {
+    /// Only dead letters with this reason (e.g. unknown_organization, delivery_limit); any
+    /// other word is refused with the list of reasons.
+    #[arg(long)]
+    pub reason: Option<scimsync_schema::DeadLetterReason>,
+    /// Only this event type (e.g. scim.member.create).
+    #[arg(long = "event-type")]
+    pub event_type: Option<String>,
+    /// Only events of this company: its Stytch organization id (member and group webhooks and
+    /// the workers' follow-ups name it; a member DELETE webhook carries no body and names
+    /// none), or its id (the SCIM door's changes and the follow-ups name that).
+    #[arg(long, alias = "organization")]
+    pub company: Option<String>,
+    /// Only dead letters that failed longer ago than this (e.g. 30m, 2h, 7d).
+    #[arg(long = "older-than", value_parser = parse_age)]
+    pub older_than: Option<Duration>,
+}
+
+impl From<FilterArgs> for Filter {
+    fn from(args: FilterArgs) -> Self {
+        Self {
+            reason: args.reason,
+            event_type: args.event_type,
+            companies: args.company.into_iter().collect(),
+            older_than: args.older_than,
+        }
+    }
 }
 
 #[derive(Args)]
@@ -84,7 +115,7 @@ pub struct ReplayArgs {
     #[command(flatten)]
     pub queue: QueuesArg,
     #[command(flatten)]
-    pub filter: Filter,
+    pub filter: FilterArgs,
     /// Replay at most this many (in all, when replaying every queue).
     #[arg(long)]
     pub limit: Option<u64>,
@@ -99,43 +130,28 @@ pub struct ReplayArgs {
     pub crash_after_publish: bool,
 }
 
-/// A dead-letter queue and the work queue its messages go back to.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DeadLetterQueue {
-    pub name: String,
-    pub work_queue: String,
-}
-
-/// Every dead-letter queue of the topology.
-pub fn all_queues() -> Vec<DeadLetterQueue> {
-    WORK_QUEUES
-        .iter()
-        .map(|q| DeadLetterQueue {
-            name: q.dead_letter_queue(),
-            work_queue: q.name.to_owned(),
-        })
-        .collect()
-}
-
 /// The dead-letter queue an operator named, by its own name or its work queue's.
 pub fn resolve(name: &str) -> anyhow::Result<DeadLetterQueue> {
-    let queues = all_queues();
-    let name = name.trim();
-    queues
-        .iter()
-        .find(|q| q.name == name || q.work_queue == name)
-        .cloned()
-        .ok_or_else(|| {
-            let known: Vec<_> = queues.iter().map(|q| q.name.as_str()).collect();
-            anyhow::anyhow!(
-                "unknown queue {name:?}; the dead-letter queues are: {}",
-                known.join(", ")
-            )
-        })
+    Ok(scimsync_dlq::resolve(name)?)
 }
 
 fn progress_bar() -> ProgressBar {
     crate::progress_bar(0, "{bar:40} {pos}/{len} dead letters  {msg}  ({eta})")
+}
+
+/// Draws a replay's progress on `bar`.
+pub fn draw(bar: &ProgressBar) -> impl Fn(Progress<'_>) + Sync + '_ {
+    move |progress| match progress {
+        Progress::Started { snapshot } => bar.set_length(snapshot),
+        Progress::Read(summary) => {
+            bar.set_position(summary.walked);
+            bar.set_message(format!(
+                "replayed {}, skipped {}, failed {}",
+                summary.replayed, summary.skipped, summary.failed
+            ));
+        }
+        Progress::Finished => bar.finish_and_clear(),
+    }
 }
 
 pub async fn run(settings: &Settings, command: Command) -> anyhow::Result<()> {
@@ -146,7 +162,7 @@ pub async fn run(settings: &Settings, command: Command) -> anyhow::Result<()> {
             if json {
                 println!("{}", serde_json::to_string_pretty(&counts)?);
             } else {
-                list::print(&counts);
+                print::counts(&counts);
             }
         }
         Command::Show {
@@ -156,21 +172,21 @@ pub async fn run(settings: &Settings, command: Command) -> anyhow::Result<()> {
             json,
         } => {
             let queue = resolve(&queue.queue)?;
-            let letters = show::show(url, &queue, &filter, limit).await?;
+            let letters = show::show(url, &queue, &filter.into(), limit).await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&letters)?);
             } else if letters.is_empty() {
                 println!("no matching dead letters in {}", queue.name);
             } else {
                 for (i, letter) in letters.iter().enumerate() {
-                    show::print(i, letters.len(), letter);
+                    print::letter(i, letters.len(), letter);
                 }
             }
         }
         Command::Replay(args) => {
             let queues = args.queue.resolve()?;
             let options = ReplayOptions {
-                filter: args.filter,
+                filter: args.filter.into(),
                 limit: args.limit,
                 rate: args.rate,
                 dry_run: args.dry_run,
@@ -186,6 +202,7 @@ pub async fn run(settings: &Settings, command: Command) -> anyhow::Result<()> {
                 "purge deletes dead letters from {} for good; add --yes to confirm",
                 names.join(", ")
             );
+            let filter = Filter::from(filter);
             for queue in &queues {
                 let purged = purge::purge(url, queue, &filter).await?;
                 println!("{}: purged {purged}", queue.name);
@@ -207,7 +224,8 @@ async fn replay_queues(
         if options.limit == Some(0) {
             break;
         }
-        let summary = replay::replay(url, queue, &options, &progress_bar()).await?;
+        let bar = progress_bar();
+        let summary = replay::replay(url, queue, &options, &draw(&bar)).await?;
         options.limit = options.limit.map(|l| l.saturating_sub(summary.matched));
         if summary.dry_run {
             println!(
@@ -245,17 +263,25 @@ async fn replay_queues(
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use super::FilterArgs;
 
+    /// A misspelt reason would select nothing, and a purge or replay "of nothing" would hide
+    /// the mistake: it is refused, with the reasons there are.
     #[test]
-    fn queues_are_named_by_either_name_and_typos_list_the_real_ones() {
-        let dlq = resolve("scimsync.user-upsert.dlq").expect("dlq name");
-        assert_eq!(dlq.work_queue, "scimsync.user-upsert");
-        assert_eq!(
-            resolve("scimsync.user-upsert").expect("work queue name"),
-            dlq
-        );
-        let error = resolve("user-upsert.dlq").expect_err("unknown").to_string();
-        assert!(error.contains("scimsync.user-upsert.dlq"), "{error}");
+    fn a_reason_no_worker_gives_is_refused_naming_the_reasons() {
+        use clap::Parser;
+        use scimsync_schema::DeadLetterReason;
+        #[derive(Debug, Parser)]
+        struct Cli {
+            #[command(flatten)]
+            filter: FilterArgs,
+        }
+        let error = Cli::try_parse_from(["dlq", "--reason", "unknown_organisation"])
+            .expect_err("not a reason");
+        let shown = error.to_string();
+        assert!(shown.contains("unknown_organization"), "{shown}");
+        assert!(shown.contains("delivery_limit"), "{shown}");
+        let cli = Cli::try_parse_from(["dlq", "--reason", "delivery_limit"]).expect("a reason");
+        assert_eq!(cli.filter.reason, Some(DeadLetterReason::DeliveryLimit));
     }
 }

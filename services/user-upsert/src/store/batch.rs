@@ -11,22 +11,16 @@ use sea_orm::{DbErr, TransactionTrait};
 use uuid::Uuid;
 
 use super::context::Context;
-use super::events;
+use super::history;
 use super::matching;
-use super::steps::{InBatch, Step};
-use super::{write, Applied, ProcessError, Store};
+use super::steps::{Ahead, Later, Step};
+use super::{Applied, ProcessError, Store};
 use crate::fold::{fold, MemberEvent, MemberState};
 use crate::org;
 
-/// One SCIM member event of a batch.
-#[derive(Clone, Copy)]
-pub struct Item<'a> {
-    pub change: &'a MemberChange,
-}
-
 /// An event whose member and company are known, ready for the batch's steps.
 struct Prepared<'a> {
-    item: Item<'a>,
+    change: &'a MemberChange,
     company: company::Model,
     member_id: String,
     member: Option<Member>,
@@ -44,17 +38,20 @@ enum Together {
 }
 
 impl Store {
-    /// Applies the events in order and returns one result per event, as [`Store::apply`] would
+    /// Applies the events in order and returns one result per event, as [`Store::apply_alone`] would
     /// have for each. Runs of events of distinct members share one transaction each; an event
     /// of a member already in the run starts the next run, so a member's events still apply
     /// one after the other.
-    pub async fn apply_batch(&self, items: &[Item<'_>]) -> Vec<Result<Applied, ProcessError>> {
+    pub async fn apply(&self, changes: &[&MemberChange]) -> Vec<Result<Applied, ProcessError>> {
         let mut results: Vec<(usize, Result<Applied, ProcessError>)> =
-            Vec::with_capacity(items.len());
+            Vec::with_capacity(changes.len());
         let mut run: Vec<(usize, Prepared<'_>)> = Vec::new();
         let mut members = HashSet::new();
-        for (index, item) in items.iter().enumerate() {
-            let change = item.change;
+        for (index, change) in changes.iter().copied().enumerate() {
+            if !change.provisioning {
+                results.push((index, self.log_ignored(change).await));
+                continue;
+            }
             // An event that names no member or no company, or a company not registered, goes
             // the single path, which finds its companies or reports it.
             let named = match (&change.member_id, &change.tenant) {
@@ -67,7 +64,7 @@ impl Store {
                 _ => None,
             };
             let (Some(company), Some(member_id)) = (named, change.member_id.clone()) else {
-                results.push((index, self.apply(change).await));
+                results.push((index, self.apply_alone(change).await));
                 continue;
             };
             let member = change.member.clone();
@@ -82,7 +79,7 @@ impl Store {
                 member: member.clone(),
             }]);
             let prepared = Prepared {
-                item: *item,
+                change,
                 company,
                 member_id,
                 member,
@@ -117,8 +114,7 @@ impl Store {
                         break;
                     }
                     Ok(Together::StopAt(0)) => {
-                        let item = items[start].item;
-                        applied.push(self.apply(item.change).await);
+                        applied.push(self.apply_alone(items[start].change).await);
                         start += 1;
                         break;
                     }
@@ -127,8 +123,7 @@ impl Store {
                     Err(error) => {
                         tracing::warn!(error = ?error, events = end - start, "batch failed; applying its events one by one");
                         for prepared in &items[start..end] {
-                            let item = prepared.item;
-                            applied.push(self.apply(item.change).await);
+                            applied.push(self.apply_alone(prepared.change).await);
                         }
                         start = end;
                         break;
@@ -169,16 +164,16 @@ impl Store {
         let txn = self.db.begin().await?;
         let members: Vec<String> = items.iter().map(|p| p.member_id.clone()).collect();
         access::lock_stytch_members(&txn, super::CONCERN, &members).await?;
-        let new: Vec<events::NewEvent<'_>> = items
+        let new: Vec<history::NewEvent<'_>> = items
             .iter()
-            .map(|p| events::NewEvent {
+            .map(|p| history::NewEvent {
                 company_id: p.company.id,
-                change: p.item.change,
+                change: p.change,
                 member_id: &p.member_id,
                 member: p.member.as_ref(),
             })
             .collect();
-        let mut stored = match events::record_and_load_all(&txn, &new).await {
+        let mut stored = match history::record_and_load_all(&txn, &new).await {
             Ok(stored) => stored,
             Err(error) => {
                 let _ = txn.rollback().await;
@@ -201,15 +196,13 @@ impl Store {
             let _ = txn.rollback().await;
             return Err(error);
         }
-        let mut refresh_later = Vec::new();
-        let mut attach_later = org::Later::default();
-        let mut insert_later = write::Later::default();
+        let mut later = Later::default();
         let mut entries = Vec::with_capacity(items.len());
         let mut applied = Vec::with_capacity(items.len());
         let mut companies = BTreeSet::new();
         for (k, prepared) in items.iter().enumerate() {
             let ctx = Context {
-                change: prepared.item.change,
+                change: prepared.change,
                 member_id: &prepared.member_id,
             };
             let step = self
@@ -217,15 +210,12 @@ impl Store {
                     &txn,
                     &ctx,
                     &prepared.company,
-                    prepared.member.as_ref(),
-                    Some(InBatch {
+                    Ahead {
                         created,
                         stored: stored.remove(&prepared.member_id).unwrap_or_default(),
                         unheld: &mut unheld,
-                        refresh_later: &mut refresh_later,
-                        attach_later: &mut attach_later,
-                        insert_later: &mut insert_later,
-                    }),
+                        later: Some(&mut later),
+                    },
                 )
                 .await;
             match step {
@@ -249,7 +239,7 @@ impl Store {
         }
         // A new record whose email another writer took since the batch looked stops the batch
         // there: that event goes alone and is rejected as the single path rejects it (R3).
-        let lost = match insert_later.flush(&txn).await {
+        let lost = match later.insert.flush(&txn).await {
             Ok(lost) => lost,
             Err(error) => {
                 let _ = txn.rollback().await;
@@ -263,11 +253,11 @@ impl Store {
             txn.rollback().await?;
             return Ok(Together::StopAt(k));
         }
-        if let Err(error) = attach_later.flush(&txn, created).await {
+        if let Err(error) = later.attach.flush(&txn, created).await {
             let _ = txn.rollback().await;
             return Err(error);
         }
-        let changes = match access::refresh(&txn, &refresh_later).await {
+        let changes = match access::refresh(&txn, &later.refresh).await {
             Ok(changes) => changes,
             Err(error) => {
                 let _ = txn.rollback().await;
@@ -275,7 +265,7 @@ impl Store {
             }
         };
         for entry in &mut entries {
-            let Some(user_id) = entry.user_id.filter(|u| refresh_later.contains(u)) else {
+            let Some(user_id) = entry.user_id.filter(|u| later.refresh.contains(u)) else {
                 continue;
             };
             let own: Vec<&access::Change> =

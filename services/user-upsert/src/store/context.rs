@@ -4,6 +4,7 @@
 use scimsync_db::event_log::Entry;
 use scimsync_schema::change::MemberChange;
 use scimsync_schema::message::UserProvisioned;
+use scimsync_schema::EventOutcome;
 use uuid::Uuid;
 
 use super::CONCERN;
@@ -19,7 +20,7 @@ impl<'a> Context<'a> {
         &self,
         company_id: Option<Uuid>,
         user_id: Option<Uuid>,
-        outcome: &'static str,
+        outcome: EventOutcome,
         detail: serde_json::Value,
     ) -> Entry<'a> {
         Entry {

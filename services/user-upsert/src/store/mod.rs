@@ -1,5 +1,5 @@
-//! Applying member events to PostgreSQL: one event in one short transaction ([`Store::apply`]),
-//! or a batch of events of distinct members in one transaction ([`Store::apply_batch`]).
+//! Applying member events to PostgreSQL: one event in one short transaction (`Store::apply_alone`),
+//! or a batch of events of distinct members in one transaction ([`Store::apply`]).
 //!
 //! Steps: lock the member (advisory, transaction-scoped: user-upsert's own lock, then the
 //! lock every worker takes before writing a user record), store the event and read back all of
@@ -22,12 +22,11 @@
 
 mod batch;
 mod context;
-mod events;
+mod history;
 pub mod matching;
 mod steps;
 mod write;
 
-pub use batch::Item;
 use steps::Step;
 
 use std::collections::HashMap;
@@ -41,6 +40,7 @@ use scimsync_db::event_log;
 use scimsync_schema::change::{MemberChange, Tenant};
 use scimsync_schema::message::UserProvisioned;
 use scimsync_schema::stytch::Member;
+use scimsync_schema::{Concern, EventOutcome};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, QueryFilter,
     Statement, TransactionTrait,
@@ -50,7 +50,9 @@ use uuid::Uuid;
 
 use context::Context;
 
-pub const CONCERN: &str = "user-upsert";
+use crate::org;
+
+pub const CONCERN: Concern = Concern::UserUpsert;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProcessError {
@@ -68,7 +70,7 @@ pub enum ProcessError {
 /// What happened, for logs and tests.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Applied {
-    pub outcome: &'static str,
+    pub outcome: EventOutcome,
     pub user_id: Option<Uuid>,
     /// Set when a user record now exists for the member (created, adopted, or a redelivery of
     /// such an event) or gained an id a manager value may name: announced so waiting manager
@@ -77,7 +79,7 @@ pub struct Applied {
 }
 
 impl Applied {
-    fn just(outcome: &'static str, user_id: Option<Uuid>) -> Self {
+    fn just(outcome: EventOutcome, user_id: Option<Uuid>) -> Self {
         Self {
             outcome,
             user_id,
@@ -103,7 +105,7 @@ impl Store {
     }
 
     /// Non-SCIM member events are logged, not applied (SPEC §5).
-    pub async fn log_ignored(&self, change: &MemberChange) -> Result<Applied, ProcessError> {
+    async fn log_ignored(&self, change: &MemberChange) -> Result<Applied, ProcessError> {
         let company = self.companies.find_tenant(&self.db, &change.tenant).await?;
         let member_id = change.member_id.clone().unwrap_or_default();
         let ctx = Context {
@@ -118,19 +120,19 @@ impl Store {
             ctx.entry(
                 company.map(|c| c.id),
                 None,
-                "ignored_non_scim_source",
+                EventOutcome::IgnoredNonScimSource,
                 detail,
             ),
         )
         .await?;
-        Ok(Applied::just("ignored_non_scim_source", None))
+        Ok(Applied::just(EventOutcome::IgnoredNonScimSource, None))
     }
 
     /// Applies one member event. An event that names its organisation applies to that company's
     /// member; one that names none (a Stytch DELETE carries no body) to the member of every
     /// company whose history holds its member id, or, while none does, it waits for the first
-    /// event that names the member's company ([`events`]).
-    pub async fn apply(&self, change: &MemberChange) -> Result<Applied, ProcessError> {
+    /// event that names the member's company ([`history`]).
+    async fn apply_alone(&self, change: &MemberChange) -> Result<Applied, ProcessError> {
         let member_id = change.member_id.clone().ok_or_else(|| {
             ProcessError::Invalid(
                 "the event names no member (no `id`, no `member.member_id`)".into(),
@@ -151,19 +153,24 @@ impl Store {
         }
         let txn = self.db.begin().await?;
         access::lock_stytch_members(&txn, CONCERN, std::slice::from_ref(&member_id)).await?;
-        let holders = events::holders(&txn, &member_id).await?;
+        let holders = history::holders(&txn, &member_id).await?;
         if holders.is_empty() {
-            let kept = events::keep_unclaimed(&txn, change, &member_id, member).await?;
+            let kept = history::keep_unclaimed(&txn, change, &member_id, member).await?;
             if !kept {
                 txn.rollback().await?;
-                return Ok(Applied::just("duplicate", None));
+                return Ok(Applied::just(EventOutcome::Duplicate, None));
             }
             // Nothing to deactivate yet. A create arriving later (older timestamp) claims this
             // event and still ends deactivated, as in order.
-            let entry = ctx.entry(None, None, "member_not_found", json!({ "deferred": true }));
+            let entry = ctx.entry(
+                None,
+                None,
+                EventOutcome::MemberNotFound,
+                json!({ "deferred": true }),
+            );
             event_log::record(&txn, entry).await?;
             txn.commit().await?;
-            return Ok(Applied::just("member_not_found", None));
+            return Ok(Applied::just(EventOutcome::MemberNotFound, None));
         }
         txn.rollback().await?;
         let mut first = None;
@@ -177,10 +184,10 @@ impl Store {
             let applied = self.apply_to(&ctx, &company, member).await?;
             first.get_or_insert(applied);
         }
-        Ok(first.unwrap_or_else(|| Applied::just("member_not_found", None)))
+        Ok(first.unwrap_or_else(|| Applied::just(EventOutcome::MemberNotFound, None)))
     }
 
-    /// [`Store::apply`] for the member of one company, in one transaction.
+    /// [`Store::apply_alone`] for the member of one company, in one transaction.
     async fn apply_to(
         &self,
         ctx: &Context<'_>,
@@ -194,7 +201,19 @@ impl Store {
         let members = [member_id.to_owned()];
         access::lock_stytch_members(&txn, CONCERN, &members).await?;
         access::lock_members(&txn, company.id, &members).await?;
-        match self.apply_in(&txn, ctx, company, member, None).await? {
+        let new = history::NewEvent {
+            company_id: company.id,
+            change: ctx.change,
+            member_id,
+            member,
+        };
+        let ahead = steps::Ahead {
+            created: &org::Created::new(),
+            stored: history::record_and_load(&txn, new).await?,
+            unheld: &mut matching::Unheld::default(),
+            later: None,
+        };
+        match self.apply_in(&txn, ctx, company, ahead).await? {
             Step::Commit { applied, entry } => {
                 event_log::record(&txn, entry).await?;
                 txn.commit().await?;
@@ -220,7 +239,7 @@ impl Store {
                     external_id: u.external_id.clone(),
                 });
                 Ok(Applied {
-                    outcome: "duplicate",
+                    outcome: EventOutcome::Duplicate,
                     user_id: user.map(|u| u.id),
                     provisioned,
                 })

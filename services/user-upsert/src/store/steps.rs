@@ -5,7 +5,7 @@
 use scimsync_db::access;
 use scimsync_db::entity::company;
 use scimsync_db::event_log::Entry;
-use scimsync_schema::stytch::Member;
+use scimsync_schema::EventOutcome;
 
 use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, DbErr, Statement};
 use serde_json::json;
@@ -13,24 +13,33 @@ use uuid::Uuid;
 
 use super::context::Context;
 use super::matching::{self, MatchedBy};
-use super::{events, write, Applied, Store};
+use super::{history, write, Applied, Store};
 use crate::fold::fold;
 use crate::org;
 
-/// What a batch prepared for one of its events.
-pub(super) struct InBatch<'b> {
+/// What was done ahead of one event's steps: by its batch, or, for an event applied alone, only
+/// the storing of the event (nothing known unheld, no entries created, nothing deferred).
+pub(super) struct Ahead<'b> {
     /// The org entries created ahead.
     pub created: &'b org::Created,
     /// The member's events, this one already stored (`None`: a duplicate).
-    pub stored: Option<events::Loaded>,
-    /// The batch's keys nobody holds.
+    pub stored: Option<history::Loaded>,
+    /// The keys nobody holds, as far as the batch looked.
     pub unheld: &'b mut matching::Unheld,
-    /// New records whose activity and level the batch refreshes together before its commit.
-    pub refresh_later: &'b mut Vec<Uuid>,
-    /// New records' org attachments, made together before the commit.
-    pub attach_later: &'b mut org::Later,
-    /// New records, inserted together before the commit.
-    pub insert_later: &'b mut write::Later,
+    /// Where a batch defers its new records' writes to, to make them together before its
+    /// commit; `None` writes them at once.
+    pub later: Option<&'b mut Later>,
+}
+
+/// New records' writes a batch makes together before its commit.
+#[derive(Debug, Default)]
+pub(super) struct Later {
+    /// New records, inserted together.
+    pub insert: write::Later,
+    /// Their org attachments.
+    pub attach: org::Later,
+    /// Their activity and level, refreshed together.
+    pub refresh: Vec<Uuid>,
 }
 
 #[allow(clippy::large_enum_variant)] // one per event, moved once
@@ -42,43 +51,27 @@ pub(super) enum Step<'a> {
     Duplicate,
     Reject {
         user_id: Option<Uuid>,
-        outcome: &'static str,
+        outcome: EventOutcome,
         detail: serde_json::Value,
     },
 }
 
 impl Store {
-    /// One event's steps, inside a transaction that holds the member's lock; `batch` is what a
-    /// batch prepared for it.
+    /// One event's steps, inside a transaction that holds the member's lock, given what was
+    /// done ahead of them.
     pub(super) async fn apply_in<'a>(
         &self,
         txn: &DatabaseTransaction,
         ctx: &Context<'a>,
         company: &company::Model,
-        member: Option<&Member>,
-        batch: Option<InBatch<'_>>,
+        ahead: Ahead<'_>,
     ) -> Result<Step<'a>, DbErr> {
-        let none = org::Created::new();
-        let (created, stored, mut unheld, refresh_later, attach_later, insert_later) = match batch {
-            Some(b) => (
-                b.created,
-                b.stored,
-                Some(b.unheld),
-                Some(b.refresh_later),
-                Some(b.attach_later),
-                Some(b.insert_later),
-            ),
-            None => {
-                let new = events::NewEvent {
-                    company_id: company.id,
-                    change: ctx.change,
-                    member_id: ctx.member_id,
-                    member,
-                };
-                let stored = events::record_and_load(txn, new).await?;
-                (&none, stored, None, None, None, None)
-            }
-        };
+        let Ahead {
+            created,
+            stored,
+            unheld,
+            mut later,
+        } = ahead;
         let Some(loaded) = stored else {
             return Ok(Step::Duplicate);
         };
@@ -95,7 +88,7 @@ impl Store {
                 [
                     company.id.into(),
                     ctx.member_id.into(),
-                    super::CONCERN.into(),
+                    super::CONCERN.as_str().into(),
                     loaded.claimed.clone().into(),
                 ],
             ))
@@ -107,19 +100,17 @@ impl Store {
             // Only deletes so far: nothing to deactivate yet. The event stays stored, so a
             // create arriving later (older timestamp) still ends deactivated, as in order.
             return Ok(Step::Commit {
-                applied: Applied::just("member_not_found", None),
+                applied: Applied::just(EventOutcome::MemberNotFound, None),
                 entry: ctx.entry(
                     Some(company.id),
                     None,
-                    "member_not_found",
+                    EventOutcome::MemberNotFound,
                     json!({ "deferred": true }),
                 ),
             });
         }
         // A batch may know already that nobody holds the member's keys.
-        let unheld_keys = unheld
-            .as_deref()
-            .is_some_and(|u| u.covers(ctx.member_id, &state));
+        let unheld_keys = unheld.covers(ctx.member_id, &state);
         let (existing, matched_by) = if unheld_keys {
             (None, None)
         } else {
@@ -132,8 +123,8 @@ impl Store {
                 let detail =
                     json!({ "reason": "no email address in any event of this member yet" });
                 return Ok(Step::Commit {
-                    applied: Applied::just("missing_email", None),
-                    entry: ctx.entry(Some(company.id), None, "missing_email", detail),
+                    applied: Applied::just(EventOutcome::MissingEmail, None),
+                    entry: ctx.entry(Some(company.id), None, EventOutcome::MissingEmail, detail),
                 });
             }
         };
@@ -146,7 +137,7 @@ impl Store {
         if !scimsync_schema::email::domain_allowed(&email, &company.allowed_email_domains) {
             let detail =
                 json!({ "email": email, "allowed_email_domains": company.allowed_email_domains });
-            return Ok(reject("rejected_email_domain", detail));
+            return Ok(reject(EventOutcome::RejectedEmailDomain, detail));
         }
         // An existing record keeping its email cannot collide; a new or changed one may.
         if existing
@@ -155,9 +146,7 @@ impl Store {
             && !unheld_keys
         {
             // The batch's new records are not in the table yet.
-            let held_back = insert_later
-                .as_deref()
-                .and_then(|later| later.owner(&email));
+            let held_back = later.as_deref().and_then(|l| l.insert.owner(&email));
             let other = match held_back {
                 Some(other) => Some(other),
                 None => matching::email_owner(txn, &email, existing_id).await?,
@@ -170,12 +159,12 @@ impl Store {
                 } else {
                     json!({ "email": email, "held_by": "another_company" })
                 };
-                return Ok(reject("rejected_duplicate_email", detail));
+                return Ok(reject(EventOutcome::RejectedDuplicateEmail, detail));
             }
         }
-        let written = match (existing, insert_later) {
+        let written = match (existing, later.as_deref_mut()) {
             (None, Some(later)) => Ok((
-                later.push(company, ctx.member_id, &email, &state),
+                later.insert.push(company, ctx.member_id, &email, &state),
                 true,
                 Vec::new(),
             )),
@@ -191,23 +180,21 @@ impl Store {
                     .map(|changed| (id, adopted, changed))
             }
         };
-        if let Some(unheld) = unheld.as_mut() {
-            unheld.take(&email);
-        }
+        unheld.take(&email);
         let (user_id, created_or_adopted, changed) = match written {
             Ok(written) => written,
             Err(constraint) => {
                 return Ok(reject(
-                    "rejected_duplicate_email",
+                    EventOutcome::RejectedDuplicateEmail,
                     json!({ "email": email, "constraint": constraint }),
                 ))
             }
         };
         // A new record's attachments change nothing else and not the outcome (`created`): a
         // batch makes them together before its commit.
-        let org_changes = match (existing_id, attach_later) {
+        let org_changes = match (existing_id, later.as_deref_mut()) {
             (None, Some(later)) => {
-                later.push(company.id, user_id, &state);
+                later.attach.push(company.id, user_id, &state);
                 0
             }
             _ => org::attach(txn, company.id, user_id, &state, created).await?,
@@ -216,24 +203,24 @@ impl Store {
         // record has no manager and no reports yet, so its refresh changes nobody else and not
         // the outcome (`created`): a batch refreshes its new records together, and fills in
         // their `access_changes`.
-        let access_changes = match (existing_id, refresh_later) {
+        let access_changes = match (existing_id, later) {
             (None, Some(later)) => {
-                later.push(user_id);
+                later.refresh.push(user_id);
                 Vec::new()
             }
             _ => access::refresh(txn, &[user_id]).await?,
         };
         let own = access_changes.iter().find(|c| c.user_id == user_id);
         let mut outcome = match (existing_id, created_or_adopted, own) {
-            (None, _, _) => "created",
-            (Some(_), true, _) => "adopted",
-            (Some(_), false, Some(c)) if c.deactivated() => "deactivated",
-            (Some(_), false, Some(c)) if c.reactivated() => "reactivated",
-            (Some(_), false, _) if !changed.is_empty() || org_changes > 0 => "updated",
-            _ => "unchanged",
+            (None, _, _) => EventOutcome::Created,
+            (Some(_), true, _) => EventOutcome::Adopted,
+            (Some(_), false, Some(c)) if c.deactivated() => EventOutcome::Deactivated,
+            (Some(_), false, Some(c)) if c.reactivated() => EventOutcome::Reactivated,
+            (Some(_), false, _) if !changed.is_empty() || org_changes > 0 => EventOutcome::Updated,
+            _ => EventOutcome::Unchanged,
         };
-        if outcome == "unchanged" && !is_newest {
-            outcome = "stale_ignored";
+        if outcome == EventOutcome::Unchanged && !is_newest {
+            outcome = EventOutcome::StaleIgnored;
         }
         let detail = json!({
             "matched_by": matched_by.as_ref().map(MatchedBy::as_str),
@@ -246,7 +233,8 @@ impl Store {
         let new_id = changed
             .iter()
             .any(|f| matches!(*f, "scim_id" | "external_id" | "stytch_member_id"));
-        let provisioned = (matches!(outcome, "created" | "adopted") || new_id)
+        let provisioned = (matches!(outcome, EventOutcome::Created | EventOutcome::Adopted)
+            || new_id)
             .then(|| ctx.announcement(company.id, user_id, &state));
         Ok(Step::Commit {
             applied: Applied {

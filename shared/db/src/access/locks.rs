@@ -4,6 +4,7 @@
 
 use std::collections::BTreeSet;
 
+use scimsync_schema::Concern;
 use sea_orm::{ConnectionTrait, DbBackend, DbErr, Statement};
 use uuid::Uuid;
 
@@ -55,7 +56,7 @@ fn member_key(company_id: Uuid, member_id: &str) -> String {
 /// same moment, and each holds only its own concern's lock while it reads.
 pub async fn lock_concern(
     conn: &impl ConnectionTrait,
-    concern: &str,
+    concern: Concern,
     company_id: Uuid,
     member_ids: &[String],
 ) -> Result<(), DbErr> {
@@ -66,7 +67,7 @@ pub async fn lock_concern(
 /// [`lock_concern`] for members of several companies, in one statement.
 pub async fn lock_concern_of(
     conn: &impl ConnectionTrait,
-    concern: &str,
+    concern: Concern,
     members: &[(Uuid, String)],
 ) -> Result<(), DbErr> {
     let sorted: BTreeSet<String> = members
@@ -83,7 +84,7 @@ pub async fn lock_concern_of(
 /// written across companies under this lock; only the order of the work is shared.
 pub async fn lock_stytch_members(
     conn: &impl ConnectionTrait,
-    concern: &str,
+    concern: Concern,
     member_ids: &[String],
 ) -> Result<(), DbErr> {
     let sorted: BTreeSet<String> = member_ids

@@ -24,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(TenantKeys),
             Box::new(EventLogByReceiveTime),
             Box::new(ScimDirectory),
+            Box::new(Console),
         ]
     }
 }
@@ -73,3 +74,4 @@ sql_migration!(
     "m20261207_000011_event_log_by_receive_time"
 );
 sql_migration!(ScimDirectory, "m20261207_000012_scim_directory");
+sql_migration!(Console, "m20261207_000013_console");

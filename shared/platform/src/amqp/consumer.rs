@@ -1,15 +1,15 @@
-//! The consumer runtime (SPEC A3, A4). A handler looks at a batch of messages (the deliveries
-//! that were waiting, up to `batch_size`) and returns one [`Outcome`] each; the runtime turns
-//! each into broker operations, in this order: publish any retry or dead-letter copy, wait for
-//! its confirm, then ack the original. A crash between the two at worst duplicates a message,
-//! which handlers tolerate; nothing is ever lost.
+//! The consumer runtime (SPEC A3, A4). A worker decodes each message and applies a batch of
+//! them (the deliveries that were waiting, up to `batch_size`), returning one [`Outcome`] per
+//! item; the runtime maps the outcomes back to their messages and turns each into broker
+//! operations, in this order: publish any retry or dead-letter copy, wait for its confirm, then
+//! ack the original. A crash between the two at worst duplicates a message, which workers
+//! tolerate; nothing is ever lost.
 //!
 //! Batches form on their own: when the queue is short every delivery is handled as it comes
 //! (a batch of one, no added latency); when a backlog builds, the deliveries that arrived while
-//! the previous batches ran are taken together, so a handler can apply them in one database
+//! the previous batches ran are taken together, so a worker can apply them in one database
 //! transaction with a few multi-row statements instead of a few statements each.
 
-use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -25,83 +25,14 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
-use super::headers::{adopt_trace_context, get_str, get_u64};
-use super::publisher::Publisher;
-use super::settle::settle;
+use super::batch::Batch;
+use super::headers::{adopt_trace_context, get_str};
+use super::message::{Incoming, Outcome};
+use super::settle::{InFlight, Settler};
 use super::topology::{declare, Plan};
+use super::worker::Worker;
 use crate::metrics::metrics;
 use crate::telemetry::record_trace_id;
-
-/// What the handler decided.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
-    /// Effects are committed: acknowledge.
-    Ack,
-    /// Transient failure (database down, broker hiccup): try again after a growing delay.
-    Retry { reason: String },
-    /// Not a failure: the message waits for what another message brings, which normally
-    /// settles it sooner through another path (a pending manager link is woken when its
-    /// manager arrives). Tried again like [`Outcome::Retry`], but never sooner than `at_least`:
-    /// the quick tiers would only replay it as a no-op.
-    Wait { reason: String, at_least: Duration },
-    /// Permanent failure: move to this queue's DLQ now, with the reason in headers.
-    DeadLetter { reason: String, detail: String },
-}
-
-/// One delivered message, as a handler sees it.
-#[derive(Debug, Clone)]
-pub struct Incoming {
-    /// The message's own span (its trace context adopted): batch handlers run each message's
-    /// work inside it, so traces and logs stay per message.
-    pub span: tracing::Span,
-    pub body: Vec<u8>,
-    pub exchange: String,
-    pub routing_key: String,
-    pub headers: FieldTable,
-    pub message_id: Option<String>,
-    /// 1 on the first delivery, incremented on every retry through a delay queue.
-    pub attempts: u64,
-    pub redelivered: bool,
-}
-
-impl Incoming {
-    fn from_delivery(delivery: &Delivery) -> Self {
-        let headers = delivery.properties.headers().clone().unwrap_or_default();
-        let attempts = get_u64(&headers, h::ATTEMPTS).unwrap_or(0) + 1;
-        Self {
-            span: tracing::Span::none(),
-            body: delivery.data.clone(),
-            exchange: get_str(&headers, h::DL_ORIGINAL_EXCHANGE)
-                .unwrap_or_else(|| delivery.exchange.as_str().to_owned()),
-            routing_key: get_str(&headers, h::DL_ORIGINAL_ROUTING_KEY)
-                .unwrap_or_else(|| delivery.routing_key.as_str().to_owned()),
-            message_id: delivery
-                .properties
-                .message_id()
-                .as_ref()
-                .map(|s| s.as_str().to_owned()),
-            headers,
-            attempts,
-            redelivered: delivery.redelivered,
-        }
-    }
-}
-
-/// A message handler. Implementations must be idempotent: delivery is at least once.
-pub trait Handler: Send + Sync + 'static {
-    fn handle(&self, message: &Incoming) -> impl Future<Output = Outcome> + Send;
-
-    /// Handles several messages delivered together and returns one outcome per message, in
-    /// order. The default handles them one by one, concurrently; handlers that can group the
-    /// work (one transaction for the batch) override it.
-    fn handle_batch(&self, messages: &[Incoming]) -> impl Future<Output = Vec<Outcome>> + Send {
-        futures_util::future::join_all(
-            messages
-                .iter()
-                .map(|m| self.handle(m).instrument(m.span.clone())),
-        )
-    }
-}
 
 #[derive(Clone)]
 pub struct ConsumerConfig {
@@ -114,21 +45,20 @@ pub struct ConsumerConfig {
     /// How many batches are handled at once.
     pub concurrency: usize,
     pub shutdown_grace: Duration,
-    pub retry_max_age: Duration,
     pub plan: Plan,
 }
 
 /// Consumes until `shutdown`, reconnecting with backoff when the broker goes away. On shutdown
 /// it cancels the consumer, lets in-flight messages finish (up to the grace period) and returns.
-pub async fn run<H: Handler>(
+pub async fn run<W: Worker>(
     config: ConsumerConfig,
-    handler: Arc<H>,
-    publisher: Publisher,
+    worker: Arc<W>,
+    settler: Settler,
     shutdown: CancellationToken,
 ) {
     let mut backoff = Duration::from_millis(200);
     while !shutdown.is_cancelled() {
-        match consume(&config, &handler, &publisher, &shutdown).await {
+        match consume(&config, &worker, &settler, &shutdown).await {
             Ok(()) => return,
             Err(error) => {
                 tracing::warn!(%error, queue = config.queue.name, retry_in = ?backoff, "consumer lost its connection");
@@ -142,10 +72,10 @@ pub async fn run<H: Handler>(
     }
 }
 
-async fn consume<H: Handler>(
+async fn consume<W: Worker>(
     config: &ConsumerConfig,
-    handler: &Arc<H>,
-    publisher: &Publisher,
+    worker: &Arc<W>,
+    settler: &Settler,
     shutdown: &CancellationToken,
 ) -> Result<(), lapin::Error> {
     let connection = Arc::new(super::connect(config.url.expose_secret(), &config.name).await?);
@@ -231,11 +161,10 @@ async fn consume<H: Handler>(
                 None => break,
             }
         }
-        let handler = handler.clone();
-        let publisher = publisher.clone();
-        let config = config.clone();
+        let (worker, settler) = (worker.clone(), settler.clone());
+        let queue = config.queue.name;
         tracker.spawn(async move {
-            process(&config, handler, &publisher, batch).await;
+            process(queue, worker, &settler, batch).await;
             drop(slot);
         });
         if let Some(error) = ended {
@@ -261,17 +190,9 @@ fn uuid_like() -> String {
     format!("{:x}", Utc::now().timestamp_nanos_opt().unwrap_or_default())
 }
 
-/// One message of a batch: its delivery, what the handler sees, its span and labels.
-pub(super) struct InFlight {
-    pub(super) delivery: Delivery,
-    pub(super) incoming: Incoming,
-    pub(super) event_type: String,
-    pub(super) gauge: crate::metrics::InFlight,
-}
-
-fn open(config: &ConsumerConfig, delivery: Delivery) -> InFlight {
+fn open(queue: &'static str, delivery: Delivery) -> InFlight {
     let mut incoming = Incoming::from_delivery(&delivery);
-    let gauge = metrics().in_flight(config.queue.name);
+    let gauge = metrics().in_flight(queue);
     // The event type labels metrics; older messages without the header fall back to the
     // routing key, which ingest sets to the event type.
     let event_type =
@@ -280,11 +201,11 @@ fn open(config: &ConsumerConfig, delivery: Delivery) -> InFlight {
         "process",
         otel.kind = "consumer",
         // OpenTelemetry messaging conventions: "{operation} {destination}".
-        otel.name = %format!("process {}", config.queue.name),
+        otel.name = %format!("process {queue}"),
         messaging.system = "rabbitmq",
         messaging.operation.type = "process",
         messaging.operation.name = "process",
-        messaging.destination.name = config.queue.name,
+        messaging.destination.name = queue,
         messaging.rabbitmq.destination.routing_key = %incoming.routing_key,
         messaging.message.id = incoming.message_id.as_deref().unwrap_or(""),
         messaging.rabbitmq.message.delivery_tag = delivery.delivery_tag,
@@ -305,67 +226,82 @@ fn open(config: &ConsumerConfig, delivery: Delivery) -> InFlight {
     }
 }
 
-async fn process<H: Handler>(
-    config: &ConsumerConfig,
-    handler: Arc<H>,
-    publisher: &Publisher,
+async fn process<W: Worker>(
+    queue: &'static str,
+    worker: Arc<W>,
+    settler: &Settler,
     deliveries: Vec<Delivery>,
 ) {
-    metrics().batch_handled(config.queue.name, deliveries.len());
-    let batch: Vec<InFlight> = deliveries.into_iter().map(|d| open(config, d)).collect();
-    let messages: Arc<[Incoming]> = batch.iter().map(|m| m.incoming.clone()).collect();
+    metrics().batch_handled(queue, deliveries.len());
+    let batch: Vec<InFlight> = deliveries.into_iter().map(|d| open(queue, d)).collect();
+    let messages: Vec<Incoming> = batch.iter().map(|m| m.incoming.clone()).collect();
     let started = Instant::now();
-    let outcomes = {
-        let messages = messages.clone();
-        // Run in its own task so a panicking handler is caught here, not fatal to the consumer.
-        tokio::spawn(async move {
-            if let [message] = &messages[..] {
-                let outcome = handler
-                    .handle(message)
-                    .instrument(message.span.clone())
-                    .await;
-                vec![outcome]
-            } else {
-                let size = messages.len();
-                handler
-                    .handle_batch(&messages)
-                    .instrument(tracing::info_span!("batch", size))
-                    .await
-            }
-        })
-        .await
-    };
+    // In its own task, so a panicking worker is caught here, not fatal to the consumer.
+    let outcomes = tokio::spawn(handle(worker, messages)).await;
     let elapsed = started.elapsed();
     let outcomes: Vec<Result<Outcome, String>> = match outcomes {
-        Ok(outcomes) if outcomes.len() == batch.len() => outcomes.into_iter().map(Ok).collect(),
-        Ok(outcomes) => {
-            let problem = format!(
-                "handler returned {} outcomes for {} messages",
-                outcomes.len(),
-                batch.len()
-            );
-            vec![Err(problem); batch.len()]
-        }
+        Ok(Ok(outcomes)) => outcomes.into_iter().map(Ok).collect(),
+        Ok(Err(problem)) => vec![Err(problem); batch.len()],
         Err(panic) => vec![Err(format!("handler panicked: {panic}")); batch.len()],
     };
     let settles = batch.into_iter().zip(outcomes).map(|(message, outcome)| {
-        let label = match &outcome {
-            Ok(Outcome::Ack) => "ack",
-            Ok(Outcome::Retry { .. }) => "retry",
-            Ok(Outcome::Wait { .. }) => "wait",
-            Ok(Outcome::DeadLetter { .. }) => "dead_letter",
-            Err(_) => "panic",
-        };
+        let label = outcome.as_ref().map_or("panic", Outcome::label);
         let span = message.incoming.span.clone();
         async move {
             let event_type = message.event_type.clone();
-            let gauge = settle(config, publisher, message, outcome).await;
+            let gauge = settler.settle(message, outcome).await;
             // No longer in flight, then counted once settled: a scrape never sees a message
             // counted as handled and still in flight.
             drop(gauge);
-            metrics().event_handled(config.queue.name, &event_type, label, elapsed);
+            metrics().event_handled(queue, &event_type, label, elapsed);
         }
         .instrument(span)
     });
     futures_util::future::join_all(settles).await;
+}
+
+/// Decodes each message in its own span, applies the decoded ones as one batch, and puts each
+/// outcome back at its message's place. The batch runs in its message's span when it is one
+/// message, else in a span of its own.
+async fn handle<W: Worker>(
+    worker: Arc<W>,
+    messages: Vec<Incoming>,
+) -> Result<Vec<Outcome>, String> {
+    let decoded = futures_util::future::join_all(
+        messages
+            .iter()
+            .map(|m| worker.decode(m).instrument(m.span.clone())),
+    )
+    .await;
+    let mut outcomes: Vec<Option<Outcome>> = Vec::with_capacity(messages.len());
+    let (mut items, mut places) = (Vec::new(), Vec::new());
+    for (message, decoded) in messages.iter().zip(decoded) {
+        match decoded {
+            Ok(item) => {
+                places.push(outcomes.len());
+                items.push((item, message.span.clone()));
+                outcomes.push(None);
+            }
+            Err(outcome) => outcomes.push(Some(outcome)),
+        }
+    }
+    if !items.is_empty() {
+        let span = match &items[..] {
+            [(_, span)] => span.clone(),
+            _ => tracing::info_span!("batch", size = items.len()),
+        };
+        let size = items.len();
+        let applied = worker.apply(Batch::new(items)).instrument(span).await;
+        if applied.len() != size {
+            return Err(format!(
+                "{} returned {} outcomes for {size} messages",
+                W::NAME,
+                applied.len()
+            ));
+        }
+        for (place, outcome) in places.into_iter().zip(applied) {
+            outcomes[place] = Some(outcome);
+        }
+    }
+    Ok(outcomes.into_iter().flatten().collect())
 }

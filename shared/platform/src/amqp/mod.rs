@@ -1,20 +1,25 @@
-//! A small typed wrapper over lapin: connections, topology, a confirming publisher and a
-//! consumer runtime in which handlers return an [`consumer::Outcome`] and the runtime does the
-//! acking, retrying and dead-lettering.
+//! A small typed wrapper over lapin: connections, topology, a confirming publisher and the
+//! worker runtime, in which a [`Worker`] decodes messages and applies batches of them and the
+//! runtime does the acking, retrying and dead-lettering.
 
-pub mod consumer;
+pub mod batch;
+mod consumer;
 pub mod depth;
 pub mod headers;
+mod message;
 pub mod publisher;
+pub mod runtime;
 mod settle;
 pub mod topology;
 pub mod worker;
 
 use lapin::{Connection, ConnectionProperties};
 
-pub use consumer::{ConsumerConfig, Handler, Incoming, Outcome};
+pub use batch::{Batch, Side, Sides};
+pub use message::{Incoming, Outcome};
 pub use publisher::{Outgoing, PublishError, Publisher};
 pub use settle::{dead_letter_kept, Kept};
+pub use worker::Worker;
 
 /// Opens a connection driven by the current tokio runtime.
 pub async fn connect(url: &str, name: &str) -> Result<Connection, lapin::Error> {

@@ -8,48 +8,101 @@ use lapin::message::Delivery;
 use lapin::options::{BasicAckOptions, BasicNackOptions};
 use lapin::types::FieldTable;
 use scimsync_schema::headers as h;
-use scimsync_schema::topology::{delay_for_attempt, tier_at_least, DEAD_LETTER_EXCHANGE};
-use scimsync_schema::QueueMessage;
+use scimsync_schema::topology::{delay_for_attempt, WorkQueue, DEAD_LETTER_EXCHANGE};
+use scimsync_schema::{DeadLetterReason, QueueMessage};
 
-use super::consumer::{ConsumerConfig, InFlight, Incoming, Outcome};
 use super::headers::{get_str, set_str, set_u64};
+use super::message::{Incoming, Outcome};
 use super::publisher::{Outgoing, PublishError, Publisher};
 use crate::metrics::metrics;
 
-/// Settles one message with the broker; returns its in-flight gauge guard.
-pub(super) async fn settle(
-    config: &ConsumerConfig,
-    publisher: &Publisher,
-    message: InFlight,
-    outcome: Result<Outcome, String>,
-) -> crate::metrics::InFlight {
-    let (delivery, incoming) = (&message.delivery, &message.incoming);
-    match outcome {
-        Ok(Outcome::Ack) => ack(delivery).await,
-        Ok(Outcome::Retry { reason }) => {
-            retry(
-                config,
-                publisher,
-                delivery,
-                incoming,
-                reason,
-                Duration::ZERO,
-            )
-            .await
+/// One message of a batch, held until it is settled: its delivery, what the worker sees, the
+/// event type that labels its metrics, and its in-flight gauge.
+pub(super) struct InFlight {
+    pub(super) delivery: Delivery,
+    pub(super) incoming: Incoming,
+    pub(super) event_type: String,
+    pub(super) gauge: crate::metrics::InFlight,
+}
+
+/// Settles a queue's messages: where their retry and dead-letter copies go, and for how long a
+/// failing message is retried.
+#[derive(Clone)]
+pub(super) struct Settler {
+    pub(super) queue: WorkQueue,
+    pub(super) retry_max_age: Duration,
+    pub(super) publisher: Publisher,
+}
+
+impl Settler {
+    /// Settles one message with the broker; returns its in-flight gauge guard. `Err` is a
+    /// handler that failed to decide (it panicked, or lost count of its batch).
+    pub(super) async fn settle(
+        &self,
+        message: InFlight,
+        outcome: Result<Outcome, String>,
+    ) -> crate::metrics::InFlight {
+        let (delivery, incoming) = (&message.delivery, &message.incoming);
+        match outcome {
+            Ok(Outcome::Ack) => ack(delivery).await,
+            Ok(Outcome::Retry { reason }) => self.retry(delivery, incoming, reason).await,
+            Ok(Outcome::DeadLetter { reason, detail }) => {
+                self.dead_letter(delivery, incoming, reason, &detail).await
+            }
+            Err(problem) => {
+                tracing::error!(error = %problem, "returning the message to the queue");
+                // The quorum queue's delivery limit bounds how often this can repeat.
+                requeue(delivery).await;
+            }
         }
-        Ok(Outcome::Wait { reason, at_least }) => {
-            retry(config, publisher, delivery, incoming, reason, at_least).await
+        message.gauge
+    }
+
+    async fn retry(&self, delivery: &Delivery, incoming: &Incoming, reason: String) {
+        let first = first_failed_at(incoming);
+        let age = (Utc::now() - first).to_std().unwrap_or_default();
+        if age > self.retry_max_age {
+            let detail = format!("still failing after {age:?}: {reason}");
+            let exhausted = DeadLetterReason::RetriesExhausted;
+            return self
+                .dead_letter(delivery, incoming, exhausted, &detail)
+                .await;
         }
-        Ok(Outcome::DeadLetter { reason, detail }) => {
-            dead_letter(config, publisher, delivery, incoming, &reason, &detail).await
-        }
-        Err(problem) => {
-            tracing::error!(error = %problem, "returning the message to the queue");
-            // The quorum queue's delivery limit bounds how often this can repeat.
-            requeue(delivery).await;
+        let delay = delay_for_attempt(u32::try_from(incoming.attempts).unwrap_or(u32::MAX));
+        let queue = self.queue.delay_queue(delay);
+        let mut headers = copy_headers(incoming);
+        set_str(&mut headers, h::FIRST_FAILED_AT, first.to_rfc3339());
+        tracing::info!(%reason, attempt = incoming.attempts, ?delay, "transient failure; retrying later");
+        if publish_then_ack(&self.publisher, delivery, incoming, "", &queue, headers).await {
+            metrics().retried(self.queue.name);
         }
     }
-    message.gauge
+
+    async fn dead_letter(
+        &self,
+        delivery: &Delivery,
+        incoming: &Incoming,
+        reason: DeadLetterReason,
+        detail: &str,
+    ) {
+        let mut headers = copy_headers(incoming);
+        mark_dead(&mut headers, self.queue.name, reason, detail);
+        tracing::warn!(%reason, detail, "dead-lettering message");
+        let (exchange, routing_key) = (DEAD_LETTER_EXCHANGE, self.queue.name);
+        let publisher = &self.publisher;
+        if publish_then_ack(
+            publisher,
+            delivery,
+            incoming,
+            exchange,
+            routing_key,
+            headers,
+        )
+        .await
+        {
+            metrics().dead_lettered(self.queue.name, reason.as_str());
+        }
+    }
 }
 
 async fn ack(delivery: &Delivery) {
@@ -74,44 +127,6 @@ fn first_failed_at(incoming: &Incoming) -> DateTime<Utc> {
         .and_then(|s| DateTime::parse_from_rfc3339(&s).ok())
         .map(|d| d.with_timezone(&Utc))
         .unwrap_or_else(Utc::now)
-}
-
-async fn retry(
-    config: &ConsumerConfig,
-    publisher: &Publisher,
-    delivery: &Delivery,
-    incoming: &Incoming,
-    reason: String,
-    at_least: Duration,
-) {
-    let first = first_failed_at(incoming);
-    let age = (Utc::now() - first).to_std().unwrap_or_default();
-    if age > config.retry_max_age {
-        let detail = format!("still failing after {age:?}: {reason}");
-        return dead_letter(
-            config,
-            publisher,
-            delivery,
-            incoming,
-            "retries_exhausted",
-            &detail,
-        )
-        .await;
-    }
-    let delay = delay_for_attempt(u32::try_from(incoming.attempts).unwrap_or(u32::MAX))
-        .max(tier_at_least(at_least));
-    let queue = config.queue.delay_queue(delay);
-    let mut headers = copy_headers(incoming);
-    set_str(&mut headers, h::FIRST_FAILED_AT, first.to_rfc3339());
-    if at_least.is_zero() {
-        tracing::info!(%reason, attempt = incoming.attempts, ?delay, "transient failure; retrying later");
-    } else {
-        // The handler said why it waits.
-        tracing::debug!(%reason, attempt = incoming.attempts, ?delay, "waiting; trying again later");
-    }
-    if publish_then_ack(publisher, delivery, incoming, "", &queue, headers).await {
-        metrics().retried(config.queue.name);
-    }
 }
 
 /// The message's headers plus where it first came from and how often it was tried.
@@ -164,37 +179,11 @@ async fn publish_then_ack(
 }
 
 /// Adds why, when and from which queue a message is dead-lettered.
-fn mark_dead(headers: &mut FieldTable, queue: &str, reason: &str, detail: &str) {
-    set_str(headers, h::DL_REASON, reason);
+fn mark_dead(headers: &mut FieldTable, queue: &str, reason: DeadLetterReason, detail: &str) {
+    set_str(headers, h::DL_REASON, reason.as_str());
     set_str(headers, h::DL_DETAIL, detail);
     set_str(headers, h::DL_FAILED_AT, Utc::now().to_rfc3339());
     set_str(headers, h::DL_QUEUE, queue);
-}
-
-async fn dead_letter(
-    config: &ConsumerConfig,
-    publisher: &Publisher,
-    delivery: &Delivery,
-    incoming: &Incoming,
-    reason: &str,
-    detail: &str,
-) {
-    let mut headers = copy_headers(incoming);
-    mark_dead(&mut headers, config.queue.name, reason, detail);
-    tracing::warn!(reason, detail, "dead-lettering message");
-    let (exchange, routing_key) = (DEAD_LETTER_EXCHANGE, config.queue.name);
-    if publish_then_ack(
-        publisher,
-        delivery,
-        incoming,
-        exchange,
-        routing_key,
-        headers,
-    )
-    .await
-    {
-        metrics().dead_lettered(config.queue.name, reason);
-    }
 }
 
 /// A message the worker acknowledged but kept, to dead-letter later if it comes to that (a
@@ -235,7 +224,7 @@ pub async fn dead_letter_kept(
     publisher: &Publisher,
     queue: &str,
     kept: Kept<'_>,
-    reason: &str,
+    reason: DeadLetterReason,
     detail: &str,
 ) -> Result<(), PublishError> {
     let mut headers = identity_headers(kept.body);
@@ -243,7 +232,7 @@ pub async fn dead_letter_kept(
     set_str(&mut headers, h::DL_ORIGINAL_EXCHANGE, kept.exchange);
     set_str(&mut headers, h::DL_ORIGINAL_ROUTING_KEY, kept.routing_key);
     mark_dead(&mut headers, queue, reason, detail);
-    tracing::warn!(reason, detail, "dead-lettering a kept message");
+    tracing::warn!(%reason, detail, "dead-lettering a kept message");
     publisher
         .publish(Outgoing {
             exchange: DEAD_LETTER_EXCHANGE,
@@ -253,7 +242,7 @@ pub async fn dead_letter_kept(
             headers,
         })
         .await?;
-    metrics().dead_lettered(queue, reason);
+    metrics().dead_lettered(queue, reason.as_str());
     Ok(())
 }
 

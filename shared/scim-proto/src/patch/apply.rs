@@ -239,6 +239,11 @@ fn extension(
         (OpKind::Add, Value::Null) => Ok(()),
         (_, Value::Object(map)) => {
             for (key, v) in map {
+                // The resource's `schemas`, which client libraries put in an extension's object
+                // too: server-owned (kept in step by `sync_extension_schemas`), as at the top.
+                if key.eq_ignore_ascii_case("schemas") {
+                    continue;
+                }
                 let attr = rt
                     .attribute(&format!("{}:{key}", schema.id))
                     .map_err(|e| ScimError::invalid_path(e.to_string()))?;

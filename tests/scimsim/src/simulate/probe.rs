@@ -11,7 +11,14 @@ use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement, Value};
 use serde::Serialize;
 use uuid::Uuid;
 
-use super::session::Counts;
+/// Cheap figures checked before the digest (which costs a full read).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counts {
+    pub users: i64,
+    pub active: i64,
+    pub linked: i64,
+    pub elevated: i64,
+}
 
 /// The digest's query; `{key}`, `{manager_key}` and `{group}` are the columns the truth's ids
 /// are found in ([`Keys`]).

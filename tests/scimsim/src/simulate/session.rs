@@ -14,7 +14,7 @@ use uuid::Uuid;
 use super::admin::{Admin, Registered};
 use super::org::{slug, DefaultNames, Org};
 use super::player::Target;
-use super::probe::{Keys, Probe};
+use super::probe::{Counts, Keys, Probe};
 use super::truth::{self, Expected, Truth};
 
 pub struct Session {
@@ -44,15 +44,6 @@ pub struct Goal {
     pub expected: Vec<Expected>,
     pub digest: String,
     pub counts: Counts,
-}
-
-/// Cheap figures checked before the digest (which costs a full read).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Counts {
-    pub users: i64,
-    pub active: i64,
-    pub linked: i64,
-    pub elevated: i64,
 }
 
 impl Goal {

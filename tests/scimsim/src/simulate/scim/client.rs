@@ -36,6 +36,31 @@ impl ScimTarget {
         path: &str,
         body: Option<&Value>,
     ) -> Answer {
+        self.send_within(http, method, path, body, self.retry_for)
+            .await
+    }
+
+    /// Sends once: no retry after a 5xx, a 429 or no answer (for a request that is not safe to
+    /// repeat blindly).
+    pub async fn send_once(
+        &self,
+        http: &reqwest::Client,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Answer {
+        self.send_within(http, method, path, body, Duration::ZERO)
+            .await
+    }
+
+    async fn send_within(
+        &self,
+        http: &reqwest::Client,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&Value>,
+        retry_for: Duration,
+    ) -> Answer {
         let first = Instant::now();
         let mut backoff = Duration::from_millis(50);
         let mut attempts = 0;
@@ -67,7 +92,7 @@ impl ScimTarget {
             };
             let retry = status == 0 || status == 429 || status >= 500;
             let pause = wait.unwrap_or(backoff);
-            if !retry || first.elapsed() + pause > self.retry_for {
+            if !retry || first.elapsed() + pause > retry_for {
                 return Answer {
                     status,
                     body: answer,

@@ -280,8 +280,7 @@ impl Player {
                     "displayName": name,
                     "externalId": sim,
                 });
-                let created = self.send(Method::POST, "/Groups", Some(&resource)).await;
-                let Some(id) = created.body["id"].as_str().map(str::to_owned) else {
+                let Some(id) = self.create_group(name, &resource).await else {
                     return;
                 };
                 let members: Vec<String> = {
@@ -339,6 +338,45 @@ impl Player {
         }
     }
 
+    /// Entra's group create: match by displayName, POST only what is not there. A POST whose
+    /// answer was lost (the service or the network died after the commit) is not blindly sent
+    /// again: group names need not be unique, so a second POST would make a second group. The
+    /// next attempt matches first, as Entra's next provisioning cycle does.
+    async fn create_group(&self, name: &str, resource: &Value) -> Option<String> {
+        let first = Instant::now();
+        let mut backoff = std::time::Duration::from_millis(50);
+        loop {
+            let filter = format!("displayName eq \"{}\"", name.replace('"', "\\\""));
+            let found = self
+                .send(
+                    Method::GET,
+                    &format!(
+                        "/Groups?filter={}&excludedAttributes=members",
+                        client::urlencode(&filter)
+                    ),
+                    None,
+                )
+                .await;
+            if let Some(id) = found.body["Resources"][0]["id"].as_str() {
+                return Some(id.to_owned());
+            }
+            let created = self
+                .target
+                .send_once(&self.http, Method::POST, "/Groups", Some(resource))
+                .await;
+            self.record(&created);
+            if let Some(id) = created.body["id"].as_str() {
+                return Some(id.to_owned());
+            }
+            let retry = created.status == 0 || created.status == 429 || created.status >= 500;
+            if !retry || first.elapsed() + backoff > self.target.retry_for {
+                return None;
+            }
+            tokio::time::sleep(backoff).await;
+            backoff = (backoff * 2).min(std::time::Duration::from_secs(2));
+        }
+    }
+
     async fn play(&self, body: &Value) {
         match (body["object_type"].as_str(), body["action"].as_str()) {
             (Some("member"), Some("DELETE")) => self.member_delete(body).await,
@@ -365,11 +403,20 @@ fn waves(bodies: Vec<&Value>) -> Vec<Vec<&Value>> {
     for body in bodies {
         let key = resource_of(body);
         let wave = last.get(&key).map_or(0, |w| w + 1);
-        // A membership change goes after its member's latest change too.
-        let wave = match body["idp_group"]["member_id"].as_str() {
-            Some(m) => wave.max(last.get(&format!("m:{m}")).map_or(0, |w| w + 1)),
+        // A membership change belongs to its member as much as to its group: it goes after the
+        // member's latest change, and the member's next change goes after it. Both edit the
+        // member's groups; run side by side, one's PATCH adding the member to a group and the
+        // other's removing it could reach the service in either order.
+        let member = body["idp_group"]["member_id"]
+            .as_str()
+            .map(|m| format!("m:{m}"));
+        let wave = match &member {
+            Some(m) => wave.max(last.get(m).map_or(0, |w| w + 1)),
             None => wave,
         };
+        if let Some(m) = member {
+            last.insert(m, wave);
+        }
         last.insert(key, wave);
         if waves.len() <= wave {
             waves.resize_with(wave + 1, Vec::new);
@@ -403,6 +450,10 @@ pub async fn play(
         stats: std::sync::Mutex::new(PlayStats::default()),
     });
     let started = Instant::now();
+    // Open loop at `pace.rate` changes per second when asked (the drill needs a steady flow
+    // that outlasts its crashes), across waves.
+    let interval = pace.rate.filter(|r| *r > 0.0).map(|r| 1.0 / r);
+    let mut sent = 0u64;
     let mut rng = StdRng::seed_from_u64(seed ^ 0x5c1_d00);
     for phase in phases {
         let events: Vec<&super::truth::Event> = truth
@@ -435,6 +486,11 @@ pub async fn play(
             let mut tasks = tokio::task::JoinSet::new();
             let permits = Arc::new(tokio::sync::Semaphore::new(pace.concurrency.max(1)));
             for body in wave {
+                if let Some(interval) = interval {
+                    let slot = started + std::time::Duration::from_secs_f64(interval * sent as f64);
+                    tokio::time::sleep_until(slot.into()).await;
+                }
+                sent += 1;
                 let repeat = rng.random_bool(duplicates.clamp(0.0, 1.0));
                 let body = body.clone();
                 let player = player.clone();
@@ -463,4 +519,44 @@ pub async fn play(
         Err(player) => std::mem::take(&mut *player.directory.lock().await),
     };
     (stats, directory)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::waves;
+    use serde_json::{json, Value};
+
+    fn member(id: &str) -> Value {
+        json!({"object_type": "member", "action": "UPDATE", "id": id})
+    }
+
+    fn membership(group: &str, member: &str) -> Value {
+        json!({"object_type": "idp_group", "action": "MEMBER_ADD",
+               "idp_group": {"group_id": group, "member_id": member}})
+    }
+
+    fn wave_of(waves: &[Vec<&Value>], body: &Value) -> usize {
+        waves
+            .iter()
+            .position(|w| w.iter().any(|b| std::ptr::eq(*b, body)))
+            .unwrap_or(usize::MAX)
+    }
+
+    #[test]
+    fn a_member_change_and_a_membership_change_of_the_same_member_never_share_a_wave() {
+        let (m1, add, m2, other) = (
+            member("m-1"),
+            membership("g-1", "m-1"),
+            member("m-1"),
+            member("m-2"),
+        );
+        let waves = waves(vec![&m1, &add, &m2, &other]);
+        assert!(wave_of(&waves, &m1) < wave_of(&waves, &add));
+        assert!(wave_of(&waves, &add) < wave_of(&waves, &m2));
+        assert_eq!(
+            wave_of(&waves, &other),
+            0,
+            "other members are not held back"
+        );
+    }
 }

@@ -17,6 +17,8 @@ pub enum Dialect {
     Entra,
     /// With the `aadOptscim062020` flag: lower-case ops, real booleans, the single-valued
     /// attributes in one path-less `replace` whose keys are dotted or URN paths.
+    #[value(name = "entra-2020")]
+    #[serde(rename = "entra-2020")]
     Entra2020,
 }
 

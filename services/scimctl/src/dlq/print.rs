@@ -1,38 +1,33 @@
-//! `scimctl dlq show`: dead letters with their headers and body. Looking loses nothing: each
-//! message read is kept (see [`super::reader`]).
+//! How `scimctl dlq` prints counts and dead letters for a person.
 
-use chrono::Utc;
+use scimsync_dlq::letter::DeadLetter;
+use scimsync_dlq::list::QueueCount;
 
-use super::filter::Filter;
-use super::letter::DeadLetter;
-use super::reader::Reader;
-use super::DeadLetterQueue;
-
-/// Up to `limit` dead letters matching `filter`, oldest first.
-pub async fn show(
-    url: &str,
-    queue: &DeadLetterQueue,
-    filter: &Filter,
-    limit: u64,
-) -> anyhow::Result<Vec<DeadLetter>> {
-    let mut reader = Reader::open(url, &queue.name).await?;
-    let now = Utc::now();
-    let mut shown = Vec::new();
-    while (shown.len() as u64) < limit {
-        let Some(letter) = reader.next().await? else {
-            break;
-        };
-        if filter.matches(&letter.info, now) {
-            shown.push(letter.info.clone());
+pub fn counts(counts: &[QueueCount]) {
+    println!(
+        "{:<36} {:<28} {:<28} {:>8}",
+        "QUEUE", "REASON", "EVENT TYPE", "COUNT"
+    );
+    for queue in counts {
+        if !queue.exists {
+            println!("{:<36} (not declared yet)", queue.queue);
+            continue;
         }
-        reader.keep(letter).await?;
+        println!(
+            "{:<36} {:<28} {:<28} {:>8}",
+            queue.queue, "(all)", "", queue.messages
+        );
+        for group in &queue.groups {
+            println!(
+                "{:<36} {:<28} {:<28} {:>8}",
+                "", group.reason, group.event_type, group.count
+            );
+        }
     }
-    reader.finish().await?;
-    Ok(shown)
 }
 
 /// Prints one dead letter for a person.
-pub fn print(index: usize, total: usize, letter: &DeadLetter) {
+pub fn letter(index: usize, total: usize, letter: &DeadLetter) {
     let or_dash = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
     println!("--- {}/{} in {}", index + 1, total, letter.queue);
     println!("reason        {}", letter.reason);

@@ -1,11 +1,14 @@
-//! `scimctl dlq list`: every dead-letter queue with its count, by reason and event type.
+//! Every dead-letter queue with its count, by reason and event type, and by company.
 
 use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use chrono::Utc;
+
+use super::filter::Filter;
 use super::reader::{OpenError, Reader};
-use super::DeadLetterQueue;
+use super::{DeadLetterQueue, Error};
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct Group {
@@ -19,13 +22,27 @@ pub struct QueueCount {
     pub queue: String,
     /// False when no worker has declared the queue on this virtual host yet.
     pub exists: bool,
+    /// Dead letters the filter selected (every one without a filter).
     pub messages: u64,
     pub groups: Vec<Group>,
+    /// Selected dead letters per company, by the name the letter gives it: its Stytch
+    /// organization id, else its company id, else `unknown` (a member DELETE names none).
+    pub companies: BTreeMap<String, u64>,
 }
 
 /// Reads every message of each queue once (kept, see [`super::reader`]) to break the counts
 /// down; an empty queue is not read at all.
-pub async fn list(url: &str, queues: &[DeadLetterQueue]) -> anyhow::Result<Vec<QueueCount>> {
+pub async fn list(url: &str, queues: &[DeadLetterQueue]) -> Result<Vec<QueueCount>, Error> {
+    list_matching(url, queues, &Filter::default()).await
+}
+
+/// [`list`], counting only the dead letters `filter` selects.
+pub async fn list_matching(
+    url: &str,
+    queues: &[DeadLetterQueue],
+    filter: &Filter,
+) -> Result<Vec<QueueCount>, Error> {
+    let now = Utc::now();
     let mut counts = Vec::with_capacity(queues.len());
     for queue in queues {
         let mut reader = match Reader::open(url, &queue.name).await {
@@ -36,15 +53,28 @@ pub async fn list(url: &str, queues: &[DeadLetterQueue]) -> anyhow::Result<Vec<Q
                     exists: false,
                     messages: 0,
                     groups: Vec::new(),
+                    companies: BTreeMap::new(),
                 });
                 continue;
             }
             Err(error) => return Err(error.into()),
         };
         let mut groups: BTreeMap<(String, String), u64> = BTreeMap::new();
+        let mut companies: BTreeMap<String, u64> = BTreeMap::new();
         let mut messages = 0;
         while let Some(letter) = reader.next().await? {
+            if !filter.matches(&letter.info, now) {
+                reader.keep(letter).await?;
+                continue;
+            }
             messages += 1;
+            let company = letter
+                .info
+                .organization_id
+                .clone()
+                .or_else(|| letter.info.company_id.clone())
+                .unwrap_or_else(|| "unknown".into());
+            *companies.entry(company).or_default() += 1;
             let key = (
                 letter.info.reason.clone(),
                 letter
@@ -69,30 +99,8 @@ pub async fn list(url: &str, queues: &[DeadLetterQueue]) -> anyhow::Result<Vec<Q
                     count,
                 })
                 .collect(),
+            companies,
         });
     }
     Ok(counts)
-}
-
-pub fn print(counts: &[QueueCount]) {
-    println!(
-        "{:<36} {:<28} {:<28} {:>8}",
-        "QUEUE", "REASON", "EVENT TYPE", "COUNT"
-    );
-    for queue in counts {
-        if !queue.exists {
-            println!("{:<36} (not declared yet)", queue.queue);
-            continue;
-        }
-        println!(
-            "{:<36} {:<28} {:<28} {:>8}",
-            queue.queue, "(all)", "", queue.messages
-        );
-        for group in &queue.groups {
-            println!(
-                "{:<36} {:<28} {:<28} {:>8}",
-                "", group.reason, group.event_type, group.count
-            );
-        }
-    }
 }

@@ -3,34 +3,47 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use clap::Args;
+use scimsync_schema::DeadLetterReason;
 
 use super::letter::DeadLetter;
 
-#[derive(Debug, Clone, Default, Args)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Filter {
     /// Only dead letters with this reason (e.g. unknown_organization, delivery_limit).
-    #[arg(long)]
-    pub reason: Option<String>,
+    pub reason: Option<DeadLetterReason>,
     /// Only this event type (e.g. scim.member.create).
-    #[arg(long = "event-type")]
     pub event_type: Option<String>,
-    /// Only events of this company: its Stytch organization id (member and group webhooks and
-    /// the workers' follow-ups name it; a member DELETE webhook carries no body and names
-    /// none), or its id (the SCIM door's changes and the follow-ups name that).
-    #[arg(long, alias = "organization")]
-    pub company: Option<String>,
-    /// Only dead letters that failed longer ago than this (e.g. 30m, 2h, 7d).
-    #[arg(long = "older-than", value_parser = parse_age)]
+    /// Only events of a company known by any of these names: its Stytch organization id
+    /// (member and group webhooks and the workers' follow-ups name it; a member DELETE webhook
+    /// carries no body and names none), or its id (the SCIM door's changes and the follow-ups
+    /// name that). Empty: every company.
+    pub companies: Vec<String>,
+    /// Only dead letters that failed longer ago than this.
     pub older_than: Option<Duration>,
 }
 
 impl Filter {
-    pub fn reason(reason: &str) -> Self {
+    pub fn reason(reason: DeadLetterReason) -> Self {
         Self {
-            reason: Some(reason.to_owned()),
+            reason: Some(reason),
             ..Self::default()
         }
+    }
+
+    /// Letters of the company known by this name (its organization id or its id).
+    pub fn company(name: &str) -> Self {
+        Self {
+            companies: vec![name.to_owned()],
+            ..Self::default()
+        }
+    }
+
+    /// True when the filter selects every dead letter.
+    pub fn is_everything(&self) -> bool {
+        self.reason.is_none()
+            && self.event_type.is_none()
+            && self.companies.is_empty()
+            && self.older_than.is_none()
     }
 
     pub fn matches(&self, letter: &DeadLetter, now: DateTime<Utc>) -> bool {
@@ -45,10 +58,13 @@ impl Filter {
                 .failed_at
                 .is_some_and(|at| (now - at).to_std().is_ok_and(|elapsed| elapsed >= age)),
         };
-        self.reason.as_deref().is_none_or(|r| r == letter.reason)
+        self.reason.is_none_or(|r| r.as_str() == letter.reason)
             && same(&self.event_type, &letter.event_type)
-            && (same(&self.company, &letter.organization_id)
-                || same(&self.company, &letter.company_id))
+            && (self.companies.is_empty()
+                || self.companies.iter().any(|name| {
+                    letter.organization_id.as_deref() == Some(name.as_str())
+                        || letter.company_id.as_deref() == Some(name.as_str())
+                }))
             && old_enough
     }
 }
@@ -111,12 +127,12 @@ mod tests {
         let hour_ago = now - chrono::Duration::hours(1);
         let l = letter("unknown_organization", Some("org-1"), Some(hour_ago));
         assert!(Filter::default().matches(&l, now));
-        assert!(Filter::reason("unknown_organization").matches(&l, now));
-        assert!(!Filter::reason("undecodable").matches(&l, now));
-        let mut f = Filter::reason("unknown_organization");
-        f.company = Some("org-2".into());
+        assert!(Filter::reason(DeadLetterReason::UnknownOrganization).matches(&l, now));
+        assert!(!Filter::reason(DeadLetterReason::Undecodable).matches(&l, now));
+        let mut f = Filter::reason(DeadLetterReason::UnknownOrganization);
+        f.companies = vec!["org-2".into()];
         assert!(!f.matches(&l, now));
-        f.company = Some("org-1".into());
+        f.companies = vec!["org-1".into()];
         f.older_than = Some(Duration::from_secs(1800));
         assert!(f.matches(&l, now));
         f.older_than = Some(Duration::from_secs(7200));
@@ -130,13 +146,15 @@ mod tests {
         let now = Utc::now();
         let mut scim = letter("retries_exhausted", None, Some(now));
         scim.company_id = Some("0193-company".into());
-        let mut f = Filter {
-            company: Some("0193-company".into()),
-            ..Filter::default()
-        };
+        let mut f = Filter::company("0193-company");
         assert!(f.matches(&scim, now));
-        f.company = Some("org-1".into());
+        f.companies = vec!["org-1".into()];
         assert!(!f.matches(&scim, now));
         assert!(f.matches(&letter("x", Some("org-1"), Some(now)), now));
+        // A company with both names: its letters from either door.
+        f.companies = vec!["org-1".into(), "0193-company".into()];
+        assert!(f.matches(&scim, now));
+        assert!(f.matches(&letter("x", Some("org-1"), Some(now)), now));
+        assert!(!f.matches(&letter("x", Some("org-2"), Some(now)), now));
     }
 }

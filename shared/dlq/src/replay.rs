@@ -1,4 +1,4 @@
-//! `scimctl dlq replay`: puts selected dead letters back to work (SPEC A6).
+//! Puts selected dead letters back to work (SPEC A6).
 //!
 //! Where to: the failed worker's own queue (default exchange, routing key = queue name), not
 //! the original exchange. The events exchange is a topic exchange every worker binds to, so
@@ -14,7 +14,6 @@
 use std::time::Duration;
 
 use chrono::Utc;
-use indicatif::ProgressBar;
 use lapin::types::{FieldTable, ShortString};
 use scimsync_platform::amqp::headers::set_str;
 use scimsync_schema::headers as h;
@@ -23,7 +22,7 @@ use serde::Serialize;
 use super::filter::Filter;
 use super::letter::{DeadLetter, X_DEATH};
 use super::reader::{Letter, Reader};
-use super::DeadLetterQueue;
+use super::{DeadLetterQueue, Error};
 
 #[derive(Debug, Clone)]
 pub struct ReplayOptions {
@@ -56,6 +55,17 @@ pub struct ReplaySummary {
 #[derive(Debug, thiserror::Error)]
 #[error("simulated crash after the first republish (--crash-after-publish)")]
 pub struct SimulatedCrash;
+
+/// How far a replay is, for whoever watches it (a progress bar on a terminal).
+#[derive(Debug, Clone, Copy)]
+pub enum Progress<'a> {
+    /// The walk starts and will read at most this many dead letters.
+    Started { snapshot: u64 },
+    /// One more dead letter was read; the counts so far.
+    Read(&'a ReplaySummary),
+    /// The walk is over.
+    Finished,
+}
 
 /// Headers our workers or the broker add when dead-lettering or retrying: dropped from the
 /// replayed copy so it starts afresh (first attempt, no retry age).
@@ -102,16 +112,18 @@ pub async fn replay(
     url: &str,
     queue: &DeadLetterQueue,
     options: &ReplayOptions,
-    progress: &ProgressBar,
-) -> anyhow::Result<ReplaySummary> {
-    if let Some(rate) = options.rate {
-        anyhow::ensure!(
-            rate.is_finite() && rate > 0.0,
-            "--rate must be a positive number of messages per second"
-        );
+    progress: &(dyn Fn(Progress<'_>) + Sync),
+) -> Result<ReplaySummary, Error> {
+    if options
+        .rate
+        .is_some_and(|rate| !(rate.is_finite() && rate > 0.0))
+    {
+        return Err(Error::InvalidRate);
     }
     let mut reader = Reader::open(url, &queue.name).await?;
-    progress.set_length(reader.snapshot());
+    progress(Progress::Started {
+        snapshot: reader.snapshot(),
+    });
     let mut pace = options.rate.map(|rate| {
         let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / rate));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -128,14 +140,15 @@ pub async fn replay(
             break;
         };
         summary.walked += 1;
-        progress.inc(1);
         if !options.filter.matches(&letter.info, now) {
             summary.skipped += 1;
+            progress(Progress::Read(&summary));
             reader.keep(letter).await?;
             continue;
         }
         summary.matched += 1;
         if options.dry_run {
+            progress(Progress::Read(&summary));
             reader.keep(letter).await?;
             continue;
         }
@@ -161,13 +174,10 @@ pub async fn replay(
                 reader.hold(letter);
             }
         }
-        progress.set_message(format!(
-            "replayed {}, skipped {}, failed {}",
-            summary.replayed, summary.skipped, summary.failed
-        ));
+        progress(Progress::Read(&summary));
     }
     reader.finish().await?;
-    progress.finish_and_clear();
+    progress(Progress::Finished);
     Ok(summary)
 }
 

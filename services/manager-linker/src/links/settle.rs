@@ -1,8 +1,9 @@
-//! Links applied in batches: runs of distinct members share one transaction, every read and
-//! write of the run is one statement for all its links (`sql`), the member locks every worker
-//! shares and the company's hierarchy lock are held only for the hierarchy writes, and links
-//! left pending look again once committed. A database error falls back to one event at a time.
-//! The sweep (`super::sweep`) looks at links still pending later, from the database.
+//! How links are settled: a member event's manager value observed and resolved, the links new
+//! users complete woken, and a pending link looked at again once committed. Runs of distinct
+//! members share one transaction, every read and write of the run is one statement for all its
+//! links (`sql`), and the member locks every worker shares and the company's hierarchy lock are
+//! held only for the hierarchy writes. A database error falls back to one event at a time. The
+//! sweep (`super::sweep`) looks at links still pending later, from the database.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -26,14 +27,14 @@ pub(super) fn key(company_id: Uuid, member_id: &str) -> Key {
 impl Linker<'_> {
     /// The events' values, each recorded and resolved if possible: runs of distinct members
     /// share one transaction. A database error falls back to one transaction per event.
-    pub async fn observe_all(&self, seen: &[Observed<'_>]) -> Vec<Result<Attempt, DbErr>> {
+    pub async fn observe(&self, seen: &[Observed]) -> Vec<Result<Attempt, DbErr>> {
         let mut results = Vec::with_capacity(seen.len());
         let mut start = 0;
         while start < seen.len() {
             let mut members = std::collections::HashSet::new();
             let end = seen[start..]
                 .iter()
-                .position(|s| !members.insert(s.member_id))
+                .position(|s| !members.insert(&s.member_id))
                 .map_or(seen.len(), |n| start + n);
             let run = &seen[start..end];
             match self.observe_run(run).await {
@@ -54,7 +55,7 @@ impl Linker<'_> {
 
     /// One run of distinct members in one transaction, then a second look at the links left
     /// pending.
-    async fn observe_run(&self, run: &[Observed<'_>]) -> Result<Vec<Attempt>, DbErr> {
+    async fn observe_run(&self, run: &[Observed]) -> Result<Vec<Attempt>, DbErr> {
         let txn = self.db.begin().await?;
         let mut managers = Vec::new();
         let mut attempts = match self.observe_within(&txn, run, &mut managers).await {
@@ -78,10 +79,13 @@ impl Linker<'_> {
     async fn observe_within(
         &self,
         txn: &DatabaseTransaction,
-        run: &[Observed<'_>],
+        run: &[Observed],
         managers: &mut Vec<Uuid>,
     ) -> Result<Vec<Attempt>, DbErr> {
-        let keys: Vec<Key> = run.iter().map(|s| key(s.company_id, s.member_id)).collect();
+        let keys: Vec<Key> = run
+            .iter()
+            .map(|s| key(s.company_id, &s.member_id))
+            .collect();
         access::lock_concern_of(txn, crate::CONCERN, &keys).await?;
         let current = sql::links_for_update(txn, &keys).await?;
         let stored: Vec<Stored<'_>> = run
@@ -101,7 +105,7 @@ impl Linker<'_> {
             .iter()
             .zip(run)
             .filter_map(|(s, seen)| match s {
-                Stored::Link(link) => Some((link.clone(), By::Event(seen.message))),
+                Stored::Link(link) => Some((link.clone(), By::Event(seen.message.as_kept()))),
                 Stored::Done(..) => None,
             })
             .collect();
@@ -123,7 +127,7 @@ impl Linker<'_> {
     /// became visible. Looking again once the link is committed closes the window: a user
     /// announced before the link was visible is visible now. Only links whose both ends are
     /// found now are settled again (in one transaction); the others wait for their wake-up.
-    async fn recheck(&self, seen: &[Observed<'_>], attempts: &mut [Attempt]) -> Result<(), DbErr> {
+    async fn recheck(&self, seen: &[Observed], attempts: &mut [Attempt]) -> Result<(), DbErr> {
         let pending: Vec<usize> = (0..seen.len())
             .filter(|i| matches!(attempts[*i], Attempt::Pending { .. }))
             .collect();
@@ -132,11 +136,11 @@ impl Linker<'_> {
         }
         let reports: Vec<Key> = pending
             .iter()
-            .map(|i| key(seen[*i].company_id, seen[*i].member_id))
+            .map(|i| key(seen[*i].company_id, &seen[*i].member_id))
             .collect();
         let values: Vec<Key> = pending
             .iter()
-            .map(|i| key(seen[*i].company_id, seen[*i].value))
+            .map(|i| key(seen[*i].company_id, &seen[*i].value))
             .collect();
         let found = Found {
             reports: sql::reports(self.db, &reports).await?,
@@ -156,7 +160,7 @@ impl Linker<'_> {
         let txn = self.db.begin().await?;
         let keys: Vec<Key> = candidates
             .iter()
-            .map(|i| key(seen[*i].company_id, seen[*i].member_id))
+            .map(|i| key(seen[*i].company_id, &seen[*i].member_id))
             .collect();
         access::lock_concern_of(&txn, crate::CONCERN, &keys).await?;
         let mut locked = sql::links_for_update(&txn, &keys).await?;
@@ -164,7 +168,7 @@ impl Linker<'_> {
         let mut settled_for = Vec::new();
         for (index, key) in candidates.into_iter().zip(&keys) {
             if let Some(link) = locked.remove(key).filter(|l| l.status == "pending") {
-                links.push((link, By::Event(seen[index].message)));
+                links.push((link, By::Event(seen[index].message.as_kept())));
                 settled_for.push(index);
             }
         }
