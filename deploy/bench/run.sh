@@ -4,10 +4,11 @@
 #
 #   deploy/bench/run.sh [scimsim bench options...]    e.g. --only latency --runs 1
 #
-# Steps: start PostgreSQL and RabbitMQ if needed (never stops them: others use them), build the
-# release binaries, stop the services that run (the debug ones `make up` started), start the
-# release services from target/release, run `scimsim bench`, and stop the release services
-# again on the way out (`make up` brings the debug ones back).
+# Steps: start PostgreSQL and RabbitMQ if needed (never stops them: others use them), install
+# the Python reference SCIM server (deploy/checks/python-tools.sh; the bench starts it itself),
+# build the release binaries, stop the services that run (the debug ones `make up` started),
+# start the release services from target/release, run `scimsim bench`, and stop the release
+# services again on the way out (`make up` brings the debug ones back).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd -P)"
@@ -21,6 +22,8 @@ log() { printf 'bench: %s\n' "$*" >&2; }
 started=$SECONDS
 "$INFRA" install
 "$INFRA" start
+# The reference SCIM server the SCIM door is compared with (scim2-server, pinned there).
+deploy/checks/python-tools.sh >/dev/null
 log "building the release binaries (cargo build --release --bins)"
 cargo build --release --bins
 eval "$("$INFRA" env)"
@@ -37,6 +40,10 @@ running_bin_dir() {
 }
 SCIMSYNC_BIN_DIR="$(running_bin_dir)" "$SERVICES" stop
 export SCIMSYNC_BIN_DIR="$RELEASE"
+# The SCIM create-rate scenario sends one company's creates as fast as the service answers
+# them: its per-company rate limit (scim.rate_per_second, 200/s by default) would measure the
+# limit, not the service. Raised for the benchmark's services only.
+export SCIMSYNC__SCIM__RATE_PER_SECOND=1000000 SCIMSYNC__SCIM__RATE_BURST=1000000
 # On the way out, also resume workers a scenario may have paused (SIGSTOP) if it was cut short.
 resume_and_stop() {
     local name

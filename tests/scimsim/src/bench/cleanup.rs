@@ -19,6 +19,8 @@ const PURGE: &[&str] = &[
     "UPDATE users SET manager_id = NULL WHERE company_id = $1 AND manager_id IS NOT NULL",
     "DELETE FROM users WHERE company_id = $1",
     "DELETE FROM org_schema_entries WHERE company_id = $1",
+    // The SCIM service's rows (its directory goes with the company, ON DELETE CASCADE).
+    "DELETE FROM scim_outbox WHERE company_id = $1",
     "DELETE FROM companies WHERE id = $1",
 ];
 
@@ -30,10 +32,19 @@ const TABLES: &[&str] = &[
     "scim_group_memberships",
     "user_org_attributes",
     "users",
+    "directory_users",
+    "scim_outbox",
 ];
 
 /// Deletes the company and all its rows, in one transaction, then vacuums.
 pub async fn purge(db: &DatabaseConnection, company: Uuid) -> anyhow::Result<()> {
+    delete(db, company).await?;
+    vacuum(db).await
+}
+
+/// Deletes the company and all its rows, in one transaction (several companies, then one
+/// [`vacuum`]).
+pub async fn delete(db: &DatabaseConnection, company: Uuid) -> anyhow::Result<()> {
     let txn = db.begin().await?;
     for sql in PURGE {
         txn.execute(Statement::from_sql_and_values(
@@ -45,7 +56,7 @@ pub async fn purge(db: &DatabaseConnection, company: Uuid) -> anyhow::Result<()>
         .with_context(|| format!("purging company {company}: {sql}"))?;
     }
     txn.commit().await?;
-    vacuum(db).await
+    Ok(())
 }
 
 /// `VACUUM ANALYZE` of the tables a run fills, so autovacuum does not run during the next one.

@@ -1,8 +1,10 @@
 //! `scimsim bench`: the figures the system is held to, measured against the running services
 //! (`make bench` starts a release build of them first): ingest acceptance rate, end-to-end rate
 //! of member creates, latency at a steady 1,000 webhooks/s, time to converge for 10,000 and
-//! 100,000 users in the best and the worst order, and each service's peak memory. Several runs
-//! each; one table with the median, min and max, printed and written to a results file.
+//! 100,000 users in the best and the worst order, the SCIM door's create rate next to the
+//! reference server `scim2-server`, its latency with 20 tenants at once and its userName filter
+//! in a large company, and each service's peak memory. Several runs each; one table with the
+//! median, min and max, printed and written to a results file.
 //!
 //! Every run registers a fresh company; the broker's backlog is drained before the next run is
 //! timed, and the run's company deleted with all its rows (unless `--keep-data`). Benchmarks
@@ -12,7 +14,10 @@ mod broker;
 mod cleanup;
 mod converge;
 pub mod latency;
+mod reference;
 mod scenarios;
+mod scim;
+mod scim_load;
 pub mod system;
 pub mod table;
 
@@ -60,16 +65,44 @@ pub struct Args {
     /// Webhooks in flight in the unthrottled scenarios.
     #[arg(long, default_value_t = 64)]
     pub concurrency: usize,
+    /// User creates per run of the SCIM create-rate scenario (the same number for the
+    /// reference server).
+    #[arg(long, default_value_t = 5_000)]
+    pub scim_creates: usize,
+    /// The reference SCIM server the create rate is compared with (`scim2-server`, installed
+    /// by deploy/checks/python-tools.sh).
+    #[arg(long, default_value = ".local/venv/bin/scim2-server")]
+    pub scim_reference: PathBuf,
+    /// Tenants sending at once, each at --scim-tenant-rate requests a second, for
+    /// --scim-load-secs seconds.
+    #[arg(long, default_value_t = 20)]
+    pub scim_tenants: usize,
+    #[arg(long, default_value_t = 25.0)]
+    pub scim_tenant_rate: f64,
+    #[arg(long, default_value_t = 20)]
+    pub scim_load_secs: u64,
+    /// Users of the large company in the userName filter scenario (the small one has 10).
+    #[arg(long, default_value_t = 100_000)]
+    pub scim_filter_users: usize,
+    /// Lookups in each company per run of the filter scenario.
+    #[arg(long, default_value_t = 1_000)]
+    pub scim_filter_samples: usize,
     /// Scenarios to run: throughput, ingest-alone, broker, latency, converge-small,
-    /// converge-big, memory.
+    /// converge-big, scim-create, scim-tenants, scim-filter, memory.
     #[arg(long, value_delimiter = ',', default_value = ALL_SCENARIOS)]
     pub only: Vec<String>,
     #[arg(long, default_value = "http://127.0.0.1:8080")]
     pub ingest_url: String,
     #[arg(long, default_value = "http://127.0.0.1:8081")]
     pub admin_url: String,
+    /// The SCIM service's tenant URL.
+    #[arg(long, default_value = "http://127.0.0.1:8082/scim/v2")]
+    pub scim_url: String,
     #[arg(long, default_value = "http://guest:guest@127.0.0.1:55673/api")]
     pub rabbit_api: String,
+    /// The services' RabbitMQ virtual host (the one whose queues are drained between runs).
+    #[arg(long, default_value = "/")]
+    pub rabbit_vhost: String,
     /// Where the services' pid files are (peak memory).
     #[arg(long, default_value = ".local/run")]
     pub pid_dir: PathBuf,
@@ -90,8 +123,8 @@ pub struct Args {
     pub timeout: u64,
 }
 
-const ALL_SCENARIOS: &str =
-    "throughput,ingest-alone,broker,latency,converge-small,converge-big,memory";
+const ALL_SCENARIOS: &str = "throughput,ingest-alone,broker,latency,converge-small,converge-big,\
+     scim-create,scim-tenants,scim-filter,memory";
 
 impl Args {
     /// Where the results go: `--results`, else the full or the partial results file.
@@ -136,7 +169,7 @@ pub async fn run(settings: &Settings, args: Args) -> anyhow::Result<()> {
         crate::simulate::probe::Keys::Stytch,
     )
     .await?;
-    let rabbit = Rabbit::new(session.http.clone(), &args.rabbit_api)?;
+    let rabbit = Rabbit::new(session.http.clone(), &args.rabbit_api, &args.rabbit_vhost)?;
     let machine = Machine::probe(args.label.clone());
     let only = args.only.clone();
     let wants = |name: &str| only.iter().any(|o| o.trim() == name);
@@ -196,6 +229,18 @@ pub async fn run(settings: &Settings, args: Args) -> anyhow::Result<()> {
             .await?;
         bench.memory_so_far("converge, big");
     }
+    if wants("scim-create") {
+        bench.scim_create(&mut figures).await?;
+        bench.memory_so_far("SCIM create rate");
+    }
+    if wants("scim-tenants") {
+        bench.scim_tenants(&mut figures).await?;
+        bench.memory_so_far("SCIM tenants");
+    }
+    if wants("scim-filter") {
+        bench.scim_filter(&mut figures).await?;
+        bench.memory_so_far("SCIM filter");
+    }
     if wants("memory") {
         bench.memory(&mut figures);
     }
@@ -243,7 +288,8 @@ mod tests {
         assert_eq!(
             results_of(&[
                 "--only",
-                "memory,converge-big,converge-small,latency,broker,ingest-alone,throughput"
+                "memory,converge-big,converge-small,latency,broker,ingest-alone,throughput,\
+                 scim-create,scim-tenants,scim-filter"
             ]),
             full
         );

@@ -15,6 +15,7 @@ pub const SERVICES: &[&str] = &[
     "group-resolver",
     "manager-linker",
     "admin-api",
+    "scim",
 ];
 
 pub struct Machine {
@@ -61,9 +62,9 @@ impl Machine {
             .map(|l| format!(", build {l}"))
             .unwrap_or_default();
         format!(
-            "Measured {} on {} CPUs ({}), {:.1} GiB RAM, Linux {}{build}: ingest, RabbitMQ, \
-             PostgreSQL, the three workers, the admin API and the load generator all on this \
-             machine; release build.",
+            "Measured {} on {} CPUs ({}), {:.1} GiB RAM, Linux {}{build}: ingest, the SCIM \
+             service, RabbitMQ, PostgreSQL, the three workers, the admin API and the load \
+             generator all on this machine; release build.",
             self.date, self.cpus, self.cpu_model, self.memory_gib, self.kernel
         )
     }
@@ -102,7 +103,10 @@ const OURS: &[&str] = &[
     "epmd",
     "erl_child_setup",
     "inet_gethost",
+    "scim",
+    "scim2-server",
     "scimctl",
+    "scimsim",
 ];
 
 /// Busy CPU ticks of the whole machine, and of our processes (children reaped included).
@@ -166,7 +170,9 @@ const COMPONENTS: &[(&str, &[&str])] = &[
     ("group-resolver", &["group-resolver"]),
     ("manager-linker", &["manager-linker"]),
     ("ingest", &["ingest"]),
-    ("load generator", &["scimctl"]),
+    ("scim", &["scim"]),
+    ("scim2-server (reference)", &["scim2-server"]),
+    ("load generator", &["scimctl", "scimsim"]),
 ];
 
 fn component_ticks() -> Vec<u64> {
@@ -258,6 +264,8 @@ pub fn signal_workers(pid_dir: &Path, signal: &str) -> anyhow::Result<()> {
 pub struct Rabbit {
     http: reqwest::Client,
     url: reqwest::Url,
+    /// The virtual host, percent-encoded for the API's paths.
+    vhost: String,
     user: String,
     password: String,
 }
@@ -270,7 +278,7 @@ struct QueueInfo {
 }
 
 impl Rabbit {
-    pub fn new(http: reqwest::Client, api: &str) -> anyhow::Result<Self> {
+    pub fn new(http: reqwest::Client, api: &str, vhost: &str) -> anyhow::Result<Self> {
         let mut url = reqwest::Url::parse(api)
             .with_context(|| format!("--rabbit-api {api:?} is not a URL"))?;
         let user = url.username().to_owned();
@@ -280,6 +288,7 @@ impl Rabbit {
         Ok(Self {
             http,
             url,
+            vhost: crate::simulate::scim::client::urlencode(vhost),
             user: if user.is_empty() {
                 "guest".into()
             } else {
@@ -293,11 +302,12 @@ impl Rabbit {
         })
     }
 
-    /// Messages (ready and unacknowledged) per queue of the default virtual host.
+    /// Messages (ready and unacknowledged) per queue of the virtual host.
     async fn depths(&self) -> anyhow::Result<Vec<QueueInfo>> {
         let url = format!(
-            "{}/queues/%2f?columns=name,messages",
-            self.url.as_str().trim_end_matches('/')
+            "{}/queues/{}?columns=name,messages",
+            self.url.as_str().trim_end_matches('/'),
+            self.vhost
         );
         let response = self
             .http

@@ -6,7 +6,7 @@ use serde_json::{json, Map, Value};
 
 /// The enterprise User extension's URN.
 pub const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
-const USER: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
+pub const USER: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
 
 /// Entra's PATCH dialects.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
