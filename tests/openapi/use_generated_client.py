@@ -1,7 +1,7 @@
 """Uses the Python client generated from the admin API's /openapi.json against a running admin
 API, as a customer's script would: lists the companies, finds a user by email, and reads the
-event log filtered by outcome, by user and page by page. Prints what it saw as one JSON object
-for tests/tests/openapi.rs to check.
+event log filtered by outcome (the enum generated from the document's valid values), by user
+and page by page. Prints what it saw as one JSON object for tests/tests/openapi.rs to check.
 
 Usage: use_generated_client.py BASE_URL COMPANY_ID EMAIL (the generated package on PYTHONPATH)
 """
@@ -14,7 +14,7 @@ from scimsync_admin_client import Client
 from scimsync_admin_client.api.companies import list_companies
 from scimsync_admin_client.api.events import list_events
 from scimsync_admin_client.api.users import list_users
-from scimsync_admin_client.models import Error, EventPage
+from scimsync_admin_client.models import Error, EventPage, ListEventsOutcome
 
 
 def main() -> None:
@@ -34,7 +34,7 @@ def main() -> None:
         return response.parsed
 
     seen["rejected"] = [
-        e.event_id for e in events(outcome="rejected_email_domain").events
+        e.event_id for e in events(outcome=ListEventsOutcome.REJECTED_EMAIL_DOMAIN).events
     ]
     by_user = events(user_id=users[0].id).events
     seen["by_user"] = [e.event_id for e in by_user]
@@ -42,7 +42,7 @@ def main() -> None:
 
     pages, cursor = [], None
     while True:
-        filters = {"outcome": "created", "limit": 2}
+        filters = {"outcome": ListEventsOutcome.CREATED, "limit": 2}
         if cursor is not None:
             filters["cursor"] = cursor
         page = events(**filters)

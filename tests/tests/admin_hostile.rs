@@ -154,7 +154,6 @@ async fn database_errors_never_reach_the_client() {
     // Values only PostgreSQL checks: a NUL character in a filter.
     for url in [
         format!("{c}/users?email=a%00b"),
-        format!("{c}/events?outcome=a%00b"),
         format!("{c}/events?event_type=a%00b"),
     ] {
         let got = send(app.http.get(&url)).await;

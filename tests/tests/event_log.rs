@@ -9,8 +9,10 @@ use chrono::{Duration, Utc};
 use scimsync_db::event_log::{self, Door, Entry};
 use scimsync_db::ROWS_PER_STATEMENT;
 use scimsync_schema::{Concern, EventOutcome};
+use scimsync_tests::app::{status_and_json, Services};
 use scimsync_tests::env::TestEnv;
-use serde_json::json;
+use scimsync_tests::TestApp;
+use serde_json::{json, Value};
 
 #[tokio::test]
 async fn writes_larger_than_one_statement_keep_every_row() {
@@ -101,4 +103,89 @@ async fn pruning_deletes_the_rows_older_than_the_cutoff_and_no_other() {
         0
     );
     env.cleanup().await;
+}
+
+/// The admin API's event log filters name workers and outcomes from closed sets: a value outside
+/// them is a mistake to say so, not a filter that matches nothing.
+#[tokio::test]
+async fn an_unknown_outcome_or_concern_filter_is_refused_naming_the_parameter_and_the_valid_values()
+{
+    let app = TestApp::spawn_with(Services::ADMIN_ONLY, |_| {}).await;
+    let company = app.register_company("org-event-filters", &[]).await;
+    let row = |event_id: &'static str, concern, outcome| Entry {
+        company_id: Some(company),
+        door: Door::Stytch,
+        received_at: Utc::now(),
+        event_id,
+        event_type: "scim.member.create",
+        concern,
+        user_id: None,
+        user_ids: Vec::new(),
+        stytch_member_id: Some("m-filters"),
+        outcome,
+        detail: json!({}),
+    };
+    event_log::record_all(
+        &app.env.db,
+        &[
+            row("e-created", Concern::UserUpsert, EventOutcome::Created),
+            row(
+                "e-pending",
+                Concern::ManagerLinker,
+                EventOutcome::ManagerPending,
+            ),
+        ],
+    )
+    .await
+    .unwrap();
+    let events = format!("/api/v1/companies/{company}/events");
+    let outcomes: Vec<&str> = EventOutcome::ALL.iter().map(|o| o.as_str()).collect();
+    let concerns: Vec<&str> = Concern::ALL.iter().map(|c| c.as_str()).collect();
+    for (param, names) in [("outcome", outcomes), ("concern", concerns)] {
+        let url = format!("{}{events}?{param}=bogus", app.admin_url);
+        let (status, body) = status_and_json(app.http.get(&url).send().await.unwrap()).await;
+        assert_eq!(
+            (status, body["error"].as_str(), body["field"].as_str()),
+            (400, Some("invalid_query"), Some(param)),
+            "{url}: {body}"
+        );
+        let message = body["message"].as_str().unwrap_or_default();
+        assert!(message.contains(param), "{message}");
+        for name in &names {
+            assert!(message.contains(name), "{name} missing from: {message}");
+        }
+        // The document clients are built from lists the same values.
+        let document = app.get("/openapi.json").await;
+        let parameters =
+            &document["paths"]["/api/v1/companies/{company_id}/events"]["get"]["parameters"];
+        let declared = parameters
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == param)
+            .unwrap_or_else(|| panic!("{param} not declared: {parameters}"));
+        assert_eq!(declared["schema"]["enum"], json!(names), "{declared}");
+    }
+    // A known value filters; an empty one does not.
+    let ids = |page: Value| -> Vec<String> {
+        page["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["event_id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(
+        ids(app.get(&format!("{events}?concern=manager-linker")).await),
+        ["e-pending"]
+    );
+    assert_eq!(
+        ids(app.get(&format!("{events}?outcome=created")).await),
+        ["e-created"]
+    );
+    assert_eq!(
+        ids(app.get(&format!("{events}?outcome=&concern=")).await).len(),
+        2
+    );
+    app.stop().await;
 }

@@ -11,7 +11,7 @@
 // Test support: a failed expectation is the test failing, so unwrap/expect/panic are the point.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use scimsync_manager_linker::links::sql;
+use scimsync_manager_linker::links::{people, waiting};
 use scimsync_tests::env::TestEnv;
 use sea_orm::{ConnectionTrait, DbBackend, Statement, Value};
 use uuid::Uuid;
@@ -106,13 +106,13 @@ async fn key_lookups_stay_index_lookups_for_a_company_without_statistics() {
     .await;
     let reports = buffers(
         &env,
-        sql::REPORTS,
+        people::REPORTS,
         vec![vec![new].into(), vec![last.clone()].into()],
     )
     .await;
     let manager = buffers(
         &env,
-        sql::MANAGERS,
+        people::MANAGERS,
         vec![
             vec![new].into(),
             vec![format!("new-ext-{NEW_COMPANY_USERS}")].into(),
@@ -146,7 +146,7 @@ async fn key_lookups_stay_index_lookups_for_a_company_without_statistics() {
     .await;
     let awaiting = buffers(
         &env,
-        sql::AWAITING,
+        waiting::AWAITING,
         vec![
             vec![0_i32].into(),
             vec![new].into(),

@@ -11,7 +11,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use scimsync_platform::amqp::topology::{definitions, full_plan};
-use scimsync_platform::settings::known_env_vars;
+use scimsync_platform::settings::{env_vars_of, known_env_vars};
 use scimsync_platform::Settings;
 
 const PREFIX: &str = "SCIMSYNC__";
@@ -81,7 +81,11 @@ fn settings_named_in_deployment_files() -> Result<BTreeMap<String, BTreeSet<Stri
 
 #[test]
 fn every_setting_named_in_a_manifest_is_read_by_the_services() -> Result<(), String> {
-    let known: BTreeSet<String> = known_env_vars().into_iter().collect();
+    // The shared sections, and the sections a service owns.
+    let known: BTreeSet<String> = known_env_vars()
+        .into_iter()
+        .chain(env_vars_of(scimsync_manager_linker::settings::DEFAULTS))
+        .collect();
     let unknown: Vec<String> = settings_named_in_deployment_files()?
         .into_iter()
         .filter(|(name, _)| !known.contains(name))

@@ -93,6 +93,7 @@ async fn the_served_document_is_valid_openapi_with_each_parameter_where_it_is_re
         query,
         [
             "outcome",
+            "concern",
             "user_id",
             "event_type",
             "since",

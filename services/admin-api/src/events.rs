@@ -3,13 +3,17 @@
 //! retried for hours, is logged long after it was received. Rows received in the same
 //! microsecond come newest written first.
 
+use std::str::FromStr;
+
 use axum::extract::State;
 use axum::Json;
 use chrono::{DateTime, Utc};
 use scimsync_platform::http::ApiError;
 use scimsync_platform::http::{PathParams, QueryParams};
+use scimsync_schema::{Concern, EventOutcome, UnknownName};
 use sea_orm::FromQueryResult;
 use serde::{Deserialize, Serialize};
+use utoipa::openapi::schema::{Object, ObjectBuilder, Type};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
@@ -43,7 +47,12 @@ pub struct EventView {
 // A misspelt filter is an error, not a silently unfiltered page.
 #[serde(deny_unknown_fields)]
 pub struct EventFilter {
+    /// Rows with this outcome; any other value is refused (`invalid_query`, naming `outcome`).
+    #[param(schema_with = outcome_names)]
     pub outcome: Option<String>,
+    /// Rows this worker logged; any other value is refused (`invalid_query`, naming `concern`).
+    #[param(schema_with = concern_names)]
+    pub concern: Option<String>,
     /// Rows about this user, and rows that changed them among others.
     pub user_id: Option<Uuid>,
     pub event_type: Option<String>,
@@ -54,6 +63,45 @@ pub struct EventFilter {
     pub limit: Option<u64>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
+}
+
+/// A query parameter naming one of a closed set (`None` or empty: no filter). A value outside
+/// the set is refused naming the parameter and listing the valid values: filtering on a
+/// misspelt outcome would answer an empty page that looks like "nothing happened".
+fn named<T: FromStr<Err = UnknownName>>(
+    param: &str,
+    value: Option<String>,
+) -> Result<Option<T>, ApiError> {
+    let Some(value) = value.filter(|v| !v.is_empty()) else {
+        return Ok(None);
+    };
+    value.parse().map(Some).map_err(|unknown: UnknownName| {
+        ApiError::bad_request(
+            "invalid_query",
+            format!(
+                "{param}: {:?} is not one of the valid values: {}",
+                unknown.text,
+                unknown.known.join(", ")
+            ),
+        )
+        .with_field(Some(param))
+    })
+}
+
+/// A string parameter whose values are `names`, for `/openapi.json`.
+fn one_of(names: impl Iterator<Item = &'static str>) -> Object {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .enum_values(Some(names))
+        .build()
+}
+
+fn outcome_names() -> Object {
+    one_of(EventOutcome::ALL.iter().map(|o| o.as_str()))
+}
+
+fn concern_names() -> Object {
+    one_of(Concern::ALL.iter().map(|c| c.as_str()))
 }
 
 /// Where a page ended: the last row's receive time, to the microsecond PostgreSQL keeps, and its
@@ -101,7 +149,7 @@ pub struct EventPage {
 /// The event log, newest first, filtered and paginated.
 #[utoipa::path(get, operation_id = "list_events", path = "/api/v1/companies/{company_id}/events", tag = "events",
     params(("company_id" = Uuid, Path), EventFilter),
-    responses((status = 200, body = EventPage), (status = 404, description = "no such company")))]
+    responses((status = 200, body = EventPage), (status = 400, description = "a filter outside its valid values (`invalid_query`, naming it)"), (status = 404, description = "no such company")))]
 pub async fn list(
     State(state): State<SharedState>,
     PathParams(company_id): PathParams<Uuid>,
@@ -116,6 +164,8 @@ pub async fn page(
     company_id: Uuid,
     filter: EventFilter,
 ) -> Result<EventPage, ApiError> {
+    let outcome: Option<EventOutcome> = named("outcome", filter.outcome)?;
+    let concern: Option<Concern> = named("concern", filter.concern)?;
     companies::find(state, company_id).await?;
     let limit = pagination::limit(filter.limit)?;
     let before: Option<Position> = pagination::cursor(filter.cursor.as_deref())?;
@@ -125,8 +175,11 @@ pub async fn page(
          FROM scim_event_log WHERE company_id = $1",
         company_id,
     );
-    if let Some(outcome) = filter.outcome.filter(|s| !s.is_empty()) {
-        query.and(" AND outcome = ?", outcome);
+    if let Some(outcome) = outcome {
+        query.and(" AND outcome = ?", outcome.as_str());
+    }
+    if let Some(concern) = concern {
+        query.and(" AND concern = ?", concern.as_str());
     }
     if let Some(user_id) = filter.user_id {
         // Every row that changed the user: the rows about them, and the rows that changed them

@@ -11,6 +11,7 @@
 //! transaction.
 
 pub mod links;
+pub mod settings;
 pub mod sweep;
 pub mod worker;
 
@@ -37,8 +38,9 @@ pub async fn run_with_clock(
     clock: Clock,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
+    let own = crate::settings::ManagerSettings::from_settings(&settings)?;
     let db = scimsync_db::connect_worker(&settings.database).await?;
-    let max_pending_age = Duration::from_secs(settings.manager.max_pending_age_secs);
+    let max_pending_age = own.max_pending_age();
     let linker = worker::ManagerLinker {
         db: db.clone(),
         clock: clock.clone(),
@@ -52,7 +54,7 @@ pub async fn run_with_clock(
             db: db.clone(),
             clock,
             max_pending_age,
-            every: Duration::from_secs(settings.manager.pending_retry_secs),
+            every: own.pending_retry(),
             publisher,
         };
         sweeping = Some(tokio::spawn(sweeper.run(sweep_stop.clone())));

@@ -18,13 +18,23 @@ use serde_json::json;
 use uuid::Uuid;
 
 use crate::CONCERN;
-use sql::KeptMessage;
+use waiting::KeptMessage;
 
+pub mod people;
 mod settle;
-pub mod sql;
+pub mod stored;
 mod sweep;
+pub mod waiting;
 
 pub use sweep::Swept;
+
+/// A (company, Stytch member id) or (company, manager value) pair.
+pub type Key = (Uuid, String);
+
+/// The companies and the members (or values) of these keys, as two statement parameters.
+fn split(keys: &[Key]) -> (Vec<Uuid>, Vec<String>) {
+    keys.iter().map(|(c, k)| (*c, k.clone())).unzip()
+}
 
 /// The most links one transaction settles when a wake-up or the sweep finds many.
 pub const LINKS_PER_TRANSACTION: usize = 500;
@@ -290,8 +300,8 @@ enum Stored<'a> {
 /// The users a batch's lookups found, by (company, member id) and (company, manager value).
 #[derive(Default)]
 struct Found {
-    reports: std::collections::HashMap<sql::Key, Uuid>,
-    managers: std::collections::HashMap<sql::Key, Uuid>,
+    reports: std::collections::HashMap<Key, Uuid>,
+    managers: std::collections::HashMap<Key, Uuid>,
 }
 
 /// What the reads of an attempt found.

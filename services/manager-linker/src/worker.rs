@@ -14,7 +14,7 @@ use scimsync_schema::topology::WorkQueue;
 use scimsync_schema::{Concern, DeadLetterReason, QueueMessage};
 use sea_orm::{DatabaseConnection, DbErr};
 
-use crate::links::sql::KeptMessage;
+use crate::links::waiting::KeptMessage;
 use crate::links::{Attempt, Linker, Observed};
 use crate::Clock;
 

@@ -2,7 +2,7 @@
 //! Consumes its own queue with prefetch-bounded concurrency; every effect of a message commits
 //! before the message is acknowledged.
 
-pub mod fold;
+pub mod history;
 pub mod org;
 pub mod store;
 pub mod worker;

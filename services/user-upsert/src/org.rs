@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, DbErr, Statement};
 use uuid::Uuid;
 
-use crate::fold::MemberState;
+use crate::history::fold::MemberState;
 
 const CREATE_ENTRIES: &str = "
 INSERT INTO org_schema_entries (id, company_id, kind, value)

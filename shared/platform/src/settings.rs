@@ -5,16 +5,23 @@
 use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
+use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
 /// The embedded defaults: every setting that exists has a default here.
 pub const DEFAULTS: &str = include_str!("defaults.toml");
 
-/// Every environment variable a service reads (`SCIMSYNC__SECTION__KEY`), from the defaults.
-/// Manifests are checked against this list, so a typo in a deployment cannot go unnoticed.
+/// Every environment variable of the shared sections (`SCIMSYNC__SECTION__KEY`), from the
+/// defaults; a service's own sections are listed by [`env_vars_of`] its defaults. Manifests are
+/// checked against these lists, so a typo in a deployment cannot go unnoticed.
 pub fn known_env_vars() -> Vec<String> {
+    env_vars_of(DEFAULTS)
+}
+
+/// The environment variables of the sections `defaults` (TOML) declares.
+pub fn env_vars_of(defaults: &str) -> Vec<String> {
     let parsed = config::Config::builder()
-        .add_source(config::File::from_str(DEFAULTS, config::FileFormat::Toml))
+        .add_source(config::File::from_str(defaults, config::FileFormat::Toml))
         .build()
         .and_then(|c| c.try_deserialize::<std::collections::HashMap<String, std::collections::HashMap<String, config::Value>>>());
     let mut names: Vec<String> = parsed
@@ -44,7 +51,9 @@ pub struct Settings {
     pub worker: WorkerSettings,
     pub telemetry: TelemetrySettings,
     pub groups: GroupSettings,
-    pub manager: ManagerSettings,
+    /// Everything loaded, for the sections a service owns ([`Settings::section`]).
+    #[serde(skip)]
+    sources: config::Config,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -334,12 +343,6 @@ pub struct WorkerSettings {
 }
 
 #[derive(Debug, Clone, Deserialize)]
-pub struct ManagerSettings {
-    pub max_pending_age_secs: u64,
-    pub pending_retry_secs: u64,
-}
-
-#[derive(Debug, Clone, Deserialize)]
 pub struct GroupSettings {
     pub admin_group: String,
     pub full_access_group: String,
@@ -381,9 +384,40 @@ impl Settings {
             .separator("__")
             .try_parsing(true)
             .source(Some(vars.into_iter().collect()));
-        let settings: Settings = builder.add_source(env).build()?.try_deserialize()?;
+        let sources = builder.add_source(env).build()?;
+        let mut settings: Settings = sources.clone().try_deserialize()?;
+        settings.sources = sources;
         settings.validate()?;
         Ok(settings)
+    }
+
+    /// Overrides one setting of a section a service owns (`"section.key"`), as the environment
+    /// would: for tests, which start services with settings of their own.
+    pub fn set_override(
+        &mut self,
+        key: &str,
+        value: impl Into<config::Value>,
+    ) -> Result<(), SettingsError> {
+        self.sources = config::Config::builder()
+            .add_source(self.sources.clone())
+            .set_override(key, value)?
+            .build()?;
+        Ok(())
+    }
+
+    /// A section a service owns, with its own `defaults` (TOML), read from the same file and
+    /// environment as the shared sections: it keeps its `SCIMSYNC__SECTION__KEY` names wherever
+    /// its struct lives.
+    pub fn section<T: DeserializeOwned>(
+        &self,
+        name: &str,
+        defaults: &str,
+    ) -> Result<T, SettingsError> {
+        let merged = config::Config::builder()
+            .add_source(config::File::from_str(defaults, config::FileFormat::Toml))
+            .add_source(self.sources.clone())
+            .build()?;
+        Ok(merged.get(name)?)
     }
 
     fn validate(&self) -> Result<(), SettingsError> {

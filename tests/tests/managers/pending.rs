@@ -112,9 +112,11 @@ async fn a_pending_link_resolves_when_its_manager_gains_the_awaited_external_id(
 #[tokio::test]
 async fn a_manager_that_never_arrives_is_dead_lettered_after_the_age_limit() {
     let app = TestApp::spawn_with(Default::default(), |s| {
-        s.manager.max_pending_age_secs = 3600;
+        s.set_override("manager.max_pending_age_secs", 3600)
+            .expect("a setting");
         // The sweep is what gives up; no need to wait two minutes for it.
-        s.manager.pending_retry_secs = 1;
+        s.set_override("manager.pending_retry_secs", 1)
+            .expect("a setting");
     })
     .await;
     let company = app.register_company("org-n", &[]).await;
@@ -195,8 +197,11 @@ async fn a_single_user_announcement_of_an_earlier_version_still_wakes_links() {
 /// announcement): the sweep looks at the pending link again and makes it.
 #[tokio::test]
 async fn the_sweep_settles_a_link_whose_announcement_was_missed() {
-    let (app, company, report, [_, boss_id]) =
-        report_pending_then_written("org-sweep", |s| s.manager.pending_retry_secs = 1).await;
+    let (app, company, report, [_, boss_id]) = report_pending_then_written("org-sweep", |s| {
+        s.set_override("manager.pending_retry_secs", 1)
+            .expect("a setting")
+    })
+    .await;
     wait_linked(&app, company, "report@example.com", &json!(boss_id)).await;
     let log = app.logged_by(company, &event_id(&report), LINKER).await;
     assert_eq!(log["outcome"], "manager_linked", "{log}");

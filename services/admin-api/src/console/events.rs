@@ -101,6 +101,7 @@ pub async fn page(
     };
     let filter = EventFilter {
         outcome: Some(query.outcome.clone()),
+        concern: None,
         event_type: Some(query.event_type.trim().to_owned()),
         user_id,
         since: moment(&query.since)?,

@@ -1,8 +1,8 @@
 //! How links are settled: a member event's manager value observed and resolved, the links new
 //! users complete woken, and a pending link looked at again once committed. Runs of distinct
 //! members share one transaction, every read and write of the run is one statement for all its
-//! links (`sql`), and the member locks every worker shares and the company's hierarchy lock are
-//! held only for the hierarchy writes. A database error falls back to one event at a time. The
+//! links (`people`, `stored`, `waiting`), and the member locks every worker shares and the
+//! company's hierarchy lock are held only for the hierarchy writes. A database error falls back to one event at a time. The
 //! sweep (`super::sweep`) looks at links still pending later, from the database.
 
 use std::collections::{BTreeMap, HashMap};
@@ -15,10 +15,10 @@ use scimsync_schema::message::UserProvisioned;
 use sea_orm::{DatabaseTransaction, DbErr, TransactionTrait};
 use uuid::Uuid;
 
-use super::sql::{self, Key};
 use super::{
     connected, is_open, Attempt, By, Found, Linker, Lookup, Observed, Stored, LINKS_PER_TRANSACTION,
 };
+use super::{people, stored, waiting, Key};
 
 pub(super) fn key(company_id: Uuid, member_id: &str) -> Key {
     (company_id, member_id.to_owned())
@@ -87,7 +87,7 @@ impl Linker<'_> {
             .map(|s| key(s.company_id, &s.member_id))
             .collect();
         access::lock_concern_of(txn, crate::CONCERN, &keys).await?;
-        let current = sql::links_for_update(txn, &keys).await?;
+        let current = stored::links_for_update(txn, &keys).await?;
         let stored: Vec<Stored<'_>> = run
             .iter()
             .zip(&keys)
@@ -143,8 +143,8 @@ impl Linker<'_> {
             .map(|i| key(seen[*i].company_id, &seen[*i].value))
             .collect();
         let found = Found {
-            reports: sql::reports(self.db, &reports).await?,
-            managers: sql::managers(self.db, &values).await?,
+            reports: people::reports(self.db, &reports).await?,
+            managers: people::managers(self.db, &values).await?,
         };
         let candidates: Vec<usize> = pending
             .into_iter()
@@ -163,7 +163,7 @@ impl Linker<'_> {
             .map(|i| key(seen[*i].company_id, &seen[*i].member_id))
             .collect();
         access::lock_concern_of(&txn, crate::CONCERN, &keys).await?;
-        let mut locked = sql::links_for_update(&txn, &keys).await?;
+        let mut locked = stored::links_for_update(&txn, &keys).await?;
         let mut links = Vec::new();
         let mut settled_for = Vec::new();
         for (index, key) in candidates.into_iter().zip(&keys) {
@@ -204,7 +204,7 @@ impl Linker<'_> {
     async fn wake_together(&self, announcements: &[&UserProvisioned]) -> Result<Vec<usize>, DbErr> {
         let mut resolved = vec![0; announcements.len()];
         // Which announcement wakes which link; a link woken by two is settled once.
-        let woken = sql::awaiting(self.db, announcements).await?;
+        let woken = waiting::awaiting(self.db, announcements).await?;
         if woken.is_empty() {
             return Ok(resolved);
         }
@@ -246,7 +246,7 @@ impl Linker<'_> {
     ) -> Result<Vec<usize>, DbErr> {
         let keys: Vec<Key> = woken.iter().map(|(k, _)| k.clone()).collect();
         access::lock_concern_of(txn, crate::CONCERN, &keys).await?;
-        let mut locked = sql::links_for_update(txn, &keys).await?;
+        let mut locked = stored::links_for_update(txn, &keys).await?;
         let mut pending = Vec::new();
         for (key, index) in woken {
             if let Some(link) = locked.remove(key).filter(|l| l.status == "pending") {
@@ -299,7 +299,7 @@ impl Linker<'_> {
             .map(|(l, _)| key(l.company_id, &l.stytch_member_id))
             .collect();
         let mut found = Found {
-            reports: sql::reports(txn, &reports).await?,
+            reports: people::reports(txn, &reports).await?,
             managers: HashMap::new(),
         };
         let values: Vec<Key> = links
@@ -312,7 +312,7 @@ impl Linker<'_> {
             })
             .map(|(l, _)| key(l.company_id, &l.manager_value))
             .collect();
-        found.managers = sql::managers(txn, &values).await?;
+        found.managers = people::managers(txn, &values).await?;
 
         // Only candidates write user records: from here on they take the member locks every
         // worker shares, then the company's hierarchy lock. A link that stays pending writes its
@@ -384,7 +384,7 @@ impl Linker<'_> {
             }
         }
         let rows: Vec<_> = written.iter().map(|(link, kept)| (link, *kept)).collect();
-        sql::write_links(txn, &rows).await?;
+        stored::write_links(txn, &rows).await?;
         let entries: Vec<Entry<'_>> = links
             .iter()
             .zip(&attempts)

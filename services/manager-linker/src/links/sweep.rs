@@ -8,7 +8,7 @@ use scimsync_schema::DeadLetterReason;
 use sea_orm::{DatabaseTransaction, TransactionTrait};
 
 use super::settle::key;
-use super::sql::{self, Key};
+use super::{stored, waiting, Key};
 use super::{Attempt, By, Linker};
 use uuid::Uuid;
 
@@ -23,7 +23,7 @@ impl Linker<'_> {
         before: chrono::DateTime<chrono::Utc>,
         limit: usize,
     ) -> anyhow::Result<Swept> {
-        let due = sql::due(self.db, before, limit).await?;
+        let due = waiting::due(self.db, before, limit).await?;
         if due.is_empty() {
             return Ok(Swept::default());
         }
@@ -55,7 +55,7 @@ impl Linker<'_> {
         managers: &mut Vec<Uuid>,
     ) -> anyhow::Result<Swept> {
         access::lock_concern_of(txn, crate::CONCERN, due).await?;
-        let mut locked = sql::links_for_update(txn, due).await?;
+        let mut locked = stored::links_for_update(txn, due).await?;
         // Another replica's sweep, or an event, may have got there first.
         let links: Vec<manager_link::Model> = due
             .iter()
@@ -71,7 +71,7 @@ impl Linker<'_> {
             .filter(|l| self.expired(l))
             .map(|l| key(l.company_id, &l.stytch_member_id))
             .collect();
-        let kept = sql::kept(txn, &expired).await?;
+        let kept = waiting::kept(txn, &expired).await?;
         let attempts = self
             .settle_all(
                 txn,

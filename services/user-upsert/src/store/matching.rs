@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use scimsync_schema::change::SCIM_MEMBER_PREFIX;
 
-use crate::fold::MemberState;
+use crate::history::fold::MemberState;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MatchedBy {

@@ -19,15 +19,19 @@
 //! organization) rolls the batch back; the events before it are applied together again, it is
 //! applied on its own, and the batch goes on after it. A database error falls back to one
 //! transaction per event, so one bad event never holds the others back.
+//!
+//! Each file answers one question: [`matching`] which user record a member is (R1) and whether
+//! its email is taken (R3); `lifecycle` how a record is created, updated, deactivated and
+//! reactivated (R5, R7-R10); `outcome` what one event does and which outcome it logs (R1-R11,
+//! R16); `together` how a batch's events share one transaction. A member's events and their
+//! fold are in [`crate::history`], its org values (R6) in [`crate::org`].
 
-mod batch;
-mod context;
-mod history;
+mod lifecycle;
 pub mod matching;
-mod steps;
-mod write;
+mod outcome;
+mod together;
 
-use steps::Step;
+use outcome::Step;
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -48,8 +52,9 @@ use sea_orm::{
 use serde_json::json;
 use uuid::Uuid;
 
-use context::Context;
+use outcome::Context;
 
+use crate::history::stored;
 use crate::org;
 
 pub const CONCERN: Concern = Concern::UserUpsert;
@@ -131,7 +136,7 @@ impl Store {
     /// Applies one member event. An event that names its organisation applies to that company's
     /// member; one that names none (a Stytch DELETE carries no body) to the member of every
     /// company whose history holds its member id, or, while none does, it waits for the first
-    /// event that names the member's company ([`history`]).
+    /// event that names the member's company ([`stored`]).
     async fn apply_alone(&self, change: &MemberChange) -> Result<Applied, ProcessError> {
         let member_id = change.member_id.clone().ok_or_else(|| {
             ProcessError::Invalid(
@@ -153,9 +158,9 @@ impl Store {
         }
         let txn = self.db.begin().await?;
         access::lock_stytch_members(&txn, CONCERN, std::slice::from_ref(&member_id)).await?;
-        let holders = history::holders(&txn, &member_id).await?;
+        let holders = stored::holders(&txn, &member_id).await?;
         if holders.is_empty() {
-            let kept = history::keep_unclaimed(&txn, change, &member_id, member).await?;
+            let kept = stored::keep_unclaimed(&txn, change, &member_id, member).await?;
             if !kept {
                 txn.rollback().await?;
                 return Ok(Applied::just(EventOutcome::Duplicate, None));
@@ -201,15 +206,15 @@ impl Store {
         let members = [member_id.to_owned()];
         access::lock_stytch_members(&txn, CONCERN, &members).await?;
         access::lock_members(&txn, company.id, &members).await?;
-        let new = history::NewEvent {
+        let new = stored::NewEvent {
             company_id: company.id,
             change: ctx.change,
             member_id,
             member,
         };
-        let ahead = steps::Ahead {
+        let ahead = outcome::Ahead {
             created: &org::Created::new(),
-            stored: history::record_and_load(&txn, new).await?,
+            stored: stored::record_and_load(&txn, new).await?,
             unheld: &mut matching::Unheld::default(),
             later: None,
         };

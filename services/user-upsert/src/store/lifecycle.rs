@@ -1,5 +1,6 @@
-//! Writing the folded state onto a user record (R5, R7-R10). `Err(conflict)` from these
-//! functions means a concurrent writer took the email first: the caller rejects the event (R3).
+//! A user record's lifecycle: created from the folded state, then updated, deactivated and
+//! reactivated with it (R5, R7-R10). `Err(conflict)` from these functions means a concurrent
+//! writer took the email first: the caller rejects the event (R3).
 
 use std::collections::{HashMap, HashSet};
 
@@ -15,7 +16,7 @@ use uuid::Uuid;
 
 use scimsync_schema::change::stytch_member_id;
 
-use crate::fold::MemberState;
+use crate::history::fold::MemberState;
 
 const INSERT_ALL: &str = "
 INSERT INTO users (id, company_id, email, first_name, last_name, active, deactivated_at,

@@ -1,21 +1,72 @@
-//! One event's steps, from the member's stored events to the user record, its org entries, its
-//! activity and level, and the outcome to log (R1-R11): the same code for one event and for a
-//! batch, which only hands it what it prepared.
+//! What one member event does, and which outcome it logs (R1-R11, R16): from the member's
+//! stored events to the user record, its org entries, its activity and level, the event log
+//! entry, and the announcement of a record it created or adopted (R13). The same code for one
+//! event and for a batch, which only hands it what it prepared.
 
 use scimsync_db::access;
 use scimsync_db::entity::company;
 use scimsync_db::event_log::Entry;
+use scimsync_schema::change::MemberChange;
+use scimsync_schema::message::UserProvisioned;
 use scimsync_schema::EventOutcome;
 
 use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, DbErr, Statement};
 use serde_json::json;
 use uuid::Uuid;
 
-use super::context::Context;
+use super::lifecycle;
 use super::matching::{self, MatchedBy};
-use super::{history, write, Applied, Store};
-use crate::fold::fold;
+use super::{Applied, Store, CONCERN};
+use crate::history::fold::{fold, MemberState};
+use crate::history::stored;
 use crate::org;
+
+/// One member event, as its steps log and announce it.
+pub(super) struct Context<'a> {
+    pub change: &'a MemberChange,
+    pub member_id: &'a str,
+}
+
+impl<'a> Context<'a> {
+    pub fn entry(
+        &self,
+        company_id: Option<Uuid>,
+        user_id: Option<Uuid>,
+        outcome: EventOutcome,
+        detail: serde_json::Value,
+    ) -> Entry<'a> {
+        Entry {
+            company_id,
+            door: self.change.meta.door,
+            received_at: self.change.meta.received_at,
+            event_id: &self.change.meta.event_id,
+            event_type: &self.change.meta.event_type,
+            concern: CONCERN,
+            user_id,
+            user_ids: Vec::new(),
+            stytch_member_id: Some(self.member_id),
+            outcome,
+            detail,
+        }
+    }
+
+    pub fn announcement(
+        &self,
+        company_id: Uuid,
+        user_id: Uuid,
+        state: &MemberState,
+    ) -> UserProvisioned {
+        UserProvisioned {
+            event_id: format!("{}:user_provisioned", self.change.meta.event_id),
+            timestamp: self.change.meta.timestamp,
+            company_id: company_id.to_string(),
+            user_id: user_id.to_string(),
+            stytch_member_id: self.member_id.to_owned(),
+            scim_id: state.scim_id.clone(),
+            external_id: state.external_id.clone(),
+        }
+    }
+}
 
 /// What was done ahead of one event's steps: by its batch, or, for an event applied alone, only
 /// the storing of the event (nothing known unheld, no entries created, nothing deferred).
@@ -23,7 +74,7 @@ pub(super) struct Ahead<'b> {
     /// The org entries created ahead.
     pub created: &'b org::Created,
     /// The member's events, this one already stored (`None`: a duplicate).
-    pub stored: Option<history::Loaded>,
+    pub stored: Option<stored::Loaded>,
     /// The keys nobody holds, as far as the batch looked.
     pub unheld: &'b mut matching::Unheld,
     /// Where a batch defers its new records' writes to, to make them together before its
@@ -35,7 +86,7 @@ pub(super) struct Ahead<'b> {
 #[derive(Debug, Default)]
 pub(super) struct Later {
     /// New records, inserted together.
-    pub insert: write::Later,
+    pub insert: lifecycle::Later,
     /// Their org attachments.
     pub attach: org::Later,
     /// Their activity and level, refreshed together.
@@ -88,7 +139,7 @@ impl Store {
                 [
                     company.id.into(),
                     ctx.member_id.into(),
-                    super::CONCERN.as_str().into(),
+                    CONCERN.as_str().into(),
                     loaded.claimed.clone().into(),
                 ],
             ))
@@ -168,14 +219,14 @@ impl Store {
                 true,
                 Vec::new(),
             )),
-            (None, None) => write::insert(txn, company, ctx.member_id, &email, &state)
+            (None, None) => lifecycle::insert(txn, company, ctx.member_id, &email, &state)
                 .await?
                 .map(|id| (id, true, Vec::new()))
                 .map_err(str::to_owned),
             (Some(user), _) => {
                 let adopted = matched_by == Some(MatchedBy::Email) && !user.scim_provisioned;
                 let id = user.id;
-                write::update(txn, user, company, ctx.member_id, &email, &state)
+                lifecycle::update(txn, user, company, ctx.member_id, &email, &state)
                     .await?
                     .map(|changed| (id, adopted, changed))
             }

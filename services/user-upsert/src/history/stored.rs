@@ -15,7 +15,7 @@ use sea_orm::sea_query::{ArrayType, Value};
 use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, DbErr, FromQueryResult, Statement};
 use uuid::Uuid;
 
-use crate::fold::MemberEvent;
+use crate::history::fold::MemberEvent;
 
 /// What the statement found for one member.
 #[derive(Debug, Default)]

@@ -1,4 +1,5 @@
-//! Applying a batch of member events together (see the `store` module docs).
+//! Applying a batch of member events of distinct members together, in one transaction (see
+//! the `store` module docs): what they share, and where the batch stops and goes on.
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
@@ -10,12 +11,11 @@ use scimsync_schema::stytch::Member;
 use sea_orm::{DbErr, TransactionTrait};
 use uuid::Uuid;
 
-use super::context::Context;
-use super::history;
 use super::matching;
-use super::steps::{Ahead, Later, Step};
+use super::outcome::{Ahead, Context, Later, Step};
 use super::{Applied, ProcessError, Store};
-use crate::fold::{fold, MemberEvent, MemberState};
+use crate::history::fold::{fold, MemberEvent, MemberState};
+use crate::history::stored;
 use crate::org;
 
 /// An event whose member and company are known, ready for the batch's steps.
@@ -164,16 +164,16 @@ impl Store {
         let txn = self.db.begin().await?;
         let members: Vec<String> = items.iter().map(|p| p.member_id.clone()).collect();
         access::lock_stytch_members(&txn, super::CONCERN, &members).await?;
-        let new: Vec<history::NewEvent<'_>> = items
+        let new: Vec<stored::NewEvent<'_>> = items
             .iter()
-            .map(|p| history::NewEvent {
+            .map(|p| stored::NewEvent {
                 company_id: p.company.id,
                 change: p.change,
                 member_id: &p.member_id,
                 member: p.member.as_ref(),
             })
             .collect();
-        let mut stored = match history::record_and_load_all(&txn, &new).await {
+        let mut loaded = match stored::record_and_load_all(&txn, &new).await {
             Ok(stored) => stored,
             Err(error) => {
                 let _ = txn.rollback().await;
@@ -212,7 +212,7 @@ impl Store {
                     &prepared.company,
                     Ahead {
                         created,
-                        stored: stored.remove(&prepared.member_id).unwrap_or_default(),
+                        stored: loaded.remove(&prepared.member_id).unwrap_or_default(),
                         unheld: &mut unheld,
                         later: Some(&mut later),
                     },
