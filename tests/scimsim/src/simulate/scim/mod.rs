@@ -461,6 +461,14 @@ pub async fn play(
             .iter()
             .filter(|e| e.phase == *phase && e.label != "stale_resend")
             .collect();
+        // A default group's delete goes after everything else of its phase. The product
+        // ignores it and keeps the group (R12), and a webhook can still move members in and out
+        // of it. Through SCIM the group is gone once deleted, so no later request can take a
+        // member out of it, and the result would depend on which request came first.
+        let (tail, events): (Vec<_>, Vec<_>) = events
+            .into_iter()
+            .partition(|e| e.label == "default_group_delete");
+        let tail: Vec<&Value> = tail.iter().map(|e| &e.body).collect();
         // The first cycle: users in the chosen order, then the groups and their members.
         let (groups, mut members): (Vec<_>, Vec<_>) =
             events.into_iter().partition(|e| e.member.is_none());
@@ -482,7 +490,7 @@ pub async fn play(
             all.sort_by_key(|e| e.at);
             all.iter().map(|e| &e.body).collect()
         };
-        for wave in waves(ordered) {
+        for wave in waves(ordered).into_iter().chain(waves(tail)) {
             let mut tasks = tokio::task::JoinSet::new();
             let permits = Arc::new(tokio::sync::Semaphore::new(pace.concurrency.max(1)));
             for body in wave {
