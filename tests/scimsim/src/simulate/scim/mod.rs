@@ -11,6 +11,7 @@
 
 pub mod client;
 pub mod translate;
+mod waves;
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
@@ -29,6 +30,7 @@ use super::player::{Pace, PlayStats};
 use super::truth::{Phase, Truth};
 use client::{patch, Answer, ScimTarget};
 use translate::{manager_op, members_ops, Dialect, UserState};
+use waves::waves;
 
 /// What the identity provider knows: the SCIM ids the service gave its users and groups.
 #[derive(Debug, Default)]
@@ -388,44 +390,6 @@ impl Player {
 }
 
 /// The key a SCIM request of this event changes: its member or its group.
-fn resource_of(body: &Value) -> String {
-    match body["object_type"].as_str() {
-        Some("idp_group") => format!("g:{}", body["idp_group"]["group_id"].as_str().unwrap_or("")),
-        _ => format!("m:{}", body["id"].as_str().unwrap_or("")),
-    }
-}
-
-/// The events of one phase in waves: each wave holds at most one event per resource, a
-/// resource's events in the order they happened, and waves run one after the other.
-fn waves(bodies: Vec<&Value>) -> Vec<Vec<&Value>> {
-    let mut last: HashMap<String, usize> = HashMap::new();
-    let mut waves: Vec<Vec<&Value>> = Vec::new();
-    for body in bodies {
-        let key = resource_of(body);
-        let wave = last.get(&key).map_or(0, |w| w + 1);
-        // A membership change belongs to its member as much as to its group: it goes after the
-        // member's latest change, and the member's next change goes after it. Both edit the
-        // member's groups; run side by side, one's PATCH adding the member to a group and the
-        // other's removing it could reach the service in either order.
-        let member = body["idp_group"]["member_id"]
-            .as_str()
-            .map(|m| format!("m:{m}"));
-        let wave = match &member {
-            Some(m) => wave.max(last.get(m).map_or(0, |w| w + 1)),
-            None => wave,
-        };
-        if let Some(m) = member {
-            last.insert(m, wave);
-        }
-        last.insert(key, wave);
-        if waves.len() <= wave {
-            waves.resize_with(wave + 1, Vec::new);
-        }
-        waves[wave].push(body);
-    }
-    waves
-}
-
 /// Plays the truth's phases through the SCIM service; returns what the requests did and the
 /// ids the service gave.
 #[allow(clippy::too_many_arguments)]
@@ -527,44 +491,4 @@ pub async fn play(
         Err(player) => std::mem::take(&mut *player.directory.lock().await),
     };
     (stats, directory)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::waves;
-    use serde_json::{json, Value};
-
-    fn member(id: &str) -> Value {
-        json!({"object_type": "member", "action": "UPDATE", "id": id})
-    }
-
-    fn membership(group: &str, member: &str) -> Value {
-        json!({"object_type": "idp_group", "action": "MEMBER_ADD",
-               "idp_group": {"group_id": group, "member_id": member}})
-    }
-
-    fn wave_of(waves: &[Vec<&Value>], body: &Value) -> usize {
-        waves
-            .iter()
-            .position(|w| w.iter().any(|b| std::ptr::eq(*b, body)))
-            .unwrap_or(usize::MAX)
-    }
-
-    #[test]
-    fn a_member_change_and_a_membership_change_of_the_same_member_never_share_a_wave() {
-        let (m1, add, m2, other) = (
-            member("m-1"),
-            membership("g-1", "m-1"),
-            member("m-1"),
-            member("m-2"),
-        );
-        let waves = waves(vec![&m1, &add, &m2, &other]);
-        assert!(wave_of(&waves, &m1) < wave_of(&waves, &add));
-        assert!(wave_of(&waves, &add) < wave_of(&waves, &m2));
-        assert_eq!(
-            wave_of(&waves, &other),
-            0,
-            "other members are not held back"
-        );
-    }
 }
