@@ -142,7 +142,11 @@ pub async fn run(
     while let Some(done) = tasks.join_next().await {
         results.push(done.context("a sender task failed")?);
     }
-    let deadline = Instant::now() + timeout;
+    let refused = results
+        .iter()
+        .filter(|r| !(200..300).contains(&r.status))
+        .count();
+    let deadline = super::converge_deadline(timeout, refused as u64);
     let converged = session
         .converge(company, &goal, deadline, &indicatif::ProgressBar::hidden())
         .await?
@@ -171,10 +175,7 @@ pub async fn run(
     Ok(LatencyRun {
         company,
         sent,
-        refused: results
-            .iter()
-            .filter(|r| !(200..300).contains(&r.status))
-            .count(),
+        refused,
         ingest_p50_ms: percentile(&ingest, 50.0),
         ingest_p99_ms: percentile(&ingest, 99.0),
         visible_p50_ms: percentile(&visible, 50.0),

@@ -34,6 +34,22 @@ use system::{Machine, Rabbit};
 /// counted, not waited out.
 const RETRY_FOR: Duration = Duration::from_secs(5);
 
+/// How long a run waits for its goal once a delivery was refused for good: the goal then cannot
+/// be met, and waiting the whole `--timeout` (an hour) would only stall the benchmark. This is
+/// long enough for what was accepted to be applied.
+const AFTER_REFUSAL: Duration = Duration::from_secs(60);
+
+/// When to stop waiting for a run's goal: `timeout` from now, or [`AFTER_REFUSAL`] from now if
+/// `refused` deliveries mean the goal cannot be met.
+fn converge_deadline(timeout: Duration, refused: u64) -> Instant {
+    let wait = if refused > 0 {
+        timeout.min(AFTER_REFUSAL)
+    } else {
+        timeout
+    };
+    Instant::now() + wait
+}
+
 #[derive(clap::Args, Debug, Clone)]
 pub struct Args {
     /// Runs of each scenario.
@@ -266,8 +282,23 @@ pub async fn run(settings: &Settings, args: Args) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use std::path::PathBuf;
+    use std::time::{Duration, Instant};
 
     use clap::Parser;
+
+    #[test]
+    fn a_refused_delivery_shortens_the_wait_for_a_goal_it_makes_unreachable() {
+        let hour = Duration::from_secs(3600);
+        let now = Instant::now();
+        let all_accepted = super::converge_deadline(hour, 0);
+        assert!(all_accepted >= now + hour);
+        let one_refused = super::converge_deadline(hour, 1);
+        assert!(one_refused <= Instant::now() + super::AFTER_REFUSAL);
+        assert!(one_refused >= now + super::AFTER_REFUSAL);
+        // A timeout shorter than the grace after a refusal still applies.
+        let short = Duration::from_secs(5);
+        assert!(super::converge_deadline(short, 3) <= Instant::now() + short);
+    }
 
     use crate::{Cli, Command};
 

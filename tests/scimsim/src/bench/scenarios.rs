@@ -96,7 +96,8 @@ impl Bench {
         let meter = system::CpuMeter::start();
         let first = Instant::now();
         let stats = self.send_unthrottled(deliveries, &bar).await;
-        let deadline = Instant::now() + Duration::from_secs(self.args.timeout);
+        let deadline =
+            super::converge_deadline(Duration::from_secs(self.args.timeout), stats.refused());
         let converged = self
             .session
             .converge(company, &goal, deadline, &bar)
@@ -184,7 +185,8 @@ impl Bench {
             system::signal_workers(&self.args.pid_dir, "CONT")?;
             let rate = stats.accepted() as f64 / stats.send_secs.max(1e-9);
             f.values.push(rate);
-            let deadline = Instant::now() + Duration::from_secs(self.args.timeout);
+            let deadline =
+                super::converge_deadline(Duration::from_secs(self.args.timeout), stats.refused());
             let hidden = indicatif::ProgressBar::hidden();
             let converged = self
                 .session
