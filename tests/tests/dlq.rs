@@ -273,8 +273,10 @@ async fn purge_needs_yes_and_deletes_only_what_the_filter_selects() {
     broker.put(USER_UPSERT.name, b"not a queue message").await;
     wait_depth(&app, DLQ, 2).await;
 
+    let operator = scimctl::audit::Operator::named("dlq-test").unwrap();
     let refused = scimctl::dlq::run(
         &app.env.settings,
+        &operator,
         scimctl::dlq::Command::Purge {
             queue: scimctl::dlq::QueuesArg {
                 queue: Some(DLQ.into()),

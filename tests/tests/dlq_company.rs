@@ -67,9 +67,14 @@ async fn replay_company(app: &TestApp, org: &str, dry_run: bool) {
         dry_run,
         crash_after_publish: false,
     };
-    dlq::run(&app.env.settings, Command::Replay(args))
+    dlq::run(&app.env.settings, &operator(), Command::Replay(args))
         .await
         .expect("replay");
+}
+
+/// Who the replays and purges are recorded as.
+fn operator() -> scimctl::audit::Operator {
+    scimctl::audit::Operator::named("dlq-company-test").expect("a valid name")
 }
 
 /// `scimctl dlq purge [--yes]`: no `--queue`, no filter.
@@ -79,7 +84,7 @@ async fn purge_everything(app: &TestApp, yes: bool) -> anyhow::Result<()> {
         filter: FilterArgs::default(),
         yes,
     };
-    dlq::run(&app.env.settings, purge).await
+    dlq::run(&app.env.settings, &operator(), purge).await
 }
 
 async fn member(app: &TestApp, company: Uuid, email: &str) -> Option<Value> {

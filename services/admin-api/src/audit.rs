@@ -1,4 +1,5 @@
-//! The audit trail of people's changes: every change made through the API or the console is
+//! The audit trail of people's changes as the admin API serves it (written by
+//! `scimsync_db::audit`, which scimctl shares): every change made through the API or the console is
 //! recorded with who (the admin token's name and role), when, through which face, what, and the
 //! values before and after. Never a secret: a SCIM token is recorded by its id, label and
 //! prefix. Written in the transaction of the change where the change is one transaction, so a
@@ -8,7 +9,7 @@ use axum::extract::State;
 use axum::Json;
 use chrono::{DateTime, Utc};
 use scimsync_platform::http::{ApiError, QueryParams};
-use sea_orm::{ConnectionTrait, DbBackend, DbErr, FromQueryResult, Statement};
+use sea_orm::{ConnectionTrait, DbErr, FromQueryResult};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -18,21 +19,7 @@ use crate::failure::database;
 use crate::pagination::{split_page, Filtered};
 use crate::{pagination, SharedState};
 
-/// Through which face of admin-api a change was made.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Via {
-    Api,
-    Console,
-}
-
-impl Via {
-    fn as_str(self) -> &'static str {
-        match self {
-            Self::Api => "api",
-            Self::Console => "console",
-        }
-    }
-}
+pub use scimsync_db::audit::{Change, Via};
 
 /// Who made a change, and how.
 #[derive(Debug, Clone)]
@@ -50,49 +37,30 @@ impl By {
     }
 }
 
-/// What changed: an action name, the company, the thing changed, its values before and after.
-pub struct Change<'a> {
-    pub action: &'a str,
-    pub company_id: Option<Uuid>,
-    pub target: Option<String>,
-    pub before: Option<serde_json::Value>,
-    pub after: Option<serde_json::Value>,
-}
-
 /// Records a change on `conn` (the change's own transaction, where it has one).
 pub async fn record(conn: &impl ConnectionTrait, by: &By, change: Change<'_>) -> Result<(), DbErr> {
-    conn.execute(Statement::from_sql_and_values(
-        DbBackend::Postgres,
-        "INSERT INTO admin_audit (actor, role, via, action, company_id, target, before, after)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-        [
-            by.actor.name.clone().into(),
-            by.actor.role.as_str().into(),
-            by.via.as_str().into(),
-            change.action.into(),
-            change.company_id.into(),
-            change.target.into(),
-            change.before.into(),
-            change.after.into(),
-        ],
-    ))
-    .await?;
-    Ok(())
+    let who = scimsync_db::audit::Who {
+        name: &by.actor.name,
+        role: by.actor.role,
+        via: by.via,
+    };
+    scimsync_db::audit::record(conn, who, change).await
 }
 
 #[derive(Debug, Serialize, FromQueryResult, ToSchema)]
 pub struct AuditEntry {
     pub id: i64,
     pub at: DateTime<Utc>,
-    /// The admin token's name.
+    /// The admin token's name, or for `via: cli` the operator scimctl ran as.
     pub actor: String,
     /// `operator` or `viewer`.
     pub role: String,
-    /// `api` or `console`.
+    /// `api`, `console` or `cli` (scimctl).
     pub via: String,
     /// `company.register`, `company.update`, `scim_token.create`, `scim_token.revoke`,
     /// `group.set_level`, `career_automation.add`, `career_automation.delete`,
-    /// `user.update`, `user.clear_manager`, `dead_letters.replay`, `dead_letters.purge`.
+    /// `user.update`, `user.clear_manager`, `dead_letters.replay`, `dead_letters.purge`,
+    /// `event_log.prune` (scimctl).
     pub action: String,
     pub company_id: Option<Uuid>,
     /// What was changed: a user's, group's, token's or automation's id, or a dead-letter queue.

@@ -2,11 +2,15 @@
 //! provisions through Stytch.
 
 use clap::Subcommand;
+use scimsync_db::audit::Change;
 use scimsync_db::entity::company;
 use scimsync_platform::Settings;
 use scimsync_schema::company::Registration;
-use sea_orm::{ActiveModelTrait, EntityTrait, QueryOrder, Set};
+use sea_orm::{ActiveModelTrait, EntityTrait, QueryOrder, Set, TransactionTrait};
+use serde_json::json;
 use uuid::Uuid;
+
+use crate::audit::Operator;
 
 #[derive(Subcommand)]
 pub enum Command {
@@ -30,7 +34,7 @@ pub enum Command {
     },
 }
 
-pub async fn run(settings: &Settings, command: Command) -> anyhow::Result<()> {
+pub async fn run(settings: &Settings, operator: &Operator, command: Command) -> anyhow::Result<()> {
     let db = scimsync_db::connect(&settings.database).await?;
     match command {
         Command::Add {
@@ -60,15 +64,30 @@ pub async fn run(settings: &Settings, command: Command) -> anyhow::Result<()> {
                 last_scim_sync_at: Set(None),
                 created_at: Set(chrono::Utc::now()),
             };
-            match row.insert(&db).await {
-                Ok(created) => println!("{}", created.id),
+            let txn = db.begin().await?;
+            let created = match row.insert(&txn).await {
+                Ok(created) => created,
                 Err(error) if scimsync_db::errors::unique_violation(&error).is_some() => {
                     anyhow::bail!(
                         "a company with Stytch organization id {org:?} is already registered"
                     )
                 }
                 Err(error) => return Err(error.into()),
-            }
+            };
+            let change = Change {
+                action: "company.register",
+                company_id: Some(created.id),
+                target: Some(created.id.to_string()),
+                before: None,
+                after: Some(json!({
+                    "name": created.name,
+                    "stytch_organization_id": created.stytch_organization_id,
+                    "allowed_email_domains": created.allowed_email_domains,
+                })),
+            };
+            operator.record(&txn, change).await?;
+            txn.commit().await?;
+            println!("{}", created.id);
         }
         Command::List { json } => {
             let rows = company::Entity::find()

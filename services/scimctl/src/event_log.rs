@@ -9,8 +9,12 @@ use chrono::{DateTime, Utc};
 use clap::Subcommand;
 use scimsync_platform::Settings;
 use sea_orm::{ConnectionTrait, DbBackend, DbErr, Statement};
+use serde_json::json;
 
+use scimsync_db::audit::Change;
 use scimsync_dlq::filter::parse_age;
+
+use crate::audit::Operator;
 
 /// The log of the last day is what an operator reads during an incident: never pruned.
 pub const MIN_AGE: Duration = Duration::from_secs(86_400);
@@ -41,7 +45,7 @@ fn parse_retention(text: &str) -> Result<Duration, String> {
     Ok(age)
 }
 
-pub async fn run(settings: &Settings, command: Command) -> anyhow::Result<()> {
+pub async fn run(settings: &Settings, operator: &Operator, command: Command) -> anyhow::Result<()> {
     let Command::Prune {
         older_than,
         dry_run,
@@ -58,6 +62,14 @@ pub async fn run(settings: &Settings, command: Command) -> anyhow::Result<()> {
     let n = prune(&db, cutoff, batch, |so_far| bar.set_position(so_far)).await?;
     bar.finish_and_clear();
     println!("deleted {n} event log rows received before {cutoff}");
+    let change = Change {
+        action: "event_log.prune",
+        company_id: None,
+        target: Some("scim_event_log".to_owned()),
+        before: Some(json!({ "received_before": cutoff, "rows": total })),
+        after: Some(json!({ "deleted": n })),
+    };
+    operator.record(&db, change).await?;
     Ok(())
 }
 

@@ -1,8 +1,9 @@
 //! `scimctl`: the operator CLI. Migrations, company registration, SCIM tokens, signed test
-//! webhooks, the
-//! broker topology, dead-letter queues and the event log's retention. A library with a thin `main`, so tests drive the
-//! same code in-process.
+//! webhooks, the broker topology, dead-letter queues and the event log's retention. Its changes
+//! are recorded in the audit trail as the operator's (`audit`). A library with a thin `main`, so
+//! tests drive the same code in-process.
 
+pub mod audit;
 pub mod companies;
 pub mod dlq;
 pub mod event_log;
@@ -19,6 +20,9 @@ use scimsync_platform::Settings;
 #[derive(Parser)]
 #[command(name = "scimctl", version, about = "Operate a scimsync deployment")]
 pub struct Cli {
+    /// Who runs this, as the audit trail records a change (default: login@host).
+    #[arg(long, global = true, env = "SCIMCTL_ACTOR")]
+    pub actor: Option<String>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -63,15 +67,20 @@ pub enum TopologyCommand {
     },
 }
 
-pub async fn run(settings: &Settings, command: Command) -> anyhow::Result<()> {
+/// Runs `command`; a change it makes is recorded in the audit trail as `operator`'s.
+pub async fn run(
+    settings: &Settings,
+    operator: &audit::Operator,
+    command: Command,
+) -> anyhow::Result<()> {
     match command {
         Command::Migrate => {
             let db = scimsync_db::connect(&settings.database).await?;
             scimsync_db::migrate(&db).await?;
             println!("migrations applied");
         }
-        Command::Companies(command) => companies::run(settings, command).await?,
-        Command::ScimTokens(command) => scim_tokens::run(settings, command).await?,
+        Command::Companies(command) => companies::run(settings, operator, command).await?,
+        Command::ScimTokens(command) => scim_tokens::run(settings, operator, command).await?,
         Command::Webhook(WebhookCommand::Send(args)) => webhook::send(settings, args).await?,
         Command::Topology(TopologyCommand::Export { vhost }) => {
             let plan = full_plan(settings.amqp.delivery_limit);
@@ -80,8 +89,8 @@ pub async fn run(settings: &Settings, command: Command) -> anyhow::Result<()> {
                 serde_json::to_string_pretty(&definitions(&plan, &vhost))?
             );
         }
-        Command::Dlq(command) => dlq::run(settings, command).await?,
-        Command::EventLog(command) => event_log::run(settings, command).await?,
+        Command::Dlq(command) => dlq::run(settings, operator, command).await?,
+        Command::EventLog(command) => event_log::run(settings, operator, command).await?,
     }
     Ok(())
 }

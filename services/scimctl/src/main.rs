@@ -6,9 +6,13 @@ use scimsync_platform::Settings;
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = scimctl::Cli::parse();
-    let result = match Settings::load() {
-        Ok(settings) => scimctl::run(&settings, cli.command).await,
-        Err(error) => Err(error.into()),
+    let result = match (
+        Settings::load(),
+        scimctl::audit::Operator::resolve(cli.actor.as_deref()),
+    ) {
+        (Ok(settings), Ok(operator)) => scimctl::run(&settings, &operator, cli.command).await,
+        (Err(error), _) => Err(error.into()),
+        (_, Err(error)) => Err(error),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -2,6 +2,7 @@
 //! the connection pool set-up every service uses.
 
 pub mod access;
+pub mod audit;
 pub mod companies;
 pub mod entity;
 pub mod errors;

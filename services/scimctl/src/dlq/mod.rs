@@ -8,8 +8,13 @@ use std::time::Duration;
 
 use clap::{Args, Subcommand};
 use indicatif::ProgressBar;
+use scimsync_db::audit::Change;
 use scimsync_platform::Settings;
+use sea_orm::DatabaseConnection;
 use secrecy::ExposeSecret;
+use serde_json::json;
+
+use crate::audit::Operator;
 
 pub use scimsync_dlq::{
     all_queues, filter, letter, list, purge, reader, replay, show, DeadLetterQueue,
@@ -154,7 +159,51 @@ pub fn draw(bar: &ProgressBar) -> impl Fn(Progress<'_>) + Sync + '_ {
     }
 }
 
-pub async fn run(settings: &Settings, command: Command) -> anyhow::Result<()> {
+/// Where a replay or purge is recorded: the database's audit trail, as the operator's. A
+/// replay or purge connects to it before it changes anything, so no change goes unrecorded for
+/// want of a database.
+struct Recorder<'a> {
+    db: DatabaseConnection,
+    operator: &'a Operator,
+}
+
+impl Recorder<'_> {
+    async fn connect<'a>(
+        settings: &Settings,
+        operator: &'a Operator,
+    ) -> anyhow::Result<Recorder<'a>> {
+        Ok(Recorder {
+            db: scimsync_db::connect(&settings.database).await?,
+            operator,
+        })
+    }
+
+    /// One queue's replay or purge: the queue, the filter it ran with, and what it did.
+    async fn record(
+        &self,
+        action: &str,
+        queue: &str,
+        filter: &Filter,
+        after: serde_json::Value,
+    ) -> anyhow::Result<()> {
+        let before = json!({
+            "reason": filter.reason.map(|r| r.as_str()),
+            "event_type": filter.event_type,
+            "companies": filter.companies,
+            "older_than_secs": filter.older_than.map(|d| d.as_secs()),
+        });
+        let change = Change {
+            action,
+            company_id: None,
+            target: Some(queue.to_owned()),
+            before: Some(before),
+            after: Some(after),
+        };
+        self.operator.record(&self.db, change).await
+    }
+}
+
+pub async fn run(settings: &Settings, operator: &Operator, command: Command) -> anyhow::Result<()> {
     let url = settings.amqp.url.expose_secret();
     match command {
         Command::List { json } => {
@@ -192,7 +241,12 @@ pub async fn run(settings: &Settings, command: Command) -> anyhow::Result<()> {
                 dry_run: args.dry_run,
                 crash_after_publish: args.crash_after_publish,
             };
-            replay_queues(url, &queues, options).await?;
+            let recorder = if options.dry_run {
+                None
+            } else {
+                Some(Recorder::connect(settings, operator).await?)
+            };
+            replay_queues(url, &queues, options, recorder.as_ref()).await?;
         }
         Command::Purge { queue, filter, yes } => {
             let queues = queue.resolve()?;
@@ -203,9 +257,18 @@ pub async fn run(settings: &Settings, command: Command) -> anyhow::Result<()> {
                 names.join(", ")
             );
             let filter = Filter::from(filter);
+            let recorder = Recorder::connect(settings, operator).await?;
             for queue in &queues {
                 let purged = purge::purge(url, queue, &filter).await?;
                 println!("{}: purged {purged}", queue.name);
+                recorder
+                    .record(
+                        "dead_letters.purge",
+                        &queue.name,
+                        &filter,
+                        json!({ "purged": purged }),
+                    )
+                    .await?;
             }
         }
     }
@@ -218,6 +281,7 @@ async fn replay_queues(
     url: &str,
     queues: &[DeadLetterQueue],
     mut options: ReplayOptions,
+    recorder: Option<&Recorder<'_>>,
 ) -> anyhow::Result<()> {
     let (mut done, mut failed, mut failed_in) = (0, 0, Vec::new());
     for queue in queues {
@@ -239,6 +303,21 @@ async fn replay_queues(
                 summary.queue, summary.replayed, summary.skipped, summary.failed
             );
             done += summary.replayed;
+        }
+        if let Some(recorder) = recorder {
+            let after = json!({
+                "replayed": summary.replayed,
+                "skipped": summary.skipped,
+                "failed": summary.failed,
+            });
+            recorder
+                .record(
+                    "dead_letters.replay",
+                    &summary.queue,
+                    &options.filter,
+                    after,
+                )
+                .await?;
         }
         if summary.failed > 0 {
             failed += summary.failed;

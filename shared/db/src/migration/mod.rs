@@ -25,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(EventLogByReceiveTime),
             Box::new(ScimDirectory),
             Box::new(Console),
+            Box::new(AuditCli),
         ]
     }
 }
@@ -75,3 +76,4 @@ sql_migration!(
 );
 sql_migration!(ScimDirectory, "m20261207_000012_scim_directory");
 sql_migration!(Console, "m20261207_000013_console");
+sql_migration!(AuditCli, "m20261207_000014_audit_cli");
