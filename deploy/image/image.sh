@@ -252,20 +252,43 @@ build_options() {
     fi
 }
 
+# The build context, copied once into DIR: the files git tracks or would track (uncommitted
+# edits included; build output and what .gitignore names left out), or, outside a git checkout,
+# the tree without target/ and .local/. Both builds below read this copy: the second one finds
+# every builder layer in the cache only if it sees the very files the first one did, and a tree
+# that changes meanwhile (an editor, a test run writing beside the sources) would make it
+# rebuild a stage without the toolchain that only the first build mounts.
+snapshot_context() {
+    local dir="$1"
+    if git -C "$ROOT" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+        git -C "$ROOT" ls-files -z --cached --others --exclude-standard --deduplicate |
+            tar -C "$ROOT" --null --ignore-failed-read -T - -cf - 2>/dev/null |
+            tar -C "$dir" -xf -
+    else
+        tar -C "$ROOT" --exclude=./target --exclude=./.local -cf - . | tar -C "$dir" -xf -
+    fi
+}
+
 # Two builds of the one Dockerfile. A build's mounts reach every RUN of every stage, and leave
 # their mount points behind in the layers they did not exist in: so the stages up to the
 # builder are built first, with the host's toolchain and CA bundle mounted, and tagged (their
 # layers are the next build's cache: the cooked dependencies above all); then the whole file,
 # with no mount, which takes the builder from that cache and builds the runtime stage clean.
-# Then the layers of earlier builds, no longer tagged, are pruned.
+# Both read one snapshot of the tree (snapshot_context). Then the layers of earlier builds, no
+# longer tagged, are pruned.
 cmd_build() {
     cmd_bases
-    local t0=$SECONDS
+    local t0=$SECONDS context
+    context="$(mktemp -d "$LOCAL/image-context.XXXXXX")"
+    # shellcheck disable=SC2064 # the path is fixed now, on purpose
+    trap "rm -rf '$context'" EXIT
+    snapshot_context "$context"
+    log "build: context copied to ${context#"$ROOT/"} ($(du -sh "$context" | cut -f1))"
     build_options
     log "build: deploy/Dockerfile up to its builder stage -> $BUILD_CACHE"
-    podman build "${BUILD_OPTIONS[@]}" "${BUILDER_MOUNTS[@]}" --target builder -t "$BUILD_CACHE" "$ROOT"
+    podman build "${BUILD_OPTIONS[@]}" "${BUILDER_MOUNTS[@]}" --target builder -t "$BUILD_CACHE" "$context"
     log "build: deploy/Dockerfile -> $IMAGE"
-    podman build "${BUILD_OPTIONS[@]}" -t "$IMAGE" "$ROOT"
+    podman build "${BUILD_OPTIONS[@]}" -t "$IMAGE" "$context"
     podman image prune --force >/dev/null
     podman container prune --force >/dev/null
     log "build: $IMAGE built in $((SECONDS - t0)) s"

@@ -232,16 +232,46 @@ impl TestEnv {
             .unwrap_or_else(|e| panic!("insert users: {e:?}"));
     }
 
-    /// Waits until `expected` sessions of this database wait on a lock (a worker stopped by a
-    /// row or advisory lock the test holds); fails the test after 30 s.
+    /// Waits until at least `expected` sessions of this database wait on a lock (a worker
+    /// stopped by a row or advisory lock the test holds): another worker's session may wait on
+    /// the same lock beside the one the test is after. Fails the test after 30 s, naming the
+    /// statements that were waiting then.
     pub async fn wait_for_lock_waiters(&self, expected: i64) {
-        self.wait_count(
-            "SELECT count(*) AS n FROM pg_stat_activity
-             WHERE wait_event_type = 'Lock' AND datname = current_database()",
-            expected,
-            Duration::from_secs(30),
-        )
-        .await;
+        const WAITING: &str = "WHERE wait_event_type = 'Lock' AND datname = current_database()";
+        let started = tokio::time::Instant::now();
+        let mut tick = tokio::time::interval(Duration::from_millis(25));
+        loop {
+            tick.tick().await;
+            let waiting = self
+                .count(&format!(
+                    "SELECT count(*) AS n FROM pg_stat_activity {WAITING}"
+                ))
+                .await;
+            if waiting >= expected {
+                return;
+            }
+            if started.elapsed() >= Duration::from_secs(30) {
+                let rows = self
+                    .db
+                    .query_all(Statement::from_string(
+                        DbBackend::Postgres,
+                        format!(
+                            "SELECT wait_event || ': ' || left(query, 200) AS q
+                             FROM pg_stat_activity {WAITING}"
+                        ),
+                    ))
+                    .await
+                    .unwrap_or_default();
+                let statements: Vec<String> = rows
+                    .iter()
+                    .filter_map(|r| r.try_get::<String>("", "q").ok())
+                    .collect();
+                panic!(
+                    "timed out after 30 s waiting for {expected} session(s) waiting on a lock; \
+                     {waiting} waiting: {statements:?}"
+                );
+            }
+        }
     }
 
     /// Waits until [`TestEnv::count`] of `sql` reads `expected`; fails the test after `deadline`.
