@@ -79,14 +79,41 @@ impl Operator {
     }
 }
 
-/// The login name: the one sudo was run by, else the session's, else "unknown".
+/// The login name: the one sudo was run by, else the session's, else the process's user as
+/// /etc/passwd names it (a container's exec has no session), else `uid-N`.
 fn login_name() -> String {
     ["SUDO_USER", "USER", "LOGNAME"]
         .iter()
         .filter_map(|var| std::env::var(var).ok())
         .map(|name| clean(&name))
         .find(|name| !name.is_empty())
+        .or_else(user_of_process)
         .unwrap_or_else(|| "unknown".to_owned())
+}
+
+/// The effective user of this process, by name when /etc/passwd has it.
+fn user_of_process() -> Option<String> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let uid = status
+        .lines()
+        .find_map(|line| line.strip_prefix("Uid:"))?
+        .split_whitespace()
+        .nth(1)?
+        .to_owned();
+    let named = std::fs::read_to_string("/etc/passwd")
+        .ok()
+        .and_then(|passwd| {
+            passwd.lines().find_map(|entry| {
+                let mut fields = entry.split(':');
+                let name = fields.next()?;
+                (fields.nth(1)? == uid).then(|| clean(name))
+            })
+        });
+    Some(
+        named
+            .filter(|n| !n.is_empty())
+            .unwrap_or(format!("uid-{uid}")),
+    )
 }
 
 fn host_name() -> String {
@@ -121,6 +148,13 @@ mod tests {
         assert!(Operator::named(&"a".repeat(MAX_ACTOR_CHARS + 1)).is_err());
         assert!(Operator::named(&"a".repeat(MAX_ACTOR_CHARS)).is_ok());
         assert!(Operator::named("eve\nforged line").is_err());
+    }
+
+    #[test]
+    fn the_process_user_is_named_from_passwd() {
+        let name = user_of_process().unwrap_or_default();
+        // Whoever runs the suite (root in CI, a person on a laptop) is in /etc/passwd.
+        assert!(!name.is_empty() && !name.starts_with("uid-"), "{name:?}");
     }
 
     #[test]
