@@ -17,6 +17,7 @@ use scimsync_schema::stytch::{
 use scimsync_schema::topology::EVENTS_EXCHANGE;
 use scimsync_schema::Concern;
 use scimsync_schema::QueueMessage;
+use scimsync_tests::app::DEADLINE;
 use scimsync_tests::broker::Broker;
 use scimsync_tests::events::t;
 use scimsync_tests::TestApp;
@@ -218,5 +219,180 @@ async fn scim_door_changes_become_users_levels_and_managers_of_a_company_without
         .await
         .expect("kept");
     assert_eq!(report_user["active"], false);
+    app.stop().await;
+}
+
+/// The user rows of `company` with `email`: (scim id, active), oldest first.
+async fn users_with_email(app: &TestApp, company: Uuid, email: &str) -> Vec<(String, bool)> {
+    use sea_orm::{ConnectionTrait, DbBackend, Statement};
+    app.env
+        .db
+        .query_all(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT scim_id, active FROM users
+             WHERE company_id = $1 AND lower(email) = lower($2) ORDER BY created_at",
+            [company.into(), email.into()],
+        ))
+        .await
+        .expect("users")
+        .iter()
+        .map(|row| {
+            (
+                row.try_get::<String>("", "scim_id").expect("scim_id"),
+                row.try_get::<bool>("", "active").expect("active"),
+            )
+        })
+        .collect()
+}
+
+/// How many of `company`'s event log rows have this outcome.
+async fn logged(app: &TestApp, company: Uuid, outcome: &str) -> i64 {
+    app.env
+        .count(&format!(
+            "SELECT count(*) AS n FROM scim_event_log
+             WHERE company_id = '{company}' AND outcome = '{outcome}'"
+        ))
+        .await
+}
+
+fn user_upsert_retries() -> u64 {
+    scimsync_platform::metrics::metrics()
+        .retries
+        .get_or_create(&scimsync_platform::metrics::QueueLabels {
+            queue: scimsync_schema::topology::USER_UPSERT.name.into(),
+        })
+        .get()
+}
+
+/// R10 at the SCIM door, with the IdP's DELETE and POST applied by two transactions at once:
+/// the create of the new resource reaches user-upsert while the old resource's delete is still
+/// being applied (held here behind the old member's lock). The create must not be rejected as
+/// a duplicate email (that would lose the user for good): it waits, retried, for the delete,
+/// and then takes the old record over, active, under its new SCIM id.
+#[tokio::test]
+async fn a_user_created_again_while_its_delete_is_applied_waits_for_the_delete() {
+    use sea_orm::TransactionTrait;
+
+    let app = TestApp::spawn().await;
+    let broker = Broker::connect(&app.env.amqp_url).await;
+    let company = company_of_the_scim_door(&app).await;
+    let tenant = company.to_string();
+    let email = "grace@example.com";
+    let old = Uuid::now_v7().to_string();
+    let create = ChangeAction::Create;
+    send_member(
+        &broker,
+        &tenant,
+        &old,
+        create,
+        Some(member(&old, email, None)),
+        t(0),
+    )
+    .await;
+    scimsync_tests::wait::wait_until("the first resource's user", DEADLINE, || async {
+        (users_with_email(&app, company, email).await == [(old.clone(), true)]).then_some(())
+    })
+    .await;
+
+    // The delete of the old resource is stopped behind its member's lock, mid-transaction.
+    let held = app.env.db.begin().await.unwrap();
+    scimsync_db::access::lock_members(&held, company, &[scim_member_key(&old)])
+        .await
+        .unwrap();
+    send_member(&broker, &tenant, &old, ChangeAction::Delete, None, t(1)).await;
+    app.env.wait_for_lock_waiters(1).await;
+
+    let retried_before = user_upsert_retries();
+    let new = Uuid::now_v7().to_string();
+    send_member(
+        &broker,
+        &tenant,
+        &new,
+        create,
+        Some(member(&new, email, None)),
+        t(2),
+    )
+    .await;
+    scimsync_tests::wait::wait_until("the new resource's create to wait", DEADLINE, || async {
+        (user_upsert_retries() > retried_before).then_some(())
+    })
+    .await;
+    assert_eq!(logged(&app, company, "rejected_duplicate_email").await, 0);
+
+    held.commit().await.unwrap();
+    scimsync_tests::wait::wait_until("the record under the new SCIM id", DEADLINE, || async {
+        (users_with_email(&app, company, email).await == [(new.clone(), true)]).then_some(())
+    })
+    .await;
+    assert_eq!(logged(&app, company, "rejected_duplicate_email").await, 0);
+    let recreated = app
+        .env
+        .count(&format!(
+            "SELECT count(*) AS n FROM scim_event_log
+             WHERE company_id = '{company}' AND stytch_member_id = '{}'
+               AND detail->>'matched_by' = 'scim_recreated'",
+            scim_member_key(&new)
+        ))
+        .await;
+    assert_eq!(recreated, 1);
+    app.stop().await;
+}
+
+/// The wait above is for a resource the SCIM service deleted. Two live resources with one email
+/// are R3's duplicate, rejected at once as before.
+#[tokio::test]
+async fn a_second_live_resource_with_the_same_email_is_still_rejected() {
+    use sea_orm::{ConnectionTrait, DbBackend, Statement};
+
+    let app = TestApp::spawn().await;
+    let broker = Broker::connect(&app.env.amqp_url).await;
+    let company = company_of_the_scim_door(&app).await;
+    let tenant = company.to_string();
+    let email = "ada@example.com";
+    let first = Uuid::now_v7();
+    // The SCIM service holds the first resource.
+    app.env
+        .db
+        .execute(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "INSERT INTO directory_users (id, company_id, user_name, resource)
+             VALUES ($1, $2, $3, '{}'::jsonb)",
+            [first.into(), company.into(), email.into()],
+        ))
+        .await
+        .unwrap();
+    let first = first.to_string();
+    let create = ChangeAction::Create;
+    send_member(
+        &broker,
+        &tenant,
+        &first,
+        create,
+        Some(member(&first, email, None)),
+        t(0),
+    )
+    .await;
+    scimsync_tests::wait::wait_until("the first resource's user", DEADLINE, || async {
+        (users_with_email(&app, company, email).await == [(first.clone(), true)]).then_some(())
+    })
+    .await;
+    let second = Uuid::now_v7().to_string();
+    send_member(
+        &broker,
+        &tenant,
+        &second,
+        create,
+        Some(member(&second, email, None)),
+        t(1),
+    )
+    .await;
+    scimsync_tests::wait::wait_until("the duplicate's rejection", DEADLINE, || async {
+        (logged(&app, company, "rejected_duplicate_email").await == 1).then_some(())
+    })
+    .await;
+    assert_eq!(
+        users_with_email(&app, company, email).await,
+        [(first, true)]
+    );
     app.stop().await;
 }

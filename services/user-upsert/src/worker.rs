@@ -159,6 +159,10 @@ fn conclude(
         Err(ProcessError::Database(error)) => {
             scimsync_db::errors::outcome(&error, &change.meta.event_id)
         }
+        Err(ProcessError::Waiting(reason)) => {
+            tracing::info!(event_id = %change.meta.event_id, %reason, "member event waits");
+            Outcome::Retry { reason }
+        }
     }
 }
 

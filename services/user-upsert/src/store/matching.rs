@@ -3,7 +3,9 @@
 use std::collections::HashSet;
 
 use scimsync_db::entity::user;
-use sea_orm::{DatabaseTransaction, DbBackend, DbErr, EntityTrait, FromQueryResult, Statement};
+use sea_orm::{
+    ConnectionTrait, DatabaseTransaction, DbBackend, DbErr, EntityTrait, FromQueryResult, Statement,
+};
 use uuid::Uuid;
 
 use scimsync_schema::change::SCIM_MEMBER_PREFIX;
@@ -35,7 +37,9 @@ impl MatchedBy {
 /// member yet), then email (a non-SCIM user, to adopt), in one query; for the SCIM door last, a
 /// record whose SCIM resource was deleted and is being created again under a new SCIM id, found
 /// by external id or email (`$5`: the change came through the SCIM door). Locks the row for the
-/// rest of the transaction.
+/// rest of the transaction. A SCIM-door holder still active is a candidate too, for the lock
+/// alone: if its delete is being applied in another transaction, `FOR UPDATE` waits for that
+/// commit and the outer conditions are checked again on the row as it committed.
 /// R1's three ways to find the record, best first, locked. Each way is looked up by its own key
 /// index and the company checked afterwards (the fence is `MATERIALIZED`): filtering by company
 /// first walks every user of a company the planner has no statistics for yet, which is every
@@ -50,7 +54,7 @@ WITH candidates AS MATERIALIZED (
     UNION ALL
     SELECT id, company_id, 3 FROM users
     WHERE $5 AND (external_id = $3 OR lower(email) = lower($4))
-      AND member_key LIKE 'scim:%' AND NOT scim_active
+      AND member_key LIKE 'scim:%'
 )
 SELECT u.* FROM candidates c JOIN users u ON u.id = c.id
 WHERE c.company_id = $1
@@ -98,6 +102,34 @@ pub async fn match_user(
         }
     });
     Ok((found, by))
+}
+
+/// Whether `user_id` is a SCIM-door user still active here whose resource the SCIM service no
+/// longer holds: the IdP deleted it there (committed with its outbox row) and the delete is on
+/// its way to this worker, maybe behind a create that takes the same email or externalId again.
+pub async fn resource_deleted(txn: &DatabaseTransaction, user_id: Uuid) -> Result<bool, DbErr> {
+    let Some(holder) = user::Entity::find_by_id(user_id).one(txn).await? else {
+        return Ok(false);
+    };
+    let from_scim_door = holder
+        .member_key
+        .as_deref()
+        .is_some_and(|k| k.starts_with(SCIM_MEMBER_PREFIX));
+    let resource = holder
+        .scim_id
+        .as_deref()
+        .and_then(|id| Uuid::parse_str(id).ok());
+    let (true, true, Some(resource)) = (from_scim_door, holder.scim_active, resource) else {
+        return Ok(false);
+    };
+    let held = txn
+        .query_one(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT 1 AS n FROM directory_users WHERE id = $1 AND company_id = $2",
+            [resource.into(), holder.company_id.into()],
+        ))
+        .await?;
+    Ok(held.is_none())
 }
 
 #[derive(Debug, FromQueryResult)]

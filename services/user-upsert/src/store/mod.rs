@@ -70,6 +70,9 @@ pub enum ProcessError {
     /// Database trouble: retried with backoff.
     #[error("database error")]
     Database(#[from] DbErr),
+    /// The event waits for another one to be applied first: retried with backoff.
+    #[error("{0}")]
+    Waiting(String),
 }
 
 /// What happened, for logs and tests.
@@ -248,6 +251,10 @@ impl Store {
                     user_id: user.map(|u| u.id),
                     provisioned,
                 })
+            }
+            Step::Wait { reason } => {
+                txn.rollback().await?;
+                Err(ProcessError::Waiting(reason))
             }
             Step::Reject {
                 user_id,

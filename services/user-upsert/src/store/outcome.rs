@@ -6,7 +6,7 @@
 use scimsync_db::access;
 use scimsync_db::entity::company;
 use scimsync_db::event_log::Entry;
-use scimsync_schema::change::MemberChange;
+use scimsync_schema::change::{Door, MemberChange};
 use scimsync_schema::message::UserProvisioned;
 use scimsync_schema::EventOutcome;
 
@@ -100,6 +100,10 @@ pub(super) enum Step<'a> {
         entry: Entry<'a>,
     },
     Duplicate,
+    /// Not now: the event is retried later (it waits for another event to be applied first).
+    Wait {
+        reason: String,
+    },
     Reject {
         user_id: Option<Uuid>,
         outcome: EventOutcome,
@@ -203,6 +207,21 @@ impl Store {
                 None => matching::email_owner(txn, &email, existing_id).await?,
             };
             if let Some((other, other_company)) = other {
+                // R10 at the SCIM door: the IdP deleted the holder's resource and created this
+                // one with its email, but the delete, applied in another transaction, has not
+                // reached the holder yet. Rejecting would lose the new user for good; it waits
+                // for the delete instead (retried through the delay tiers).
+                if other_company == company.id
+                    && ctx.change.meta.door == Door::Scim
+                    && matching::resource_deleted(txn, other).await?
+                {
+                    return Ok(Step::Wait {
+                        reason: format!(
+                            "user {other} holds the email, and the SCIM resource it came from \
+                             is deleted: waiting for that delete to be applied"
+                        ),
+                    });
+                }
                 // Another company's records are not this company's to know about: the
                 // rejection says only that the address is taken elsewhere.
                 let detail = if other_company == company.id {
