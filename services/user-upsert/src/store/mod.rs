@@ -252,7 +252,7 @@ impl Store {
                     provisioned,
                 })
             }
-            Step::Wait { reason } => {
+            Step::Retry { reason } => {
                 txn.rollback().await?;
                 Err(ProcessError::Waiting(reason))
             }

@@ -101,7 +101,7 @@ pub(super) enum Step<'a> {
     },
     Duplicate,
     /// Not now: the event is retried later (it waits for another event to be applied first).
-    Wait {
+    Retry {
         reason: String,
     },
     Reject {
@@ -215,7 +215,7 @@ impl Store {
                     && ctx.change.meta.door == Door::Scim
                     && matching::resource_deleted(txn, other).await?
                 {
-                    return Ok(Step::Wait {
+                    return Ok(Step::Retry {
                         reason: format!(
                             "user {other} holds the email, and the SCIM resource it came from \
                              is deleted: waiting for that delete to be applied"
