@@ -35,16 +35,20 @@ impl By {
             via: Via::Api,
         }
     }
+
+    /// As the audit trail records it.
+    pub fn who(&self) -> scimsync_db::audit::Who<'_> {
+        scimsync_db::audit::Who {
+            name: &self.actor.name,
+            role: self.actor.role,
+            via: self.via,
+        }
+    }
 }
 
 /// Records a change on `conn` (the change's own transaction, where it has one).
 pub async fn record(conn: &impl ConnectionTrait, by: &By, change: Change<'_>) -> Result<(), DbErr> {
-    let who = scimsync_db::audit::Who {
-        name: &by.actor.name,
-        role: by.actor.role,
-        via: by.via,
-    };
-    scimsync_db::audit::record(conn, who, change).await
+    scimsync_db::audit::record(conn, by.who(), change).await
 }
 
 #[derive(Debug, Serialize, FromQueryResult, ToSchema)]

@@ -12,9 +12,8 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use sea_orm::TransactionTrait;
-use serde_json::json;
 
-use crate::audit::{self, By, Change};
+use crate::audit::By;
 use crate::auth::Actor;
 use crate::failure::database;
 use crate::{companies, fields, SharedState};
@@ -80,7 +79,7 @@ pub async fn create_token(
     }
     companies::find(state, company_id).await?;
     let txn = state.db.begin().await.map_err(database)?;
-    let created = match scim_tokens::create(&txn, company_id, label).await {
+    let created = match scim_tokens::create_recorded(&txn, by.who(), company_id, label).await {
         Ok(created) => created,
         Err(error @ CreateError::Label) => {
             return Err(
@@ -93,14 +92,6 @@ pub async fn create_token(
         Err(CreateError::NoCompany) => return Err(ApiError::not_found("company")),
         Err(CreateError::Database(error)) => return Err(database(error)),
     };
-    let change = Change {
-        action: "scim_token.create",
-        company_id: Some(company_id),
-        target: Some(created.id.to_string()),
-        before: None,
-        after: Some(json!({ "id": created.id, "label": created.label, "prefix": created.prefix })),
-    };
-    audit::record(&txn, by, change).await.map_err(database)?;
     txn.commit().await.map_err(database)?;
     Ok(CreatedToken {
         id: created.id,
@@ -119,29 +110,12 @@ pub async fn revoke_token(
     token_id: Uuid,
 ) -> Result<bool, ApiError> {
     let txn = state.db.begin().await.map_err(database)?;
-    let listed = scim_tokens::list(&txn, company_id)
-        .await
-        .map_err(database)?
-        .into_iter()
-        .find(|t| t.id == token_id && t.revoked_at.is_none());
-    let Some(listed) = listed else {
-        return Ok(false);
-    };
-    if !scim_tokens::revoke(&txn, company_id, token_id)
+    if !scim_tokens::revoke_recorded(&txn, by.who(), company_id, token_id)
         .await
         .map_err(database)?
     {
         return Ok(false);
     }
-    let shown = json!({ "id": listed.id, "label": listed.label, "prefix": listed.prefix });
-    let change = Change {
-        action: "scim_token.revoke",
-        company_id: Some(company_id),
-        target: Some(token_id.to_string()),
-        before: Some(shown.clone()),
-        after: Some(json!({ "revoked": true, "prefix": listed.prefix })),
-    };
-    audit::record(&txn, by, change).await.map_err(database)?;
     txn.commit().await.map_err(database)?;
     Ok(true)
 }

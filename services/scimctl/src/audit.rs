@@ -57,7 +57,8 @@ impl Operator {
         &self.name
     }
 
-    fn who(&self) -> Who<'_> {
+    /// As the audit trail records this operator's changes.
+    pub fn who(&self) -> Who<'_> {
         Who {
             name: &self.name,
             role: AdminRole::Operator,

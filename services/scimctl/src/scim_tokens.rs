@@ -2,11 +2,9 @@
 //! same as the admin API's `/api/v1/companies/{id}/scim/tokens`.
 
 use clap::Subcommand;
-use scimsync_db::audit::Change;
 use scimsync_db::scim_tokens;
 use scimsync_platform::Settings;
 use sea_orm::TransactionTrait;
-use serde_json::json;
 use uuid::Uuid;
 
 use crate::audit::Operator;
@@ -45,17 +43,9 @@ pub async fn run(settings: &Settings, operator: &Operator, command: Command) -> 
     match command {
         Command::Create { company, label } => {
             let txn = db.begin().await?;
-            let created = scim_tokens::create(&txn, company, label.as_deref()).await?;
-            let change = Change {
-                action: "scim_token.create",
-                company_id: Some(company),
-                target: Some(created.id.to_string()),
-                before: None,
-                after: Some(
-                    json!({ "id": created.id, "label": created.label, "prefix": created.prefix }),
-                ),
-            };
-            operator.record(&txn, change).await?;
+            let created =
+                scim_tokens::create_recorded(&txn, operator.who(), company, label.as_deref())
+                    .await?;
             txn.commit().await?;
             eprintln!(
                 "token {} created for company {company}; it is shown once, copy it now:",
@@ -90,29 +80,9 @@ pub async fn run(settings: &Settings, operator: &Operator, command: Command) -> 
         }
         Command::Revoke { company, id } => {
             let txn = db.begin().await?;
-            let listed = scim_tokens::list(&txn, company)
-                .await?
-                .into_iter()
-                .find(|t| t.id == id && t.revoked_at.is_none());
-            let revoked = match listed {
-                Some(listed) => scim_tokens::revoke(&txn, company, id)
-                    .await?
-                    .then_some(listed),
-                None => None,
-            };
-            let Some(listed) = revoked else {
+            if !scim_tokens::revoke_recorded(&txn, operator.who(), company, id).await? {
                 anyhow::bail!("company {company} has no active SCIM token {id}");
-            };
-            let change = Change {
-                action: "scim_token.revoke",
-                company_id: Some(company),
-                target: Some(id.to_string()),
-                before: Some(
-                    json!({ "id": listed.id, "label": listed.label, "prefix": listed.prefix }),
-                ),
-                after: Some(json!({ "revoked": true, "prefix": listed.prefix })),
-            };
-            operator.record(&txn, change).await?;
+            }
             txn.commit().await?;
             println!("revoked {id}");
         }

@@ -222,6 +222,60 @@ pub async fn touch(conn: &impl ConnectionTrait, token_ids: &[Uuid]) -> Result<()
     Ok(())
 }
 
+/// Creates a token and records who did in the audit trail, by its id, label and prefix (never
+/// the secret), both on `txn`, the caller's transaction: the admin API, the console and
+/// scimctl create tokens through here.
+pub async fn create_recorded(
+    txn: &impl ConnectionTrait,
+    who: crate::audit::Who<'_>,
+    company_id: Uuid,
+    label: Option<&str>,
+) -> Result<Created, CreateError> {
+    let created = create(txn, company_id, label).await?;
+    let change = crate::audit::Change {
+        action: "scim_token.create",
+        company_id: Some(company_id),
+        target: Some(created.id.to_string()),
+        before: None,
+        after: Some(
+            serde_json::json!({ "id": created.id, "label": created.label, "prefix": created.prefix }),
+        ),
+    };
+    crate::audit::record(txn, who, change).await?;
+    Ok(created)
+}
+
+/// Revokes an active token and records who did, on `txn`; false if the company has no such
+/// active token (nothing is recorded then).
+pub async fn revoke_recorded(
+    txn: &impl ConnectionTrait,
+    who: crate::audit::Who<'_>,
+    company_id: Uuid,
+    id: Uuid,
+) -> Result<bool, DbErr> {
+    let active = list(txn, company_id)
+        .await?
+        .into_iter()
+        .find(|t| t.id == id && t.revoked_at.is_none());
+    let Some(listed) = active else {
+        return Ok(false);
+    };
+    if !revoke(txn, company_id, id).await? {
+        return Ok(false);
+    }
+    let change = crate::audit::Change {
+        action: "scim_token.revoke",
+        company_id: Some(company_id),
+        target: Some(id.to_string()),
+        before: Some(
+            serde_json::json!({ "id": listed.id, "label": listed.label, "prefix": listed.prefix }),
+        ),
+        after: Some(serde_json::json!({ "revoked": true, "prefix": listed.prefix })),
+    };
+    crate::audit::record(txn, who, change).await?;
+    Ok(true)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
